@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what is needed, then runs every check CI runs: formatting, clippy
+# with warnings as errors, and every test (unit, end to end against the real
+# site server, real GStreamer, and the real window under Xvfb).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --check
+
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --quiet --all-targets -- -D warnings
+
+# A private X server for the window test (the app under Xvfb).
+source ./scripts/xvfb.sh
+start_xvfb
+
+echo "== cargo test"
+WATCHDESK_REQUIRE_DISPLAY=1 cargo test --all-targets 2>&1 | tee target/test-output.txt

@@ -1,0 +1,146 @@
+//! What the UI asks for: typed [`Command`]s. The UI puts them into a
+//! [`CommandSender`]; the shell drains it once a frame, notes what the
+//! operator asked for in `AppState`, and forwards each command over a
+//! bounded channel to the worker task that does the I/O.
+
+use std::sync::mpsc;
+
+use crate::client::dispatch::new_idempotency_key;
+use crate::domain::{DoorAction, DoorId, RequestId};
+
+/// A request from the operator to the worker.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Command {
+    SignIn {
+        username: String,
+        password: String,
+    },
+    SignOut,
+    /// A door command; `idempotency_key` is fresh per click and is reused
+    /// for every retry of the same request.
+    Door {
+        door: DoorId,
+        action: DoorAction,
+        idempotency_key: String,
+    },
+    Grant {
+        request: RequestId,
+        reason: Option<String>,
+    },
+    Deny {
+        request: RequestId,
+        reason: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never print a password.
+            Command::SignIn { username, .. } => f
+                .debug_struct("SignIn")
+                .field("username", username)
+                .finish_non_exhaustive(),
+            Command::SignOut => f.write_str("SignOut"),
+            Command::Door {
+                door,
+                action,
+                idempotency_key,
+            } => f
+                .debug_struct("Door")
+                .field("door", door)
+                .field("action", action)
+                .field("idempotency_key", idempotency_key)
+                .finish(),
+            Command::Grant { request, reason } => f
+                .debug_struct("Grant")
+                .field("request", request)
+                .field("reason", reason)
+                .finish(),
+            Command::Deny { request, reason } => f
+                .debug_struct("Deny")
+                .field("request", request)
+                .field("reason", reason)
+                .finish(),
+        }
+    }
+}
+
+/// The UI's outbox of commands. Cheap to use from drawing code: sending
+/// never blocks and never fails (the shell reports a full or closed worker
+/// channel in the state).
+#[derive(Debug)]
+pub struct CommandSender {
+    tx: mpsc::Sender<Command>,
+}
+
+/// The shell's side of [`CommandSender`].
+#[derive(Debug)]
+pub struct CommandReceiver {
+    rx: mpsc::Receiver<Command>,
+}
+
+/// A connected outbox pair.
+pub fn command_channel() -> (CommandSender, CommandReceiver) {
+    let (tx, rx) = mpsc::channel();
+    (CommandSender { tx }, CommandReceiver { rx })
+}
+
+impl CommandSender {
+    /// Queues a command for the shell.
+    pub fn send(&self, command: Command) {
+        // The receiver lives in the shell as long as the UI does.
+        let _ = self.tx.send(command);
+    }
+
+    /// Queues a door command with a fresh idempotency key.
+    pub fn door(&self, door: &DoorId, action: DoorAction) {
+        self.send(Command::Door {
+            door: door.clone(),
+            action,
+            idempotency_key: new_idempotency_key(),
+        });
+    }
+}
+
+impl CommandReceiver {
+    /// The next queued command, if any.
+    pub fn try_recv(&self) -> Option<Command> {
+        self.rx.try_recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_password() {
+        let c = Command::SignIn {
+            username: "operator".into(),
+            password: "demo-operator".into(),
+        };
+        let text = format!("{c:?}");
+        assert!(
+            text.contains("operator") && !text.contains("demo-operator"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn door_commands_get_fresh_keys() {
+        let (tx, rx) = command_channel();
+        tx.door(&"d1".into(), DoorAction::Unlock);
+        tx.door(&"d1".into(), DoorAction::Unlock);
+        let keys: Vec<String> = std::iter::from_fn(|| rx.try_recv())
+            .map(|c| match c {
+                Command::Door {
+                    idempotency_key, ..
+                } => idempotency_key,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(keys.len(), 2);
+        assert_ne!(keys[0], keys[1]);
+    }
+}

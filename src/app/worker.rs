@@ -1,0 +1,609 @@
+//! The worker: a task on the tokio runtime that does every piece of I/O the
+//! UI asks for. It takes [`Command`]s from a bounded channel and answers with
+//! [`AppEvent`]s over another, waking the UI after each.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::command::Command;
+use super::state::{AppEvent, NoticeLevel};
+use crate::client::dispatch::{DispatchOptions, send_door_command};
+use crate::client::live::{self, LiveHandle, LiveUpdate};
+use crate::client::{Client, ClientConfig, ClientError, error_chain};
+use crate::config::SiteConfig;
+use crate::domain::{Decision, ErrorKind, RequestId, Seq};
+
+/// How often the site's clock is read again.
+pub const SITE_CLOCK_PERIOD_MS: u64 = 60_000;
+/// How many times the first snapshot is tried.
+const SNAPSHOT_ATTEMPTS: u32 = 3;
+
+/// Wakes the UI (e.g. `egui::Context::request_repaint`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// The worker's way back to the UI: a bounded channel and a waker.
+#[derive(Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<AppEvent>,
+    wake: Waker,
+}
+
+impl EventSink {
+    /// A sink over `tx` that calls `wake` after every send.
+    pub fn new(tx: mpsc::Sender<AppEvent>, wake: Waker) -> Self {
+        Self { tx, wake }
+    }
+
+    /// Sends one event and wakes the UI. False when the UI is gone.
+    pub async fn send(&self, event: AppEvent) -> bool {
+        let ok = self.tx.send(event).await.is_ok();
+        (self.wake)();
+        ok
+    }
+}
+
+/// Where the worker finds its site.
+pub enum SiteSource {
+    /// A site somewhere, at this address.
+    Remote { base_url: String },
+    /// The demo site, started in-process.
+    Demo {
+        config: Box<SiteConfig>,
+        data_dir: PathBuf,
+    },
+}
+
+/// What the worker needs to start.
+pub struct WorkerConfig {
+    pub site: SiteSource,
+    pub ca_cert: Option<PathBuf>,
+    /// Sign in with these as soon as the site is there (the demo's operator).
+    pub auto_sign_in: Option<(String, String)>,
+}
+
+/// The session's background tasks; dropping them stops them.
+#[derive(Default)]
+struct SessionTasks {
+    live: Option<LiveHandle>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SessionTasks {
+    fn stop(&mut self) {
+        if let Some(live) = self.live.take() {
+            live.stop();
+        }
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for SessionTasks {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs the worker until the command channel closes (the UI is gone). Must
+/// run inside a tokio runtime; it does not need to be `Send`.
+pub async fn run(config: WorkerConfig, mut commands: mpsc::Receiver<Command>, sink: EventSink) {
+    let mut site_handle = None;
+    let base_url = match config.site {
+        SiteSource::Remote { base_url } => base_url,
+        SiteSource::Demo { config, data_dir } => {
+            sink.send(AppEvent::Starting {
+                message: "Starting the demo site…".into(),
+            })
+            .await;
+            match start_demo_site(*config, data_dir).await {
+                Ok(handle) => {
+                    let url = handle.base_url();
+                    site_handle = Some(handle);
+                    url
+                }
+                Err(message) => {
+                    tracing::error!("the demo site did not start: {message}");
+                    sink.send(AppEvent::StartFailed { message }).await;
+                    // Keep answering until the UI closes.
+                    while commands.recv().await.is_some() {}
+                    return;
+                }
+            }
+        }
+    };
+    let client = match Client::new(&ClientConfig {
+        base_url,
+        ca_cert: config.ca_cert,
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            sink.send(AppEvent::StartFailed {
+                message: error_chain(&e),
+            })
+            .await;
+            while commands.recv().await.is_some() {}
+            return;
+        }
+    };
+
+    let mut worker = Worker {
+        client,
+        sink: sink.clone(),
+        session: SessionTasks::default(),
+    };
+    if let Some((username, password)) = config.auto_sign_in {
+        worker.sign_in(&username, &password).await;
+    }
+    while let Some(command) = commands.recv().await {
+        worker.handle(command).await;
+    }
+    worker.session.stop();
+    if worker.client.is_signed_in() {
+        let mut client = worker.client.clone();
+        let bye = tokio::time::timeout(Duration::from_secs(2), client.sign_out()).await;
+        if let Ok(Err(e)) = bye {
+            tracing::debug!("sign-out on exit failed: {}", error_chain(&e));
+        }
+    }
+    if let Some(handle) = site_handle {
+        tracing::info!("stopping the demo site");
+        if tokio::time::timeout(Duration::from_secs(5), handle.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the demo site did not stop within 5 s");
+        }
+    }
+}
+
+async fn start_demo_site(
+    config: SiteConfig,
+    data_dir: PathBuf,
+) -> Result<crate::site::SiteHandle, String> {
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| format!("cannot create the data folder: {e}: {}", data_dir.display()))?;
+    let options = crate::site::SiteOptions {
+        config,
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir,
+        fault_injection: false,
+        tls: None,
+    };
+    crate::site::start(options)
+        .await
+        .map_err(|e| error_chain(&e))
+}
+
+struct Worker {
+    /// Holds the session token once signed in.
+    client: Client,
+    sink: EventSink,
+    session: SessionTasks,
+}
+
+impl Worker {
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::SignIn { username, password } => self.sign_in(&username, &password).await,
+            Command::SignOut => {
+                self.session.stop();
+                if let Err(e) = self.client.sign_out().await {
+                    tracing::info!("sign-out: {}", error_chain(&e));
+                }
+                self.sink.send(AppEvent::SignedOut).await;
+            }
+            Command::Door {
+                door,
+                action,
+                idempotency_key,
+            } => {
+                let client = self.client.clone();
+                let sink = self.sink.clone();
+                self.session.tasks.push(tokio::spawn(async move {
+                    let result = send_door_command(
+                        &client,
+                        &door,
+                        action,
+                        &idempotency_key,
+                        DispatchOptions::default(),
+                    )
+                    .await;
+                    let event = match result {
+                        Ok(info) => AppEvent::CommandAccepted {
+                            key: idempotency_key,
+                            info,
+                        },
+                        Err(e) => {
+                            tracing::warn!(%door, ?action, "door command failed: {}", error_chain(&e));
+                            session_end_check(&sink, &e).await;
+                            AppEvent::CommandRejected {
+                                key: idempotency_key,
+                                kind: e.kind(),
+                                message: error_chain(&e),
+                            }
+                        }
+                    };
+                    sink.send(event).await;
+                }));
+                self.session.tasks.retain(|t| !t.is_finished());
+            }
+            Command::Grant { request, reason } => self.decide(request, true, reason),
+            Command::Deny { request, reason } => self.decide(request, false, reason),
+        }
+    }
+
+    fn decide(&mut self, request: RequestId, grant: bool, reason: Option<String>) {
+        let task = decide(
+            self.client.clone(),
+            self.sink.clone(),
+            request,
+            grant,
+            reason,
+        );
+        self.session.tasks.push(tokio::spawn(task));
+        self.session.tasks.retain(|t| !t.is_finished());
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) {
+        self.session.stop();
+        self.sink
+            .send(AppEvent::SignInStarted {
+                username: username.to_owned(),
+            })
+            .await;
+        let session = match self.client.sign_in(username, password).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(username, "sign-in failed: {}", error_chain(&e));
+                self.sink
+                    .send(AppEvent::SignInFailed {
+                        kind: e.kind(),
+                        message: error_chain(&e),
+                    })
+                    .await;
+                return;
+            }
+        };
+        tracing::info!(username, role = %session.role, "signed in");
+        // The token stays in the worker's client; the UI never needs it.
+        let session = crate::domain::Session {
+            token: String::new(),
+            ..session
+        };
+        self.sink.send(AppEvent::SignedIn(session)).await;
+        self.start_session().await;
+    }
+
+    /// Snapshot, then the live stream from its seq, then names and clock.
+    async fn start_session(&mut self) {
+        let mut attempt = 1;
+        let snapshot = loop {
+            match self.client.snapshot().await {
+                Ok(s) => break s,
+                Err(e) if e.is_transient() && attempt < SNAPSHOT_ATTEMPTS => {
+                    tracing::warn!(attempt, "snapshot failed, retrying: {}", error_chain(&e));
+                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    tracing::warn!("snapshot failed: {}", error_chain(&e));
+                    self.sink
+                        .send(AppEvent::SignInFailed {
+                            kind: e.kind(),
+                            message: format!("cannot load the site's state: {}", error_chain(&e)),
+                        })
+                        .await;
+                    return;
+                }
+            }
+        };
+        let seq: Seq = snapshot.seq;
+        self.sink.send(AppEvent::Snapshot(Box::new(snapshot))).await;
+
+        let (live_tx, live_rx) = mpsc::channel(256);
+        self.session.live = Some(live::spawn(self.client.clone(), seq, live_tx));
+        self.session
+            .tasks
+            .push(tokio::spawn(forward_live(live_rx, self.sink.clone())));
+        self.session.tasks.push(tokio::spawn(load_names(
+            self.client.clone(),
+            self.sink.clone(),
+        )));
+        self.session.tasks.push(tokio::spawn(watch_clock(
+            self.client.clone(),
+            self.sink.clone(),
+        )));
+    }
+}
+
+/// Reports a lost session once, when an error says so.
+async fn session_end_check(sink: &EventSink, e: &ClientError) {
+    if e.kind() == ErrorKind::Unauthenticated {
+        sink.send(AppEvent::SessionEnded {
+            message: "The session has ended; sign in again".into(),
+        })
+        .await;
+    }
+}
+
+async fn forward_live(mut rx: mpsc::Receiver<LiveUpdate>, sink: EventSink) {
+    while let Some(update) = rx.recv().await {
+        let event = match update {
+            LiveUpdate::Event(e) => AppEvent::Live(e),
+            LiveUpdate::LinkUp => AppEvent::LinkUp,
+            LiveUpdate::LinkDown {
+                reason,
+                retry_in_ms,
+            } => AppEvent::LinkDown {
+                reason,
+                retry_in_ms,
+            },
+            LiveUpdate::Unauthenticated => AppEvent::SessionEnded {
+                message: "The session has ended; sign in again".into(),
+            },
+        };
+        if !sink.send(event).await {
+            return;
+        }
+    }
+}
+
+async fn load_names(client: Client, sink: EventSink) {
+    match client.cardholders("").await {
+        Ok(list) => {
+            let names = list.into_iter().map(|c| (c.id, c.name)).collect();
+            sink.send(AppEvent::Cardholders(names)).await;
+        }
+        // Some roles may not list people; the event list then shows ids.
+        Err(e) => tracing::debug!("no cardholder names: {}", error_chain(&e)),
+    }
+}
+
+async fn watch_clock(client: Client, sink: EventSink) {
+    loop {
+        let before = chrono::Utc::now();
+        match client.time().await {
+            Ok(site) => {
+                let after = chrono::Utc::now();
+                // The site read its clock about halfway through the call.
+                let local = before + (after - before) / 2;
+                if !sink.send(AppEvent::SiteClock { site, local }).await {
+                    return;
+                }
+            }
+            Err(e) => tracing::debug!("cannot read the site's clock: {}", error_chain(&e)),
+        }
+        tokio::time::sleep(Duration::from_millis(SITE_CLOCK_PERIOD_MS)).await;
+    }
+}
+
+async fn decide(
+    client: Client,
+    sink: EventSink,
+    request: RequestId,
+    grant: bool,
+    reason: Option<String>,
+) {
+    let decision = Decision { reason };
+    let result = if grant {
+        client.grant(&request, &decision).await
+    } else {
+        client.deny(&request, &decision).await
+    };
+    match result {
+        Ok(()) => {
+            let text = if grant {
+                "Access granted"
+            } else {
+                "Access denied"
+            };
+            sink.send(AppEvent::Notice {
+                level: NoticeLevel::Info,
+                text: text.into(),
+            })
+            .await;
+        }
+        Err(e) => {
+            tracing::warn!(%request, grant, "access decision failed: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            sink.send(AppEvent::DecisionFailed {
+                request,
+                kind: e.kind(),
+                message: error_chain(&e),
+            })
+            .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+
+    use super::*;
+    use crate::domain::{
+        CommandId, CommandInfo, CommandState, DoorAction, DoorCommand, DoorId, Role, Session,
+        SignIn, SiteInfo, SiteTime, Snapshot,
+    };
+
+    async fn sign_in(axum::Json(body): axum::Json<SignIn>) -> Response {
+        if body.password != "demo-operator" {
+            let err = r#"{"kind":"unauthenticated","message":"wrong password"}"#;
+            return (axum::http::StatusCode::UNAUTHORIZED, err).into_response();
+        }
+        axum::Json(Session {
+            token: "secret-token".into(),
+            username: body.username,
+            role: Role::Operator,
+            expires: "2030-01-01T00:00:00Z".parse().unwrap(),
+        })
+        .into_response()
+    }
+
+    async fn snapshot() -> axum::Json<Snapshot> {
+        axum::Json(Snapshot {
+            seq: 41,
+            site: SiteInfo {
+                name: "Mock".into(),
+                time_zone: "UTC".into(),
+                demo: false,
+            },
+            cameras: vec![],
+            doors: vec![],
+            access_points: vec![],
+            maps: vec![],
+            open_requests: vec![],
+        })
+    }
+
+    async fn stream() -> Response {
+        Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(axum::body::Body::from(": hb\n\n"))
+            .unwrap()
+    }
+
+    async fn command(
+        axum::extract::Path(door): axum::extract::Path<String>,
+        axum::Json(cmd): axum::Json<DoorCommand>,
+    ) -> Response {
+        let info = CommandInfo {
+            id: CommandId::new(format!("cmd-{}", cmd.idempotency_key)),
+            door: DoorId::new(door),
+            action: cmd.action,
+            state: CommandState::Pending,
+            reason: None,
+        };
+        (axum::http::StatusCode::ACCEPTED, axum::Json(info)).into_response()
+    }
+
+    async fn time() -> axum::Json<SiteTime> {
+        axum::Json(SiteTime {
+            now: chrono::Utc::now(),
+            time_zone: "UTC".into(),
+        })
+    }
+
+    async fn next(rx: &mut mpsc::Receiver<AppEvent>, what: &str) -> AppEvent {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .expect("worker alive")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signs_in_loads_streams_commands_and_signs_out() {
+        let router = axum::Router::new()
+            .route("/api/v1/auth/sign-in", post(sign_in))
+            .route(
+                "/api/v1/auth/sign-out",
+                post(|| async { axum::http::StatusCode::NO_CONTENT }),
+            )
+            .route("/api/v1/snapshot", get(snapshot))
+            .route("/api/v1/events/stream", get(stream))
+            .route("/api/v1/doors/{id}/commands", post(command))
+            .route("/api/v1/time", get(time));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let wakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let (event_tx, mut events) = mpsc::channel(64);
+        let sink = EventSink::new(
+            event_tx,
+            Arc::new(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }),
+        );
+        let (commands, command_rx) = mpsc::channel(8);
+        let config = WorkerConfig {
+            site: SiteSource::Remote {
+                base_url: format!("http://{addr}"),
+            },
+            ca_cert: None,
+            auto_sign_in: None,
+        };
+        let worker = tokio::spawn(run(config, command_rx, sink));
+
+        commands
+            .send(Command::SignIn {
+                username: "operator".into(),
+                password: "wrong".into(),
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            next(&mut events, "started").await,
+            AppEvent::SignInStarted { .. }
+        ));
+        match next(&mut events, "failure").await {
+            AppEvent::SignInFailed { kind, .. } => assert_eq!(kind, ErrorKind::Unauthenticated),
+            other => panic!("expected a failed sign-in, got {other:?}"),
+        }
+
+        commands
+            .send(Command::SignIn {
+                username: "operator".into(),
+                password: "demo-operator".into(),
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            next(&mut events, "started").await,
+            AppEvent::SignInStarted { .. }
+        ));
+        match next(&mut events, "session").await {
+            AppEvent::SignedIn(s) => {
+                assert_eq!(s.role, Role::Operator);
+                assert!(s.token.is_empty(), "the token must stay in the worker");
+            }
+            other => panic!("expected a session, got {other:?}"),
+        }
+        match next(&mut events, "snapshot").await {
+            AppEvent::Snapshot(s) => assert_eq!(s.seq, 41),
+            other => panic!("expected the snapshot, got {other:?}"),
+        }
+
+        commands
+            .send(Command::Door {
+                door: DoorId::new("door-lab"),
+                action: DoorAction::Unlock,
+                idempotency_key: "k-1".into(),
+            })
+            .await
+            .unwrap();
+        let mut accepted = None;
+        let mut link_up = false;
+        while accepted.is_none() || !link_up {
+            match next(&mut events, "acceptance and link").await {
+                AppEvent::CommandAccepted { key, info } => accepted = Some((key, info)),
+                AppEvent::LinkUp => link_up = true,
+                AppEvent::LinkDown { .. } | AppEvent::SiteClock { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let (key, info) = accepted.unwrap();
+        assert_eq!(key, "k-1");
+        assert_eq!(info.id, CommandId::new("cmd-k-1"));
+
+        commands.send(Command::SignOut).await.unwrap();
+        loop {
+            if next(&mut events, "sign-out").await == AppEvent::SignedOut {
+                break;
+            }
+        }
+        drop(commands);
+        tokio::time::timeout(Duration::from_secs(5), worker)
+            .await
+            .expect("the worker ends when the UI is gone")
+            .unwrap();
+        assert!(wakes.load(std::sync::atomic::Ordering::Relaxed) >= 6);
+    }
+}

@@ -1,0 +1,931 @@
+//! Parses and validates the site's plain files (`config/*.toml`, `maps/*.toml`)
+//! into domain types. Every error names the file, the line and the key.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::domain::{
+    AccessPoint, AccessPointId, Camera, CameraId, Cardholder, CardholderId, Credential,
+    CredentialId, CredentialState, Direction, Door, DoorId, ErrorKind, FailMode, FloorMap, MapId,
+    Placement, Role, SiteInfo, StreamInfo,
+};
+
+/// A config or map file that cannot be used: where, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {key}: {message}")]
+    Invalid {
+        file: PathBuf,
+        /// 1-based; 0 when the problem is the file as a whole.
+        line: usize,
+        key: String,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
+    }
+
+    fn invalid(
+        file: &Path,
+        text: &str,
+        needle: &str,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError::Invalid {
+            file: file.to_owned(),
+            line: line_of(text, needle),
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The 1-based line of the first occurrence of `needle`, or 0.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map(|pos| text[..pos].lines().count().max(1) + usize::from(text[..pos].ends_with('\n')))
+        .map(|l| l.max(1))
+        .unwrap_or(0)
+}
+
+/// Reads a TOML file into `T`, with serde's complaint turned into file, line, key.
+fn parse_toml<T: serde::de::DeserializeOwned>(file: &Path) -> Result<(T, String), ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        file: file.to_owned(),
+        source,
+    })?;
+    let value = toml::from_str::<T>(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(0);
+        let key = e
+            .span()
+            .map(|span| key_at(&text, span.start))
+            .unwrap_or_default();
+        ConfigError::Invalid {
+            file: file.to_owned(),
+            line,
+            key,
+            message: e.message().to_owned(),
+        }
+    })?;
+    Ok((value, text))
+}
+
+/// The key named on the line that holds byte `pos`, or the table header above it.
+fn key_at(text: &str, pos: usize) -> String {
+    let start = text[..pos.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("").trim();
+    if let Some((k, _)) = line.split_once('=') {
+        return k.trim().to_owned();
+    }
+    line.trim_matches(|c| c == '[' || c == ']').to_owned()
+}
+
+// ---- the files as written -----------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteFile {
+    site: SiteSection,
+    #[serde(default)]
+    controller: ControllerConfig,
+    #[serde(default)]
+    traffic: TrafficConfig,
+    #[serde(default)]
+    video: VideoConfig,
+    #[serde(default, rename = "camera")]
+    cameras: Vec<CameraFile>,
+    #[serde(default, rename = "door")]
+    doors: Vec<DoorFile>,
+    #[serde(default, rename = "access_point")]
+    access_points: Vec<AccessPointFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteSection {
+    name: String,
+    /// IANA time zone name.
+    time_zone: String,
+    /// Marks the built-in demo site. Default: false.
+    #[serde(default)]
+    demo: bool,
+    /// Relative to this file.
+    users_file: PathBuf,
+    /// Relative to this file.
+    cardholders_file: PathBuf,
+    /// Folder of floor plans (`*.toml` + images), relative to this file.
+    maps_dir: PathBuf,
+    /// Folder of cardholder photos, relative to this file.
+    photos_dir: PathBuf,
+    /// Sessions expire after this long. Default: 8 hours.
+    #[serde(default = "default_session_ttl")]
+    session_ttl_secs: u64,
+    /// A door command not confirmed by then has failed. Default: 3000 ms.
+    #[serde(default = "default_command_timeout")]
+    command_timeout_ms: u64,
+    /// An unanswered access request is denied after this long. Default: 60 s.
+    #[serde(default = "default_request_timeout")]
+    request_timeout_secs: u64,
+}
+
+fn default_session_ttl() -> u64 {
+    8 * 3600
+}
+fn default_command_timeout() -> u64 {
+    3000
+}
+fn default_request_timeout() -> u64 {
+    60
+}
+
+/// The simulated door controller's behaviour.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControllerConfig {
+    /// `simulated` (the only driver so far).
+    pub driver: String,
+    /// How long the simulated controller takes to actuate a lock.
+    pub command_latency_ms: u64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            driver: "simulated".into(),
+            command_latency_ms: 150,
+        }
+    }
+}
+
+/// The demo traffic generator: people badging, visitors, forced doors.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficConfig {
+    pub enabled: bool,
+    /// The same seed gives the same sequence of actions.
+    pub seed: u64,
+    /// Badge presentations per minute across the site.
+    pub badges_per_minute: f64,
+    /// Out of 100 badge presentations, how many are visitors asking an operator.
+    pub request_percent: u32,
+    /// Out of 100, how many doors are forced open (or held open) instead.
+    pub alarm_percent: u32,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            seed: 1,
+            badges_per_minute: 20.0,
+            request_percent: 5,
+            alarm_percent: 3,
+        }
+    }
+}
+
+/// The demo cameras' RTSP server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VideoConfig {
+    /// Serve the demo cameras (`scene = ...`) from an in-process RTSP server.
+    pub demo_cameras: bool,
+    /// 0 picks a free port.
+    pub rtsp_port: u16,
+    /// Length of each cached scene loop.
+    pub scene_seconds: u32,
+    pub main_width: u32,
+    pub main_height: u32,
+    pub sub_width: u32,
+    pub sub_height: u32,
+    pub fps: u32,
+    /// Key frame every this many seconds.
+    pub gop_seconds: u32,
+    /// Also serve a live-encoded camera with its capture time burned in.
+    pub latency_camera: bool,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        Self {
+            demo_cameras: true,
+            rtsp_port: 0,
+            scene_seconds: 10,
+            main_width: 1280,
+            main_height: 720,
+            sub_width: 640,
+            sub_height: 360,
+            fps: 25,
+            gop_seconds: 1,
+            latency_camera: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CameraFile {
+    id: String,
+    name: String,
+    #[serde(default)]
+    map: Option<String>,
+    /// A demo scene (served by the site's RTSP server) ...
+    #[serde(default)]
+    scene: Option<String>,
+    /// ... or a real camera's streams.
+    #[serde(default)]
+    main_url: Option<String>,
+    #[serde(default)]
+    sub_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoorFile {
+    id: String,
+    name: String,
+    zone: String,
+    #[serde(default)]
+    map: Option<String>,
+    fail_mode: FailMode,
+    #[serde(default = "default_access_time")]
+    access_time_ms: u64,
+    #[serde(default = "default_held_open")]
+    held_open_threshold_ms: u64,
+    #[serde(default)]
+    cameras: Vec<String>,
+}
+
+fn default_access_time() -> u64 {
+    5000
+}
+fn default_held_open() -> u64 {
+    30_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessPointFile {
+    id: String,
+    name: String,
+    door: String,
+    direction: Direction,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    #[serde(default, rename = "user")]
+    users: Vec<UserConfig>,
+}
+
+/// A user who may sign in.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub role: Role,
+    /// An argon2 PHC string from `watchdesk site hash-password`.
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardholdersFile {
+    #[serde(default, rename = "schedule")]
+    schedules: Vec<ScheduleConfig>,
+    #[serde(default, rename = "cardholder")]
+    cardholders: Vec<CardholderFile>,
+}
+
+/// Where and when a cardholder's cards open doors.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub id: String,
+    /// Door zones this schedule opens.
+    pub zones: Vec<String>,
+    /// Hour of the day (site time) from which it applies, 0–23.
+    pub from_hour: u32,
+    /// Hour of the day (site time) until which it applies, 1–24.
+    pub to_hour: u32,
+}
+
+impl ScheduleConfig {
+    /// Whether this schedule opens a door of `zone` at `hour` (site time).
+    pub fn allows(&self, zone: &str, hour: u32) -> bool {
+        self.zones.iter().any(|z| z == zone) && self.from_hour <= hour && hour < self.to_hour
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardholderFile {
+    id: String,
+    name: String,
+    department: String,
+    schedule: String,
+    #[serde(default)]
+    photo: Option<String>,
+    #[serde(default, rename = "credential")]
+    credentials: Vec<CredentialFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialFile {
+    id: String,
+    #[serde(default = "default_active")]
+    state: CredentialState,
+    #[serde(default)]
+    valid_until: Option<DateTime<Utc>>,
+}
+
+fn default_active() -> CredentialState {
+    CredentialState::Active
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapFile {
+    id: String,
+    name: String,
+    image: String,
+    width: u32,
+    height: u32,
+    #[serde(default, rename = "door")]
+    doors: Vec<Placement>,
+    #[serde(default, rename = "camera")]
+    cameras: Vec<Placement>,
+}
+
+// ---- the site as loaded -------------------------------------------------
+
+/// A camera as configured: either a demo scene or a real camera's URLs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraConfig {
+    pub id: CameraId,
+    pub name: String,
+    pub map: Option<MapId>,
+    pub source: CameraSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CameraSource {
+    /// Served by the site's demo RTSP server; the scene names a look
+    /// (`ball`, `smpte`, `snow`, `gradient`, `pinwheel`, …).
+    Demo { scene: String },
+    /// A real camera.
+    Rtsp { main_url: String, sub_url: String },
+}
+
+/// A cardholder with the schedule their cards follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardholderConfig {
+    pub cardholder: Cardholder,
+    pub schedule: String,
+    /// Absolute path of the photo file, when there is one.
+    pub photo: Option<PathBuf>,
+}
+
+/// Everything a site server needs from its files, validated.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// The `site.toml` this came from.
+    pub file: PathBuf,
+    pub site: SiteInfo,
+    pub session_ttl_secs: u64,
+    pub command_timeout_ms: u64,
+    pub request_timeout_secs: u64,
+    pub controller: ControllerConfig,
+    pub traffic: TrafficConfig,
+    pub video: VideoConfig,
+    pub cameras: Vec<CameraConfig>,
+    pub doors: Vec<Door>,
+    pub access_points: Vec<AccessPoint>,
+    pub maps: Vec<FloorMap>,
+    /// Folder the map images are in.
+    pub maps_dir: PathBuf,
+    pub users: Vec<UserConfig>,
+    pub schedules: Vec<ScheduleConfig>,
+    pub cardholders: Vec<CardholderConfig>,
+}
+
+impl SiteConfig {
+    /// Loads `site.toml` and every file it names, and checks that every
+    /// reference points at something that exists.
+    pub fn load(site_toml: &Path) -> Result<SiteConfig, ConfigError> {
+        let (file, text): (SiteFile, String) = parse_toml(site_toml)?;
+        let base = site_toml.parent().unwrap_or(Path::new("."));
+        let s = &file.site;
+
+        if s.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::invalid(
+                site_toml,
+                &text,
+                "time_zone",
+                "site.time_zone",
+                format!(
+                    "{:?} is not an IANA time zone name (e.g. Europe/Berlin)",
+                    s.time_zone
+                ),
+            ));
+        }
+
+        let maps_dir = clean_join(base, &s.maps_dir);
+        let maps = load_maps(&maps_dir)?;
+        let map_ids: HashSet<&str> = maps.iter().map(|m| m.id.as_str()).collect();
+
+        let mut cameras = Vec::new();
+        let mut seen = HashSet::new();
+        for c in &file.cameras {
+            let at = format!("id = \"{}\"", c.id);
+            if !seen.insert(c.id.clone()) {
+                return Err(ConfigError::invalid(
+                    site_toml,
+                    &text,
+                    &at,
+                    "camera.id",
+                    format!("duplicate camera id {:?}", c.id),
+                ));
+            }
+            if let Some(m) = &c.map
+                && !map_ids.contains(m.as_str())
+            {
+                return Err(ConfigError::invalid(
+                    site_toml,
+                    &text,
+                    &at,
+                    "camera.map",
+                    format!("camera {:?} names unknown map {m:?}", c.id),
+                ));
+            }
+            let source = match (&c.scene, &c.main_url, &c.sub_url) {
+                (Some(scene), None, None) => CameraSource::Demo {
+                    scene: scene.clone(),
+                },
+                (None, Some(main), sub) => {
+                    for url in [Some(main), sub.as_ref()].into_iter().flatten() {
+                        check_rtsp_url(url).map_err(|m| {
+                            ConfigError::invalid(site_toml, &text, url, "camera.main_url", m)
+                        })?;
+                    }
+                    CameraSource::Rtsp {
+                        main_url: main.clone(),
+                        sub_url: sub.clone().unwrap_or_else(|| main.clone()),
+                    }
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        site_toml,
+                        &text,
+                        &at,
+                        "camera.scene",
+                        format!(
+                            "camera {:?} needs either `scene` (demo) or `main_url` (and optionally `sub_url`)",
+                            c.id
+                        ),
+                    ));
+                }
+            };
+            cameras.push(CameraConfig {
+                id: CameraId::new(&c.id),
+                name: c.name.clone(),
+                map: c.map.as_deref().map(MapId::new),
+                source,
+            });
+        }
+
+        let mut doors = Vec::new();
+        let mut seen = HashSet::new();
+        for d in &file.doors {
+            let at = format!("id = \"{}\"", d.id);
+            if !seen.insert(d.id.clone()) {
+                return Err(ConfigError::invalid(
+                    site_toml,
+                    &text,
+                    &at,
+                    "door.id",
+                    format!("duplicate door id {:?}", d.id),
+                ));
+            }
+            if let Some(m) = &d.map
+                && !map_ids.contains(m.as_str())
+            {
+                return Err(ConfigError::invalid(
+                    site_toml,
+                    &text,
+                    &at,
+                    "door.map",
+                    format!("door {:?} names unknown map {m:?}", d.id),
+                ));
+            }
+            for c in &d.cameras {
+                if !cameras.iter().any(|cam| cam.id.as_str() == c) {
+                    return Err(ConfigError::invalid(
+                        site_toml,
+                        &text,
+                        &at,
+                        "door.cameras",
+                        format!("door {:?} names unknown camera {c:?}", d.id),
+                    ));
+                }
+            }
+            if d.access_time_ms == 0 || d.held_open_threshold_ms == 0 {
+                return Err(ConfigError::invalid(
+                    site_toml,
+                    &text,
+                    &at,
+                    "door.access_time_ms",
+                    "access and held-open times must be above 0",
+                ));
+            }
+            doors.push(Door {
+                id: DoorId::new(&d.id),
+                name: d.name.clone(),
+                zone: d.zone.clone(),
+                map: d.map.as_deref().map(MapId::new),
+                fail_mode: d.fail_mode,
+                access_time_ms: d.access_time_ms,
+                held_open_threshold_ms: d.held_open_threshold_ms,
+                cameras: d
+                    .cameras
+                    .iter()
+                    .map(|c| CameraId::new(c.as_str()))
+                    .collect(),
+            });
+        }
+
+        let mut access_points = Vec::new();
+        for ap in &file.access_points {
+            let at = format!("id = \"{}\"", ap.id);
+            if !doors.iter().any(|d| d.id.as_str() == ap.door) {
+                return Err(ConfigError::invalid(
+                    site_toml,
+                    &text,
+                    &at,
+                    "access_point.door",
+                    format!("access point {:?} names unknown door {:?}", ap.id, ap.door),
+                ));
+            }
+            access_points.push(AccessPoint {
+                id: AccessPointId::new(&ap.id),
+                name: ap.name.clone(),
+                door: DoorId::new(&ap.door),
+                direction: ap.direction,
+            });
+        }
+
+        for m in &maps {
+            let map_file = maps_dir.join(format!("{}.toml", m.id));
+            let map_text = std::fs::read_to_string(&map_file).unwrap_or_default();
+            for p in &m.doors {
+                if !doors.iter().any(|d| d.id.as_str() == p.id) {
+                    return Err(ConfigError::invalid(
+                        &map_file,
+                        &map_text,
+                        &format!("\"{}\"", p.id),
+                        "door.id",
+                        format!("map places unknown door {:?}", p.id),
+                    ));
+                }
+            }
+            for p in &m.cameras {
+                if !cameras.iter().any(|c| c.id.as_str() == p.id) {
+                    return Err(ConfigError::invalid(
+                        &map_file,
+                        &map_text,
+                        &format!("\"{}\"", p.id),
+                        "camera.id",
+                        format!("map places unknown camera {:?}", p.id),
+                    ));
+                }
+            }
+        }
+
+        let users_path = clean_join(base, &s.users_file);
+        let (users_file, users_text): (UsersFile, String) = parse_toml(&users_path)?;
+        let mut names = HashSet::new();
+        for u in &users_file.users {
+            if !names.insert(u.name.clone()) {
+                return Err(ConfigError::invalid(
+                    &users_path,
+                    &users_text,
+                    &format!("name = \"{}\"", u.name),
+                    "user.name",
+                    format!("duplicate user {:?}", u.name),
+                ));
+            }
+            if !u.password_hash.starts_with("$argon2") {
+                return Err(ConfigError::invalid(
+                    &users_path,
+                    &users_text,
+                    &format!("name = \"{}\"", u.name),
+                    "user.password_hash",
+                    "not an argon2 hash; make one with `watchdesk site hash-password`",
+                ));
+            }
+        }
+
+        let photos_dir = clean_join(base, &s.photos_dir);
+        let ch_path = clean_join(base, &s.cardholders_file);
+        let (ch_file, ch_text): (CardholdersFile, String) = parse_toml(&ch_path)?;
+        let mut cardholders = Vec::new();
+        let mut badge_ids = HashSet::new();
+        for ch in &ch_file.cardholders {
+            let at = format!("id = \"{}\"", ch.id);
+            if !ch_file.schedules.iter().any(|s| s.id == ch.schedule) {
+                return Err(ConfigError::invalid(
+                    &ch_path,
+                    &ch_text,
+                    &at,
+                    "cardholder.schedule",
+                    format!(
+                        "cardholder {:?} names unknown schedule {:?}",
+                        ch.id, ch.schedule
+                    ),
+                ));
+            }
+            for c in &ch.credentials {
+                if !badge_ids.insert(c.id.clone()) {
+                    return Err(ConfigError::invalid(
+                        &ch_path,
+                        &ch_text,
+                        &format!("id = \"{}\"", c.id),
+                        "credential.id",
+                        format!("badge {:?} is given twice", c.id),
+                    ));
+                }
+            }
+            let photo = ch.photo.as_ref().map(|p| photos_dir.join(p));
+            cardholders.push(CardholderConfig {
+                cardholder: Cardholder {
+                    id: CardholderId::new(&ch.id),
+                    name: ch.name.clone(),
+                    department: ch.department.clone(),
+                    has_photo: photo.as_ref().is_some_and(|p| p.exists()),
+                    credentials: ch
+                        .credentials
+                        .iter()
+                        .map(|c| Credential {
+                            id: CredentialId::new(&c.id),
+                            state: c.state,
+                            valid_until: c.valid_until,
+                        })
+                        .collect(),
+                },
+                schedule: ch.schedule.clone(),
+                photo,
+            });
+        }
+        for sch in &ch_file.schedules {
+            if sch.from_hour > 23 || sch.to_hour > 24 || sch.from_hour >= sch.to_hour {
+                return Err(ConfigError::invalid(
+                    &ch_path,
+                    &ch_text,
+                    &format!("id = \"{}\"", sch.id),
+                    "schedule.from_hour",
+                    "hours must satisfy 0 <= from_hour < to_hour <= 24",
+                ));
+            }
+        }
+
+        if file.controller.driver != "simulated" {
+            return Err(ConfigError::invalid(
+                site_toml,
+                &text,
+                "driver",
+                "controller.driver",
+                format!(
+                    "unknown driver {:?} (only \"simulated\" so far)",
+                    file.controller.driver
+                ),
+            ));
+        }
+
+        Ok(SiteConfig {
+            file: site_toml.to_owned(),
+            site: SiteInfo {
+                name: s.name.clone(),
+                time_zone: s.time_zone.clone(),
+                demo: s.demo,
+            },
+            session_ttl_secs: s.session_ttl_secs,
+            command_timeout_ms: s.command_timeout_ms,
+            request_timeout_secs: s.request_timeout_secs,
+            controller: file.controller.clone(),
+            traffic: file.traffic.clone(),
+            video: file.video.clone(),
+            cameras,
+            doors,
+            access_points,
+            maps,
+            maps_dir,
+            users: users_file.users,
+            schedules: ch_file.schedules,
+            cardholders,
+        })
+    }
+
+    /// The cameras as the snapshot serves them, given the URLs the demo RTSP
+    /// server answers on (`rtsp://127.0.0.1:PORT`), when it runs.
+    pub fn cameras_with_urls(&self, demo_rtsp_base: Option<&str>) -> Vec<Camera> {
+        let v = &self.video;
+        self.cameras
+            .iter()
+            .map(|c| {
+                let (main, sub) = match &c.source {
+                    CameraSource::Demo { .. } => {
+                        let base = demo_rtsp_base.unwrap_or("rtsp://127.0.0.1:8554");
+                        (
+                            format!("{base}/{}/main", c.id),
+                            format!("{base}/{}/sub", c.id),
+                        )
+                    }
+                    CameraSource::Rtsp { main_url, sub_url } => (main_url.clone(), sub_url.clone()),
+                };
+                Camera {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    main: StreamInfo {
+                        url: main,
+                        width: v.main_width,
+                        height: v.main_height,
+                        fps: v.fps,
+                        codec: "h264".into(),
+                    },
+                    sub: StreamInfo {
+                        url: sub,
+                        width: v.sub_width,
+                        height: v.sub_height,
+                        fps: v.fps,
+                        codec: "h264".into(),
+                    },
+                    map: c.map.clone(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn door(&self, id: &DoorId) -> Option<&Door> {
+        self.doors.iter().find(|d| &d.id == id)
+    }
+
+    pub fn schedule(&self, id: &str) -> Option<&ScheduleConfig> {
+        self.schedules.iter().find(|s| s.id == id)
+    }
+
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.site.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// `base.join(rel)` with `.` and `..` resolved lexically, so error messages
+/// name `maps/floor1.toml`, not `config/../maps/floor1.toml`.
+fn clean_join(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// RTSP URLs carry no credentials: those go to the player separately.
+fn check_rtsp_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("rtsp://")
+        .or_else(|| url.strip_prefix("rtsps://"))
+        .ok_or_else(|| "a camera URL must start with rtsp:// or rtsps://".to_owned())?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("put no credentials in a camera URL; give them as user and password".into());
+    }
+    Ok(())
+}
+
+/// Loads every `*.toml` in the maps folder, in file-name order.
+fn load_maps(dir: &Path) -> Result<Vec<FloorMap>, ConfigError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
+        file: dir.to_owned(),
+        source,
+    })?;
+    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            files.insert(p.to_string_lossy().into_owned(), p);
+        }
+    }
+    let mut maps = Vec::new();
+    for path in files.into_values() {
+        let (m, text): (MapFile, String) = parse_toml(&path)?;
+        if !dir.join(&m.image).exists() {
+            return Err(ConfigError::invalid(
+                &path,
+                &text,
+                "image",
+                "image",
+                format!("plan image {:?} not found beside the map file", m.image),
+            ));
+        }
+        for p in m.doors.iter().chain(&m.cameras) {
+            if p.x < 0.0 || p.y < 0.0 || p.x > m.width as f32 || p.y > m.height as f32 {
+                return Err(ConfigError::invalid(
+                    &path,
+                    &text,
+                    &format!("\"{}\"", p.id),
+                    "x",
+                    format!(
+                        "{:?} is placed outside the plan ({}×{})",
+                        p.id, m.width, m.height
+                    ),
+                ));
+            }
+        }
+        maps.push(FloorMap {
+            id: MapId::new(&m.id),
+            name: m.name,
+            image: m.image,
+            width: m.width,
+            height: m.height,
+            doors: m.doors,
+            cameras: m.cameras,
+        });
+    }
+    Ok(maps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_join_resolves_dots() {
+        assert_eq!(
+            clean_join(Path::new("/a/config"), Path::new("../maps")),
+            PathBuf::from("/a/maps")
+        );
+        assert_eq!(
+            clean_join(Path::new("config"), Path::new("./users.toml")),
+            PathBuf::from("config/users.toml")
+        );
+        assert_eq!(
+            clean_join(Path::new(""), Path::new("../x")),
+            PathBuf::from("../x")
+        );
+    }
+
+    #[test]
+    fn line_of_finds_lines() {
+        let t = "a = 1\nb = 2\nc = 3\n";
+        assert_eq!(line_of(t, "a ="), 1);
+        assert_eq!(line_of(t, "b ="), 2);
+        assert_eq!(line_of(t, "c ="), 3);
+        assert_eq!(line_of(t, "zz"), 0);
+    }
+
+    #[test]
+    fn rtsp_urls_without_credentials_only() {
+        assert!(check_rtsp_url("rtsp://10.0.0.5:554/stream1").is_ok());
+        assert!(check_rtsp_url("rtsp://admin:pw@10.0.0.5/stream1").is_err());
+        assert!(check_rtsp_url("http://x").is_err());
+    }
+
+    #[test]
+    fn schedule_allows_zone_and_hours() {
+        let s = ScheduleConfig {
+            id: "office".into(),
+            zones: vec!["office".into()],
+            from_hour: 7,
+            to_hour: 19,
+        };
+        assert!(s.allows("office", 7));
+        assert!(s.allows("office", 18));
+        assert!(!s.allows("office", 19));
+        assert!(!s.allows("server", 10));
+    }
+}

@@ -1,0 +1,572 @@
+//! The nouns of Watchdesk. These serde types are also the wire format of the
+//! site API v1, so a change here is a change of the contract. No I/O here.
+
+mod door;
+mod ids;
+
+pub use door::{
+    DoorAction, DoorAlarm, DoorInput, DoorMode, DoorPosition, DoorRefusal, DoorState, DoorStatus,
+    FailMode,
+};
+pub use ids::{
+    AccessPointId, CameraId, CardholderId, CommandId, CredentialId, DoorId, MapId, RequestId,
+};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The site-wide event sequence number. Strictly increasing, never reused.
+pub type Seq = u64;
+
+/// A point in time. Every time on the wire is UTC (RFC 3339); the UI shows it
+/// in the site's time zone and says which zone.
+pub type Timestamp = DateTime<Utc>;
+
+/// What a signed-in user may do is decided by their role, on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Supervisor,
+    Investigator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::Operator,
+        Role::Supervisor,
+        Role::Investigator,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Supervisor => "supervisor",
+            Role::Investigator => "investigator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?} (expected one of viewer, operator, supervisor, investigator, admin)"))
+    }
+}
+
+/// The site as a whole: its name and the time zone every time is shown in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    pub name: String,
+    /// IANA name, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+    /// True for the built-in demo site: the UI marks it clearly.
+    pub demo: bool,
+}
+
+/// One encoded stream a camera offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    /// An RTSP URL without credentials.
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// `h264` or `h265`.
+    pub codec: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Camera {
+    pub id: CameraId,
+    pub name: String,
+    /// Full resolution, for big tiles and single-camera views.
+    pub main: StreamInfo,
+    /// Low resolution, for grids.
+    pub sub: StreamInfo,
+    /// The map this camera is placed on, if any.
+    pub map: Option<MapId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Door {
+    pub id: DoorId,
+    pub name: String,
+    /// Lockdown groups doors by zone.
+    pub zone: String,
+    pub map: Option<MapId>,
+    pub fail_mode: FailMode,
+    /// How long a momentary access (a grant) keeps the door unlocked.
+    pub access_time_ms: u64,
+    /// An open door past this long raises a held-open alarm.
+    pub held_open_threshold_ms: u64,
+    /// Cameras that see this door, most useful first.
+    pub cameras: Vec<CameraId>,
+}
+
+/// A door and its state as the site knows it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoorWithStatus {
+    #[serde(flatten)]
+    pub door: Door,
+    pub status: DoorStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// A reader at a door where credentials are presented.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessPoint {
+    pub id: AccessPointId,
+    pub name: String,
+    pub door: DoorId,
+    pub direction: Direction,
+}
+
+/// Where a door or camera sits on a floor plan, in plan pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    pub id: String,
+    pub x: f32,
+    pub y: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FloorMap {
+    pub id: MapId,
+    pub name: String,
+    /// File name of the plan image inside the site's maps folder; served at
+    /// `/api/v1/maps/{id}/image`.
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
+    pub doors: Vec<Placement>,
+    pub cameras: Vec<Placement>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    Active,
+    Disabled,
+}
+
+/// A badge (card number) held by a cardholder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: CredentialId,
+    pub state: CredentialState,
+    /// After this the card is expired and refused.
+    pub valid_until: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cardholder {
+    pub id: CardholderId,
+    pub name: String,
+    pub department: String,
+    /// Whether a photo is served at `/api/v1/cardholders/{id}/photo`.
+    pub has_photo: bool,
+    pub credentials: Vec<Credential>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyReason {
+    UnknownCard,
+    CardDisabled,
+    CardExpired,
+    /// The cardholder's schedule does not cover this door's zone at this hour.
+    OutsideSchedule,
+    LockedDown,
+}
+
+impl DenyReason {
+    pub fn label(self) -> &'static str {
+        match self {
+            DenyReason::UnknownCard => "unknown card",
+            DenyReason::CardDisabled => "card disabled",
+            DenyReason::CardExpired => "card expired",
+            DenyReason::OutsideSchedule => "outside schedule",
+            DenyReason::LockedDown => "door locked down",
+        }
+    }
+}
+
+/// A person at a door asks an operator for access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    pub id: RequestId,
+    pub door: DoorId,
+    pub access_point: Option<AccessPointId>,
+    /// Known when a card was presented.
+    pub cardholder: Option<CardholderId>,
+    pub credential: Option<CredentialId>,
+    /// Why it came to an operator: `intercom`, `unknown card`, `visitor`.
+    pub reason: String,
+    /// What the person said their name was (visitors, intercom).
+    pub visitor_name: Option<String>,
+    pub created: Timestamp,
+    /// Unanswered by then, it is denied.
+    pub expires: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestOutcome {
+    Granted,
+    Denied,
+    Expired,
+}
+
+/// Every event the site emits, in one log, one sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: Seq,
+    pub time: Timestamp,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The body of an event. On the wire the tag is the `type` field, e.g.
+/// `{"type":"door.state_changed", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    #[serde(rename = "door.state_changed")]
+    DoorStateChanged { door: DoorId, status: DoorStatus },
+    #[serde(rename = "door.forced_open")]
+    DoorForcedOpen { door: DoorId },
+    #[serde(rename = "door.held_open")]
+    DoorHeldOpen { door: DoorId },
+    #[serde(rename = "access.granted")]
+    AccessGranted {
+        door: DoorId,
+        access_point: Option<AccessPointId>,
+        cardholder: Option<CardholderId>,
+        credential: Option<CredentialId>,
+    },
+    #[serde(rename = "access.denied")]
+    AccessDenied {
+        door: DoorId,
+        access_point: Option<AccessPointId>,
+        cardholder: Option<CardholderId>,
+        credential: Option<CredentialId>,
+        reason: DenyReason,
+    },
+    #[serde(rename = "access_request.opened")]
+    AccessRequestOpened { request: AccessRequest },
+    #[serde(rename = "access_request.resolved")]
+    AccessRequestResolved {
+        request: RequestId,
+        door: DoorId,
+        outcome: RequestOutcome,
+        /// Who answered; none when it expired.
+        by: Option<String>,
+        reason: Option<String>,
+    },
+    #[serde(rename = "command.completed")]
+    CommandCompleted {
+        command: CommandId,
+        door: DoorId,
+        action: DoorAction,
+        by: String,
+    },
+    #[serde(rename = "command.failed")]
+    CommandFailed {
+        command: CommandId,
+        door: DoorId,
+        action: DoorAction,
+        by: String,
+        reason: String,
+    },
+    #[serde(rename = "credential.changed")]
+    CredentialChanged {
+        credential: CredentialId,
+        cardholder: CardholderId,
+        state: CredentialState,
+        by: String,
+    },
+    /// Synthetic traffic for tests and benchmarks (fault injection only).
+    #[serde(rename = "test.flood")]
+    TestFlood { n: u64 },
+}
+
+impl EventKind {
+    /// The wire name of this kind, as used in the `type` field and in the
+    /// event search's `type` filter.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::DoorStateChanged { .. } => "door.state_changed",
+            EventKind::DoorForcedOpen { .. } => "door.forced_open",
+            EventKind::DoorHeldOpen { .. } => "door.held_open",
+            EventKind::AccessGranted { .. } => "access.granted",
+            EventKind::AccessDenied { .. } => "access.denied",
+            EventKind::AccessRequestOpened { .. } => "access_request.opened",
+            EventKind::AccessRequestResolved { .. } => "access_request.resolved",
+            EventKind::CommandCompleted { .. } => "command.completed",
+            EventKind::CommandFailed { .. } => "command.failed",
+            EventKind::CredentialChanged { .. } => "credential.changed",
+            EventKind::TestFlood { .. } => "test.flood",
+        }
+    }
+
+    /// The door this event is about, if any.
+    pub fn door(&self) -> Option<&DoorId> {
+        match self {
+            EventKind::DoorStateChanged { door, .. }
+            | EventKind::DoorForcedOpen { door }
+            | EventKind::DoorHeldOpen { door }
+            | EventKind::AccessGranted { door, .. }
+            | EventKind::AccessDenied { door, .. }
+            | EventKind::AccessRequestResolved { door, .. }
+            | EventKind::CommandCompleted { door, .. }
+            | EventKind::CommandFailed { door, .. } => Some(door),
+            EventKind::AccessRequestOpened { request } => Some(&request.door),
+            EventKind::CredentialChanged { .. } | EventKind::TestFlood { .. } => None,
+        }
+    }
+
+    /// The cardholder this event is about, if any.
+    pub fn cardholder(&self) -> Option<&CardholderId> {
+        match self {
+            EventKind::AccessGranted { cardholder, .. }
+            | EventKind::AccessDenied { cardholder, .. } => cardholder.as_ref(),
+            EventKind::AccessRequestOpened { request } => request.cardholder.as_ref(),
+            EventKind::CredentialChanged { cardholder, .. } => Some(cardholder),
+            _ => None,
+        }
+    }
+
+    /// The credential this event is about, if any.
+    pub fn credential(&self) -> Option<&CredentialId> {
+        match self {
+            EventKind::AccessGranted { credential, .. }
+            | EventKind::AccessDenied { credential, .. } => credential.as_ref(),
+            EventKind::AccessRequestOpened { request } => request.credential.as_ref(),
+            EventKind::CredentialChanged { credential, .. } => Some(credential),
+            _ => None,
+        }
+    }
+}
+
+// ---- requests and answers of the site API -------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignIn {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    pub username: String,
+    pub role: Role,
+    pub expires: Timestamp,
+}
+
+/// The current state of the site, valid at event `seq`: a client that then
+/// streams from `seq` sees every later change exactly once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub seq: Seq,
+    pub site: SiteInfo,
+    pub cameras: Vec<Camera>,
+    pub doors: Vec<DoorWithStatus>,
+    pub access_points: Vec<AccessPoint>,
+    pub maps: Vec<FloorMap>,
+    pub open_requests: Vec<AccessRequest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DoorCommand {
+    pub action: DoorAction,
+    /// The same key sent again answers with the first command, never
+    /// actuates twice.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandState {
+    Pending,
+    Completed,
+    Failed,
+}
+
+/// Answer to a door command (202) and to `GET /commands/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    pub id: CommandId,
+    pub door: DoorId,
+    pub action: DoorAction,
+    pub state: CommandState,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Decision {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialUpdate {
+    pub state: CredentialState,
+}
+
+/// A page of results, newest first. Ask for the next with `before=next_before`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_before: Option<u64>,
+}
+
+/// One line of the audit trail: who did what to what, when, from where, and
+/// how it ended. Each entry carries the hash of the one before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: u64,
+    pub time: Timestamp,
+    pub user: String,
+    pub role: Option<Role>,
+    pub action: String,
+    pub target: String,
+    pub source: String,
+    pub outcome: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditVerification {
+    pub ok: bool,
+    pub entries: u64,
+    /// The first entry whose hash does not match, when not ok.
+    pub first_bad: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteTime {
+    pub now: Timestamp,
+    pub time_zone: String,
+}
+
+/// The body of every 4xx/5xx answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// One of `unauthenticated`, `permission_denied`, `not_found`,
+    /// `unavailable`, `invalid_input`, `conflict`, `internal`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// A time range, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRange {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+impl TimeRange {
+    pub fn contains(&self, t: Timestamp) -> bool {
+        self.from <= t && t <= self.to
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_wire_format_has_type_tag_and_round_trips() {
+        let e = Event {
+            seq: 7,
+            time: "2026-11-22T10:00:00Z".parse().unwrap(),
+            kind: EventKind::DoorForcedOpen {
+                door: DoorId::new("d1"),
+            },
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["type"], "door.forced_open");
+        assert_eq!(json["seq"], 7);
+        assert_eq!(json["door"], "d1");
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn type_name_matches_serde_tag() {
+        let kinds = vec![
+            EventKind::DoorHeldOpen {
+                door: DoorId::new("d"),
+            },
+            EventKind::TestFlood { n: 1 },
+            EventKind::CommandFailed {
+                command: CommandId::new("c"),
+                door: DoorId::new("d"),
+                action: DoorAction::Lock,
+                by: "operator".into(),
+                reason: "offline".into(),
+            },
+        ];
+        for k in kinds {
+            let v = serde_json::to_value(&k).unwrap();
+            assert_eq!(v["type"], k.type_name());
+        }
+    }
+
+    #[test]
+    fn role_parses_and_rejects() {
+        assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
+        assert!("root".parse::<Role>().unwrap_err().contains("unknown role"));
+    }
+}
+
+/// What kind of failure an error is, so callers (and the UI) react to the
+/// kind: a sign-in prompt, a reconnecting banner, a disabled control, a toast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    Unavailable,
+    InvalidInput,
+    Conflict,
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}

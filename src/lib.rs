@@ -1,0 +1,13 @@
+//! Watchdesk: an operator client for live video, access control and alarm
+//! handling, and the reference site server it talks to.
+//!
+//! The rooms (see `ARCHITECTURE.md`): `domain` (the nouns, no I/O), `config`
+//! (the site's files), `site` (the reference server), `client` (the site API
+//! from the client's side), `app` (the shell and its state), `ui` (drawing).
+
+pub mod app;
+pub mod client;
+pub mod config;
+pub mod domain;
+pub mod site;
+pub mod ui;

@@ -1,0 +1,156 @@
+//! `watchdesk`: the operator client, and `watchdesk site ...`: the reference
+//! site server. Thin: parse the command line, call the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use watchdesk::config::SiteConfig;
+use watchdesk::site::{SiteOptions, TlsFiles};
+
+#[derive(Parser)]
+#[command(
+    name = "watchdesk",
+    version,
+    about = "Operator client for live video, access control and alarms"
+)]
+struct Cli {
+    /// The site to connect to (https://host:port). Without it, the demo site
+    /// runs in-process and the client signs in to it.
+    #[arg(long)]
+    site: Option<String>,
+    /// A CA certificate (PEM) to trust for the site's HTTPS.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Pre-fill the sign-in form with this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// The demo site's config (default: config/site.toml).
+    #[arg(long)]
+    demo_config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The reference site server.
+    Site(SiteArgs),
+}
+
+#[derive(Parser)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SiteArgs {
+    #[command(subcommand)]
+    command: Option<SiteCommand>,
+    /// The site's config file.
+    #[arg(long, default_value = "config/site.toml")]
+    config: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where the SQLite file and cached demo scenes live.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Enable /api/v1/fault/* (answered to loopback callers only).
+    #[arg(long)]
+    fault_injection: bool,
+    /// Serve HTTPS with this certificate (PEM)...
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// ...and this private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Read a password from standard input and print its argon2 hash for users.toml.
+    HashPassword,
+    /// Verify the audit trail's hash chain in a site's data folder.
+    VerifyAudit {
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,wgpu=warn,naga=warn,eframe=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => match watchdesk::app::run(watchdesk::app::ClientOptions {
+            site: cli.site,
+            ca_cert: cli.ca_cert,
+            username: cli.user,
+            demo_config: cli.demo_config,
+        }) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+        Some(Command::Site(args)) => site(args),
+    }
+}
+
+fn site(args: SiteArgs) -> ExitCode {
+    match args.command {
+        Some(SiteCommand::HashPassword) => {
+            match watchdesk::site::hash_password_line(std::io::stdin().lock()) {
+                Ok(hash) => {
+                    println!("{hash}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Some(SiteCommand::VerifyAudit { data_dir }) => {
+            match watchdesk::site::verify_audit_dir(&data_dir) {
+                Ok(v) if v.ok => {
+                    println!("audit chain intact: {} entries", v.entries);
+                    ExitCode::SUCCESS
+                }
+                Ok(v) => {
+                    println!(
+                        "audit chain BROKEN at entry {} ({} entries)",
+                        v.first_bad.map_or("?".into(), |i| i.to_string()),
+                        v.entries
+                    );
+                    ExitCode::FAILURE
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        None => {
+            let config = match SiteConfig::load(&args.config) {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            let tls = match (args.tls_cert, args.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => None,
+            };
+            let opts = SiteOptions {
+                config,
+                listen: args.listen,
+                data_dir: args.data_dir,
+                fault_injection: args.fault_injection,
+                tls,
+            };
+            match watchdesk::site::run_headless(opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}

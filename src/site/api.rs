@@ -1,0 +1,932 @@
+//! HTTP API v1 (axum 0.8): JSON in and out, bearer-token sessions, the role
+//! matrix checked on every call, every error as [`ApiError`] with its status.
+//! The routes are listed in [`ROUTES`] and documented in `openapi.json`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::sse::{self, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::domain::{
+    ApiError, CameraId, CardholderId, CommandId, CredentialId, CredentialUpdate, Decision,
+    DoorAction, DoorCommand, DoorId, ErrorKind, MapId, RequestId, RequestOutcome, Seq, Session,
+    SignIn, Timestamp,
+};
+
+use super::audit::AuditQuery;
+use super::auth::{Permission, Principal};
+use super::core::{Actor, CoreError, SiteCore, StreamItem, command_target};
+use super::fault;
+use super::store::EventQuery;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default and largest page sizes of the searches.
+pub const DEFAULT_PAGE: usize = 100;
+pub const MAX_PAGE: usize = 1000;
+
+/// Every route of the API: (method, path template).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v1/auth/sign-in"),
+    ("POST", "/api/v1/auth/sign-out"),
+    ("GET", "/api/v1/auth/session"),
+    ("GET", "/api/v1/snapshot"),
+    ("GET", "/api/v1/events/stream"),
+    ("GET", "/api/v1/events"),
+    ("POST", "/api/v1/doors/{id}/commands"),
+    ("GET", "/api/v1/commands/{id}"),
+    ("GET", "/api/v1/access-requests"),
+    ("POST", "/api/v1/access-requests/{id}/grant"),
+    ("POST", "/api/v1/access-requests/{id}/deny"),
+    ("GET", "/api/v1/cardholders"),
+    ("GET", "/api/v1/cardholders/{id}"),
+    ("GET", "/api/v1/cardholders/{id}/photo"),
+    ("PUT", "/api/v1/credentials/{id}"),
+    ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/audit/verify"),
+    ("GET", "/api/v1/cameras/{id}/still.jpg"),
+    ("GET", "/api/v1/maps/{id}/image"),
+    ("GET", "/api/v1/time"),
+    ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/fault/controller"),
+    ("POST", "/api/v1/fault/drop-streams"),
+    ("POST", "/api/v1/fault/cameras/{id}"),
+    ("POST", "/api/v1/fault/flood"),
+    ("POST", "/api/v1/fault/doors/{id}"),
+];
+
+/// The OpenAPI 3.0 document served at `/api/v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// The event types the search's `type` filter accepts.
+pub const EVENT_TYPES: &[&str] = &[
+    "door.state_changed",
+    "door.forced_open",
+    "door.held_open",
+    "access.granted",
+    "access.denied",
+    "access_request.opened",
+    "access_request.resolved",
+    "command.completed",
+    "command.failed",
+    "credential.changed",
+    "test.flood",
+];
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    pub core: Arc<SiteCore>,
+    /// `/api/v1/fault/*` answers (to loopback peers) only when set.
+    pub fault_injection: bool,
+}
+
+/// Builds the API router. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the peer address
+/// goes into the audit trail and guards fault injection.
+pub fn router(core: Arc<SiteCore>, fault_injection: bool) -> Router {
+    let state = ApiState {
+        core,
+        fault_injection,
+    };
+    Router::new()
+        .route("/api/v1/auth/sign-in", post(sign_in))
+        .route("/api/v1/auth/sign-out", post(sign_out))
+        .route("/api/v1/auth/session", get(session))
+        .route("/api/v1/snapshot", get(snapshot))
+        .route("/api/v1/events/stream", get(event_stream))
+        .route("/api/v1/events", get(search_events))
+        .route("/api/v1/doors/{id}/commands", post(door_command))
+        .route("/api/v1/commands/{id}", get(get_command))
+        .route("/api/v1/access-requests", get(access_requests))
+        .route("/api/v1/access-requests/{id}/grant", post(grant_request))
+        .route("/api/v1/access-requests/{id}/deny", post(deny_request))
+        .route("/api/v1/cardholders", get(cardholders))
+        .route("/api/v1/cardholders/{id}", get(cardholder))
+        .route("/api/v1/cardholders/{id}/photo", get(cardholder_photo))
+        .route("/api/v1/credentials/{id}", put(update_credential))
+        .route("/api/v1/audit", get(search_audit))
+        .route("/api/v1/audit/verify", get(verify_audit))
+        .route("/api/v1/cameras/{id}/still.jpg", get(camera_still))
+        .route("/api/v1/maps/{id}/image", get(map_image))
+        .route("/api/v1/time", get(site_time))
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(fault::router(state.clone()))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(ensure_api_error))
+        .with_state(state)
+}
+
+// ---- errors ---------------------------------------------------------------
+
+/// An error answer: a status and an [`ApiError`] body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiFailure {
+    pub status: StatusCode,
+    pub error: ApiError,
+}
+
+impl ApiFailure {
+    /// An answer of `kind` with its usual status.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiFailure {
+            status: status_of(kind),
+            error: ApiError {
+                kind: kind.as_str().to_owned(),
+                message: message.into(),
+            },
+        }
+    }
+
+    /// A 400 `invalid_input`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// A 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+/// The HTTP status of an error kind.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.error)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl From<CoreError> for ApiFailure {
+    fn from(e: CoreError) -> Self {
+        let kind = e.kind();
+        if kind == ErrorKind::Internal {
+            tracing::error!("internal error: {e:#}");
+            return ApiFailure::new(kind, "internal error (the site log has the details)");
+        }
+        ApiFailure::new(kind, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiFailure>;
+
+async fn unknown_route(method: Method, uri: Uri) -> ApiFailure {
+    ApiFailure::not_found(format!("no route {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiFailure {
+    ApiFailure::invalid(format!("{method} is not allowed on {}", uri.path()))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+}
+
+/// Any error answer that is not already an [`ApiError`] (from a layer or
+/// the framework) becomes one.
+async fn ensure_api_error(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return res;
+    }
+    let kind = match status {
+        StatusCode::UNAUTHORIZED => ErrorKind::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorKind::PermissionDenied,
+        StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        StatusCode::CONFLICT => ErrorKind::Conflict,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+        s if s.is_server_error() => ErrorKind::Internal,
+        _ => ErrorKind::InvalidInput,
+    };
+    let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    ApiFailure::new(kind, message)
+        .with_status(status)
+        .into_response()
+}
+
+// ---- extractors -------------------------------------------------------------
+
+/// The peer's IP address as text, for the audit trail.
+pub fn peer_ip(parts_ext: &axum::http::Extensions) -> Option<SocketAddr> {
+    parts_ext.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0)
+}
+
+fn source_of(ext: &axum::http::Extensions) -> String {
+    peer_ip(ext)
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The peer's IP address as text.
+pub struct Peer(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(source_of(&parts.extensions)))
+    }
+}
+
+/// A signed-in caller (from `Authorization: Bearer TOKEN`) and their
+/// address.
+pub struct Caller {
+    pub principal: Principal,
+    pub source: String,
+}
+
+impl Caller {
+    fn actor(&self) -> Actor {
+        Actor::user(&self.principal, self.source.clone())
+    }
+
+    /// 403 unless the caller's role has `permission`.
+    fn require(&self, permission: Permission) -> ApiResult<()> {
+        self.principal
+            .require(permission)
+            .map_err(|e| ApiFailure::new(e.kind(), e.to_string()))
+    }
+
+    /// Like [`Caller::require`] for a call that would change the world: a
+    /// refusal is audited.
+    fn require_audited(
+        &self,
+        core: &SiteCore,
+        permission: Permission,
+        action: &str,
+        target: &str,
+    ) -> ApiResult<()> {
+        let r = self.require(permission);
+        if r.is_err() {
+            core.audit(&self.actor(), action, target, "denied");
+        }
+        r
+    }
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim();
+        let token = match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => {
+                return Err(ApiFailure::new(
+                    ErrorKind::Unauthenticated,
+                    "sign in first: send Authorization: Bearer TOKEN",
+                ));
+            }
+        };
+        let principal = state.core.authenticate(token)?;
+        Ok(Caller {
+            principal,
+            source: source_of(&parts.extensions),
+        })
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> ApiFailure {
+    if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiFailure::invalid(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let text = match &rej {
+        JsonRejection::JsonDataError(e) => format!("invalid body: {}", e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => format!("malformed JSON body: {}", e.body_text()),
+        other => format!("invalid body: {}", other.body_text()),
+    };
+    ApiFailure::invalid(text)
+}
+
+/// Reads a body (within the size limit), with a 413 for a larger one.
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<(HeaderMap, Bytes)> {
+    let headers = req.headers().clone();
+    let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiFailure::invalid(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+        } else {
+            ApiFailure::invalid(format!("cannot read the body: {}", rej.body_text()))
+        }
+    })?;
+    Ok((headers, bytes))
+}
+
+/// A JSON body; every rejection is an [`ApiError`] (400, or 413 when too
+/// large). A missing `Content-Type` is accepted; a wrong one is not.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiFailure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (headers, bytes) = read_body(req, state).await?;
+        if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("");
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if mime != "application/json" && !mime.ends_with("+json") {
+                return Err(ApiFailure::invalid(format!(
+                    "expected Content-Type: application/json, got {ct:?}"
+                )));
+            }
+        }
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(v)| ApiJson(v))
+            .map_err(json_rejection)
+    }
+}
+
+/// A JSON body that may also be empty (then `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiFailure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (_, bytes) = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(v)| OptionalJson(v))
+            .map_err(json_rejection)
+    }
+}
+
+/// A query string; a rejection is a 400 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|rej: QueryRejection| {
+                ApiFailure::invalid(format!("invalid query: {}", rej.body_text()))
+            })
+    }
+}
+
+/// One path parameter (`{id}`).
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|rej: PathRejection| {
+                ApiFailure::invalid(format!("invalid path: {}", rej.body_text()))
+            })
+    }
+}
+
+fn parse_time(name: &str, value: Option<&str>) -> ApiResult<Option<Timestamp>> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    // A `+` in an unencoded query string arrives as a space.
+    let fixed = v.replace(' ', "+");
+    DateTime::parse_from_rfc3339(&fixed)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| {
+            ApiFailure::invalid(format!(
+                "{name}: {v:?} is not an RFC 3339 time like 2026-11-22T10:00:00Z ({e})"
+            ))
+        })
+}
+
+fn page_size(limit: Option<usize>) -> ApiResult<usize> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(0) => Err(ApiFailure::invalid(format!(
+            "limit: must be 1 to {MAX_PAGE}"
+        ))),
+        Some(n) => Ok(n.min(MAX_PAGE)),
+    }
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+// ---- auth ---------------------------------------------------------------------
+
+async fn sign_in(
+    State(st): State<ApiState>,
+    Peer(source): Peer,
+    ApiJson(body): ApiJson<SignIn>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(
+        st.core
+            .sign_in(&body.username, &body.password, &source)
+            .await?,
+    ))
+}
+
+async fn sign_out(State(st): State<ApiState>, caller: Caller) -> ApiResult<StatusCode> {
+    st.core.sign_out(&caller.principal, &caller.source)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn session(caller: Caller) -> Json<Session> {
+    let p = caller.principal;
+    Json(Session {
+        token: String::new(),
+        username: p.username,
+        role: p.role,
+        expires: p.expires,
+    })
+}
+
+// ---- site state and events -----------------------------------------------------
+
+async fn snapshot(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    Ok(Json(st.core.snapshot()).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    after: Option<Seq>,
+}
+
+async fn event_stream(
+    State(st): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
+    caller.require(Permission::ViewSite)?;
+    let last_id = headers
+        .get("last-event-id")
+        .map(|v| v.to_str().unwrap_or("?").trim())
+        .filter(|v| !v.is_empty());
+    let after = match last_id {
+        Some(v) => Some(v.parse::<Seq>().map_err(|_| {
+            ApiFailure::invalid(format!(
+                "Last-Event-ID: {v:?} is not an event sequence number"
+            ))
+        })?),
+        None => q.after,
+    };
+    let rx = st.core.stream(after);
+    let stream = ReceiverStream::new(rx).map(|item| {
+        Ok(match item {
+            StreamItem::Heartbeat => sse::Event::default().comment("hb"),
+            StreamItem::Event(e) => {
+                let base = sse::Event::default()
+                    .id(e.seq.to_string())
+                    .event(e.kind.type_name());
+                match base.json_data(&e) {
+                    Ok(ev) => ev,
+                    Err(err) => {
+                        tracing::error!(seq = e.seq, "cannot encode an event: {err}");
+                        sse::Event::default().comment("encode error")
+                    }
+                }
+            }
+        })
+    });
+    Ok(Sse::new(stream))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventSearch {
+    door: Option<String>,
+    cardholder: Option<String>,
+    credential: Option<String>,
+    #[serde(rename = "type")]
+    type_name: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    before: Option<Seq>,
+}
+
+async fn search_events(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<EventSearch>,
+) -> ApiResult<Response> {
+    caller.require(Permission::SearchEvents)?;
+    let type_name = non_empty(q.type_name);
+    if let Some(t) = &type_name
+        && !EVENT_TYPES.contains(&t.as_str())
+    {
+        return Err(ApiFailure::invalid(format!(
+            "type: unknown event type {t:?} (one of {})",
+            EVENT_TYPES.join(", ")
+        )));
+    }
+    let query = EventQuery {
+        door: non_empty(q.door),
+        cardholder: non_empty(q.cardholder),
+        credential: non_empty(q.credential),
+        type_name,
+        from: parse_time("from", q.from.as_deref())?,
+        to: parse_time("to", q.to.as_deref())?,
+        before: q.before,
+        limit: page_size(q.limit)?,
+    };
+    let core = Arc::clone(&st.core);
+    let page = tokio::task::spawn_blocking(move || core.search_events(&query))
+        .await
+        .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("search task: {e}")))??;
+    Ok(Json(page).into_response())
+}
+
+// ---- doors and commands ------------------------------------------------------------
+
+async fn door_command(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    ApiJson(cmd): ApiJson<DoorCommand>,
+) -> ApiResult<Response> {
+    let door = DoorId::new(id);
+    let permission = match cmd.action {
+        DoorAction::Lockdown | DoorAction::ReleaseLockdown => Permission::Lockdown,
+        DoorAction::Lock | DoorAction::Unlock | DoorAction::Access => Permission::CommandDoor,
+    };
+    caller.require_audited(
+        &st.core,
+        permission,
+        "door.command",
+        &command_target(&door, cmd.action),
+    )?;
+    let info = st.core.command(&caller.actor(), &door, &cmd)?;
+    Ok((StatusCode::ACCEPTED, Json(info)).into_response())
+}
+
+async fn get_command(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::CommandDoor)?;
+    Ok(Json(st.core.get_command(&CommandId::new(id))?).into_response())
+}
+
+// ---- access requests ---------------------------------------------------------------
+
+async fn access_requests(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    Ok(Json(st.core.open_requests()).into_response())
+}
+
+#[derive(serde::Serialize)]
+struct OutcomeBody {
+    outcome: RequestOutcome,
+}
+
+async fn answer(
+    st: ApiState,
+    caller: Caller,
+    id: String,
+    grant: bool,
+    decision: Decision,
+) -> ApiResult<Response> {
+    let action = if grant {
+        "access_request.grant"
+    } else {
+        "access_request.deny"
+    };
+    caller.require_audited(&st.core, Permission::AnswerRequests, action, &id)?;
+    let outcome =
+        st.core
+            .answer_request(&caller.actor(), &RequestId::new(id), grant, decision.reason)?;
+    Ok(Json(OutcomeBody { outcome }).into_response())
+}
+
+async fn grant_request(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    OptionalJson(d): OptionalJson<Decision>,
+) -> ApiResult<Response> {
+    answer(st, caller, id, true, d).await
+}
+
+async fn deny_request(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    OptionalJson(d): OptionalJson<Decision>,
+) -> ApiResult<Response> {
+    answer(st, caller, id, false, d).await
+}
+
+// ---- cardholders and credentials ---------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardholderSearch {
+    q: Option<String>,
+}
+
+async fn cardholders(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CardholderSearch>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewCardholders)?;
+    Ok(Json(st.core.cardholders(q.q.as_deref().unwrap_or(""))).into_response())
+}
+
+async fn cardholder(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewCardholders)?;
+    Ok(Json(st.core.cardholder(&CardholderId::new(id))?).into_response())
+}
+
+fn image_type(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        _ => "image/png",
+    }
+}
+
+async fn file_response(path: std::path::PathBuf, what: &str) -> ApiResult<Response> {
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        tracing::warn!(path = %path.display(), "cannot read {what}: {e}");
+        ApiFailure::new(ErrorKind::Unavailable, format!("the {what} cannot be read"))
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, image_type(&path)),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn cardholder_photo(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewCardholders)?;
+    let path = st.core.photo_path(&CardholderId::new(id))?;
+    file_response(path, "photo").await
+}
+
+async fn update_credential(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    ApiJson(update): ApiJson<CredentialUpdate>,
+) -> ApiResult<Response> {
+    let action = match update.state {
+        crate::domain::CredentialState::Active => "credential.enable",
+        crate::domain::CredentialState::Disabled => "credential.disable",
+    };
+    caller.require_audited(&st.core, Permission::ManageCredentials, action, &id)?;
+    let credential =
+        st.core
+            .set_credential(&caller.actor(), &CredentialId::new(id), update.state)?;
+    Ok(Json(credential).into_response())
+}
+
+// ---- audit -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditSearch {
+    user: Option<String>,
+    action: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    before: Option<u64>,
+}
+
+async fn search_audit(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditSearch>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewAudit)?;
+    let query = AuditQuery {
+        user: non_empty(q.user),
+        action: non_empty(q.action),
+        from: parse_time("from", q.from.as_deref())?,
+        to: parse_time("to", q.to.as_deref())?,
+        before: q.before,
+        limit: page_size(q.limit)?,
+    };
+    Ok(Json(st.core.search_audit(&query)?).into_response())
+}
+
+async fn verify_audit(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Permission::ViewAudit)?;
+    let core = Arc::clone(&st.core);
+    let v = tokio::task::spawn_blocking(move || core.verify_audit())
+        .await
+        .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("verify task: {e}")))??;
+    Ok(Json(v).into_response())
+}
+
+// ---- cameras, maps, time -------------------------------------------------------------
+
+async fn camera_still(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    let jpeg = st.core.camera_still(&CameraId::new(id))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+async fn map_image(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    let path = st.core.map_image_path(&MapId::new(id))?;
+    file_response(path, "map image").await
+}
+
+async fn site_time(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    Ok(Json(st.core.time()).into_response())
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn routes_match_openapi_document() {
+        let doc: serde_json::Value =
+            serde_json::from_str(OPENAPI_JSON).expect("openapi.json parses");
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.0"));
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                assert!(
+                    op["responses"].is_object(),
+                    "{method} {path} has no responses"
+                );
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let routed: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(routed.len(), ROUTES.len(), "a route is listed twice");
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "not documented: {missing:?}; documented but not routed: {extra:?}"
+        );
+    }
+
+    #[test]
+    fn openapi_marks_fault_routes_and_security() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        for (m, p) in ROUTES {
+            let op = &doc["paths"][*p][m.to_lowercase()];
+            let tags: Vec<&str> = op["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
+            let open = p.starts_with("/api/v1/fault/")
+                || *p == "/api/v1/auth/sign-in"
+                || *p == "/api/v1/openapi.json";
+            assert_eq!(
+                p.starts_with("/api/v1/fault/"),
+                tags.contains(&"fault"),
+                "{m} {p} tags"
+            );
+            let security_empty = op["security"].as_array().is_some_and(|s| s.is_empty());
+            assert_eq!(open, security_empty, "{m} {p} security");
+            // Path parameters are declared.
+            if p.contains("{id}") {
+                let params = op["parameters"]
+                    .as_array()
+                    .or(doc["paths"][*p]["parameters"].as_array());
+                assert!(
+                    params.is_some_and(|ps| ps.iter().any(|x| x["name"] == "id"
+                        || x["$ref"].as_str().is_some_and(|r| r.ends_with("/Id")))),
+                    "{m} {p} lacks the id parameter"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn times_and_limits_are_checked() {
+        assert_eq!(
+            parse_time("from", Some("2026-11-22T10:00:00+01:00"))
+                .unwrap()
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-22T09:00:00+00:00"
+        );
+        assert!(
+            parse_time("from", Some("2026-11-22T10:00:00 01:00"))
+                .unwrap()
+                .is_some()
+        );
+        let e = parse_time("to", Some("yesterday")).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.error.message.starts_with("to:"));
+        assert_eq!(parse_time("from", Some("")).unwrap(), None);
+        assert_eq!(page_size(None).unwrap(), DEFAULT_PAGE);
+        assert_eq!(page_size(Some(5000)).unwrap(), MAX_PAGE);
+        assert!(page_size(Some(0)).is_err());
+    }
+}

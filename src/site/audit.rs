@@ -1,0 +1,417 @@
+//! The audit trail: who did what to what, when, from where, and how it
+//! ended. Each entry carries the hash of the one before, so a changed or
+//! removed row breaks the chain: `hash = sha256_hex(prev_hash + "\x1f" +
+//! id, time, user, role, action, target, source, outcome joined by "\x1f")`,
+//! and the first entry's `prev_hash` is 64 zeros.
+
+use std::path::Path;
+
+use chrono::Utc;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{AuditEntry, AuditVerification, Page, Role, Timestamp};
+
+use super::SiteError;
+use super::store::{Store, StoreError, parse_time_text, time_text};
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+const SEP: &str = "\x1f";
+
+/// One thing to audit. `user` is the name given (also for a failed
+/// sign-in), `source` the peer address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub user: String,
+    pub role: Option<Role>,
+    pub action: String,
+    pub target: String,
+    pub source: String,
+    pub outcome: String,
+}
+
+/// Filters of an audit search. `limit` is the page size.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub user: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Only entries with a smaller id (the next page).
+    pub before: Option<u64>,
+    pub limit: usize,
+}
+
+/// The chained hash of one entry.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per hashed field, in hash order"
+)]
+pub fn entry_hash(
+    prev_hash: &str,
+    id: u64,
+    time: &str,
+    user: &str,
+    role: &str,
+    action: &str,
+    target: &str,
+    source: &str,
+    outcome: &str,
+) -> String {
+    let id = id.to_string();
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    for field in [
+        id.as_str(),
+        time,
+        user,
+        role,
+        action,
+        target,
+        source,
+        outcome,
+    ] {
+        h.update(SEP.as_bytes());
+        h.update(field.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn role_text(role: Option<Role>) -> &'static str {
+    role.map(Role::as_str).unwrap_or("")
+}
+
+/// Appends one entry, chained to the last, and returns it.
+pub fn append(store: &Store, rec: &AuditRecord) -> Result<AuditEntry, StoreError> {
+    let now = Utc::now();
+    let time = time_text(now);
+    store.with_writer(|conn| {
+        let tx = conn.transaction()?;
+        let last: Option<(i64, String)> = tx
+            .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (id, prev_hash) = match last {
+            Some((id, hash)) => (id.max(0) as u64 + 1, hash),
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let role = role_text(rec.role);
+        let hash = entry_hash(
+            &prev_hash,
+            id,
+            &time,
+            &rec.user,
+            role,
+            &rec.action,
+            &rec.target,
+            &rec.source,
+            &rec.outcome,
+        );
+        tx.prepare_cached(
+            "INSERT INTO audit (id, time, user, role, action, target, source, outcome, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            id as i64,
+            time,
+            rec.user,
+            rec.role.map(Role::as_str),
+            rec.action,
+            rec.target,
+            rec.source,
+            rec.outcome,
+            prev_hash,
+            hash
+        ])?;
+        tx.commit()?;
+        Ok(AuditEntry {
+            id,
+            time: now,
+            user: rec.user.clone(),
+            role: rec.role,
+            action: rec.action.clone(),
+            target: rec.target.clone(),
+            source: rec.source.clone(),
+            outcome: rec.outcome.clone(),
+            prev_hash,
+            hash,
+        })
+    })
+}
+
+/// Recomputes the whole chain on `conn`.
+pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, time, user, role, action, target, source, outcome, prev_hash, hash
+         FROM audit ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut entries = 0u64;
+    let mut first_bad = None;
+    while let Some(r) = rows.next()? {
+        entries += 1;
+        if first_bad.is_some() {
+            continue;
+        }
+        let id: i64 = r.get(0)?;
+        let role: Option<String> = r.get(3)?;
+        let prev_hash: String = r.get(8)?;
+        let hash: String = r.get(9)?;
+        let computed = entry_hash(
+            &prev_hash,
+            id.max(0) as u64,
+            &r.get::<_, String>(1)?,
+            &r.get::<_, String>(2)?,
+            role.as_deref().unwrap_or(""),
+            &r.get::<_, String>(4)?,
+            &r.get::<_, String>(5)?,
+            &r.get::<_, String>(6)?,
+            &r.get::<_, String>(7)?,
+        );
+        if prev_hash != expected_prev || computed != hash {
+            first_bad = Some(id.max(0) as u64);
+        }
+        expected_prev = hash;
+    }
+    Ok(AuditVerification {
+        ok: first_bad.is_none(),
+        entries,
+        first_bad,
+    })
+}
+
+/// Recomputes the chain of a live store.
+pub fn verify_store(store: &Store) -> Result<AuditVerification, StoreError> {
+    store.with_reader(verify)
+}
+
+/// Verifies the audit trail of a site's SQLite file, opened read-only (for
+/// `watchdesk site verify-audit`).
+pub fn verify_audit_file(sqlite_path: &Path) -> Result<AuditVerification, SiteError> {
+    if !sqlite_path.is_file() {
+        return Err(SiteError::Store(format!(
+            "no site database at {}",
+            sqlite_path.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(sqlite_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| SiteError::Store(format!("{}: {e}", sqlite_path.display())))?;
+    verify(&conn).map_err(|e| SiteError::Store(format!("{}: {e}", sqlite_path.display())))
+}
+
+/// Searches the trail, newest first; `next_before` is set when more match.
+pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
+    let mut sql = String::from(
+        "SELECT id, time, user, role, action, target, source, outcome, prev_hash, hash
+         FROM audit WHERE 1=1",
+    );
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(u) = &q.user {
+        sql.push_str(" AND user = ?");
+        args.push(Value::Text(u.clone()));
+    }
+    if let Some(a) = &q.action {
+        sql.push_str(" AND action = ?");
+        args.push(Value::Text(a.clone()));
+    }
+    if let Some(f) = q.from {
+        sql.push_str(" AND time >= ?");
+        args.push(Value::Text(time_text(f)));
+    }
+    if let Some(t) = q.to {
+        sql.push_str(" AND time <= ?");
+        args.push(Value::Text(time_text(t)));
+    }
+    if let Some(b) = q.before {
+        sql.push_str(" AND id < ?");
+        args.push(Value::Integer(b.min(i64::MAX as u64) as i64));
+    }
+    let limit = q.limit.max(1);
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    args.push(Value::Integer(limit as i64 + 1));
+    store.with_reader(|conn| {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(args))?;
+        let mut items = Vec::new();
+        let mut more = false;
+        while let Some(r) = rows.next()? {
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            let role: Option<String> = r.get(3)?;
+            let role = match role.as_deref() {
+                None | Some("") => None,
+                Some(s) => Some(
+                    s.parse::<Role>()
+                        .map_err(|e| StoreError::Corrupt(format!("audit role: {e}")))?,
+                ),
+            };
+            items.push(AuditEntry {
+                id: r.get::<_, i64>(0)?.max(0) as u64,
+                time: parse_time_text(&r.get::<_, String>(1)?)?,
+                user: r.get(2)?,
+                role,
+                action: r.get(4)?,
+                target: r.get(5)?,
+                source: r.get(6)?,
+                outcome: r.get(7)?,
+                prev_hash: r.get(8)?,
+                hash: r.get(9)?,
+            });
+        }
+        let next_before = if more {
+            items.last().map(|e: &AuditEntry| e.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next_before })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(user: &str, action: &str, outcome: &str) -> AuditRecord {
+        AuditRecord {
+            user: user.into(),
+            role: Some(Role::Operator),
+            action: action.into(),
+            target: "door-lobby".into(),
+            source: "127.0.0.1".into(),
+            outcome: outcome.into(),
+        }
+    }
+
+    #[test]
+    fn chain_verifies_and_detects_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        let empty = verify_store(&store).unwrap();
+        assert_eq!(
+            empty,
+            AuditVerification {
+                ok: true,
+                entries: 0,
+                first_bad: None
+            }
+        );
+
+        let first = append(&store, &rec("operator", "door.command", "completed")).unwrap();
+        assert_eq!(first.prev_hash, GENESIS_HASH);
+        let second = append(&store, &rec("ghost", "session.sign_in", "denied")).unwrap();
+        assert_eq!(second.prev_hash, first.hash);
+        for i in 0..5 {
+            append(
+                &store,
+                &rec("operator", "credential.disable", &format!("ok {i}")),
+            )
+            .unwrap();
+        }
+        let ok = verify_store(&store).unwrap();
+        assert_eq!(
+            ok,
+            AuditVerification {
+                ok: true,
+                entries: 7,
+                first_bad: None
+            }
+        );
+        assert_eq!(verify_audit_file(store.path()).unwrap(), ok);
+
+        // Someone edits row 4 behind the server's back.
+        let conn = Connection::open(store.path()).unwrap();
+        conn.execute("UPDATE audit SET outcome = 'denied' WHERE id = 4", [])
+            .unwrap();
+        let bad = verify_store(&store).unwrap();
+        assert_eq!(
+            bad,
+            AuditVerification {
+                ok: false,
+                entries: 7,
+                first_bad: Some(4)
+            }
+        );
+
+        // Re-hashing the edited row still breaks at the next one.
+        let (prev, time): (String, String) = conn
+            .query_row("SELECT prev_hash, time FROM audit WHERE id = 4", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        let forged = entry_hash(
+            &prev,
+            4,
+            &time,
+            "operator",
+            "operator",
+            "credential.disable",
+            "door-lobby",
+            "127.0.0.1",
+            "denied",
+        );
+        conn.execute("UPDATE audit SET hash = ?1 WHERE id = 4", [forged])
+            .unwrap();
+        assert_eq!(verify_store(&store).unwrap().first_bad, Some(5));
+
+        // A removed row breaks the chain too.
+        let dir2 = tempfile::tempdir().unwrap();
+        let store2 = Store::open_in(dir2.path()).unwrap();
+        for i in 0..3 {
+            append(&store2, &rec("a", "x", &i.to_string())).unwrap();
+        }
+        Connection::open(store2.path())
+            .unwrap()
+            .execute("DELETE FROM audit WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(verify_store(&store2).unwrap().first_bad, Some(3));
+    }
+
+    #[test]
+    fn search_filters_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        for i in 0..7 {
+            let user = if i % 2 == 0 { "operator" } else { "admin" };
+            append(&store, &rec(user, "door.command", "completed")).unwrap();
+        }
+        append(&store, &rec("admin", "session.sign_out", "ok")).unwrap();
+        let mut q = AuditQuery {
+            user: Some("operator".into()),
+            limit: 3,
+            ..Default::default()
+        };
+        let p1 = search(&store, &q).unwrap();
+        assert_eq!(
+            p1.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![7, 5, 3]
+        );
+        assert_eq!(p1.next_before, Some(3));
+        q.before = p1.next_before;
+        let p2 = search(&store, &q).unwrap();
+        assert_eq!(p2.items.iter().map(|e| e.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(p2.next_before, None);
+        let by_action = search(
+            &store,
+            &AuditQuery {
+                action: Some("session.sign_out".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(by_action.items.len(), 1);
+        assert_eq!(by_action.items[0].role, Some(Role::Operator));
+    }
+
+    #[test]
+    fn verify_audit_file_names_a_missing_file() {
+        let err = verify_audit_file(Path::new("/nonexistent/site.sqlite")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/site.sqlite"));
+    }
+}

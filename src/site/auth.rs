@@ -1,0 +1,356 @@
+//! Sign-in, sessions and the one role matrix. Passwords are argon2 PHC
+//! strings from `config/users.toml`; a session token is 32 random bytes in
+//! hex, and the store keeps only its sha256.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::SaltString;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use crate::config::{SiteConfig, UserConfig};
+use crate::domain::{ErrorKind, Role, Session, Timestamp};
+
+use super::store::{Store, StoreError};
+
+/// What a role may do. Checked on every call, in one place: [`allowed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Snapshot, live events, stills, maps, open requests, site time.
+    ViewSite,
+    /// Search the event log.
+    SearchEvents,
+    /// Lock, unlock, momentary access; read commands.
+    CommandDoor,
+    /// Lockdown and its release.
+    Lockdown,
+    /// Grant or deny access requests.
+    AnswerRequests,
+    /// Read cardholders and their photos.
+    ViewCardholders,
+    /// Enable and disable credentials.
+    ManageCredentials,
+    /// Read and verify the audit trail.
+    ViewAudit,
+}
+
+impl Permission {
+    /// Every permission, for tables and tests.
+    pub const ALL: [Permission; 8] = [
+        Permission::ViewSite,
+        Permission::SearchEvents,
+        Permission::CommandDoor,
+        Permission::Lockdown,
+        Permission::AnswerRequests,
+        Permission::ViewCardholders,
+        Permission::ManageCredentials,
+        Permission::ViewAudit,
+    ];
+
+    /// A short name for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Permission::ViewSite => "view the site",
+            Permission::SearchEvents => "search events",
+            Permission::CommandDoor => "command doors",
+            Permission::Lockdown => "lock down doors",
+            Permission::AnswerRequests => "answer access requests",
+            Permission::ViewCardholders => "view cardholders",
+            Permission::ManageCredentials => "manage credentials",
+            Permission::ViewAudit => "view the audit trail",
+        }
+    }
+}
+
+/// The role matrix: whether `role` has `permission`.
+pub fn allowed(role: Role, permission: Permission) -> bool {
+    use Permission::*;
+    use Role::*;
+    match permission {
+        ViewSite => true,
+        SearchEvents => matches!(role, Operator | Supervisor | Investigator | Admin),
+        CommandDoor => matches!(role, Operator | Supervisor | Admin),
+        Lockdown => matches!(role, Supervisor | Admin),
+        AnswerRequests => matches!(role, Operator | Supervisor | Admin),
+        ViewCardholders => matches!(role, Operator | Supervisor | Investigator | Admin),
+        ManageCredentials => matches!(role, Supervisor | Admin),
+        ViewAudit => matches!(role, Supervisor | Investigator | Admin),
+    }
+}
+
+/// The whole matrix, every role against every permission.
+pub fn matrix() -> Vec<(Role, Permission, bool)> {
+    Role::ALL
+        .into_iter()
+        .flat_map(|r| {
+            Permission::ALL
+                .into_iter()
+                .map(move |p| (r, p, allowed(r, p)))
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong name or password; never says which.
+    #[error("wrong user name or password")]
+    BadCredentials,
+    #[error("sign in first: the session is missing, expired or signed out")]
+    NoSession,
+    #[error("{role} may not {what}", what = .permission.label())]
+    Forbidden { role: Role, permission: Permission },
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AuthError::BadCredentials | AuthError::NoSession => ErrorKind::Unauthenticated,
+            AuthError::Forbidden { .. } => ErrorKind::PermissionDenied,
+            AuthError::Hash(_) | AuthError::Store(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Hashes a password into an argon2id PHC string (for `users.toml`).
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches the PHC string `hash`. A malformed hash never
+/// matches.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// The sha256 of a token, in hex: what the store keeps.
+pub fn token_sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A signed-in caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub username: String,
+    pub role: Role,
+    pub expires: Timestamp,
+    pub(crate) token_sha256: String,
+}
+
+impl Principal {
+    /// Ok when the role has the permission, else [`AuthError::Forbidden`].
+    pub fn require(&self, permission: Permission) -> Result<(), AuthError> {
+        if allowed(self.role, permission) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden {
+                role: self.role,
+                permission,
+            })
+        }
+    }
+}
+
+/// Users and sessions.
+pub struct Auth {
+    users: HashMap<String, UserConfig>,
+    session_ttl_secs: u64,
+    store: Arc<Store>,
+}
+
+impl Auth {
+    pub fn new(cfg: &SiteConfig, store: Arc<Store>) -> Auth {
+        Auth {
+            users: cfg
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.clone()))
+                .collect(),
+            session_ttl_secs: cfg.session_ttl_secs,
+            store,
+        }
+    }
+
+    /// Checks the password (on a blocking thread: argon2 is slow on
+    /// purpose) and opens a session. An unknown user costs the same time as
+    /// a wrong password.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<Session, AuthError> {
+        let user = self.users.get(username).cloned();
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || match &user {
+            Some(u) => verify_password(&password, &u.password_hash),
+            None => {
+                verify_password(&password, dummy_hash());
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let Some(user) = self.users.get(username).filter(|_| ok) else {
+            return Err(AuthError::BadCredentials);
+        };
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let expires = time_after(Utc::now(), self.session_ttl_secs);
+        self.store
+            .insert_session(&token_sha256(&token), &user.name, user.role, expires)?;
+        Ok(Session {
+            token,
+            username: user.name.clone(),
+            role: user.role,
+            expires,
+        })
+    }
+
+    /// The session a bearer token belongs to, if it is live.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AuthError::NoSession);
+        }
+        let hash = token_sha256(token);
+        let Some(row) = self.store.session(&hash)? else {
+            return Err(AuthError::NoSession);
+        };
+        if row.revoked || row.expires <= Utc::now() {
+            return Err(AuthError::NoSession);
+        }
+        // A user removed from the config loses their sessions.
+        let Some(user) = self.users.get(&row.username) else {
+            return Err(AuthError::NoSession);
+        };
+        Ok(Principal {
+            username: row.username,
+            role: user.role,
+            expires: row.expires,
+            token_sha256: hash,
+        })
+    }
+
+    /// Ends a session.
+    pub fn sign_out(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.store.revoke_session(&principal.token_sha256)?;
+        Ok(())
+    }
+}
+
+/// `start + secs`, capped at a century (a config value too large for the
+/// calendar must not crash the site).
+pub(crate) fn time_after(start: Timestamp, secs: u64) -> Timestamp {
+    const CENTURY_SECS: u64 = 100 * 366 * 24 * 3600;
+    start + chrono::Duration::seconds(secs.min(CENTURY_SECS) as i64)
+}
+
+/// A hash of a random password, verified against for unknown users so that
+/// their sign-in takes as long as a known user's.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password(&hex::encode(rand::random::<[u8; 16]>())).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Permission::*;
+    use Role::*;
+
+    #[test]
+    fn role_matrix_table() {
+        // (permission, viewer, operator, supervisor, investigator, admin)
+        let table = [
+            (ViewSite, true, true, true, true, true),
+            (SearchEvents, false, true, true, true, true),
+            (CommandDoor, false, true, true, false, true),
+            (Lockdown, false, false, true, false, true),
+            (AnswerRequests, false, true, true, false, true),
+            (ViewCardholders, false, true, true, true, true),
+            (ManageCredentials, false, false, true, false, true),
+            (ViewAudit, false, false, true, true, true),
+        ];
+        assert_eq!(table.len(), Permission::ALL.len());
+        for (p, v, o, s, i, a) in table {
+            for (role, want) in [
+                (Viewer, v),
+                (Operator, o),
+                (Supervisor, s),
+                (Investigator, i),
+                (Admin, a),
+            ] {
+                assert_eq!(allowed(role, p), want, "{role} / {p:?}");
+            }
+        }
+        assert_eq!(matrix().len(), 5 * 8);
+        assert!(matrix().iter().all(|&(r, p, ok)| allowed(r, p) == ok));
+    }
+
+    #[test]
+    fn hash_and_verify() {
+        let h = hash_password("s3cret").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("s3cret", "not a hash"));
+    }
+
+    #[test]
+    fn demo_users_hashes_match_documented_passwords() {
+        let cfg = SiteConfig::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"),
+        )
+        .unwrap();
+        let op = cfg.users.iter().find(|u| u.name == "operator").unwrap();
+        assert!(verify_password("demo-operator", &op.password_hash));
+    }
+
+    #[tokio::test]
+    async fn sign_in_session_and_sign_out() {
+        let cfg = SiteConfig::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        let auth = Auth::new(&cfg, store);
+        assert!(matches!(
+            auth.sign_in("viewer", "nope").await,
+            Err(AuthError::BadCredentials)
+        ));
+        assert!(matches!(
+            auth.sign_in("ghost", "demo-viewer").await,
+            Err(AuthError::BadCredentials)
+        ));
+        let s = auth.sign_in("viewer", "demo-viewer").await.unwrap();
+        assert_eq!(s.token.len(), 64);
+        let p = auth.authenticate(&s.token).unwrap();
+        assert_eq!((p.username.as_str(), p.role), ("viewer", Viewer));
+        assert!(p.require(ViewSite).is_ok());
+        assert_eq!(
+            p.require(CommandDoor).unwrap_err().kind(),
+            ErrorKind::PermissionDenied
+        );
+        auth.sign_out(&p).unwrap();
+        assert!(matches!(
+            auth.authenticate(&s.token),
+            Err(AuthError::NoSession)
+        ));
+        assert!(matches!(
+            auth.authenticate("short"),
+            Err(AuthError::NoSession)
+        ));
+    }
+}

@@ -1,0 +1,477 @@
+//! The demo cameras: an in-process RTSP server (gst-rtsp-server on loopback)
+//! that serves each demo scene as a main and a sub stream, encoded once and
+//! looped with fresh timestamps, plus one live-encoded latency camera; and
+//! the latest still of each camera as a JPEG.
+//!
+//! Cost: a scene is encoded once into `data_dir/scenes` and kept in memory
+//! as access units; serving pushes them into a shared `appsrc ! rtph264pay`
+//! media per stream (one pipeline for all clients of a stream, none when
+//! nobody watches) from a single feeder thread that wakes once per frame
+//! interval for all streams.
+//!
+//! Time: every pipeline runs on a realtime system clock and each frame's
+//! timestamp is the running time at which it is sent, so RTCP sender reports
+//! map RTP time to the wall clock (NTP) and a client's
+//! `rtspsrc add-reference-timestamp-meta=true` yields each frame's capture
+//! time.
+
+mod feeder;
+mod scenes;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_rtsp_server as rtsp;
+use gstreamer_rtsp_server::prelude::*;
+
+use self::feeder::{Feeder, FeederHandle, Grid};
+use self::scenes::Stream;
+use crate::config::{CameraSource, SiteConfig, VideoConfig};
+use crate::domain::{CameraId, ErrorKind};
+
+/// Why the demo cameras cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    #[error("GStreamer element {element:?} is missing (install {package})")]
+    MissingElement { element: String, package: String },
+    #[error("demo cameras: {0}")]
+    Failed(String),
+}
+
+impl CameraError {
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Unavailable
+    }
+}
+
+/// Every element the demo cameras use, with the Debian package that has it.
+const ELEMENTS: &[(&str, &str)] = &[
+    ("videotestsrc", "gstreamer1.0-plugins-base"),
+    ("videoconvert", "gstreamer1.0-plugins-base"),
+    ("videoscale", "gstreamer1.0-plugins-base"),
+    ("videorate", "gstreamer1.0-plugins-base"),
+    ("compositor", "gstreamer1.0-plugins-base"),
+    ("appsrc", "gstreamer1.0-plugins-base"),
+    ("appsink", "gstreamer1.0-plugins-base"),
+    ("textoverlay", "gstreamer1.0-plugins-base (pango)"),
+    ("x264enc", "gstreamer1.0-plugins-ugly"),
+    ("h264parse", "gstreamer1.0-plugins-bad"),
+    ("rtph264pay", "gstreamer1.0-plugins-good"),
+    ("rtpbin", "gstreamer1.0-plugins-good"),
+    ("jpegenc", "gstreamer1.0-plugins-good"),
+    ("multifilesink", "gstreamer1.0-plugins-good"),
+    ("filesrc", "libgstreamer1.0-0"),
+    ("filesink", "libgstreamer1.0-0"),
+    ("tee", "libgstreamer1.0-0"),
+    ("queue", "libgstreamer1.0-0"),
+];
+
+fn check_elements() -> Result<(), CameraError> {
+    for (element, package) in ELEMENTS {
+        if gst::ElementFactory::find(element).is_none() {
+            return Err(CameraError::MissingElement {
+                element: (*element).to_owned(),
+                package: (*package).to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_video(v: &VideoConfig) -> Result<(), CameraError> {
+    let sizes = [v.main_width, v.main_height, v.sub_width, v.sub_height];
+    if sizes
+        .iter()
+        .any(|&s| !(16..=7680).contains(&s) || s % 2 != 0)
+    {
+        return Err(CameraError::Failed(format!(
+            "video sizes must be even and 16..7680 pixels: main {}x{}, sub {}x{}",
+            v.main_width, v.main_height, v.sub_width, v.sub_height
+        )));
+    }
+    if !(1..=120).contains(&v.fps) || !(1..=60).contains(&v.gop_seconds) {
+        return Err(CameraError::Failed(format!(
+            "fps must be 1..120 and gop_seconds 1..60 (fps {}, gop_seconds {})",
+            v.fps, v.gop_seconds
+        )));
+    }
+    if !(1..=600).contains(&v.scene_seconds) {
+        return Err(CameraError::Failed(format!(
+            "scene_seconds must be 1..600, not {}",
+            v.scene_seconds
+        )));
+    }
+    Ok(())
+}
+
+/// One served camera: its stall switch and, for a cached scene, its stills.
+struct Cam {
+    stalled: Arc<AtomicBool>,
+    stills: Option<Arc<Vec<Vec<u8>>>>,
+}
+
+/// The running demo RTSP server. Dropping it stops the server.
+pub struct DemoCameras {
+    base: String,
+    cameras: HashMap<CameraId, Cam>,
+    grid: Grid,
+    fps: u64,
+    loop_frames: u64,
+    encoded: usize,
+    server: rtsp::RTSPServer,
+    context: glib::MainContext,
+    main_loop: glib::MainLoop,
+    server_source: Option<glib::SourceId>,
+    cleanup_source: glib::Source,
+    thread: Option<JoinHandle<()>>,
+    feeder: Feeder,
+}
+
+impl DemoCameras {
+    /// Encodes missing scenes into `data_dir/scenes` (once), then serves every
+    /// camera of `cfg` whose source is a demo scene on 127.0.0.1. Blocks for
+    /// the encode (tens of seconds the first time), otherwise well under a
+    /// second.
+    pub fn start(cfg: &SiteConfig, data_dir: &Path) -> Result<DemoCameras, CameraError> {
+        gst::init().map_err(|e| CameraError::Failed(format!("GStreamer: {e}")))?;
+        check_elements()?;
+        let v = &cfg.video;
+        check_video(v)?;
+
+        // Encode or load every cached scene first: nothing listens until the
+        // cameras can be served.
+        let scenes_dir = data_dir.join("scenes");
+        let mut served = Vec::new();
+        let mut encoded = 0;
+        for c in &cfg.cameras {
+            let CameraSource::Demo { scene } = &c.source else {
+                continue;
+            };
+            if v.latency_camera && scene == "clock" {
+                served.push((c, None));
+            } else {
+                let (s, fresh) = scenes::load_or_encode(&scenes_dir, scene, &c.name, v)?;
+                encoded += usize::from(fresh);
+                served.push((c, Some(s)));
+            }
+        }
+
+        let fps = v.fps;
+        let grid = Grid {
+            epoch: Instant::now(),
+            frame: Duration::from_nanos(1_000_000_000 / u64::from(fps)),
+        };
+        let feeder = Feeder::start(grid)
+            .map_err(|e| CameraError::Failed(format!("cannot start the feeder thread: {e}")))?;
+        let clock: gst::Clock = glib::Object::builder::<gst::SystemClock>()
+            .property("clock-type", gst::ClockType::Realtime)
+            .build()
+            .upcast();
+
+        let server = rtsp::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service(&v.rtsp_port.to_string());
+        let mounts = server
+            .mount_points()
+            .ok_or_else(|| CameraError::Failed("RTSP server has no mount points".into()))?;
+        let mut cameras = HashMap::new();
+        for (c, scene) in served {
+            let stalled = Arc::new(AtomicBool::new(false));
+            let id = c.id.as_str();
+            match scene {
+                Some(s) => {
+                    for (path, stream) in [("main", &s.main), ("sub", &s.sub)] {
+                        let f = scene_factory(&feeder.handle(), stream.clone(), stalled.clone());
+                        f.set_clock(Some(&clock));
+                        mounts.add_factory(&format!("/{id}/{path}"), f);
+                    }
+                    cameras.insert(
+                        c.id.clone(),
+                        Cam {
+                            stalled,
+                            stills: Some(s.stills),
+                        },
+                    );
+                }
+                None => {
+                    for (path, w, h) in [
+                        ("main", v.main_width, v.main_height),
+                        ("sub", v.sub_width, v.sub_height),
+                    ] {
+                        let f = live_factory(
+                            &c.name,
+                            w,
+                            h,
+                            fps,
+                            cfg.time_zone(),
+                            &clock,
+                            stalled.clone(),
+                        );
+                        mounts.add_factory(&format!("/{id}/{path}"), f);
+                    }
+                    cameras.insert(
+                        c.id.clone(),
+                        Cam {
+                            stalled,
+                            stills: None,
+                        },
+                    );
+                }
+            }
+        }
+
+        let context = glib::MainContext::new();
+        let main_loop = glib::MainLoop::new(Some(&context), false);
+        let server_source = server.attach(Some(&context)).map_err(|e| {
+            CameraError::Failed(format!("cannot listen on 127.0.0.1:{}: {e}", v.rtsp_port))
+        })?;
+        let port = server.bound_port();
+        if port <= 0 {
+            return Err(CameraError::Failed("RTSP server bound no port".into()));
+        }
+        // Sessions of clients that vanished without TEARDOWN time out here.
+        let pool = server.session_pool();
+        let cleanup_source = glib::timeout_source_new(
+            Duration::from_secs(2),
+            Some("demo-rtsp-session-cleanup"),
+            glib::Priority::DEFAULT,
+            move || {
+                if let Some(p) = &pool {
+                    p.cleanup();
+                }
+                glib::ControlFlow::Continue
+            },
+        );
+        cleanup_source.attach(Some(&context));
+        let (ctx, ml) = (context.clone(), main_loop.clone());
+        let thread = std::thread::Builder::new()
+            .name("demo-rtsp".into())
+            .spawn(move || {
+                if ctx.with_thread_default(|| ml.run()).is_err() {
+                    tracing::error!("demo RTSP main context is owned by another thread");
+                }
+            })
+            .map_err(|e| CameraError::Failed(format!("cannot start the RTSP thread: {e}")))?;
+
+        let base = format!("rtsp://127.0.0.1:{port}");
+        tracing::info!(%base, cameras = cameras.len(), encoded, "demo cameras serving");
+        Ok(DemoCameras {
+            base,
+            cameras,
+            grid,
+            fps: u64::from(fps),
+            loop_frames: u64::from(v.scene_seconds) * u64::from(fps),
+            encoded,
+            server,
+            context,
+            main_loop,
+            server_source: Some(server_source),
+            cleanup_source,
+            thread: Some(thread),
+            feeder,
+        })
+    }
+
+    /// `rtsp://127.0.0.1:PORT`: a camera's streams are `{base}/{id}/main` and
+    /// `{base}/{id}/sub`.
+    pub fn rtsp_base(&self) -> String {
+        self.base.clone()
+    }
+
+    /// How many scenes `start` had to encode (0 when all came from the cache).
+    pub fn encoded_scenes(&self) -> usize {
+        self.encoded
+    }
+
+    /// The newest frame of a camera as a JPEG (sub size): the cached still of
+    /// the current second of its scene loop. `None` for unknown cameras and
+    /// the live latency camera.
+    pub fn still_jpeg(&self, camera: &CameraId) -> Option<Vec<u8>> {
+        let stills = self.cameras.get(camera)?.stills.as_ref()?;
+        let frame = self.grid.tick_at(Instant::now()) % self.loop_frames.max(1);
+        let second = usize::try_from(frame / self.fps.max(1)).unwrap_or(0);
+        stills
+            .get(second.min(stills.len().saturating_sub(1)))
+            .cloned()
+    }
+
+    /// Fault injection: a stalled camera keeps its connections but sends no
+    /// frames until released; then it starts again at a key frame with fresh
+    /// timestamps. False for an unknown camera.
+    pub fn set_stalled(&self, camera: &CameraId, stalled: bool) -> bool {
+        let Some(cam) = self.cameras.get(camera) else {
+            return false;
+        };
+        if cam.stalled.swap(stalled, Ordering::Relaxed) != stalled {
+            tracing::info!(camera = %camera, stalled, "demo camera stall changed");
+        }
+        self.feeder.wake();
+        true
+    }
+}
+
+impl Drop for DemoCameras {
+    fn drop(&mut self) {
+        // Close every client and session so that the shared media stop
+        // (their pipelines go to NULL) before the loop ends.
+        let _ = self
+            .server
+            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+        if let Some(pool) = self.server.session_pool() {
+            let _ = pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+        }
+        self.cleanup_source.destroy();
+        if let Some(id) = self.server_source.take()
+            && let Some(source) = self.context.find_source_by_id(&id)
+        {
+            source.destroy();
+        }
+        self.main_loop.quit();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A shared media factory that serves `stream` from an `appsrc` the feeder
+/// fills.
+fn scene_factory(
+    feeder: &FeederHandle,
+    stream: Arc<Stream>,
+    stalled: Arc<AtomicBool>,
+) -> rtsp::RTSPMediaFactory {
+    let factory = rtsp::RTSPMediaFactory::new();
+    // No parser here: the cached access units are already parsed, with
+    // SPS/PPS before every key frame, and rtph264pay takes them as they are.
+    factory.set_launch(
+        "( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 \
+         ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+    );
+    factory.set_shared(true);
+    let feeder = feeder.clone();
+    factory.connect_media_configure(move |_, media| {
+        let Some(src) = media
+            .element()
+            .downcast::<gst::Bin>()
+            .ok()
+            .and_then(|b| b.by_name("src"))
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        else {
+            tracing::error!("demo camera media has no appsrc");
+            return;
+        };
+        src.set_caps(Some(&stream.caps));
+        // Frames queued while no client plays yet: keep at most one second.
+        src.set_max_time(gst::ClockTime::SECOND);
+        src.set_max_bytes(0);
+        src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+        feeder.register(&src, stream.clone(), stalled.clone());
+    });
+    factory
+}
+
+/// A shared media factory for the latency camera: live-encoded, with the
+/// capture time (site time, milliseconds) burned in; it encodes only while
+/// someone watches.
+fn live_factory(
+    name: &str,
+    width: u32,
+    height: u32,
+    fps: u32,
+    tz: chrono_tz::Tz,
+    clock: &gst::Clock,
+    stalled: Arc<AtomicBool>,
+) -> rtsp::RTSPMediaFactory {
+    let factory = rtsp::RTSPMediaFactory::new();
+    let kbps = (u64::from(width) * u64::from(height) * 2000 / (1280 * 720)).clamp(64, 20_000);
+    factory.set_launch(&format!(
+        "( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 \
+         ! textoverlay name=label valignment=top halignment=left font-desc=\"Sans Bold 14\" shaded-background=true \
+         ! textoverlay name=clock valignment=center halignment=center font-desc=\"Monospace Bold 32\" shaded-background=true \
+         ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 bitrate={kbps} \
+         ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    ));
+    factory.set_shared(true);
+    factory.set_clock(Some(clock));
+    let name = name.to_owned();
+    let clock = clock.clone();
+    factory.connect_media_configure(move |_, media| {
+        let Ok(bin) = media.element().downcast::<gst::Bin>() else {
+            return;
+        };
+        if let Some(label) = bin.by_name("label") {
+            label.set_property("text", &name);
+        }
+        let Some(overlay) = bin.by_name("clock") else {
+            tracing::error!("latency camera media has no clock overlay");
+            return;
+        };
+        let Some(pad) = overlay.static_pad("video_sink") else {
+            return;
+        };
+        let weak = overlay.downgrade();
+        let clock = clock.clone();
+        let stalled = stalled.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if stalled.load(Ordering::Relaxed) {
+                return gst::PadProbeReturn::Drop;
+            }
+            let (Some(overlay), Some(pts)) = (weak.upgrade(), info.buffer().and_then(|b| b.pts()))
+            else {
+                return gst::PadProbeReturn::Ok;
+            };
+            // On the realtime clock, base time + running time is the capture
+            // time as Unix time: exactly what RTCP reports for this frame.
+            let unix_ns = match overlay.base_time() {
+                Some(base) if overlay.clock().as_ref() == Some(&clock) => (base + pts).nseconds(),
+                _ => std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(0))
+                    .unwrap_or(0),
+            };
+            overlay.set_property("text", format_capture_time(unix_ns, tz));
+            gst::PadProbeReturn::Ok
+        });
+    });
+    factory
+}
+
+/// `HH:MM:SS.mmm TZ` in the site's time zone.
+fn format_capture_time(unix_ns: u64, tz: chrono_tz::Tz) -> String {
+    let t = chrono::DateTime::from_timestamp_nanos(i64::try_from(unix_ns).unwrap_or(0));
+    t.with_timezone(&tz).format("%H:%M:%S%.3f %Z").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_time_is_site_time_with_milliseconds() {
+        // 2026-01-02 03:04:05.678 UTC is 04:04:05.678 in Berlin (CET).
+        let ns = 1_767_323_045_678_000_000;
+        assert_eq!(
+            format_capture_time(ns, chrono_tz::Europe::Berlin),
+            "04:04:05.678 CET"
+        );
+    }
+
+    #[test]
+    fn odd_video_settings_are_refused() {
+        let mut v = VideoConfig::default();
+        assert!(check_video(&v).is_ok());
+        v.fps = 0;
+        assert!(check_video(&v).is_err());
+        v = VideoConfig::default();
+        v.main_width = 1281;
+        assert!(check_video(&v).is_err());
+    }
+}

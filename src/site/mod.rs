@@ -1,0 +1,1141 @@
+//! The reference site server: HTTP API v1, event log with sequence numbers,
+//! SQLite store, door controller drivers (simulated first), demo traffic,
+//! demo RTSP cameras. It uses `domain` and `config`, and could move to its
+//! own crate without touching `client`.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod cameras;
+pub mod controller;
+pub mod core;
+mod fault;
+pub mod store;
+pub mod traffic;
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::config::SiteConfig;
+use crate::domain::{AuditVerification, ErrorKind, Seq};
+
+use self::controller::{DoorController, SimulatedController};
+use self::core::SiteCore;
+use self::store::Store;
+
+/// Certificate and key (PEM files) for serving HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How to run a site server.
+#[derive(Debug, Clone)]
+pub struct SiteOptions {
+    pub config: SiteConfig,
+    /// `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// Where the SQLite file and the cached demo scenes live.
+    pub data_dir: PathBuf,
+    /// Enables `/api/v1/fault/*`, answered only to loopback peers.
+    pub fault_injection: bool,
+    /// Serve HTTPS with these; plain HTTP when none.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A running site server. Dropping it (or calling [`SiteHandle::shutdown`])
+/// stops the server, its traffic and its cameras.
+pub struct SiteHandle {
+    addr: SocketAddr,
+    https: bool,
+    core: Arc<SiteCore>,
+    server: axum_server::Handle<SocketAddr>,
+    server_task: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    traffic: Option<traffic::TrafficHandle>,
+}
+
+impl SiteHandle {
+    /// The address the HTTP API listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (or https), without a trailing slash. An
+    /// unspecified listen address (`0.0.0.0`) is given as loopback.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        format!("{scheme}://{addr}")
+    }
+
+    /// The newest event seq.
+    pub fn last_seq(&self) -> Seq {
+        self.core.last_seq()
+    }
+
+    /// Every seq in the stored log, in order (empty if the store fails).
+    pub fn event_seqs(&self) -> Vec<Seq> {
+        self.core.event_seqs().unwrap_or_else(|e| {
+            tracing::error!("cannot read the event log: {e:#}");
+            Vec::new()
+        })
+    }
+
+    /// The site's SQLite file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.core.store().path().to_owned()
+    }
+
+    /// The site core (for tests and benches that drive it directly).
+    pub fn core(&self) -> &Arc<SiteCore> {
+        &self.core
+    }
+
+    /// Stops everything and waits (up to 2 s) for the server to let go of
+    /// its port.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(task) = self.server_task.take()
+            && tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the site server did not stop within 2 s");
+        }
+    }
+
+    fn stop(&mut self) {
+        self.server.shutdown();
+        self.core.shutdown();
+        self.traffic = None;
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for SiteHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl SiteError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SiteError::Listen { .. } => ErrorKind::Unavailable,
+            SiteError::Tls(_) => ErrorKind::InvalidInput,
+            SiteError::Store(_) | SiteError::Other(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<store::StoreError> for SiteError {
+    fn from(e: store::StoreError) -> Self {
+        SiteError::Store(e.to_string())
+    }
+}
+
+impl From<self::core::CoreError> for SiteError {
+    fn from(e: self::core::CoreError) -> Self {
+        SiteError::Other(e.to_string())
+    }
+}
+
+/// Starts a site server on the current tokio runtime: opens the store,
+/// starts the simulated controller, the demo traffic (when enabled), the
+/// demo cameras (when enabled, in the background) and the HTTP(S) server.
+/// Returns as soon as the port is bound.
+pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
+    let SiteOptions {
+        config,
+        listen,
+        data_dir,
+        fault_injection,
+        tls,
+    } = opts;
+    let store = Arc::new(Store::open_in(&data_dir)?);
+    let sim = SimulatedController::new(&config.doors, &config.controller);
+    let controller: Arc<dyn DoorController> = sim.clone();
+    let core = SiteCore::new(config, store, controller, Some(Arc::clone(&sim)))?;
+    let cfg = core.config();
+
+    let listener = std::net::TcpListener::bind(listen).map_err(|source| SiteError::Listen {
+        addr: listen,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| SiteError::Listen {
+        addr: listen,
+        source,
+    })?;
+    let app = api::router(Arc::clone(&core), fault_injection)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum_server::Handle::new();
+    let https = tls.is_some();
+    let listen_err = |source| SiteError::Listen {
+        addr: listen,
+        source,
+    };
+    let server_task = match tls {
+        None => {
+            let srv = axum_server::from_tcp(listener)
+                .map_err(listen_err)?
+                .handle(server.clone());
+            tokio::spawn(async move {
+                if let Err(e) = srv.serve(app).await {
+                    tracing::error!("site server stopped: {e}");
+                }
+            })
+        }
+        Some(files) => {
+            // Another part of the process may have installed it already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let rustls_cfg =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(|e| {
+                        SiteError::Tls(format!(
+                            "cannot load {} / {}: {e}",
+                            files.cert.display(),
+                            files.key.display()
+                        ))
+                    })?;
+            let srv = axum_server::tls_rustls::from_tcp_rustls(listener, rustls_cfg)
+                .map_err(listen_err)?
+                .handle(server.clone());
+            tokio::spawn(async move {
+                if let Err(e) = srv.serve(app).await {
+                    tracing::error!("site server stopped: {e}");
+                }
+            })
+        }
+    };
+
+    let tasks = core.start_background();
+    let traffic = cfg.traffic.enabled.then(|| {
+        let sink: Arc<dyn traffic::TrafficSink> = core.clone();
+        traffic::start(sink, Arc::clone(&sim), cfg)
+    });
+    if cfg.video.demo_cameras {
+        // A thread of its own, not `spawn_blocking`: the first encode takes
+        // minutes and must not hold up the runtime's shutdown.
+        core.cameras_starting();
+        let core2 = Arc::clone(&core);
+        let dir = data_dir.clone();
+        let spawned = std::thread::Builder::new()
+            .name("demo-cameras-start".into())
+            .spawn(move || {
+                let result = cameras::DemoCameras::start(core2.config(), &dir);
+                core2.cameras_started(result);
+            });
+        if let Err(e) = spawned {
+            core.cameras_started(Err(cameras::CameraError::Failed(format!(
+                "cannot start a thread: {e}"
+            ))));
+        }
+    }
+    let handle = SiteHandle {
+        addr,
+        https,
+        core,
+        server,
+        server_task: Some(server_task),
+        tasks,
+        traffic,
+    };
+    tracing::info!(url = %handle.base_url(), data_dir = %data_dir.display(), "site server listening");
+    Ok(handle)
+}
+
+/// Runs a site server until Ctrl-C, on a runtime of its own (for
+/// `watchdesk site`).
+pub fn run_headless(opts: SiteOptions) -> Result<(), SiteError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SiteError::Other(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        let handle = start(opts).await?;
+        tracing::info!("site server at {} (Ctrl-C stops it)", handle.base_url());
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot wait for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("stopping the site server");
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Reads one password line from `input` and hashes it (for `watchdesk site
+/// hash-password`, which prints the result).
+pub fn hash_password_line(mut input: impl BufRead) -> Result<String, SiteError> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .map_err(|e| SiteError::Other(format!("cannot read the password: {e}")))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(SiteError::Other("the password is empty".into()));
+    }
+    auth::hash_password(password).map_err(|e| SiteError::Other(e.to_string()))
+}
+
+/// Verifies the audit trail kept in `data_dir/site.sqlite` (for `watchdesk
+/// site verify-audit --data-dir DIR`).
+pub fn verify_audit_dir(data_dir: &Path) -> Result<AuditVerification, SiteError> {
+    audit::verify_audit_file(&data_dir.join("site.sqlite"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        ApiError, AuditVerification, CommandInfo, CommandState, Event, EventKind, Page, Session,
+        Snapshot,
+    };
+    use futures_util::StreamExt;
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    fn test_options(dir: &Path, fault_injection: bool) -> SiteOptions {
+        let mut config =
+            SiteConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"))
+                .unwrap();
+        config.video.demo_cameras = false;
+        config.traffic.enabled = false;
+        config.controller.command_latency_ms = 20;
+        SiteOptions {
+            config,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.to_owned(),
+            fault_injection,
+            tls: None,
+        }
+    }
+
+    fn client() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
+    async fn sign_in(c: &reqwest::Client, base: &str, user: &str) -> String {
+        let res = c
+            .post(format!("{base}/api/v1/auth/sign-in"))
+            .json(&json!({"username": user, "password": format!("demo-{user}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Session>().await.unwrap().token
+    }
+
+    async fn expect_error(res: reqwest::Response, status: StatusCode, kind: &str) -> String {
+        assert_eq!(res.status(), status, "{:?}", res.url().path());
+        let e: ApiError = res.json().await.unwrap();
+        assert_eq!(e.kind, kind, "{}", e.message);
+        e.message
+    }
+
+    /// A minimal SSE reader: yields (id, event, data) and counts heartbeats.
+    struct Sse {
+        body: std::pin::Pin<
+            Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>,
+        >,
+        buf: String,
+        heartbeats: usize,
+    }
+
+    impl Sse {
+        async fn open(c: &reqwest::Client, base: &str, token: &str, last_id: Option<u64>) -> Sse {
+            let mut req = c
+                .get(format!("{base}/api/v1/events/stream"))
+                .bearer_auth(token);
+            if let Some(id) = last_id {
+                req = req.header("Last-Event-ID", id.to_string());
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert!(
+                res.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/event-stream")
+            );
+            Sse {
+                body: Box::pin(res.bytes_stream()),
+                buf: String::new(),
+                heartbeats: 0,
+            }
+        }
+
+        /// The next event, or None when the stream ends.
+        async fn next(&mut self) -> Option<(u64, String, Event)> {
+            loop {
+                if let Some(pos) = self.buf.find("\n\n") {
+                    let block: String = self.buf.drain(..pos + 2).collect();
+                    let (mut id, mut name, mut data) = (None, None, None);
+                    for line in block.lines() {
+                        if line == ": hb" {
+                            self.heartbeats += 1;
+                        } else if let Some(v) = line.strip_prefix("id: ") {
+                            id = Some(v.parse::<u64>().unwrap());
+                        } else if let Some(v) = line.strip_prefix("event: ") {
+                            name = Some(v.to_owned());
+                        } else if let Some(v) = line.strip_prefix("data: ") {
+                            data = Some(serde_json::from_str::<Event>(v).unwrap());
+                        }
+                    }
+                    if let (Some(id), Some(name), Some(data)) = (id, name, data) {
+                        return Some((id, name, data));
+                    }
+                    continue;
+                }
+                let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.next())
+                    .await
+                    .expect("no SSE data for 10 s")?;
+                self.buf
+                    .push_str(std::str::from_utf8(&chunk.ok()?).unwrap());
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_api_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = start(test_options(dir.path(), true)).await.unwrap();
+        let base = site.base_url();
+        assert!(base.starts_with("http://127.0.0.1:"));
+        let c = client();
+
+        // Open routes and errors as ApiError.
+        let doc = c
+            .get(format!("{base}/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(doc.status(), StatusCode::OK);
+        assert!(doc.json::<serde_json::Value>().await.unwrap()["paths"].is_object());
+        expect_error(
+            c.get(format!("{base}/api/v1/snapshot"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+        expect_error(
+            c.get(format!("{base}/api/v1/snapshot"))
+                .bearer_auth("f".repeat(64))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+        expect_error(
+            c.get(format!("{base}/api/v1/nothing-here"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        expect_error(
+            c.delete(format!("{base}/api/v1/snapshot"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_input",
+        )
+        .await;
+        let wrong = c
+            .post(format!("{base}/api/v1/auth/sign-in"))
+            .json(&json!({"username": "operator", "password": "guess"}))
+            .send()
+            .await
+            .unwrap();
+        let m1 = expect_error(wrong, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+        let ghost = c
+            .post(format!("{base}/api/v1/auth/sign-in"))
+            .json(&json!({"username": "ghost", "password": "guess"}))
+            .send()
+            .await
+            .unwrap();
+        let m2 = expect_error(ghost, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+        assert_eq!(
+            m1, m2,
+            "a failed sign-in must not say whether the user exists"
+        );
+
+        let op = sign_in(&c, &base, "operator").await;
+        let viewer = sign_in(&c, &base, "viewer").await;
+        let sup = sign_in(&c, &base, "supervisor").await;
+        let inv = sign_in(&c, &base, "investigator").await;
+        let s: Session = c
+            .get(format!("{base}/api/v1/auth/session"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((s.token.as_str(), s.username.as_str()), ("", "operator"));
+
+        let snap: Snapshot = c
+            .get(format!("{base}/api/v1/snapshot"))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(snap.doors.len(), 8);
+        assert!(snap.doors.iter().all(|d| d.status.online));
+        assert_eq!(snap.cameras.len(), site.core().config().cameras.len());
+
+        // Bad bodies and queries.
+        let url = format!("{base}/api/v1/doors/door-lobby/commands");
+        let bad = c
+            .post(&url)
+            .bearer_auth(&op)
+            .header("content-type", "application/json")
+            .body("{\"action\":")
+            .send()
+            .await
+            .unwrap();
+        expect_error(bad, StatusCode::BAD_REQUEST, "invalid_input").await;
+        let bad = c
+            .post(&url)
+            .bearer_auth(&op)
+            .json(&json!({"action": "fly", "idempotency_key": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            expect_error(bad, StatusCode::BAD_REQUEST, "invalid_input")
+                .await
+                .contains("action")
+        );
+        let big = c
+            .post(&url)
+            .bearer_auth(&op)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 70 * 1024])
+            .send()
+            .await
+            .unwrap();
+        expect_error(big, StatusCode::PAYLOAD_TOO_LARGE, "invalid_input").await;
+        let bad = c
+            .get(format!("{base}/api/v1/events?limit=lots"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            expect_error(bad, StatusCode::BAD_REQUEST, "invalid_input")
+                .await
+                .contains("limit")
+        );
+        let bad = c
+            .get(format!("{base}/api/v1/events?from=yesterday"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            expect_error(bad, StatusCode::BAD_REQUEST, "invalid_input")
+                .await
+                .contains("from")
+        );
+        let bad = c
+            .get(format!("{base}/api/v1/events?type=door.exploded"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap();
+        expect_error(bad, StatusCode::BAD_REQUEST, "invalid_input").await;
+
+        // Roles.
+        let lockdown = c
+            .post(&url)
+            .bearer_auth(&op)
+            .json(&json!({"action": "lockdown", "idempotency_key": "ld-1"}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(lockdown, StatusCode::FORBIDDEN, "permission_denied").await;
+        expect_error(
+            c.get(format!("{base}/api/v1/events"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        )
+        .await;
+        expect_error(
+            c.get(format!("{base}/api/v1/audit"))
+                .bearer_auth(&op)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        )
+        .await;
+        let unknown_door = c
+            .post(format!("{base}/api/v1/doors/door-nowhere/commands"))
+            .bearer_auth(&op)
+            .json(&json!({"action": "unlock", "idempotency_key": "u-0"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            expect_error(unknown_door, StatusCode::NOT_FOUND, "not_found")
+                .await
+                .contains("door-nowhere")
+        );
+
+        // A command, seen on the stream that starts at the snapshot.
+        let snap: Snapshot = c
+            .get(format!("{base}/api/v1/snapshot"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut sse = Sse::open(&c, &base, &op, Some(snap.seq)).await;
+        let res = c
+            .post(&url)
+            .bearer_auth(&op)
+            .json(&json!({"action": "unlock", "idempotency_key": "u-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        let cmd: CommandInfo = res.json().await.unwrap();
+        assert_eq!(cmd.state, CommandState::Pending);
+        let mut expect_seq = snap.seq + 1;
+        let mut saw_state_change = false;
+        loop {
+            let (id, name, event) = sse.next().await.expect("stream ended");
+            assert_eq!(id, expect_seq, "gap or duplicate");
+            assert_eq!(event.seq, id);
+            assert_eq!(name, event.kind.type_name());
+            expect_seq += 1;
+            match event.kind {
+                EventKind::DoorStateChanged { .. } => saw_state_change = true,
+                EventKind::CommandCompleted { command, .. } if command == cmd.id => break,
+                _ => {}
+            }
+        }
+        assert!(saw_state_change);
+        let done: CommandInfo = c
+            .get(format!("{base}/api/v1/commands/{}", cmd.id))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(done.state, CommandState::Completed);
+        let repeat = c
+            .post(&url)
+            .bearer_auth(&op)
+            .json(&json!({"action": "unlock", "idempotency_key": "u-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(repeat.status(), StatusCode::ACCEPTED);
+        assert_eq!(repeat.json::<CommandInfo>().await.unwrap().id, cmd.id);
+        let clash = c
+            .post(&url)
+            .bearer_auth(&op)
+            .json(&json!({"action": "lock", "idempotency_key": "u-1"}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(clash, StatusCode::CONFLICT, "conflict").await;
+
+        // Search.
+        let page: Page<Event> = c
+            .get(format!("{base}/api/v1/events?door=door-lobby&limit=1"))
+            .bearer_auth(&inv)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert!(page.next_before.is_some());
+
+        // Cardholders, photos, maps, time, stills.
+        let chs: Vec<crate::domain::Cardholder> = c
+            .get(format!("{base}/api/v1/cardholders?q=okafor"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(chs.len(), 1);
+        let photo = c
+            .get(format!("{base}/api/v1/cardholders/ch-002/photo"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(photo.headers()["content-type"], "image/png");
+        assert!(photo.bytes().await.unwrap().starts_with(b"\x89PNG"));
+        expect_error(
+            c.get(format!("{base}/api/v1/cardholders/ch-999"))
+                .bearer_auth(&op)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+        expect_error(
+            c.get(format!("{base}/api/v1/cardholders"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        )
+        .await;
+        let plan = c
+            .get(format!("{base}/api/v1/maps/floor1/image"))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(plan.status(), StatusCode::OK);
+        assert!(plan.bytes().await.unwrap().starts_with(b"\x89PNG"));
+        let t: crate::domain::SiteTime = c
+            .get(format!("{base}/api/v1/time"))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(t.time_zone, "Europe/Berlin");
+        expect_error(
+            c.get(format!("{base}/api/v1/cameras/cam-lobby/still.jpg"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+        )
+        .await;
+        expect_error(
+            c.get(format!("{base}/api/v1/cameras/cam-nope/still.jpg"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+
+        // Credentials.
+        let cred_url = format!("{base}/api/v1/credentials/100107");
+        expect_error(
+            c.put(&cred_url)
+                .bearer_auth(&op)
+                .json(&json!({"state": "disabled"}))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        )
+        .await;
+        let cred: crate::domain::Credential = c
+            .put(&cred_url)
+            .bearer_auth(&sup)
+            .json(&json!({"state": "disabled"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(cred.state, crate::domain::CredentialState::Disabled);
+
+        // Access requests over HTTP.
+        let req = site
+            .core()
+            .open_request(
+                &crate::domain::DoorId::new("door-lobby"),
+                None,
+                None,
+                "intercom".into(),
+                Some("V".into()),
+            )
+            .unwrap();
+        let open: Vec<crate::domain::AccessRequest> = c
+            .get(format!("{base}/api/v1/access-requests"))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(open.len(), 1);
+        expect_error(
+            c.post(format!("{base}/api/v1/access-requests/{}/grant", req.id))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        )
+        .await;
+        let granted = c
+            .post(format!("{base}/api/v1/access-requests/{}/grant", req.id))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(granted.status(), StatusCode::OK);
+        assert_eq!(
+            granted.json::<serde_json::Value>().await.unwrap(),
+            json!({"outcome": "granted"})
+        );
+        let again = c
+            .post(format!("{base}/api/v1/access-requests/{}/deny", req.id))
+            .bearer_auth(&op)
+            .json(&json!({"reason": "late"}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(again, StatusCode::CONFLICT, "conflict").await;
+        expect_error(
+            c.post(format!("{base}/api/v1/access-requests/req-nope/deny"))
+                .bearer_auth(&op)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+
+        // Audit: failed sign-ins and refusals are in it; the chain holds.
+        let audit: Page<crate::domain::AuditEntry> = c
+            .get(format!(
+                "{base}/api/v1/audit?action=session.sign_in&limit=1000"
+            ))
+            .bearer_auth(&inv)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            audit
+                .items
+                .iter()
+                .any(|e| e.user == "ghost" && e.outcome == "denied" && e.source == "127.0.0.1")
+        );
+        let refusals: Page<crate::domain::AuditEntry> = c
+            .get(format!(
+                "{base}/api/v1/audit?user=operator&action=door.command"
+            ))
+            .bearer_auth(&inv)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            refusals
+                .items
+                .iter()
+                .any(|e| e.outcome == "denied" && e.target == "door-lobby:lockdown")
+        );
+        let v: AuditVerification = c
+            .get(format!("{base}/api/v1/audit/verify"))
+            .bearer_auth(&sup)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(v.ok && v.entries > 5, "{v:?}");
+
+        // Fault injection: drop-streams ends the open stream.
+        let dropped = c
+            .post(format!("{base}/api/v1/fault/drop-streams"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dropped.status(), StatusCode::NO_CONTENT);
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            while sse.next().await.is_some() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the stream did not end");
+
+        // Sign-out revokes.
+        assert_eq!(
+            c.post(format!("{base}/api/v1/auth/sign-out"))
+                .bearer_auth(&op)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NO_CONTENT
+        );
+        expect_error(
+            c.get(format!("{base}/api/v1/auth/session"))
+                .bearer_auth(&op)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+        let path = site.sqlite_path();
+        site.shutdown().await;
+        assert!(verify_audit_dir(dir.path()).unwrap().ok);
+        assert_eq!(path, dir.path().join("site.sqlite"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_route_is_routed_and_fault_routes_are_guarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = start(test_options(dir.path(), true)).await.unwrap();
+        let base = site.base_url();
+        let c = client();
+        for (method, path) in api::ROUTES {
+            let url = format!("{base}{}", path.replace("{id}", "x"));
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let res = c
+                .request(method.clone(), &url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            if status == StatusCode::NOT_FOUND {
+                let e: ApiError = res.json().await.unwrap();
+                assert!(
+                    !e.message.starts_with("no route"),
+                    "{method} {path} is not routed: {}",
+                    e.message
+                );
+            }
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        }
+        drop(site);
+
+        // Without the flag the fault routes do not exist.
+        let dir = tempfile::tempdir().unwrap();
+        let site = start(test_options(dir.path(), false)).await.unwrap();
+        let res = c
+            .post(format!("{}/api/v1/fault/flood", site.base_url()))
+            .json(&json!({"rate_per_sec": 10, "count": 1}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshot_then_stream_under_flood_has_no_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = start(test_options(dir.path(), true)).await.unwrap();
+        let base = site.base_url();
+        let c = client();
+        let token = sign_in(&c, &base, "viewer").await;
+        let res = c
+            .post(format!("{base}/api/v1/fault/flood"))
+            .json(&json!({"rate_per_sec": 2000, "count": 3000}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let snap: Snapshot = c
+            .get(format!("{base}/api/v1/snapshot"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(snap.seq > 0);
+        // Two readers: one from the snapshot, one reconnecting half way.
+        let mut a = Sse::open(&c, &base, &token, Some(snap.seq)).await;
+        let mut next = snap.seq + 1;
+        let last = 3000;
+        while next <= last {
+            let (id, _, _) = a.next().await.expect("stream ended");
+            assert_eq!(id, next);
+            next += 1;
+            if id == 2000 {
+                let mut b = Sse::open(&c, &base, &token, Some(1500)).await;
+                for want in 1501..=1600 {
+                    assert_eq!(b.next().await.unwrap().0, want);
+                }
+            }
+        }
+        assert_eq!(site.last_seq(), 3000);
+        assert_eq!(site.event_seqs(), (1..=3000).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_https_with_given_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output();
+        let Ok(out) = made else {
+            eprintln!("openssl is not installed: HTTPS test skipped");
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut opts = test_options(&dir.path().join("data"), false);
+        opts.tls = Some(TlsFiles {
+            cert: cert.clone(),
+            key,
+        });
+        let site = start(opts).await.unwrap();
+        assert!(site.base_url().starts_with("https://127.0.0.1:"));
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let pem = std::fs::read(&cert).unwrap();
+        let c = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+            .build()
+            .unwrap();
+        let token = sign_in(&c, &site.base_url(), "viewer").await;
+        let res = c
+            .get(format!("{}/api/v1/snapshot", site.base_url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn hash_password_line_reads_one_line() {
+        let h = hash_password_line(&b"s3cret\n"[..]).unwrap();
+        assert!(auth::verify_password("s3cret", &h));
+        assert!(hash_password_line(&b"\n"[..]).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_traffic_reaches_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = test_options(dir.path(), false);
+        opts.config.traffic.enabled = true;
+        opts.config.traffic.badges_per_minute = 1200.0;
+        let site = start(opts).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let kinds = loop {
+            let page = site
+                .core()
+                .search_events(&store::EventQuery {
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .unwrap();
+            let kinds: std::collections::BTreeSet<&str> =
+                page.items.iter().map(|e| e.kind.type_name()).collect();
+            if kinds.contains("access.granted") || tokio::time::Instant::now() > deadline {
+                break kinds.into_iter().map(str::to_owned).collect::<Vec<_>>();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            kinds.iter().any(|k| k == "access.granted"),
+            "traffic produced only {kinds:?}"
+        );
+        assert!(site.core().verify_audit().unwrap().ok);
+    }
+}

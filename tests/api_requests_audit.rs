@@ -1,0 +1,330 @@
+#![allow(clippy::unwrap_used, reason = "test helpers")]
+//! Operator-aided passage (grant, deny, expiry), access decisions for
+//! badges, credential enable/disable, and the hash-chained audit trail.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{api_error, start_site_with};
+use serde_json::{Value, json};
+use watchdesk::domain::{AccessPointId, CredentialId, DoorId, Role};
+
+fn short_access(c: &mut watchdesk::config::SiteConfig) {
+    for d in &mut c.doors {
+        d.access_time_ms = 400;
+    }
+}
+
+/// A person at the door asks for access (what a reader or intercom does).
+async fn open_request(site: &common::TestSite, door: &str) -> String {
+    let req = site
+        .handle
+        .core()
+        .open_request(
+            &DoorId::new(door),
+            None,
+            None,
+            "visitor".into(),
+            Some("Pat Visitor".into()),
+        )
+        .expect("request opens");
+    req.id.to_string()
+}
+
+/// A badge presented at a reader: the site decides.
+fn badge(site: &common::TestSite, ap: &str, badge: &str) -> bool {
+    site.handle
+        .core()
+        .present_credential_now(&AccessPointId::new(ap), &CredentialId::new(badge))
+}
+
+async fn audit(site: &common::TestSite, token: &str, query: &str) -> Vec<Value> {
+    let r = site
+        .get(token, &format!("/api/v1/audit?limit=1000&{query}"))
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_request_accesses_the_door_then_relocks_and_is_audited() {
+    let site = start_site_with(short_access).await;
+    let op = site.token(Role::Operator).await;
+    let id = open_request(&site, "door-lobby").await;
+
+    let open: Vec<Value> = site
+        .get(&op, "/api/v1/access-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        open.iter().any(|r| r["id"] == id.as_str()),
+        "the request is listed as open"
+    );
+
+    let r = site
+        .post(
+            &op,
+            &format!("/api/v1/access-requests/{id}/grant"),
+            json!({"reason": "expected courier"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "granted");
+
+    let resolved = site
+        .wait_event(
+            &op,
+            "door=door-lobby&type=access_request.resolved",
+            Duration::from_secs(2),
+            |e| e["request"] == id.as_str(),
+        )
+        .await;
+    assert_eq!(
+        (resolved["outcome"].as_str(), resolved["by"].as_str()),
+        (Some("granted"), Some("operator"))
+    );
+    site.wait_event(
+        &op,
+        "door=door-lobby&type=door.state_changed",
+        Duration::from_secs(2),
+        |e| e["status"]["mode"] == "accessed",
+    )
+    .await;
+    // Relocked after the door's access time (400 ms here).
+    let relocked = site
+        .wait_event(
+            &op,
+            "door=door-lobby&type=door.state_changed",
+            Duration::from_secs(3),
+            |e| e["status"]["mode"] == "locked",
+        )
+        .await;
+    assert!(relocked["seq"].as_u64() > resolved["seq"].as_u64());
+
+    // Answered twice: a conflict.
+    let (status, kind, _) = api_error(
+        site.post(
+            &op,
+            &format!("/api/v1/access-requests/{id}/deny"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (409, "conflict"));
+    let open: Vec<Value> = site
+        .get(&op, "/api/v1/access-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !open.iter().any(|r| r["id"] == id.as_str()),
+        "no longer open"
+    );
+
+    let sup = site.token(Role::Supervisor).await;
+    let entries = audit(&site, &sup, "action=access_request.grant").await;
+    let e = entries
+        .iter()
+        .find(|e| e["target"].as_str().unwrap_or("").contains(&id))
+        .expect("grant audited");
+    assert_eq!(
+        (e["user"].as_str(), e["role"].as_str()),
+        (Some("operator"), Some("operator"))
+    );
+    assert!(
+        e["source"].as_str().unwrap_or("").contains("127.0.0.1"),
+        "from where: {e}"
+    );
+    assert!(!e["outcome"].as_str().unwrap_or("").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_request_keeps_the_door_locked() {
+    let site = start_site_with(short_access).await;
+    let op = site.token(Role::Operator).await;
+    let id = open_request(&site, "door-dock").await;
+    let r = site
+        .post(
+            &op,
+            &format!("/api/v1/access-requests/{id}/deny"),
+            json!({"reason": "not on the list"}),
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "denied");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = site.events(&op, "door=door-dock").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "access_request.resolved" && e["outcome"] == "denied")
+    );
+    assert!(
+        !events.iter().any(|e| e["type"] == "door.state_changed"),
+        "a denial never moves the lock: {events:#?}"
+    );
+    let sup = site.token(Role::Supervisor).await;
+    assert!(
+        !audit(&site, &sup, "action=access_request.deny")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_request_expires_denied_and_is_audited() {
+    let site = start_site_with(short_access).await;
+    let op = site.token(Role::Operator).await;
+    let id = open_request(&site, "door-reception").await;
+    // request_timeout_secs is 2 in the test config.
+    let e = site
+        .wait_event(
+            &op,
+            "type=access_request.resolved",
+            Duration::from_secs(5),
+            |e| e["request"] == id.as_str(),
+        )
+        .await;
+    assert_eq!(e["outcome"], "expired");
+    assert!(e["by"].is_null());
+    let (status, _, _) = api_error(
+        site.post(
+            &op,
+            &format!("/api/v1/access-requests/{id}/grant"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 409, "an expired request cannot be granted");
+    let sup = site.token(Role::Supervisor).await;
+    let entries = audit(&site, &sup, "user=system").await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["target"].as_str().unwrap_or("").contains(&id)),
+        "expiry audited by system: {entries:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn badges_are_decided_by_the_site_and_a_disabled_badge_is_refused() {
+    let site = start_site_with(short_access).await;
+    let sup = site.token(Role::Supervisor).await;
+    // ch-001 (office schedule 06-20) at the lobby: granted unless it is night in Berlin.
+    let hour = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .format("%H")
+        .to_string()
+        .parse::<u32>()
+        .unwrap();
+    assert_eq!(
+        badge(&site, "ap-lobby-in", "100100"),
+        (6..20).contains(&hour),
+        "office hours decide"
+    );
+    // An unknown badge.
+    assert!(!badge(&site, "ap-lobby-in", "999999"), "unknown badge");
+    // ch-006's badge expired in 2025.
+    assert!(!badge(&site, "ap-lobby-in", "100135"), "expired badge");
+    let denied = site.events(&sup, "type=access.denied").await;
+    let reasons: Vec<&str> = denied.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(
+        reasons.contains(&"unknown_card") && reasons.contains(&"card_expired"),
+        "{reasons:?}"
+    );
+
+    // Disable ch-002's badge (all-areas, any hour): refused from then on.
+    assert!(
+        badge(&site, "ap-server-in", "100107"),
+        "an all-areas badge opens the server room"
+    );
+    let r = site
+        .put(
+            &sup,
+            "/api/v1/credentials/100107",
+            json!({"state": "disabled"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["state"], "disabled");
+    assert!(
+        !badge(&site, "ap-server-in", "100107"),
+        "a disabled badge is refused"
+    );
+    let last = site
+        .events(&sup, "type=access.denied&credential=100107")
+        .await;
+    assert_eq!(last.last().unwrap()["reason"], "card_disabled");
+    let ch: Value = site
+        .get(&sup, "/api/v1/cardholders/ch-002")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ch["credentials"][0]["state"], "disabled");
+    let entries = audit(&site, &sup, "action=credential.disable").await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["target"].as_str().unwrap_or("").contains("100107")
+                && e["user"] == "supervisor"),
+        "{entries:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_chain_verifies_and_a_changed_row_breaks_it() {
+    let site = start_site_with(short_access).await;
+    let op = site.token(Role::Operator).await;
+    for i in 0..3 {
+        site.post(
+            &op,
+            "/api/v1/doors/door-office/commands",
+            json!({"action": "access", "idempotency_key": format!("a{i}")}),
+        )
+        .await;
+    }
+    let id = open_request(&site, "door-lobby").await;
+    site.post(
+        &op,
+        &format!("/api/v1/access-requests/{id}/deny"),
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let admin = site.token(Role::Admin).await;
+    let v: Value = site
+        .get(&admin, "/api/v1/audit/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let n = v["entries"].as_u64().unwrap();
+    assert!(n >= 6, "sign-ins, commands, a denial: {n}");
+
+    // Someone edits the database behind the server's back.
+    let db = rusqlite::Connection::open(site.handle.sqlite_path()).unwrap();
+    let changed = db
+        .execute("UPDATE audit SET outcome = outcome || ' (edited)' WHERE id = (SELECT MIN(id) + 2 FROM audit)", [])
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    let v: Value = site
+        .get(&admin, "/api/v1/audit/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v["first_bad"].as_u64().is_some(), "{v}");
+}

@@ -1,0 +1,189 @@
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+//! Shared fixtures for the end-to-end tests: the real site server on
+//! `127.0.0.1:0` with a fresh SQLite file, and a plain HTTP client.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use watchdesk::config::SiteConfig;
+use watchdesk::domain::Role;
+use watchdesk::site::{SiteHandle, SiteOptions};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The demo site's config with what a fast test wants: no cameras, no
+/// random traffic, short timeouts.
+pub fn test_config() -> SiteConfig {
+    let mut cfg = SiteConfig::load(&repo().join("config/site.toml")).expect("demo config loads");
+    cfg.video.demo_cameras = false;
+    cfg.traffic.enabled = false;
+    cfg.command_timeout_ms = 1000;
+    cfg.request_timeout_secs = 2;
+    cfg.controller.command_latency_ms = 50;
+    cfg
+}
+
+pub struct TestSite {
+    pub handle: SiteHandle,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+pub async fn start_site() -> TestSite {
+    start_site_with(|_| {}).await
+}
+
+pub async fn start_site_with(edit: impl FnOnce(&mut SiteConfig)) -> TestSite {
+    let mut config = test_config();
+    edit(&mut config);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handle = watchdesk::site::start(SiteOptions {
+        config,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.path().to_owned(),
+        fault_injection: true,
+        tls: None,
+    })
+    .await
+    .expect("site starts");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client");
+    TestSite { handle, dir, http }
+}
+
+impl TestSite {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.handle.base_url(), path)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Signs in as the demo user of that role and returns the token.
+    pub async fn token(&self, role: Role) -> String {
+        let r = self
+            .http
+            .post(self.url("/api/v1/auth/sign-in"))
+            .json(
+                &serde_json::json!({"username": role.as_str(), "password": format!("demo-{role}")}),
+            )
+            .send()
+            .await
+            .expect("sign-in request");
+        assert_eq!(r.status(), 200, "sign-in as {role}");
+        let v: Value = r.json().await.expect("session json");
+        v["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("PUT")
+    }
+
+    /// A fault-injection call (loopback only, no sign-in).
+    pub async fn fault(&self, path: &str, body: Value) -> reqwest::Response {
+        let r = self
+            .http
+            .post(self.url(&format!("/api/v1/fault/{path}")))
+            .json(&body)
+            .send()
+            .await
+            .expect("fault call");
+        assert!(r.status().is_success(), "fault {path}: {}", r.status());
+        r
+    }
+
+    /// Events of the log (newest first from the API) returned oldest first.
+    pub async fn events(&self, token: &str, query: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut before: Option<u64> = None;
+        loop {
+            let mut path = format!("/api/v1/events?limit=1000&{query}");
+            if let Some(b) = before {
+                path.push_str(&format!("&before={b}"));
+            }
+            let r = self.get(token, &path).await;
+            assert_eq!(r.status(), 200, "event search {path}");
+            let page: Value = r.json().await.expect("page");
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            all.extend(items);
+            match page["next_before"].as_u64() {
+                Some(b) => before = Some(b),
+                None => break,
+            }
+        }
+        all.reverse();
+        all
+    }
+
+    /// Polls the event log until `pred` holds for some event, or panics after `timeout`.
+    pub async fn wait_event(
+        &self,
+        token: &str,
+        query: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(e) = self
+                .events(token, query)
+                .await
+                .into_iter()
+                .find(|e| pred(e))
+            {
+                return e;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("no matching event for {query:?} within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The body of an error answer: `{kind, message}`.
+pub async fn api_error(r: reqwest::Response) -> (u16, String, String) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {text:?}"));
+    (
+        status,
+        v["kind"].as_str().unwrap_or("").to_owned(),
+        v["message"].as_str().unwrap_or("").to_owned(),
+    )
+}
