@@ -3,6 +3,7 @@
 //! them together (and starts the demo site when no site is given).
 
 mod command;
+pub mod probe;
 mod shell;
 mod state;
 pub mod worker;

@@ -29,6 +29,7 @@ pub struct App {
     to_worker: mpsc::Sender<Command>,
     from_worker: mpsc::Receiver<AppEvent>,
     clock: Clock,
+    probe: Option<super::probe::Probe>,
 }
 
 impl App {
@@ -49,6 +50,7 @@ impl App {
             to_worker,
             from_worker,
             clock: Box::new(chrono::Utc::now),
+            probe: super::probe::Probe::from_env(),
         }
     }
 
@@ -159,6 +161,9 @@ impl eframe::App for App {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         ui::root_ui(ui, &self.state, &mut self.view, &self.outbox);
+        if let Some(probe) = &mut self.probe {
+            probe.frame(&self.state);
+        }
         self.forward_commands(ui.ctx());
         if let Some(wait_ms) = clock_wait_ms(&self.state) {
             ui.ctx()
