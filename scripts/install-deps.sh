@@ -10,7 +10,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools
-  libsqlite3-dev libssl-dev
+  libsqlite3-dev libssl-dev openssl
   xvfb xauth mesa-vulkan-drivers libgl1-mesa-dri libxkbcommon-x11-0
   imagemagick xdotool x11-utils fonts-dejavu-core
 )

@@ -1,0 +1,126 @@
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+//! The site over HTTPS (rustls, a given certificate and key) and the
+//! client trusting a given CA: signs in with it, refuses the site without it.
+
+use std::process::Command;
+
+use watchdesk::client::{Client, ClientConfig};
+use watchdesk::domain::ErrorKind;
+use watchdesk::site::{SiteOptions, TlsFiles};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_trusts_a_given_ca_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_key, ca, key, csr, cert, ext) = (
+        dir.path().join("ca.key"),
+        dir.path().join("ca.pem"),
+        dir.path().join("site.key"),
+        dir.path().join("site.csr"),
+        dir.path().join("site.pem"),
+        dir.path().join("ext.cnf"),
+    );
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs (scripts/install-deps.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let s = |v: &str| std::ffi::OsString::from(v);
+    // A site CA, and a site certificate it signs.
+    openssl(&[
+        &s("req"),
+        &s("-x509"),
+        &s("-newkey"),
+        &s("rsa:2048"),
+        &s("-nodes"),
+        &s("-days"),
+        &s("1"),
+        &s("-subj"),
+        &s("/CN=Watchdesk test CA"),
+        &s("-keyout"),
+        ca_key.as_os_str(),
+        &s("-out"),
+        ca.as_os_str(),
+    ]);
+    openssl(&[
+        &s("req"),
+        &s("-newkey"),
+        &s("rsa:2048"),
+        &s("-nodes"),
+        &s("-subj"),
+        &s("/CN=localhost"),
+        &s("-keyout"),
+        key.as_os_str(),
+        &s("-out"),
+        csr.as_os_str(),
+    ]);
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        &s("x509"),
+        &s("-req"),
+        &s("-in"),
+        csr.as_os_str(),
+        &s("-CA"),
+        ca.as_os_str(),
+        &s("-CAkey"),
+        ca_key.as_os_str(),
+        &s("-CAcreateserial"),
+        &s("-days"),
+        &s("1"),
+        &s("-extfile"),
+        ext.as_os_str(),
+        &s("-out"),
+        cert.as_os_str(),
+    ]);
+
+    let mut config = watchdesk::config::SiteConfig::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"),
+    )
+    .unwrap();
+    config.video.demo_cameras = false;
+    config.traffic.enabled = false;
+    let site = watchdesk::site::start(SiteOptions {
+        config,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        fault_injection: false,
+        tls: Some(TlsFiles { cert, key }),
+    })
+    .await
+    .unwrap();
+    let url = site.base_url();
+    assert!(url.starts_with("https://"), "{url}");
+
+    let mut trusting = Client::new(&ClientConfig {
+        base_url: url.clone(),
+        ca_cert: Some(ca),
+    })
+    .unwrap();
+    let session = trusting
+        .sign_in("investigator", "demo-investigator")
+        .await
+        .unwrap();
+    assert_eq!(session.username, "investigator");
+    assert!(!trusting.snapshot().await.unwrap().doors.is_empty());
+
+    let mut stranger = Client::new(&ClientConfig {
+        base_url: url,
+        ca_cert: None,
+    })
+    .unwrap();
+    let err = stranger
+        .sign_in("investigator", "demo-investigator")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    site.shutdown().await;
+}
