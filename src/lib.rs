@@ -11,3 +11,4 @@ pub mod config;
 pub mod domain;
 pub mod site;
 pub mod ui;
+pub mod video;

@@ -1,0 +1,334 @@
+//! The immediate-mode engine: the UI asks for each visible tile every frame;
+//! players nobody asked for are stopped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::player::{Player, PlayerConfig};
+use super::{Credentials, Frame, StreamChoice, TileStats, TileStatus, Transport, choose_stream};
+use crate::domain::{Camera, StreamInfo};
+
+/// How the engine plays streams.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// Called (from a GStreamer or supervisor thread) when a tile has a new
+    /// frame or changed state; typically `egui::Context::request_repaint`.
+    pub repaint: Arc<dyn Fn() + Send + Sync>,
+    /// A player nobody asked for this long is stopped (3000).
+    pub idle_stop_ms: u64,
+    /// No frame for this long shows the tile as stalled (3000); twice this
+    /// long restarts the stream.
+    pub stall_ms: u64,
+    /// RTP over the RTSP TCP connection (default) or UDP.
+    pub transport: Transport,
+    /// Given to every camera as `user-id`/`user-pw`.
+    pub credentials: Option<Credentials>,
+    /// `rtspsrc` jitter buffer, ms (0; never the 2000 default).
+    pub rtsp_latency_ms: u32,
+    /// Forces this decoder factory (e.g. `avdec_h264`) for every stream, for
+    /// tests and diagnostics; `None` picks the best one in the registry.
+    pub decoder: Option<String>,
+    /// A tile's new size is applied once it has been steady this long (200).
+    pub resize_debounce_ms: u64,
+}
+
+impl EngineOptions {
+    /// The defaults, with the given repaint callback.
+    pub fn new(repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
+        Self {
+            repaint,
+            idle_stop_ms: 3000,
+            stall_ms: 3000,
+            transport: Transport::Tcp,
+            credentials: None,
+            rtsp_latency_ms: 0,
+            decoder: None,
+            resize_debounce_ms: 200,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("idle_stop_ms", &self.idle_stop_ms)
+            .field("stall_ms", &self.stall_ms)
+            .field("transport", &self.transport)
+            .field("credentials", &self.credentials)
+            .field("rtsp_latency_ms", &self.rtsp_latency_ms)
+            .field("decoder", &self.decoder)
+            .field("resize_debounce_ms", &self.resize_debounce_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One visible tile, asked for every UI frame.
+#[derive(Debug, Clone, Copy)]
+pub struct TileRequest<'a> {
+    /// The tile's identity in the layout (e.g. `"grid:3"`).
+    pub key: &'a str,
+    pub camera: &'a Camera,
+    /// The tile's size in physical pixels. Frames come at this size snapped
+    /// to 16 px (never larger than the stream), the picture letterboxed
+    /// inside to keep its aspect ratio: draw the frame over the whole tile.
+    pub size_px: [u32; 2],
+    /// A single-camera view always plays the main stream.
+    pub single_view: bool,
+}
+
+/// What a tile shows now.
+#[derive(Debug, Clone)]
+pub struct TileView {
+    /// The newest frame (or the previous stream's last frame while switching).
+    pub frame: Option<Arc<Frame>>,
+    pub status: TileStatus,
+    /// `latency_ms` is now minus the capture time of `frame`.
+    pub stats: TileStats,
+    /// The stream whose frames the tile shows.
+    pub stream: StreamChoice,
+}
+
+/// Frame sizes are multiples of this, so a dragged window does not
+/// renegotiate for every pixel.
+pub const SIZE_STEP_PX: u32 = 16;
+
+/// The frame size for a tile of `tile_px` playing a stream of `stream_px`:
+/// no larger than the stream (scaled down uniformly), rounded to
+/// [`SIZE_STEP_PX`] (or the stream's own size where rounding would pass
+/// it), at least one step.
+pub fn frame_size(tile_px: [u32; 2], stream_px: [u32; 2]) -> [u32; 2] {
+    let [mut w, mut h] = [tile_px[0].max(1) as f64, tile_px[1].max(1) as f64];
+    if stream_px[0] > 0 && stream_px[1] > 0 {
+        let shrink = (stream_px[0] as f64 / w)
+            .min(stream_px[1] as f64 / h)
+            .min(1.0);
+        w *= shrink;
+        h *= shrink;
+    }
+    let snap = |v: f64| {
+        let steps = (v / f64::from(SIZE_STEP_PX)).round().max(1.0);
+        // At most a few thousand: the cast cannot truncate.
+        (steps as u32) * SIZE_STEP_PX
+    };
+    // Never above the stream's size (which need not be a multiple of 16).
+    let cap = |snapped: u32, stream: u32| {
+        if stream >= 2 && snapped > stream {
+            stream & !1
+        } else {
+            snapped
+        }
+    };
+    [cap(snap(w), stream_px[0]), cap(snap(h), stream_px[1])]
+}
+
+/// One player with what it plays.
+struct Playing {
+    player: Player,
+    stream: StreamChoice,
+    /// A new size waiting for the debounce.
+    pending: Option<([u32; 2], Instant)>,
+}
+
+/// A tile of the layout.
+struct Tile {
+    camera: Camera,
+    current: Playing,
+    /// The other stream, starting; it replaces `current` at its first frame.
+    next: Option<Playing>,
+    last_asked: Instant,
+}
+
+/// Plays the tiles the UI asks for. Cheap to call from the UI thread.
+pub struct VideoEngine {
+    opts: EngineOptions,
+    tiles: Mutex<HashMap<String, Tile>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl VideoEngine {
+    /// An engine with no players yet. GStreamer is initialised on the
+    /// players' threads, not here.
+    pub fn new(opts: EngineOptions) -> VideoEngine {
+        VideoEngine {
+            opts,
+            tiles: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn start(&self, camera: &Camera, stream: StreamChoice, tile_px: [u32; 2]) -> Playing {
+        let info = stream_info(camera, stream);
+        let size = frame_size(tile_px, [info.width, info.height]);
+        let cfg = PlayerConfig {
+            camera: camera.id.to_string(),
+            url: info.url.clone(),
+            transport: self.opts.transport,
+            credentials: self.opts.credentials.clone(),
+            latency_ms: self.opts.rtsp_latency_ms,
+            stall_ms: self.opts.stall_ms.max(100),
+            decoder: self.opts.decoder.clone(),
+            repaint: self.opts.repaint.clone(),
+        };
+        tracing::debug!(camera = %camera.id, ?stream, ?size, "starting a player");
+        Playing {
+            player: Player::start(cfg, size),
+            stream,
+            pending: None,
+        }
+    }
+
+    /// Immediate mode: call every frame for every VISIBLE tile. Never blocks
+    /// (beyond short locks) and never changes a pipeline's state on the
+    /// caller's thread.
+    pub fn tile(&self, req: &TileRequest) -> TileView {
+        let now = Instant::now();
+        let sub_px = [req.camera.sub.width, req.camera.sub.height];
+        let want = choose_stream(req.size_px, sub_px, req.single_view);
+        let mut tiles = lock(&self.tiles);
+
+        // A tile now showing another camera (or changed URLs) starts afresh.
+        let stale = tiles.get(req.key).is_some_and(|t| {
+            t.camera.id != req.camera.id
+                || t.camera.main != req.camera.main
+                || t.camera.sub != req.camera.sub
+        });
+        if stale {
+            tiles.remove(req.key);
+        }
+        let tile = match tiles.get_mut(req.key) {
+            Some(t) => t,
+            None => {
+                let current = self.start(req.camera, want, req.size_px);
+                tiles.entry(req.key.to_owned()).or_insert(Tile {
+                    camera: req.camera.clone(),
+                    current,
+                    next: None,
+                    last_asked: now,
+                })
+            }
+        };
+        tile.last_asked = now;
+
+        // Stream switch: start the other stream, keep showing this one
+        // until the other has a frame.
+        if tile.current.stream == want {
+            tile.next = None;
+        } else {
+            if tile.next.as_ref().is_none_or(|n| n.stream != want) {
+                tile.next = Some(self.start(req.camera, want, req.size_px));
+            }
+            if tile.next.as_ref().is_some_and(|n| n.player.has_frame())
+                && let Some(next) = tile.next.take()
+            {
+                tracing::debug!(camera = %req.camera.id, stream = ?next.stream, "stream switched");
+                // The old player stops on its own thread when dropped.
+                tile.current = next;
+            }
+        }
+
+        let debounce = Duration::from_millis(self.opts.resize_debounce_ms);
+        let camera = &tile.camera;
+        for p in std::iter::once(&mut tile.current).chain(tile.next.as_mut()) {
+            let info = stream_info(camera, p.stream);
+            let size = frame_size(req.size_px, [info.width, info.height]);
+            resize_debounced(p, size, now, debounce);
+        }
+
+        let p = &tile.current;
+        let frame = p.player.take_frame();
+        let mut stats = p.player.stats();
+        stats.latency_ms = frame.as_ref().and_then(|f| f.capture_time).map(|t| {
+            (chrono::Utc::now() - t)
+                .num_microseconds()
+                .unwrap_or(i64::MAX) as f32
+                / 1000.0
+        });
+        if let Some(f) = &frame {
+            stats.width = f.width;
+            stats.height = f.height;
+        }
+        TileView {
+            frame,
+            status: p.player.status(),
+            stats,
+            stream: p.stream,
+        }
+    }
+
+    /// Call once per UI frame after the tiles: players nobody asked for
+    /// within `idle_stop_ms` are stopped (off the UI thread).
+    pub fn end_frame(&self) {
+        let idle = Duration::from_millis(self.opts.idle_stop_ms);
+        let now = Instant::now();
+        let mut tiles = lock(&self.tiles);
+        tiles.retain(|key, t| {
+            let keep = now.saturating_duration_since(t.last_asked) < idle;
+            if !keep {
+                tracing::debug!(tile = %key, camera = %t.camera.id, "stopping an unwatched player");
+            }
+            keep
+        });
+    }
+
+    /// Players running now (including ones being replaced by a stream switch).
+    pub fn active_players(&self) -> usize {
+        lock(&self.tiles)
+            .values()
+            .map(|t| 1 + usize::from(t.next.is_some()))
+            .sum()
+    }
+}
+
+impl Drop for VideoEngine {
+    fn drop(&mut self) {
+        // Each player's Drop only tells its thread to stop.
+        lock(&self.tiles).clear();
+    }
+}
+
+fn stream_info(camera: &Camera, stream: StreamChoice) -> &StreamInfo {
+    match stream {
+        StreamChoice::Main => &camera.main,
+        StreamChoice::Sub => &camera.sub,
+    }
+}
+
+/// Applies a new size once it has been asked for `debounce` without change.
+fn resize_debounced(p: &mut Playing, size: [u32; 2], now: Instant, debounce: Duration) {
+    if size == p.player.size() {
+        p.pending = None;
+        return;
+    }
+    match p.pending {
+        Some((s, since)) if s == size => {
+            if now.saturating_duration_since(since) >= debounce {
+                tracing::debug!(?size, "resizing a player");
+                p.player.resize(size);
+                p.pending = None;
+            }
+        }
+        _ => p.pending = Some((size, now)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_sizes_snap_and_never_exceed_the_stream() {
+        assert_eq!(frame_size([320, 240], [640, 360]), [320, 240]);
+        assert_eq!(frame_size([327, 236], [640, 360]), [320, 240]);
+        assert_eq!(frame_size([3, 2], [640, 360]), [16, 16]);
+        // Larger than the stream: scaled down uniformly to fit it.
+        assert_eq!(frame_size([1280, 720], [640, 360]), [640, 360]);
+        assert_eq!(frame_size([1920, 720], [640, 360]), [640, 240]);
+        assert_eq!(frame_size([640, 359], [640, 360]), [640, 352]);
+        assert_eq!(frame_size([640, 366], [640, 360]), [624, 360]);
+        // Unknown stream size: the tile's.
+        assert_eq!(frame_size([500, 300], [0, 0]), [496, 304]);
+    }
+}

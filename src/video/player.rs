@@ -1,0 +1,1322 @@
+//! One player: an `rtspsrc` pipeline to a one-slot mailbox, and the
+//! supervisor thread that owns it.
+//!
+//! Pipeline (the part after `rtspsrc` is added when its video pad appears,
+//! because the codec is only known then):
+//!
+//! ```text
+//! rtspsrc location=URL protocols=tcp latency=0 drop-on-latency=true
+//!         add-reference-timestamp-meta=true [user-id=… user-pw=…]
+//!   ! rtph264depay ! h264parse ! avdec_h264 max-threads=1      (or the H.265 trio)
+//!   ! videoscale ! capsfilter caps=video/x-raw,width=W,height=H,pixel-aspect-ratio=1/1
+//!   ! videoconvert
+//!   ! appsink caps=video/x-raw,format=RGBA,width=W,height=H,pixel-aspect-ratio=1/1
+//!             max-buffers=1 drop=true sync=false emit-signals=false
+//! ```
+//!
+//! The decoder chain is built by hand rather than through `decodebin3`: the
+//! player needs probes around the decoder (decode time, source fps), one
+//! decoder thread (`max-threads=1`: threading bought no speed here and cost
+//! 10% more CPU), and errors it can name (missing element, unsupported
+//! codec). It still takes a hardware decoder (`Hardware` in its class) when
+//! the registry ranks one above `avdec_*`, as `decodebin3` would; on a
+//! GPU-less machine that is `avdec_h264`/`avdec_h265`.
+//!
+//! Capture times: `rtspsrc add-reference-timestamp-meta=true` puts a
+//! `timestamp/x-ntp` meta on buffers once the first RTCP sender report has
+//! arrived (about 1.6 s after PLAY on the demo server); the meta survives
+//! depay, parse, decode, scale and convert to the appsink. A PTS → NTP map
+//! taken after the depayloader covers decoders that drop metas.
+//!
+//! The supervisor is a plain thread per player: it blocks on one channel that
+//! carries the pipeline's bus messages (forwarded by a sync handler that only
+//! sends), the element errors found while linking, and the handle's commands;
+//! a 100 ms receive timeout is its clock for stall detection and stats. A
+//! thread needs no glib main loop (eframe runs none) and no async runtime,
+//! and the blocking state changes of `rtspsrc` (connect, TEARDOWN) happen on
+//! it or on a short-lived teardown thread, never on the UI thread.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+use rand::Rng;
+
+use super::stats::Counters;
+use super::time::utc_from_ntp;
+use super::{Credentials, Frame, TileStats, TileStatus, Transport, VideoError, package_of};
+
+/// Exponential backoff with jitter: 500 ms doubling to 10 s, each delay
+/// spread by ±20% so that cameras behind one failed switch do not retry in
+/// lockstep.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    /// The first delay.
+    pub initial_ms: u64,
+    /// The longest delay (before jitter).
+    pub max_ms: u64,
+    attempt: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial_ms: 500,
+            max_ms: 10_000,
+            attempt: 0,
+        }
+    }
+}
+
+impl Backoff {
+    /// The number of failures so far.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The delay before jitter for the current failure count.
+    fn base_ms(&self) -> u64 {
+        let doublings = self.attempt.saturating_sub(1).min(20);
+        self.initial_ms
+            .saturating_mul(1u64 << doublings)
+            .min(self.max_ms)
+    }
+
+    /// Counts one failure and returns how long to wait before the next try.
+    pub fn next_delay(&mut self) -> Duration {
+        self.attempt = self.attempt.saturating_add(1);
+        let base = self.base_ms();
+        let jitter = rand::rng().random_range(0.8..=1.2);
+        // Lossless enough: delays are far below 2^52 ms.
+        Duration::from_millis((base as f64 * jitter) as u64)
+    }
+
+    /// Back to the first delay (after a success).
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Copies `height` rows of `width * 4` bytes from a strided plane into a
+/// tightly packed buffer. `None` when the plane is too small for that.
+pub fn copy_packed_rgba(
+    plane: &[u8],
+    stride: usize,
+    width: u32,
+    height: u32,
+) -> Option<bytes::Bytes> {
+    let row = usize::try_from(width).ok()?.checked_mul(4)?;
+    let rows = usize::try_from(height).ok()?;
+    if rows == 0 || row == 0 {
+        return Some(bytes::Bytes::new());
+    }
+    if stride < row {
+        return None;
+    }
+    let needed = stride.checked_mul(rows - 1)?.checked_add(row)?;
+    if plane.len() < needed {
+        return None;
+    }
+    if stride == row {
+        return Some(bytes::Bytes::copy_from_slice(&plane[..row * rows]));
+    }
+    let mut out = Vec::with_capacity(row * rows);
+    for r in 0..rows {
+        let start = r * stride;
+        out.extend_from_slice(&plane[start..start + row]);
+    }
+    Some(bytes::Bytes::from(out))
+}
+
+/// What the player plays, fixed for its life (a new URL is a new player).
+#[derive(Clone)]
+pub(crate) struct PlayerConfig {
+    /// Used in thread names and logs.
+    pub camera: String,
+    /// Without credentials.
+    pub url: String,
+    pub transport: Transport,
+    pub credentials: Option<Credentials>,
+    pub latency_ms: u32,
+    pub stall_ms: u64,
+    /// Forced decoder factory, `None` for automatic.
+    pub decoder: Option<String>,
+    pub repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// The newest frame and whether anyone took it.
+#[derive(Default)]
+struct Mailbox {
+    frame: Option<Arc<Frame>>,
+    taken: bool,
+}
+
+/// State shared by the handle, the supervisor and the streaming threads.
+struct Shared {
+    mailbox: Mutex<Mailbox>,
+    /// The status, and the pipeline generation whose frames count. Frames
+    /// of an older pipeline (being torn down) are ignored.
+    status: Mutex<(TileStatus, u64)>,
+    stats: Mutex<TileStats>,
+    counters: Counters,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind:
+    // keep using it rather than spreading the panic.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn set_status(&self, status: TileStatus) {
+        let mut s = lock(&self.status);
+        if s.0 != status {
+            s.0 = status;
+            drop(s);
+            (self.repaint)();
+        }
+    }
+
+    /// Bumps the generation and sets the status in one step, so that a
+    /// frame of the old pipeline cannot overwrite it.
+    fn new_generation(&self, status: TileStatus) -> u64 {
+        let mut s = lock(&self.status);
+        s.1 += 1;
+        s.0 = status;
+        let generation = s.1;
+        drop(s);
+        (self.repaint)();
+        generation
+    }
+
+    /// Called on the appsink's streaming thread with a finished frame.
+    fn deliver(&self, generation: u64, mut frame: Frame) {
+        {
+            let mut s = lock(&self.status);
+            if s.1 != generation {
+                return;
+            }
+            if s.0 != TileStatus::Playing {
+                s.0 = TileStatus::Playing;
+            }
+        }
+        frame.number = FRAME_NUMBER.fetch_add(1, Ordering::Relaxed) + 1;
+        frame.arrived = Instant::now();
+        let frame = Arc::new(frame);
+        let replaced_untaken = {
+            let mut m = lock(&self.mailbox);
+            let untaken = m.frame.is_some() && !m.taken;
+            m.frame = Some(frame);
+            m.taken = false;
+            untaken
+        };
+        self.counters.delivered(replaced_untaken);
+        (self.repaint)();
+    }
+}
+
+/// Frame numbers: increasing per player and unique in the process, so a
+/// tile that switches players never sees a number twice.
+static FRAME_NUMBER: AtomicU64 = AtomicU64::new(0);
+
+/// Messages to the supervisor.
+enum Msg {
+    /// A bus message of pipeline `generation`.
+    Bus(u64, gst::Message),
+    /// An error found while building the chain on `rtspsrc`'s pad.
+    Failed(u64, VideoError),
+    /// New frame size.
+    Resize([u32; 2]),
+    /// The handle was dropped.
+    Stop,
+}
+
+/// A running player. Dropping it stops the pipeline on the supervisor
+/// thread; the caller never waits.
+pub(crate) struct Player {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Msg>,
+    size: [u32; 2],
+}
+
+impl Player {
+    /// Starts the supervisor thread, which builds and plays the pipeline.
+    /// Returns at once.
+    pub fn start(cfg: PlayerConfig, size: [u32; 2]) -> Player {
+        let shared = Arc::new(Shared {
+            mailbox: Mutex::new(Mailbox::default()),
+            status: Mutex::new((TileStatus::Connecting, 0)),
+            stats: Mutex::new(TileStats::default()),
+            counters: Counters::default(),
+            repaint: cfg.repaint.clone(),
+        });
+        let (tx, rx) = mpsc::channel();
+        let sup = Supervisor {
+            cfg,
+            shared: shared.clone(),
+            tx: tx.clone(),
+            rx,
+            size,
+            backoff: Backoff::default(),
+            stats_at: Instant::now(),
+            stats_snapshot: shared.counters.snapshot(),
+        };
+        let name = format!("video {}", sup.cfg.camera);
+        let spawned = std::thread::Builder::new()
+            .name(name.chars().take(15).collect())
+            .spawn(move || sup.run());
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a video supervisor thread");
+            shared.set_status(TileStatus::Error(VideoError::Other(format!(
+                "cannot start a thread: {e}"
+            ))));
+        }
+        Player { shared, tx, size }
+    }
+
+    /// The newest frame; marks it as taken.
+    pub fn take_frame(&self) -> Option<Arc<Frame>> {
+        let mut m = lock(&self.shared.mailbox);
+        m.taken = true;
+        m.frame.clone()
+    }
+
+    /// Whether a frame has arrived yet.
+    pub fn has_frame(&self) -> bool {
+        lock(&self.shared.mailbox).frame.is_some()
+    }
+
+    pub fn status(&self) -> TileStatus {
+        lock(&self.shared.status).0.clone()
+    }
+
+    pub fn stats(&self) -> TileStats {
+        lock(&self.shared.stats).clone()
+    }
+
+    /// The frame size asked for last.
+    pub fn size(&self) -> [u32; 2] {
+        self.size
+    }
+
+    /// Changes the frame size by renegotiating the scaler, without a restart.
+    pub fn resize(&mut self, size: [u32; 2]) {
+        if size != self.size {
+            self.size = size;
+            let _ = self.tx.send(Msg::Resize(size));
+        }
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Stop);
+    }
+}
+
+/// The running pipeline and what the supervisor needs of it.
+struct Running {
+    pipeline: gst::Pipeline,
+    generation: u64,
+    capsfilter: gst::Element,
+    appsink: gst_app::AppSink,
+    started: Instant,
+    /// Frames delivered when this pipeline started.
+    delivered_at_start: u64,
+}
+
+/// What the supervisor does next.
+enum Phase {
+    Running(Running),
+    /// Waiting to retry at `at`. While the camera's port refuses
+    /// connections, a TCP probe at `probe_at` (then every second) retries
+    /// at once when the port opens, so a returning camera plays within about
+    /// a second whatever the backoff.
+    Waiting {
+        at: Instant,
+        probe_at: Option<Instant>,
+    },
+    /// A failure retrying cannot cure (or not soon): retry at the instant if any.
+    Failed(Option<Instant>),
+}
+
+/// How a failure is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// With the exponential backoff, shown as reconnecting.
+    Backoff,
+    /// Every 30 s, shown as an error meanwhile (404, 401).
+    Slow,
+    /// Never (missing element, unsupported codec).
+    Never,
+}
+
+/// A stalled stream is restarted after this many `stall_ms` without a frame.
+const RESTART_AFTER_STALLS: u64 = 2;
+/// A pipeline that has given no frame this long after starting is restarted.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Retry interval for 404 and 401.
+const SLOW_RETRY: Duration = Duration::from_secs(30);
+const TICK: Duration = Duration::from_millis(100);
+/// How often a refusing camera's port is probed while waiting.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// The reason shown when the camera's port refuses connections.
+const REFUSED: &str = "connection refused";
+
+struct Supervisor {
+    cfg: PlayerConfig,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+    size: [u32; 2],
+    backoff: Backoff,
+    stats_at: Instant,
+    stats_snapshot: super::stats::Snapshot,
+}
+
+impl Supervisor {
+    fn run(mut self) {
+        if let Err(e) = gst::init() {
+            self.shared
+                .set_status(TileStatus::Error(VideoError::Other(format!(
+                    "GStreamer cannot start: {e}"
+                ))));
+            // Wait for the handle to go; nothing else to do.
+            while !matches!(self.rx.recv(), Ok(Msg::Stop) | Err(_)) {}
+            return;
+        }
+        let mut phase = self.start_pipeline();
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            // Ticks run on time even while messages keep arriving.
+            let now = Instant::now();
+            if now >= next_tick {
+                phase = self.on_tick(phase);
+                self.update_stats();
+                next_tick = now + TICK;
+            }
+            let timeout = next_tick.saturating_duration_since(now);
+            let msg = match self.rx.recv_timeout(timeout) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => Msg::Stop,
+            };
+            phase = match msg {
+                Msg::Stop => {
+                    if let Phase::Running(r) = phase {
+                        // The generation bump makes late frames void.
+                        let _ = self.shared.new_generation(TileStatus::Idle);
+                        stop_pipeline(&r.pipeline);
+                    }
+                    tracing::debug!(camera = %self.cfg.camera, "player stopped");
+                    return;
+                }
+                Msg::Resize(size) => {
+                    self.size = size;
+                    if let Phase::Running(r) = &phase {
+                        apply_size(&r.capsfilter, &r.appsink, size);
+                    }
+                    phase
+                }
+                Msg::Bus(generation, m) => match phase {
+                    Phase::Running(r) if r.generation == generation => self.on_bus(r, &m),
+                    other => other,
+                },
+                Msg::Failed(generation, e) => match phase {
+                    Phase::Running(r) if r.generation == generation => {
+                        let retry = retry_of(&e);
+                        self.fail(r, e, retry)
+                    }
+                    other => other,
+                },
+            };
+        }
+    }
+
+    fn on_tick(&mut self, phase: Phase) -> Phase {
+        let now = Instant::now();
+        match phase {
+            Phase::Running(r) => {
+                let delivered = self.shared.counters.delivered_frames();
+                if delivered > r.delivered_at_start {
+                    self.backoff.reset();
+                    let last = self.shared.counters.last_frame_at().unwrap_or(r.started);
+                    let quiet = now.saturating_duration_since(last);
+                    let stall = Duration::from_millis(self.cfg.stall_ms);
+                    if quiet >= stall * RESTART_AFTER_STALLS as u32 {
+                        let reason = format!("no frames for {} s", quiet.as_secs());
+                        return self.fail(r, VideoError::Unreachable(reason), Retry::Backoff);
+                    }
+                    if quiet >= stall {
+                        let mut s = lock(&self.shared.status);
+                        if s.0 == TileStatus::Playing {
+                            s.0 = TileStatus::Stalled {
+                                since: last + stall,
+                            };
+                            drop(s);
+                            tracing::info!(camera = %self.cfg.camera, "stream stalled");
+                            (self.shared.repaint)();
+                        }
+                    }
+                } else if now.saturating_duration_since(r.started) >= FIRST_FRAME_TIMEOUT {
+                    let reason = format!("no picture within {} s", FIRST_FRAME_TIMEOUT.as_secs());
+                    return self.fail(r, VideoError::Unreachable(reason), Retry::Backoff);
+                }
+                Phase::Running(r)
+            }
+            Phase::Waiting { at, .. } | Phase::Failed(Some(at)) if now >= at => {
+                self.start_pipeline()
+            }
+            Phase::Waiting {
+                at,
+                probe_at: Some(p),
+            } if now >= p => {
+                if port_open(&self.cfg.url) {
+                    tracing::info!(camera = %self.cfg.camera, "camera port open again; reconnecting now");
+                    self.start_pipeline()
+                } else {
+                    Phase::Waiting {
+                        at,
+                        probe_at: Some(now + PROBE_EVERY),
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn on_bus(&mut self, r: Running, msg: &gst::Message) -> Phase {
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Error(err) => {
+                let e = err.error();
+                let details = err.debug().map(|d| d.to_string()).unwrap_or_default();
+                let source = err.src().map(|s| s.name().to_string()).unwrap_or_default();
+                tracing::debug!(camera = %self.cfg.camera, %source, error = %e, %details, "pipeline error");
+                let (mut ve, retry) = classify(&e, &details, &self.cfg.url);
+                if details.contains("Failed to connect") {
+                    // rtspsrc says only "Generic error": find out why ourselves.
+                    ve = VideoError::Unreachable(diagnose_connect(&self.cfg.url));
+                }
+                self.fail(r, ve, retry)
+            }
+            MessageView::Eos(_) => self.fail(
+                r,
+                VideoError::Unreachable("the camera ended the stream".into()),
+                Retry::Backoff,
+            ),
+            MessageView::Warning(w) => {
+                tracing::debug!(camera = %self.cfg.camera, warning = %w.error(), "pipeline warning");
+                Phase::Running(r)
+            }
+            MessageView::Qos(_) => {
+                self.shared.counters.qos_drop();
+                Phase::Running(r)
+            }
+            _ => Phase::Running(r),
+        }
+    }
+
+    /// Tears the pipeline down (on a separate thread) and decides when to try again.
+    fn fail(&mut self, r: Running, e: VideoError, retry: Retry) -> Phase {
+        let now = Instant::now();
+        let phase = match retry {
+            Retry::Backoff => {
+                let delay = self.backoff.next_delay();
+                let retry_at = now + delay;
+                let reason = match &e {
+                    VideoError::Unreachable(why) => why.clone(),
+                    other => other.to_string(),
+                };
+                tracing::info!(camera = %self.cfg.camera, attempt = self.backoff.attempt(), delay_ms = delay.as_millis() as u64, %reason, "reconnecting");
+                let refused = reason == REFUSED;
+                let _ = self.shared.new_generation(TileStatus::Reconnecting {
+                    attempt: self.backoff.attempt(),
+                    retry_at,
+                    reason,
+                });
+                Phase::Waiting {
+                    at: retry_at,
+                    probe_at: refused.then(|| now + PROBE_EVERY),
+                }
+            }
+            Retry::Slow => {
+                tracing::warn!(camera = %self.cfg.camera, error = %e, "camera refused the stream; retrying every 30 s");
+                let _ = self.shared.new_generation(TileStatus::Error(e));
+                Phase::Failed(Some(now + SLOW_RETRY))
+            }
+            Retry::Never => {
+                tracing::warn!(camera = %self.cfg.camera, error = %e, "cannot play");
+                let _ = self.shared.new_generation(TileStatus::Error(e));
+                Phase::Failed(None)
+            }
+        };
+        let pipeline = r.pipeline;
+        let spawned = std::thread::Builder::new()
+            .name("video teardown".into())
+            .spawn({
+                let pipeline = pipeline.clone();
+                move || stop_pipeline(&pipeline)
+            });
+        if spawned.is_err() {
+            stop_pipeline(&pipeline);
+        }
+        phase
+    }
+
+    /// Builds and starts a pipeline; on failure decides the retry.
+    fn start_pipeline(&mut self) -> Phase {
+        // Keep an error shown while retrying it slowly; otherwise connecting.
+        let keep = matches!(lock(&self.shared.status).0, TileStatus::Error(_));
+        let status = if keep {
+            lock(&self.shared.status).0.clone()
+        } else {
+            TileStatus::Connecting
+        };
+        let generation = self.shared.new_generation(status);
+        match build_pipeline(&self.cfg, self.size, generation, &self.shared, &self.tx) {
+            Ok(r) => {
+                if r.pipeline.set_state(gst::State::Playing).is_err() {
+                    // The bus carries the reason; it arrives as an Error message.
+                    tracing::debug!(camera = %self.cfg.camera, "pipeline refused to play");
+                }
+                Phase::Running(r)
+            }
+            Err(e) => {
+                let retry = retry_of(&e);
+                tracing::warn!(camera = %self.cfg.camera, error = %e, "cannot build the pipeline");
+                match retry {
+                    Retry::Never => {
+                        self.shared.set_status(TileStatus::Error(e));
+                        Phase::Failed(None)
+                    }
+                    Retry::Slow => {
+                        self.shared.set_status(TileStatus::Error(e));
+                        Phase::Failed(Some(Instant::now() + SLOW_RETRY))
+                    }
+                    Retry::Backoff => {
+                        let delay = self.backoff.next_delay();
+                        let retry_at = Instant::now() + delay;
+                        self.shared.set_status(TileStatus::Reconnecting {
+                            attempt: self.backoff.attempt(),
+                            retry_at,
+                            reason: e.to_string(),
+                        });
+                        Phase::Waiting {
+                            at: retry_at,
+                            probe_at: None,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns counters into rates about once a second.
+    fn update_stats(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.stats_at);
+        if elapsed < Duration::from_secs(1) {
+            return;
+        }
+        let snap = self.shared.counters.snapshot();
+        let secs = elapsed.as_secs_f32();
+        let prev = &self.stats_snapshot;
+        let decoded = snap.decoded.saturating_sub(prev.decoded);
+        let decode_ns = snap.decode_ns.saturating_sub(prev.decode_ns);
+        let timed = snap.decode_timed.saturating_sub(prev.decode_timed);
+        let mut stats = lock(&self.shared.stats);
+        stats.delivered_fps = snap.delivered.saturating_sub(prev.delivered) as f32 / secs;
+        stats.source_fps = decoded as f32 / secs;
+        stats.bitrate_kbps = snap.bytes.saturating_sub(prev.bytes) as f32 * 8.0 / 1000.0 / secs;
+        if timed > 0 {
+            stats.decode_ms = decode_ns as f32 / timed as f32 / 1e6;
+        }
+        stats.dropped_frames = snap.dropped;
+        stats.width = self.size[0];
+        stats.height = self.size[1];
+        drop(stats);
+        self.stats_snapshot = snap;
+        self.stats_at = now;
+    }
+}
+
+/// Null state, logging a failure. Blocking: call off the UI thread.
+fn stop_pipeline(pipeline: &gst::Pipeline) {
+    if let Some(bus) = pipeline.bus() {
+        bus.unset_sync_handler();
+    }
+    if pipeline.set_state(gst::State::Null).is_err() {
+        tracing::debug!("pipeline did not stop cleanly");
+    }
+}
+
+fn retry_of(e: &VideoError) -> Retry {
+    match e {
+        VideoError::NotFound(_) | VideoError::Unauthorized => Retry::Slow,
+        VideoError::MissingElement { .. } | VideoError::UnsupportedCodec(_) => Retry::Never,
+        VideoError::Unreachable(_) | VideoError::Other(_) => Retry::Backoff,
+    }
+}
+
+/// The path of an RTSP URL (no host, no credentials), for messages.
+fn url_path(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    path.to_owned()
+}
+
+/// `host:port` of an RTSP URL (default port 554), without credentials.
+fn host_port(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if authority.is_empty() {
+        return None;
+    }
+    let has_port = match authority.rfind(']') {
+        Some(close) => authority[close..].contains(':'),
+        None => authority.contains(':'),
+    };
+    Some(if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:554")
+    })
+}
+
+/// Why a TCP connection to the camera fails, in a few words: `rtspsrc`
+/// reports only "Failed to connect. (Generic error)". Blocks up to 2 s:
+/// call on the supervisor thread.
+fn diagnose_connect(url: &str) -> String {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let Some(hp) = host_port(url) else {
+        return "invalid camera address".to_owned();
+    };
+    let addrs: Vec<_> = match hp.to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(_) => return "cannot resolve the camera's host name".to_owned(),
+    };
+    let Some(addr) = addrs.first() else {
+        return "cannot resolve the camera's host name".to_owned();
+    };
+    match TcpStream::connect_timeout(addr, Duration::from_secs(2)) {
+        Ok(_) => "cannot connect".to_owned(),
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => REFUSED.to_owned(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                "connection timed out".to_owned()
+            }
+            std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+                "camera unreachable on the network".to_owned()
+            }
+            _ => format!("cannot connect: {e}"),
+        },
+    }
+}
+
+/// Whether the camera's RTSP port accepts a TCP connection now (300 ms at
+/// most).
+fn port_open(url: &str) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    host_port(url)
+        .and_then(|hp| hp.to_socket_addrs().ok())
+        .and_then(|mut a| a.next())
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok())
+}
+
+/// Maps a GStreamer error to what a tile shows and how to retry.
+fn classify(e: &gst::glib::Error, debug: &str, url: &str) -> (VideoError, Retry) {
+    let lower = debug.to_ascii_lowercase();
+    if e.matches(gst::ResourceError::NotFound) {
+        return (VideoError::NotFound(url_path(url)), Retry::Slow);
+    }
+    if e.matches(gst::ResourceError::NotAuthorized) || lower.contains("unauthorized") {
+        return (VideoError::Unauthorized, Retry::Slow);
+    }
+    if e.matches(gst::CoreError::MissingPlugin) {
+        return (
+            VideoError::MissingElement {
+                element: "decoder".into(),
+                package: "gstreamer1.0-libav".into(),
+            },
+            Retry::Never,
+        );
+    }
+    if lower.contains("not-negotiated")
+        || e.matches(gst::StreamError::CodecNotFound)
+        || e.matches(gst::StreamError::WrongType)
+        || e.matches(gst::StreamError::Format)
+    {
+        return (
+            VideoError::UnsupportedCodec(format!("{e} ({})", last_line(debug))),
+            Retry::Never,
+        );
+    }
+    let reason = if lower.contains("connection refused") {
+        REFUSED.to_owned()
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        "timed out".to_owned()
+    } else if lower.contains("could not resolve") || lower.contains("resolve") {
+        "cannot resolve the camera's host name".to_owned()
+    } else if e.matches(gst::ResourceError::Read) || e.matches(gst::ResourceError::Write) {
+        "connection lost".to_owned()
+    } else {
+        e.message().trim_end_matches('.').to_owned()
+    };
+    (VideoError::Unreachable(reason), Retry::Backoff)
+}
+
+fn last_line(s: &str) -> &str {
+    s.lines().last().unwrap_or("").trim()
+}
+
+fn raw_caps(size: [u32; 2], rgba: bool) -> gst::Caps {
+    let w = i32::try_from(size[0].max(1)).unwrap_or(i32::MAX);
+    let h = i32::try_from(size[1].max(1)).unwrap_or(i32::MAX);
+    let mut b = gst::Caps::builder("video/x-raw");
+    if rgba {
+        b = b.field("format", "RGBA");
+    }
+    b.field("width", w)
+        .field("height", h)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build()
+}
+
+/// Renegotiates the scaler for a new frame size: the appsink first, so that
+/// the scaler's new output meets caps that accept it.
+fn apply_size(capsfilter: &gst::Element, appsink: &gst_app::AppSink, size: [u32; 2]) {
+    appsink.set_caps(Some(&raw_caps(size, true)));
+    capsfilter.set_property("caps", raw_caps(size, false));
+}
+
+fn make(factory: &str, name: &str) -> Result<gst::Element, VideoError> {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .map_err(|_| VideoError::MissingElement {
+            element: factory.to_owned(),
+            package: package_of(factory),
+        })
+}
+
+/// The RTP encodings the player decodes and the elements for each.
+fn codec_elements(
+    encoding: &str,
+) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
+    match encoding.to_ascii_uppercase().as_str() {
+        "H264" => Some(("rtph264depay", "h264parse", "avdec_h264", "video/x-h264")),
+        "H265" => Some(("rtph265depay", "h265parse", "avdec_h265", "video/x-h265")),
+        _ => None,
+    }
+}
+
+/// The decoder to use for `media` (e.g. `video/x-h264`): a hardware decoder
+/// when the registry ranks one above the software one, else `software`.
+/// Decided once per codec.
+fn pick_decoder(media: &'static str, software: &'static str) -> String {
+    static CHOICES: Mutex<Vec<(&'static str, String)>> = Mutex::new(Vec::new());
+    let mut choices = lock(&CHOICES);
+    if let Some((_, d)) = choices.iter().find(|(m, _)| *m == media) {
+        return d.clone();
+    }
+    let caps = gst::Caps::builder(media).build();
+    let mut best: Option<(gst::Rank, String)> = None;
+    let list = gst::ElementFactory::factories_with_type(
+        gst::ElementFactoryType::DECODER | gst::ElementFactoryType::MEDIA_VIDEO,
+        gst::Rank::MARGINAL,
+    );
+    for f in list.iter() {
+        if !f.klass().contains("Hardware") || !f.can_sink_any_caps(&caps) {
+            continue;
+        }
+        let rank = f.rank();
+        if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+            best = Some((rank, f.name().to_string()));
+        }
+    }
+    let soft_rank = gst::ElementFactory::find(software).map(|f| f.rank());
+    let choice = match (best, soft_rank) {
+        (Some((hw, name)), Some(sw)) if hw > sw => name,
+        (Some((_, name)), None) => name,
+        _ => software.to_owned(),
+    };
+    tracing::info!(%media, decoder = %choice, "video decoder chosen");
+    choices.push((media, choice.clone()));
+    choice
+}
+
+/// Builds the pipeline up to `rtspsrc` plus the static tail; the depay,
+/// parse and decode elements are added when the video pad appears.
+fn build_pipeline(
+    cfg: &PlayerConfig,
+    size: [u32; 2],
+    generation: u64,
+    shared: &Arc<Shared>,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<Running, VideoError> {
+    let pipeline = gst::Pipeline::with_name(&format!("player-{}", cfg.camera));
+    let mut src = gst::ElementFactory::make("rtspsrc")
+        .name("src")
+        .property("location", cfg.url.as_str())
+        .property("latency", cfg.latency_ms)
+        .property("drop-on-latency", true)
+        .property("add-reference-timestamp-meta", true)
+        // Microseconds: give up on a silent TCP peer after 5 s.
+        .property("tcp-timeout", 5_000_000u64)
+        .property_from_str(
+            "protocols",
+            match cfg.transport {
+                Transport::Tcp => "tcp",
+                Transport::Udp => "udp",
+            },
+        );
+    if let Some(c) = &cfg.credentials {
+        src = src
+            .property("user-id", c.user.as_str())
+            .property("user-pw", c.password.as_str());
+    }
+    let src = src.build().map_err(|_| VideoError::MissingElement {
+        element: "rtspsrc".into(),
+        package: package_of("rtspsrc"),
+    })?;
+    let scale = make("videoscale", "scale")?;
+    let capsfilter = make("capsfilter", "size")?;
+    capsfilter.set_property("caps", raw_caps(size, false));
+    let convert = make("videoconvert", "convert")?;
+    let appsink = gst_app::AppSink::builder()
+        .name("sink")
+        .caps(&raw_caps(size, true))
+        .max_buffers(1)
+        .drop(true)
+        .sync(false)
+        .enable_last_sample(false)
+        .build();
+    if gst::ElementFactory::find("appsink").is_none() {
+        return Err(VideoError::MissingElement {
+            element: "appsink".into(),
+            package: package_of("appsink"),
+        });
+    }
+    pipeline
+        .add_many([&src, &scale, &capsfilter, &convert, appsink.upcast_ref()])
+        .map_err(|e| VideoError::Other(format!("cannot assemble the pipeline: {e}")))?;
+    gst::Element::link_many([&scale, &capsfilter, &convert, appsink.upcast_ref()])
+        .map_err(|e| VideoError::Other(format!("cannot link the scaler: {e}")))?;
+
+    // Capture times: from the frame's own meta when it survives decoding,
+    // else from the PTS → NTP map filled before the depayloader.
+    let ntp_by_pts: Arc<Mutex<VecDeque<(gst::ClockTime, u64)>>> = Arc::default();
+    install_appsink(&appsink, generation, shared, ntp_by_pts.clone());
+
+    // Only the first video stream; audio and others are not set up at all.
+    src.connect("select-stream", false, |args| {
+        let keep = args
+            .get(2)
+            .and_then(|v| v.get::<gst::Caps>().ok())
+            .and_then(|c| {
+                c.structure(0)
+                    .and_then(|s| s.get::<&str>("media").ok().map(|m| m == "video"))
+            })
+            .unwrap_or(true);
+        Some(keep.to_value())
+    });
+
+    let linked = Arc::new(Mutex::new(false));
+    let pipeline_weak = pipeline.downgrade();
+    let scale_weak = scale.downgrade();
+    let pad_tx = tx.clone();
+    let decoder_override = cfg.decoder.clone();
+    let shared_pad = shared.clone();
+    src.connect_pad_added(move |_, pad| {
+        let (Some(pipeline), Some(scale)) = (pipeline_weak.upgrade(), scale_weak.upgrade()) else {
+            return;
+        };
+        let mut done = lock(&linked);
+        let result = link_video_pad(
+            &pipeline,
+            pad,
+            &scale,
+            *done,
+            decoder_override.as_deref(),
+            &shared_pad,
+            &ntp_by_pts,
+        );
+        match result {
+            Ok(true) => *done = true,
+            Ok(false) => {}
+            Err(e) => {
+                let _ = pad_tx.send(Msg::Failed(generation, e));
+            }
+        }
+    });
+
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| VideoError::Other("pipeline has no bus".into()))?;
+    let tx = tx.clone();
+    bus.set_sync_handler(move |_, msg| {
+        use gst::MessageView;
+        // Forward only what the supervisor uses; never touch state here.
+        if matches!(
+            msg.view(),
+            MessageView::Error(_)
+                | MessageView::Eos(_)
+                | MessageView::Warning(_)
+                | MessageView::Qos(_)
+        ) {
+            let _ = tx.send(Msg::Bus(generation, msg.clone()));
+        }
+        gst::BusSyncReply::Drop
+    });
+
+    Ok(Running {
+        pipeline,
+        generation,
+        capsfilter,
+        appsink,
+        started: Instant::now(),
+        delivered_at_start: shared.counters.delivered_frames(),
+    })
+}
+
+/// Adds depay ! parse ! decoder for a new `rtspsrc` pad and links it to the
+/// scaler. `Ok(false)` when the pad is not ours to play (already linked or
+/// not video): it goes to a fakesink so it does not stop the source.
+fn link_video_pad(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    scale: &gst::Element,
+    already_linked: bool,
+    decoder_override: Option<&str>,
+    shared: &Arc<Shared>,
+    ntp_by_pts: &Arc<Mutex<VecDeque<(gst::ClockTime, u64)>>>,
+) -> Result<bool, VideoError> {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    let s = caps
+        .structure(0)
+        .ok_or_else(|| VideoError::Other("stream without caps".into()))?;
+    let media = s.get::<&str>("media").unwrap_or("");
+    let encoding = s.get::<&str>("encoding-name").unwrap_or("").to_owned();
+    if media != "video" || already_linked {
+        let sink = make("fakesink", &format!("discard-{}", pad.name()))?;
+        sink.set_property("sync", false);
+        pipeline
+            .add(&sink)
+            .map_err(|e| VideoError::Other(format!("{e}")))?;
+        let _ = sink.sync_state_with_parent();
+        if let Some(sinkpad) = sink.static_pad("sink") {
+            let _ = pad.link(&sinkpad);
+        }
+        return Ok(false);
+    }
+    let Some((depay_name, parse_name, software, media_type)) = codec_elements(&encoding) else {
+        return Err(VideoError::UnsupportedCodec(format!(
+            "{} (only H.264 and H.265 are supported)",
+            if encoding.is_empty() {
+                "unknown"
+            } else {
+                &encoding
+            }
+        )));
+    };
+    let decoder_name = match decoder_override {
+        Some(d) => d.to_owned(),
+        None => pick_decoder(media_type, software),
+    };
+    let depay = make(depay_name, "depay")?;
+    let parse = make(parse_name, "parse")?;
+    let decoder = make(&decoder_name, "decoder")?;
+    if decoder.has_property("max-threads") {
+        // One thread a stream: threading gave no speed-up here and cost 10% more CPU.
+        decoder.set_property_from_str("max-threads", "1");
+    }
+    let elems = [&depay, &parse, &decoder];
+    pipeline
+        .add_many(elems)
+        .map_err(|e| VideoError::Other(format!("cannot assemble the decoder: {e}")))?;
+    gst::Element::link_many([&depay, &parse, &decoder, scale]).map_err(|_| {
+        VideoError::UnsupportedCodec(format!("{decoder_name} cannot take {media_type}"))
+    })?;
+    install_probes(&depay, &decoder, shared, ntp_by_pts);
+    for e in elems {
+        e.sync_state_with_parent()
+            .map_err(|e| VideoError::Other(format!("cannot start the decoder: {e}")))?;
+    }
+    let sinkpad = depay
+        .static_pad("sink")
+        .ok_or_else(|| VideoError::Other("depayloader without sink pad".into()))?;
+    pad.link(&sinkpad)
+        .map_err(|e| VideoError::UnsupportedCodec(format!("{encoding}: {e:?}")))?;
+    Ok(true)
+}
+
+/// The NTP capture time (ns since 1900) of a buffer, if it carries one.
+fn ntp_of(buffer: &gst::BufferRef) -> Option<u64> {
+    buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|m| {
+            m.reference()
+                .structure(0)
+                .is_some_and(|s| s.name() == "timestamp/x-ntp")
+        })
+        .map(|m| m.timestamp().nseconds())
+}
+
+const PTS_MAP_LEN: usize = 64;
+
+/// Byte counting before the depayloader, the PTS → NTP map after it, and
+/// decode timing around the decoder.
+fn install_probes(
+    depay: &gst::Element,
+    decoder: &gst::Element,
+    shared: &Arc<Shared>,
+    ntp_by_pts: &Arc<Mutex<VecDeque<(gst::ClockTime, u64)>>>,
+) {
+    if let Some(pad) = depay.static_pad("sink") {
+        let shared = shared.clone();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                let bytes = match &info.data {
+                    Some(gst::PadProbeData::Buffer(b)) => b.size(),
+                    Some(gst::PadProbeData::BufferList(l)) => l.calculate_size(),
+                    _ => 0,
+                };
+                shared.counters.add_bytes(bytes as u64);
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+    if let Some(pad) = depay.static_pad("src") {
+        let map = ntp_by_pts.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(b) = info.buffer()
+                && let (Some(pts), Some(ntp)) = (b.pts(), ntp_of(b))
+            {
+                let mut m = lock(&map);
+                if m.back().is_none_or(|(p, _)| *p != pts) {
+                    if m.len() >= PTS_MAP_LEN {
+                        m.pop_front();
+                    }
+                    m.push_back((pts, ntp));
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+    let in_flight: Arc<Mutex<VecDeque<(gst::ClockTime, Instant)>>> = Arc::default();
+    if let Some(pad) = decoder.static_pad("sink") {
+        let in_flight = in_flight.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(pts) = info.buffer().and_then(|b| b.pts()) {
+                let mut q = lock(&in_flight);
+                if q.back().is_none_or(|(p, _)| *p != pts) {
+                    if q.len() >= PTS_MAP_LEN {
+                        q.pop_front();
+                    }
+                    q.push_back((pts, Instant::now()));
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+    if let Some(pad) = decoder.static_pad("src") {
+        let shared = shared.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let pts = info.buffer().and_then(|b| b.pts());
+            let mut spent = None;
+            if let Some(pts) = pts {
+                let mut q = lock(&in_flight);
+                while let Some((p, at)) = q.front().copied() {
+                    if p > pts {
+                        break;
+                    }
+                    q.pop_front();
+                    if p == pts {
+                        spent = Some(at.elapsed());
+                    }
+                }
+            }
+            shared.counters.decoded(spent);
+            gst::PadProbeReturn::Ok
+        });
+    }
+}
+
+/// The appsink callback: copy the RGBA frame by stride into the mailbox.
+fn install_appsink(
+    appsink: &gst_app::AppSink,
+    generation: u64,
+    shared: &Arc<Shared>,
+    ntp_by_pts: Arc<Mutex<VecDeque<(gst::ClockTime, u64)>>>,
+) {
+    let shared = Arc::downgrade(shared);
+    appsink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let Ok(sample) = sink.pull_sample() else {
+                    return Err(gst::FlowError::Flushing);
+                };
+                let Some(shared) = shared.upgrade() else {
+                    return Err(gst::FlowError::Flushing);
+                };
+                match frame_of(&sample, &ntp_by_pts) {
+                    Some(frame) => shared.deliver(generation, frame),
+                    None => tracing::debug!("dropped a frame that could not be mapped"),
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
+/// The packed RGBA copy of a sample, with its capture time.
+fn frame_of(
+    sample: &gst::Sample,
+    ntp_by_pts: &Mutex<VecDeque<(gst::ClockTime, u64)>>,
+) -> Option<Frame> {
+    let buffer = sample.buffer()?;
+    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+    if info.format() != gst_video::VideoFormat::Rgba {
+        return None;
+    }
+    let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).ok()?;
+    let stride = usize::try_from(*vframe.plane_stride().first()?).ok()?;
+    let rgba = copy_packed_rgba(
+        vframe.plane_data(0).ok()?,
+        stride,
+        info.width(),
+        info.height(),
+    )?;
+    let ntp = ntp_of(buffer).or_else(|| {
+        let pts = buffer.pts()?;
+        lock(ntp_by_pts)
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == pts)
+            .map(|(_, n)| *n)
+    });
+    Some(Frame {
+        width: info.width(),
+        height: info.height(),
+        rgba,
+        number: 0,
+        capture_time: ntp.and_then(utc_from_ntp),
+        arrived: Instant::now(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_with_bounded_jitter() {
+        let mut b = Backoff::default();
+        let mut bases = Vec::new();
+        for _ in 0..8 {
+            let d = b.next_delay().as_millis() as u64;
+            let base = b.base_ms();
+            assert!(d >= base * 8 / 10 && d <= base * 12 / 10, "{d} vs {base}");
+            bases.push(base);
+        }
+        assert_eq!(bases, [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+        assert_eq!(b.attempt(), 8);
+        b.reset();
+        assert_eq!(b.attempt(), 0);
+        let d = b.next_delay().as_millis() as u64;
+        assert!((400..=600).contains(&d));
+    }
+
+    #[test]
+    fn stride_copy_drops_padding() {
+        // 2×2 RGBA with a stride of 12 (4 bytes of padding per row).
+        let plane: Vec<u8> = (0u8..24).collect();
+        let out = copy_packed_rgba(&plane, 12, 2, 2).expect("fits");
+        assert_eq!(
+            &out[..],
+            &[0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19]
+        );
+        // The last row need not be padded.
+        assert!(copy_packed_rgba(&plane[..20], 12, 2, 2).is_some());
+        assert!(copy_packed_rgba(&plane[..19], 12, 2, 2).is_none());
+        // Stride too small for the width.
+        assert!(copy_packed_rgba(&plane, 4, 2, 2).is_none());
+        // Packed input is copied as is.
+        assert_eq!(copy_packed_rgba(&plane, 8, 2, 3).expect("fits").len(), 24);
+    }
+
+    #[test]
+    fn host_and_port_of_urls() {
+        assert_eq!(
+            host_port("rtsp://10.0.0.1:8554/a").as_deref(),
+            Some("10.0.0.1:8554")
+        );
+        assert_eq!(
+            host_port("rtsp://cam.local/a").as_deref(),
+            Some("cam.local:554")
+        );
+        assert_eq!(host_port("rtsp://u:p@cam/a").as_deref(), Some("cam:554"));
+        assert_eq!(host_port("rtsp://[::1]/a").as_deref(), Some("[::1]:554"));
+        assert_eq!(host_port("rtsp://[::1]:9/a").as_deref(), Some("[::1]:9"));
+        assert_eq!(host_port("rtsp:///a"), None);
+    }
+
+    #[test]
+    fn a_closed_port_is_diagnosed_as_refused() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        assert_eq!(
+            diagnose_connect(&format!("rtsp://127.0.0.1:{port}/x")),
+            "connection refused"
+        );
+    }
+
+    #[test]
+    fn url_paths_carry_no_host() {
+        assert_eq!(url_path("rtsp://10.0.0.1:554/cam/main"), "/cam/main");
+        assert_eq!(url_path("rtsp://host"), "/");
+    }
+
+    #[test]
+    fn errors_map_to_tile_states() {
+        let nf = gst::glib::Error::new(gst::ResourceError::NotFound, "Not found");
+        assert_eq!(
+            classify(&nf, "", "rtsp://h/x"),
+            (VideoError::NotFound("/x".into()), Retry::Slow)
+        );
+        let auth = gst::glib::Error::new(gst::ResourceError::NotAuthorized, "Unauthorized");
+        assert_eq!(
+            classify(&auth, "", "rtsp://h/x").0,
+            VideoError::Unauthorized
+        );
+        let refused = gst::glib::Error::new(gst::ResourceError::OpenReadWrite, "Could not open");
+        let (e, r) = classify(
+            &refused,
+            "Failed to connect. (Could not connect to 127.0.0.1: Connection refused)",
+            "rtsp://h/x",
+        );
+        assert_eq!(e, VideoError::Unreachable("connection refused".into()));
+        assert_eq!(r, Retry::Backoff);
+        let neg = gst::glib::Error::new(gst::StreamError::Failed, "Internal data stream error.");
+        let (e, r) = classify(
+            &neg,
+            "streaming stopped, reason not-negotiated (-4)",
+            "rtsp://h/x",
+        );
+        assert!(matches!(e, VideoError::UnsupportedCodec(_)));
+        assert_eq!(r, Retry::Never);
+    }
+}
