@@ -171,6 +171,15 @@ impl From<self::core::CoreError> for SiteError {
     }
 }
 
+/// A port free on 127.0.0.1 right now (the OS picks it).
+fn free_loopback_port() -> Result<u16, SiteError> {
+    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    std::net::TcpListener::bind(addr)
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|source| SiteError::Listen { addr, source })
+}
+
 /// Starts a site server on the current tokio runtime: opens the store,
 /// starts the simulated controller, the demo traffic (when enabled), the
 /// demo cameras (when enabled, in the background) and the HTTP(S) server.
@@ -183,6 +192,12 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         fault_injection,
         tls,
     } = opts;
+    let mut config = config;
+    if config.video.demo_cameras && config.video.rtsp_port == 0 {
+        // Fix the RTSP port now, so the snapshot's camera URLs are right from
+        // the first call, while the scenes are still being encoded.
+        config.video.rtsp_port = free_loopback_port()?;
+    }
     let store = Arc::new(Store::open_in(&data_dir)?);
     let sim = SimulatedController::new(&config.doors, &config.controller);
     let controller: Arc<dyn DoorController> = sim.clone();

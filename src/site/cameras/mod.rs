@@ -21,7 +21,7 @@ mod scenes;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -40,17 +40,30 @@ use crate::domain::{CameraId, ErrorKind};
 /// Why the demo cameras cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum CameraError {
+    /// A GStreamer plugin is not installed; `package` is the Debian package.
     #[error("GStreamer element {element:?} is missing (install {package})")]
     MissingElement { element: String, package: String },
+    /// Anything else: bad video settings, encode or server failure.
     #[error("demo cameras: {0}")]
     Failed(String),
 }
 
 impl CameraError {
+    /// Always `Unavailable`: the site works on without its demo cameras.
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::Unavailable
     }
 }
+
+/// RTP packet size. The server only listens on loopback (MTU 64 KiB), so
+/// packets larger than Ethernet's 1400 are safe, and fewer packets cost both
+/// server and client less; 8000 stays under what ffmpeg-based players take
+/// (8192).
+const RTP_MTU: u32 = 8000;
+
+/// Loopback UDP ports for RTP and RTCP over UDP (taken in pairs; a port in
+/// use is skipped).
+const UDP_PORTS: (u16, u16) = (41000, 48999);
 
 /// Every element the demo cameras use, with the Debian package that has it.
 const ELEMENTS: &[(&str, &str)] = &[
@@ -115,6 +128,8 @@ fn check_video(v: &VideoConfig) -> Result<(), CameraError> {
 /// One served camera: its stall switch and, for a cached scene, its stills.
 struct Cam {
     stalled: Arc<AtomicBool>,
+    /// The frame tick at which it stalled: its still freezes there too.
+    stalled_tick: AtomicU64,
     stills: Option<Arc<Vec<Vec<u8>>>>,
 }
 
@@ -137,9 +152,10 @@ pub struct DemoCameras {
 
 impl DemoCameras {
     /// Encodes missing scenes into `data_dir/scenes` (once), then serves every
-    /// camera of `cfg` whose source is a demo scene on 127.0.0.1. Blocks for
-    /// the encode (tens of seconds the first time), otherwise well under a
-    /// second.
+    /// camera of `cfg` whose source is a demo scene on 127.0.0.1 (whatever
+    /// `video.demo_cameras` says: the caller decides whether to start).
+    /// Blocks for the encode the first time (about 90 s for the demo site on
+    /// 2 cores), otherwise well under a second.
     pub fn start(cfg: &SiteConfig, data_dir: &Path) -> Result<DemoCameras, CameraError> {
         gst::init().map_err(|e| CameraError::Failed(format!("GStreamer: {e}")))?;
         check_elements()?;
@@ -176,6 +192,12 @@ impl DemoCameras {
             .build()
             .upcast();
 
+        // UDP transports send from (and take RTCP on) loopback ports only,
+        // not the wildcard address gst-rtsp-server binds by default.
+        let udp_ports = rtsp::RTSPAddressPool::new();
+        udp_ports
+            .add_range("127.0.0.1", "127.0.0.1", UDP_PORTS.0, UDP_PORTS.1, 0)
+            .map_err(|e| CameraError::Failed(format!("UDP port range: {e}")))?;
         let server = rtsp::RTSPServer::new();
         server.set_address("127.0.0.1");
         server.set_service(&v.rtsp_port.to_string());
@@ -191,12 +213,14 @@ impl DemoCameras {
                     for (path, stream) in [("main", &s.main), ("sub", &s.sub)] {
                         let f = scene_factory(&feeder.handle(), stream.clone(), stalled.clone());
                         f.set_clock(Some(&clock));
+                        f.set_address_pool(Some(&udp_ports));
                         mounts.add_factory(&format!("/{id}/{path}"), f);
                     }
                     cameras.insert(
                         c.id.clone(),
                         Cam {
                             stalled,
+                            stalled_tick: AtomicU64::new(0),
                             stills: Some(s.stills),
                         },
                     );
@@ -215,12 +239,14 @@ impl DemoCameras {
                             &clock,
                             stalled.clone(),
                         );
+                        f.set_address_pool(Some(&udp_ports));
                         mounts.add_factory(&format!("/{id}/{path}"), f);
                     }
                     cameras.insert(
                         c.id.clone(),
                         Cam {
                             stalled,
+                            stalled_tick: AtomicU64::new(0),
                             stills: None,
                         },
                     );
@@ -292,11 +318,18 @@ impl DemoCameras {
     }
 
     /// The newest frame of a camera as a JPEG (sub size): the cached still of
-    /// the current second of its scene loop. `None` for unknown cameras and
-    /// the live latency camera.
+    /// the current second of its scene loop (of the second it stalled at,
+    /// while stalled). `None` for unknown cameras and the live latency
+    /// camera.
     pub fn still_jpeg(&self, camera: &CameraId) -> Option<Vec<u8>> {
-        let stills = self.cameras.get(camera)?.stills.as_ref()?;
-        let frame = self.grid.tick_at(Instant::now()) % self.loop_frames.max(1);
+        let cam = self.cameras.get(camera)?;
+        let stills = cam.stills.as_ref()?;
+        let tick = if cam.stalled.load(Ordering::Relaxed) {
+            cam.stalled_tick.load(Ordering::Relaxed)
+        } else {
+            self.grid.tick_at(Instant::now())
+        };
+        let frame = tick % self.loop_frames.max(1);
         let second = usize::try_from(frame / self.fps.max(1)).unwrap_or(0);
         stills
             .get(second.min(stills.len().saturating_sub(1)))
@@ -310,6 +343,12 @@ impl DemoCameras {
         let Some(cam) = self.cameras.get(camera) else {
             return false;
         };
+        if stalled {
+            let now = self.grid.tick_at(Instant::now());
+            if !cam.stalled.load(Ordering::Relaxed) {
+                cam.stalled_tick.store(now, Ordering::Relaxed);
+            }
+        }
         if cam.stalled.swap(stalled, Ordering::Relaxed) != stalled {
             tracing::info!(camera = %camera, stalled, "demo camera stall changed");
         }
@@ -334,6 +373,14 @@ impl Drop for DemoCameras {
         {
             source.destroy();
         }
+        // A quit() before the thread entered run() would be lost: quit from
+        // inside the loop as well.
+        let ml = self.main_loop.clone();
+        let quit = glib::idle_source_new(None, glib::Priority::HIGH, move || {
+            ml.quit();
+            glib::ControlFlow::Break
+        });
+        quit.attach(Some(&self.context));
         self.main_loop.quit();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -351,10 +398,10 @@ fn scene_factory(
     let factory = rtsp::RTSPMediaFactory::new();
     // No parser here: the cached access units are already parsed, with
     // SPS/PPS before every key frame, and rtph264pay takes them as they are.
-    factory.set_launch(
+    factory.set_launch(&format!(
         "( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 \
-         ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
-    );
+         ! rtph264pay name=pay0 pt=96 config-interval=-1 mtu={RTP_MTU} )"
+    ));
     factory.set_shared(true);
     let feeder = feeder.clone();
     factory.connect_media_configure(move |_, media| {
@@ -397,7 +444,7 @@ fn live_factory(
          ! textoverlay name=label valignment=top halignment=left font-desc=\"Sans Bold 14\" shaded-background=true \
          ! textoverlay name=clock valignment=center halignment=center font-desc=\"Monospace Bold 32\" shaded-background=true \
          ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 bitrate={kbps} \
-         ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+         ! rtph264pay name=pay0 pt=96 config-interval=-1 mtu={RTP_MTU} )"
     ));
     factory.set_shared(true);
     factory.set_clock(Some(clock));
@@ -422,7 +469,9 @@ fn live_factory(
         let stalled = stalled.clone();
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             if stalled.load(Ordering::Relaxed) {
-                return gst::PadProbeReturn::Drop;
+                // Handled, not Drop: GStreamer 1.22 logs a critical when a
+                // Rust probe drops a buffer (the binding already released it).
+                return gst::PadProbeReturn::Handled;
             }
             let (Some(overlay), Some(pts)) = (weak.upgrade(), info.buffer().and_then(|b| b.pts()))
             else {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
@@ -14,8 +15,7 @@ use super::CameraError;
 use crate::config::VideoConfig;
 
 /// Bump when a recipe changes so that older cache files are not reused.
-const RECIPE_VERSION: u32 = 1;
-
+const RECIPE_VERSION: u32 = 2;
 
 /// How a scene looks: a `videotestsrc` pattern, whether it scrolls
 /// sideways, and whether a ball moves over it (for patterns that are still).
@@ -158,6 +158,7 @@ pub(super) fn load_or_encode(
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| CameraError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    remove_stale_temps(dir);
     let started = Instant::now();
     encode(&paths, scene, label, v)?;
     tracing::info!(
@@ -174,9 +175,13 @@ fn encode(
     label: &str,
     v: &VideoConfig,
 ) -> Result<(), CameraError> {
+    // Unique per encode, so that two servers (or tests) sharing a data
+    // folder never write into each other's files.
+    static ENCODES: AtomicU64 = AtomicU64::new(0);
+    let n = ENCODES.fetch_add(1, Ordering::Relaxed);
     let tmp = |p: &Path| {
         let mut s = p.as_os_str().to_owned();
-        s.push(format!(".tmp-{}", std::process::id()));
+        s.push(format!(".tmp-{}-{n}", std::process::id()));
         PathBuf::from(s)
     };
     let (main_tmp, sub_tmp, stills_tmp) = (tmp(&paths.main), tmp(&paths.sub), tmp(&paths.stills));
@@ -200,7 +205,7 @@ fn encode(
         // label overlay.
         format!(
             "videotestsrc pattern=ball background-color=0x00000000 foreground-color=0xffffcc00 \
-             num-buffers={frames} ! video/x-raw,format=AYUV,width={mw},height={mh},framerate={fps}/1 ! mix. \
+             num-buffers={frames} ! capsfilter name=ballcaps caps=video/x-raw,format=AYUV,width={mw},height={mh},framerate={fps}/1 ! mix. \
              videotestsrc {src} num-buffers={frames} ! {main} ! compositor name=mix background=black \
              ! {main} ! textoverlay name=label",
             main = raw(mw, mh),
@@ -215,7 +220,7 @@ fn encode(
     };
     let x264 = |w: u32, h: u32| {
         format!(
-            "x264enc bitrate={} key-int-max={gop} bframes=0 speed-preset=fast \
+            "x264enc bitrate={} key-int-max={gop} bframes=0 speed-preset=veryfast rc-lookahead=10 \
              option-string=scenecut=0 byte-stream=true ! video/x-h264,stream-format=byte-stream \
              ! h264parse config-interval=-1",
             bitrate_kbps(w, h)
@@ -245,6 +250,17 @@ fn encode(
         Ok(())
     };
     set("label", "text", label)?;
+    // The ball's branch was linked first, so it would be drawn underneath.
+    if let Some(pad) = pipeline
+        .by_name("ballcaps")
+        .and_then(|c| c.static_pad("src"))
+        .and_then(|p| p.peer())
+        && pad
+            .find_property("zorder")
+            .is_some_and(|p| p.value_type() == u32::static_type())
+    {
+        pad.set_property("zorder", 10u32);
+    }
     set("main_sink", "location", &path_str(&main_tmp)?)?;
     set("sub_sink", "location", &path_str(&sub_tmp)?)?;
     set(
@@ -276,10 +292,39 @@ fn encode(
     };
     // The main file goes last: it is what marks the scene as cached.
     let _ = std::fs::remove_dir_all(&paths.stills);
-    rename(&stills_tmp, &paths.stills)?;
+    if std::fs::rename(&stills_tmp, &paths.stills).is_err() && paths.stills.is_dir() {
+        // Another encoder of the same scene got there first: theirs is as good.
+        let _ = std::fs::remove_dir_all(&stills_tmp);
+    } else if stills_tmp.exists() {
+        rename(&stills_tmp, &paths.stills)?;
+    }
     rename(&sub_tmp, &paths.sub)?;
     rename(&main_tmp, &paths.main)?;
     Ok(())
+}
+
+/// Removes temp files and folders that an encode which crashed left behind
+/// (older than an hour, so that a running encode is never touched).
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if stale && e.file_name().to_string_lossy().contains(".tmp-") {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+        }
+    }
 }
 
 fn path_str(p: &Path) -> Result<String, CameraError> {
