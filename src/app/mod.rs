@@ -6,6 +6,7 @@ mod command;
 pub mod probe;
 mod shell;
 mod state;
+pub mod video;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ pub use command::{Command, CommandReceiver, CommandSender, command_channel};
 pub use shell::{App, Clock};
 pub use state::{
     AppEvent, AppState, COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN,
-    Link, NO_ANSWER, NOTICE_MS, Notice, NoticeLevel, SignInPhase, may_command_door,
+    Link, NO_ANSWER, NOTICE_MS, Notice, NoticeLevel, SignInPhase, StillImage, may_command_door,
     may_decide_requests,
 };
 
@@ -161,11 +162,15 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
         })
         .map_err(AppError::Runtime)?;
 
+    let renderer = video::renderer_from_env();
+    let start_view = std::env::var(video::START_VIEW_ENV).ok();
+    tracing::info!(%renderer, "opening the window");
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Watchdesk")
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([800.0, 500.0]),
+        renderer,
         ..Default::default()
     };
     let result = eframe::run_native(
@@ -177,6 +182,20 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
             let mut app = App::new(state, command_tx, event_rx);
             if let Some(user) = username {
                 app.prefill_username(&user);
+            }
+            app.set_video(video::start_video(&cc.egui_ctx));
+            app.log_tile_stats(&renderer.to_string());
+            if let Some(view) = start_view.as_deref() {
+                match crate::ui::cameras::CamerasView::parse_start(view) {
+                    Some(cameras) => {
+                        app.set_start_view(crate::ui::MainView::Cameras, Some(cameras))
+                    }
+                    None if view.trim() == "doors" => {}
+                    None => tracing::warn!(
+                        "{}={view:?} not understood (e.g. cameras:3x3, cameras:4x4:fill, doors)",
+                        video::START_VIEW_ENV
+                    ),
+                }
             }
             Ok(Box::new(app))
         }),

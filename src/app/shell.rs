@@ -3,15 +3,19 @@
 //! It never awaits and never does I/O, and asks for a repaint only when
 //! something changed or a deadline (or the one-second clock) comes up.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::command::{Command, CommandReceiver, CommandSender, command_channel};
 use super::state::{AppEvent, AppState};
+use super::video::{RepaintPacer, TileStatsLog, VideoSetup};
 use crate::domain::{ErrorKind, Timestamp};
-use crate::ui::{self, ViewState};
+use crate::ui::cameras::{CamerasView, VideoFeed, VideoUi};
+use crate::ui::video_tile::{TileSource, TileTextures};
+use crate::ui::{self, MainView, ViewState};
 
 /// The most worker events applied in one frame; the rest wait a frame, so
 /// a flood cannot freeze the UI.
@@ -30,7 +34,26 @@ pub struct App {
     from_worker: mpsc::Receiver<AppEvent>,
     clock: Clock,
     probe: Option<super::probe::Probe>,
+    video: Video,
 }
+
+/// The window's video: where tiles get frames, their textures, and the
+/// pacing of repaints for new frames.
+struct Video {
+    source: Option<Box<dyn TileSource>>,
+    pacer: Option<Arc<RepaintPacer>>,
+    /// Why there is no video, one line each.
+    problems: Vec<String>,
+    textures: TileTextures,
+    stats: Option<TileStatsLog>,
+    /// Whether `ui()` ran since the last `logic()`: when it did not, the
+    /// window is hidden and no tile was asked for.
+    ui_ran: bool,
+}
+
+/// A player nobody asks for stops after this long (the engine's default);
+/// the window wakes once more then so it can.
+const IDLE_STOP_MS: u64 = 3_000;
 
 impl App {
     /// A window over `state`, sending commands to `to_worker` and applying
@@ -51,7 +74,51 @@ impl App {
             from_worker,
             clock: Box::new(chrono::Utc::now),
             probe: super::probe::Probe::from_env(),
+            video: Video {
+                source: None,
+                pacer: None,
+                problems: vec!["The video engine is not running".into()],
+                textures: TileTextures::default(),
+                stats: None,
+                ui_ran: false,
+            },
         }
+    }
+
+    /// Gives the window its video (see [`super::video::start_video`]).
+    pub fn set_video(&mut self, setup: VideoSetup) {
+        self.video.source = setup.source;
+        self.video.pacer = setup.pacer;
+        self.video.problems = setup.problems;
+    }
+
+    /// Gives the window a stand-in for the video engine (tests).
+    pub fn set_tile_source(&mut self, source: Box<dyn TileSource>) {
+        self.video.source = Some(source);
+        self.video.problems.clear();
+    }
+
+    /// Writes per-tile stats to the file named by `WATCHDESK_TILE_STATS`.
+    pub fn log_tile_stats(&mut self, renderer: &str) {
+        self.video.stats = TileStatsLog::from_env(renderer);
+    }
+
+    /// Opens the window on `main`, with the cameras laid out as `cameras`.
+    pub fn set_start_view(&mut self, main: MainView, cameras: Option<CamerasView>) {
+        self.view.main = main;
+        if let Some(cameras) = cameras {
+            self.view.cameras = cameras;
+        }
+    }
+
+    /// The view's own state (which view, the grid).
+    pub fn view(&self) -> &ViewState {
+        &self.view
+    }
+
+    /// How many frames went to tile textures in all (each a new frame).
+    pub fn texture_uploads(&self) -> u64 {
+        self.video.textures.uploads()
     }
 
     /// A window with no network behind it, for tests: `state` is shown as
@@ -137,6 +204,19 @@ impl App {
 
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(pacer) = &self.video.pacer {
+            pacer.frame_begins();
+        }
+        if let Some(source) = &self.video.source {
+            if !self.video.ui_ran {
+                // Hidden: no tile was asked for; let the engine stop them.
+                source.end_frame();
+            }
+            if source.active_players() > 0 {
+                ctx.request_repaint_after(Duration::from_millis(IDLE_STOP_MS + 100));
+            }
+        }
+        self.video.ui_ran = false;
         let now = (self.clock)();
         self.state.apply(AppEvent::Tick { now });
         let mut applied = 0;
@@ -159,8 +239,38 @@ impl eframe::App for App {
         }
     }
 
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        crate::ui::theme::clear_color(visuals)
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        ui::root_ui(ui, &self.state, &mut self.view, &self.outbox);
+        let instant = Instant::now();
+        let video = &mut self.video;
+        video.ui_ran = true;
+        video.textures.begin_frame();
+        let feed = match &video.source {
+            Some(source) => VideoFeed::Live(source.as_ref()),
+            None => VideoFeed::Unavailable(&video.problems),
+        };
+        let mut video_ui = VideoUi {
+            feed,
+            textures: &mut video.textures,
+            instant,
+        };
+        ui::root_ui(ui, &self.state, &mut self.view, &self.outbox, &mut video_ui);
+        let summary = video.textures.end_frame();
+        if let Some(source) = &video.source {
+            source.end_frame();
+        }
+        if let Some(pacer) = &video.pacer {
+            pacer.set_min_interval(summary.min_frame_interval());
+        }
+        if let Some(wait) = summary.repaint_in {
+            ui.ctx().request_repaint_after(wait);
+        }
+        if let Some(stats) = &mut video.stats {
+            stats.frame(summary, instant, ui.ctx().cumulative_frame_nr());
+        }
         if let Some(probe) = &mut self.probe {
             probe.frame(&self.state);
         }

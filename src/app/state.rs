@@ -3,11 +3,12 @@
 //! in with [`AppEvent::Tick`]). The UI reads it; table tests drive it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::domain::{
-    AccessRequest, CardholderId, CommandId, CommandInfo, CommandState, Door, DoorAction, DoorId,
-    DoorState, DoorStatus, ErrorKind, Event, EventKind, RequestId, Role, Seq, Session, SiteInfo,
-    SiteTime, Snapshot, Timestamp,
+    AccessRequest, Camera, CameraId, CardholderId, CommandId, CommandInfo, CommandState, Door,
+    DoorAction, DoorId, DoorState, DoorStatus, ErrorKind, Event, EventKind, RequestId, Role, Seq,
+    Session, SiteInfo, SiteTime, Snapshot, Timestamp,
 };
 
 /// How many live events the list keeps.
@@ -99,6 +100,42 @@ pub enum AppEvent {
         level: NoticeLevel,
         text: String,
     },
+    /// The site's cameras, read again (their stream addresses may have
+    /// changed, e.g. once the demo site's cameras are up).
+    Cameras(Vec<Camera>),
+    /// A camera's still picture, decoded off the UI thread: a tile shows it
+    /// while its stream connects.
+    CameraStill {
+        camera: CameraId,
+        image: Arc<StillImage>,
+    },
+}
+
+/// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StillImage {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: bytes::Bytes,
+}
+
+impl StillImage {
+    /// Whether the pixel buffer matches the size.
+    pub fn is_consistent(&self) -> bool {
+        let want = u64::from(self.width) * u64::from(self.height) * 4;
+        self.width > 0 && self.height > 0 && want == self.rgba.len() as u64
+    }
+}
+
+impl std::fmt::Debug for StillImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the pixels.
+        f.debug_struct("StillImage")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("bytes", &self.rgba.len())
+            .finish()
+    }
 }
 
 /// The stage of a door command, as the operator sees it.
@@ -198,6 +235,10 @@ pub struct AppState {
     /// The address of the site, for the sign-in form.
     pub site_url: String,
     pub doors: Vec<DoorView>,
+    /// The site's cameras, in the site's order.
+    pub cameras: Vec<Camera>,
+    /// The still picture of each camera that has one.
+    pub stills: HashMap<CameraId, Arc<StillImage>>,
     pub open_requests: Vec<AccessRequest>,
     /// Newest first, at most [`EVENT_LIST_LEN`].
     pub events: VecDeque<Event>,
@@ -225,6 +266,8 @@ impl AppState {
             demo,
             site_url: site_url.into(),
             doors: Vec::new(),
+            cameras: Vec::new(),
+            stills: HashMap::new(),
             open_requests: Vec::new(),
             events: VecDeque::new(),
             last_seq: None,
@@ -329,6 +372,16 @@ impl AppState {
                 self.clock_offset_ms = Some((site.now - local).num_milliseconds());
             }
             AppEvent::Notice { level, text } => self.notice(level, text),
+            AppEvent::Cameras(cameras) => {
+                if self.session.is_some() {
+                    self.set_cameras(cameras);
+                }
+            }
+            AppEvent::CameraStill { camera, image } => {
+                if image.is_consistent() && self.camera(&camera).is_some() {
+                    self.stills.insert(camera, image);
+                }
+            }
         }
     }
 
@@ -367,6 +420,8 @@ impl AppState {
     fn clear_session(&mut self) {
         self.session = None;
         self.doors.clear();
+        self.cameras.clear();
+        self.stills.clear();
         self.open_requests.clear();
         self.events.clear();
         self.last_seq = None;
@@ -390,6 +445,7 @@ impl AppState {
                 status: d.status,
             })
             .collect();
+        self.set_cameras(snapshot.cameras);
         self.demo = snapshot.site.demo;
         self.site = Some(snapshot.site);
         self.open_requests = snapshot.open_requests;
@@ -399,6 +455,13 @@ impl AppState {
         // A fresh snapshot is the truth now.
         self.link = Link::Up;
         self.starting = None;
+    }
+
+    fn set_cameras(&mut self, cameras: Vec<Camera>) {
+        self.cameras = cameras;
+        let cameras = &self.cameras;
+        self.stills
+            .retain(|id, _| cameras.iter().any(|c| &c.id == id));
     }
 
     fn apply_live(&mut self, event: Event) {
@@ -526,6 +589,11 @@ impl AppState {
     /// What a door shows: UNKNOWN while the link is down, never a cached lock.
     pub fn door_state(&self, door: &DoorView) -> DoorState {
         door.status.state(self.link_up())
+    }
+
+    /// A camera by id.
+    pub fn camera(&self, id: &CameraId) -> Option<&Camera> {
+        self.cameras.iter().find(|c| &c.id == id)
     }
 
     /// A door's name, or its id when it is not known.
@@ -1083,6 +1151,78 @@ mod tests {
         assert_eq!(s.events.front().map(|e| e.seq), Some(700));
         assert_eq!(s.events.back().map(|e| e.seq), Some(201));
         assert_eq!(s.last_seq, Some(700));
+    }
+
+    fn camera(id: &str) -> Camera {
+        let stream = |kind: &str, width, height| crate::domain::StreamInfo {
+            url: format!("rtsp://127.0.0.1:8554/{id}/{kind}"),
+            width,
+            height,
+            fps: 25,
+            codec: "h264".into(),
+        };
+        Camera {
+            id: CameraId::new(id),
+            name: format!("Camera {id}"),
+            main: stream("main", 1280, 720),
+            sub: stream("sub", 640, 360),
+            map: None,
+        }
+    }
+
+    fn still(width: u32, height: u32, len: usize) -> Arc<StillImage> {
+        Arc::new(StillImage {
+            width,
+            height,
+            rgba: bytes::Bytes::from(vec![255; len]),
+        })
+    }
+
+    #[test]
+    fn cameras_and_their_stills() {
+        let mut s = AppState::new(t(0), "http://site", true);
+        s.apply(AppEvent::SignedIn(session(Role::Operator)));
+        let mut snap = snapshot(10);
+        snap.cameras = vec![camera("c1"), camera("c2")];
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+        assert_eq!(s.cameras.len(), 2);
+        assert_eq!(
+            s.camera(&CameraId::new("c2")).map(|c| c.name.as_str()),
+            Some("Camera c2")
+        );
+
+        // A still is kept for a known camera with a consistent buffer only.
+        s.apply(AppEvent::CameraStill {
+            camera: CameraId::new("c1"),
+            image: still(2, 2, 16),
+        });
+        s.apply(AppEvent::CameraStill {
+            camera: CameraId::new("c2"),
+            image: still(2, 2, 15),
+        });
+        s.apply(AppEvent::CameraStill {
+            camera: CameraId::new("nope"),
+            image: still(2, 2, 16),
+        });
+        assert_eq!(s.stills.len(), 1);
+        assert!(s.stills.contains_key(&CameraId::new("c1")));
+        assert!(
+            !format!("{:?}", s.stills).contains("255"),
+            "no pixels in Debug"
+        );
+
+        // The cameras read again: new addresses, c1 gone with its still.
+        let mut moved = camera("c2");
+        moved.main.url = "rtsp://127.0.0.1:40000/c2/main".into();
+        s.apply(AppEvent::Cameras(vec![moved.clone()]));
+        assert_eq!(s.cameras, vec![moved]);
+        assert!(s.stills.is_empty());
+
+        // Signed out: no cameras, and a late reading does not bring them back.
+        s.apply(AppEvent::SignedOut);
+        assert!(s.cameras.is_empty());
+        s.apply(AppEvent::Cameras(vec![camera("c1")]));
+        assert!(s.cameras.is_empty());
     }
 
     #[test]

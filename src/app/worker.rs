@@ -10,12 +10,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::command::Command;
+use super::state::StillImage;
 use super::state::{AppEvent, NoticeLevel};
 use crate::client::dispatch::{DispatchOptions, send_door_command};
 use crate::client::live::{self, LiveHandle, LiveUpdate};
 use crate::client::{Client, ClientConfig, ClientError, error_chain};
 use crate::config::SiteConfig;
-use crate::domain::{Decision, ErrorKind, RequestId, Seq};
+use crate::domain::{CameraId, Decision, ErrorKind, RequestId, Seq};
 
 /// How often the site's clock is read again.
 pub const SITE_CLOCK_PERIOD_MS: u64 = 60_000;
@@ -303,7 +304,13 @@ impl Worker {
             }
         };
         let seq: Seq = snapshot.seq;
+        let cameras: Vec<CameraId> = snapshot.cameras.iter().map(|c| c.id.clone()).collect();
         self.sink.send(AppEvent::Snapshot(Box::new(snapshot))).await;
+        self.session.tasks.push(tokio::spawn(load_stills(
+            self.client.clone(),
+            cameras,
+            self.sink.clone(),
+        )));
 
         let (live_tx, live_rx) = mpsc::channel(256);
         self.session.live = Some(live::spawn(self.client.clone(), seq, live_tx));
@@ -351,6 +358,110 @@ async fn forward_live(mut rx: mpsc::Receiver<LiveUpdate>, sink: EventSink) {
             return;
         }
     }
+}
+
+/// The largest still picture accepted, in pixels a side.
+const STILL_MAX_SIDE_PX: u32 = 4_096;
+
+/// How long the stills are tried again while the site's cameras start
+/// (the demo site encodes its scenes on the first run).
+const STILLS_RETRY_MS: u64 = 600_000;
+
+/// Fetches each camera's still once and decodes it on a blocking thread, so
+/// a tile can show it while its stream connects. A camera without a still
+/// (e.g. a live-only one) is skipped quietly. While no camera has a still
+/// (the site's cameras are still starting) it tries again with a backoff;
+/// once stills come, it reads the cameras again, since their stream
+/// addresses may have been unknown when the first snapshot was taken.
+async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
+    let started = tokio::time::Instant::now();
+    let mut wait_ms = 1_000;
+    let mut pending = cameras;
+    let mut loaded = 0_usize;
+    loop {
+        let mut unavailable = Vec::new();
+        for camera in pending {
+            match load_still(&client, &camera).await {
+                StillOutcome::Loaded(image) => {
+                    loaded += 1;
+                    let event = AppEvent::CameraStill { camera, image };
+                    if !sink.send(event).await {
+                        return;
+                    }
+                }
+                StillOutcome::Unavailable => unavailable.push(camera),
+                StillOutcome::Failed => {}
+            }
+        }
+        if loaded > 0 {
+            break;
+        }
+        if unavailable.is_empty() {
+            return; // no camera has a still
+        }
+        if started.elapsed() > Duration::from_millis(STILLS_RETRY_MS) {
+            tracing::info!("no camera stills; giving up");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        wait_ms = (wait_ms * 2).min(10_000);
+        pending = unavailable;
+    }
+    // Stills are served, so the cameras are up: read their addresses again.
+    match client.snapshot().await {
+        Ok(snapshot) => {
+            sink.send(AppEvent::Cameras(snapshot.cameras)).await;
+        }
+        Err(e) => tracing::debug!("cannot read the cameras again: {}", error_chain(&e)),
+    }
+}
+
+enum StillOutcome {
+    Loaded(Arc<StillImage>),
+    /// The site has none now (e.g. its cameras are starting).
+    Unavailable,
+    Failed,
+}
+
+async fn load_still(client: &Client, camera: &CameraId) -> StillOutcome {
+    let jpeg = match client.camera_still(camera).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::debug!(%camera, "no still: {}", error_chain(&e));
+            return if e.kind() == ErrorKind::Unavailable {
+                StillOutcome::Unavailable
+            } else {
+                StillOutcome::Failed
+            };
+        }
+    };
+    match tokio::task::spawn_blocking(move || decode_still(&jpeg)).await {
+        Ok(Ok(image)) => StillOutcome::Loaded(Arc::new(image)),
+        Ok(Err(e)) => {
+            tracing::debug!(%camera, "still not decodable: {e}");
+            StillOutcome::Failed
+        }
+        Err(e) => {
+            tracing::warn!(%camera, "still decoder failed: {e}");
+            StillOutcome::Failed
+        }
+    }
+}
+
+/// Decodes a JPEG or PNG into RGBA, refusing absurd sizes.
+pub fn decode_still(bytes: &[u8]) -> Result<StillImage, image::ImageError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(STILL_MAX_SIDE_PX);
+    limits.max_image_height = Some(STILL_MAX_SIDE_PX);
+    reader.limits(limits);
+    let rgba = reader.decode()?.into_rgba8();
+    let (width, height) = rgba.dimensions();
+    Ok(StillImage {
+        width,
+        height,
+        rgba: bytes::Bytes::from(rgba.into_raw()),
+    })
 }
 
 async fn load_names(client: Client, sink: EventSink) {
@@ -495,6 +606,26 @@ mod tests {
             .await
             .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
             .expect("worker alive")
+    }
+
+    #[test]
+    fn stills_decode_to_rgba_and_garbage_is_refused() {
+        let mut img = image::RgbImage::new(64, 36);
+        for (x, _, p) in img.enumerate_pixels_mut() {
+            *p = image::Rgb([u8::try_from(x * 4).unwrap(), 100, 200]);
+        }
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&img)
+            .unwrap();
+        let still = decode_still(&jpeg).unwrap();
+        assert_eq!((still.width, still.height), (64, 36));
+        assert!(still.is_consistent());
+        // Opaque, and the gradient survived.
+        assert!(still.rgba.chunks_exact(4).all(|p| p[3] == 255));
+        assert!(still.rgba[4 * 60] > still.rgba[0] + 100);
+        assert!(decode_still(b"not an image").is_err());
+        assert!(decode_still(&jpeg[..jpeg.len() / 3]).is_err());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

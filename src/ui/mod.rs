@@ -2,6 +2,7 @@
 //! &commands)`. No I/O, no locks, no state changes: a click becomes a
 //! [`Command`](crate::app::Command) in the [`CommandSender`].
 
+pub mod cameras;
 pub mod doors;
 pub mod events;
 pub mod format;
@@ -9,17 +10,31 @@ pub mod requests;
 pub mod sign_in;
 pub mod theme;
 pub mod top_bar;
+pub mod video_tile;
 
-use egui::{CentralPanel, Frame, Margin, Panel, RichText, ScrollArea, Ui};
+use egui::{CentralPanel, Color32, Frame, Margin, Panel, RichText, ScrollArea, Ui};
 
 use crate::app::{AppState, CommandSender, Link, NoticeLevel};
 
-/// What only the view keeps: the sign-in form's text.
+/// The main area's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MainView {
+    /// Access requests and the door list.
+    #[default]
+    Doors,
+    /// The camera grid.
+    Cameras,
+}
+
+/// What only the view keeps: the sign-in form's text, which view is shown,
+/// and how the cameras are laid out.
 #[derive(Debug, Clone, Default)]
 pub struct ViewState {
     pub username: String,
     /// Cleared as soon as it is sent.
     pub password: String,
+    pub main: MainView,
+    pub cameras: cameras::CamerasView,
 }
 
 impl ViewState {
@@ -32,13 +47,29 @@ impl ViewState {
                 String::new()
             },
             password: String::new(),
+            main: MainView::default(),
+            cameras: cameras::CamerasView::default(),
         }
     }
 }
 
-/// The whole window.
-pub fn root_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands: &CommandSender) {
-    Panel::top("top_bar").show(ui, |ui| top_bar::top_bar_ui(ui, state, commands));
+/// The whole window. `video` feeds the camera view's tiles.
+pub fn root_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    view: &mut ViewState,
+    commands: &CommandSender,
+    video: &mut cameras::VideoUi<'_>,
+) {
+    // Panels are not filled: the window is cleared to the panel colour
+    // already (`theme::clear_color`), and under software rendering every
+    // filled pixel costs on each repaint.
+    let style = ui.style().clone();
+    let bare_bar = Frame::side_top_panel(&style).fill(Color32::TRANSPARENT);
+    let bare_central = Frame::central_panel(&style).fill(Color32::TRANSPARENT);
+    Panel::top("top_bar")
+        .frame(bare_bar)
+        .show(ui, |ui| top_bar::top_bar_ui(ui, state, commands));
     if state.session.is_some()
         && let Link::Down {
             attempt, reason, ..
@@ -60,20 +91,41 @@ pub fn root_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands: &C
         return;
     }
     Panel::right("events")
+        .frame(bare_bar)
         .resizable(true)
         .default_size(480.0)
         .show(ui, |ui| events::events_ui(ui, state));
-    CentralPanel::default().show(ui, |ui| {
+    CentralPanel::default().frame(bare_central).show(ui, |ui| {
         if state.site.is_none() {
             ui.label("Loading the site's state…");
             return;
         }
-        ScrollArea::vertical()
-            .id_salt("doors_and_requests")
-            .show(ui, |ui| {
-                requests::requests_ui(ui, state, commands);
-                doors::doors_ui(ui, state, commands);
-            });
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut view.main, MainView::Doors, "Doors");
+            ui.selectable_value(&mut view.main, MainView::Cameras, "Cameras");
+        });
+        ui.separator();
+        match view.main {
+            MainView::Doors => {
+                ScrollArea::vertical()
+                    .id_salt("doors_and_requests")
+                    .show(ui, |ui| {
+                        requests::requests_ui(ui, state, commands);
+                        doors::doors_ui(ui, state, commands);
+                    });
+            }
+            MainView::Cameras => {
+                // Access requests wait for an answer: they stay in sight.
+                if !state.open_requests.is_empty() {
+                    ScrollArea::vertical()
+                        .id_salt("requests_over_cameras")
+                        .max_height(ui.available_height() / 4.0)
+                        .show(ui, |ui| requests::requests_ui(ui, state, commands));
+                    ui.separator();
+                }
+                cameras::cameras_ui(ui, state, &mut view.cameras, video);
+            }
+        }
     });
 }
 

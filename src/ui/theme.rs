@@ -41,10 +41,30 @@ pub const LINK_DOWN: Color32 = ALARM;
 pub const CARD_STROKE: Color32 = Color32::from_rgb(0x3a, 0x3f, 0x47);
 /// Info notice.
 pub const INFO: Color32 = OPEN;
+/// Behind a video picture (letterbox bars, a tile without a picture).
+pub const TILE_BG: Color32 = Color32::BLACK;
+/// A grid cell with no camera in it.
+pub const TILE_EMPTY: Color32 = Color32::from_rgb(0x16, 0x18, 0x1c);
+/// The outline of the tile under the pointer.
+pub const TILE_HOVER: Color32 = Color32::from_rgb(0x6b, 0x72, 0x80);
+/// Behind text drawn over video, so it reads on any picture.
+pub const OVERLAY_BG: Color32 = Color32::from_black_alpha(170);
+/// Text drawn over video.
+pub const OVERLAY_TEXT: Color32 = Color32::WHITE;
+/// The marker of a picture whose capture time is late.
+pub const VIDEO_LATE: Color32 = ALARM;
+/// A tile's error text.
+pub const VIDEO_ERROR: Color32 = Color32::from_rgb(0xff, 0x8a, 0x80);
 
 /// Sets the look once at start-up: dark, for a control room.
 pub fn install(ctx: &egui::Context) {
     ctx.set_theme(egui::ThemePreference::Dark);
+}
+
+/// The colour the window is cleared to before each frame: the panels'
+/// colour, so the panels need not be filled again.
+pub fn clear_color(visuals: &egui::Visuals) -> [f32; 4] {
+    visuals.panel_fill.to_normalized_gamma_f32()
 }
 
 /// The colour of a door state.
