@@ -18,4 +18,4 @@ source ./scripts/xvfb.sh
 start_xvfb
 
 echo "== cargo test"
-WATCHDESK_REQUIRE_DISPLAY=1 cargo test --all-targets 2>&1 | tee target/test-output.txt
+WATCHDESK_REQUIRE_DISPLAY=1 cargo test 2>&1 | tee target/test-output.txt
