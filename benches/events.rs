@@ -8,6 +8,8 @@
 //! target and every client received every event with p99 delivery latency
 //! under 1 s. The last printed line is a JSON object of the figures.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,30 +33,11 @@ struct ClientStats {
 }
 
 fn cpu_seconds() -> f64 {
-    // utime + stime of this process, in clock ticks (100 Hz on Linux).
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    common::cpu_ticks("/proc/self/stat").unwrap_or(0) as f64 / common::clock_ticks_per_second()
 }
 
 fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    common::rss_mb("/proc/self/status")
 }
 
 fn main() {
@@ -169,8 +152,8 @@ async fn bench() {
         }
         lats.sort_by(f64::total_cmp);
         let (p50, p99, max) = (
-            percentile(&lats, 0.5),
-            percentile(&lats, 0.99),
+            common::percentile(&lats, 0.5),
+            common::percentile(&lats, 0.99),
             lats.last().copied().unwrap_or(f64::NAN),
         );
         let appended_rate = appended as f64 / append_secs.max(STAGE_SECS as f64 * 0.5);

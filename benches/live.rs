@@ -15,6 +15,8 @@
 //! Prints a table, then one JSON line with every figure. `LIVE_BENCH_SECS`
 //! shortens or lengthens the measured windows (default 30).
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -132,30 +134,8 @@ impl Drop for CameraServer {
 
 // ---- /proc ------------------------------------------------------------------
 
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process or thread, in ticks.
-fn cpu_ticks(stat_path: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(stat_path).ok()?;
-    // After the command name in parentheses: field 3 on; utime and stime are
-    // fields 14 and 15.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
 fn process_cpu(pid: u32) -> u64 {
-    cpu_ticks(&format!("/proc/{pid}/stat")).unwrap_or(0)
+    common::cpu_ticks(&format!("/proc/{pid}/stat")).unwrap_or(0)
 }
 
 /// CPU ticks per thread: (tid, name) → ticks.
@@ -176,7 +156,7 @@ fn thread_cpu(pid: u32) -> HashMap<(u32, String), u64> {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        if let Some(t) = cpu_ticks(&format!("/proc/{pid}/task/{tid}/stat")) {
+        if let Some(t) = common::cpu_ticks(&format!("/proc/{pid}/task/{tid}/stat")) {
             out.insert((tid, comm), t);
         }
     }
@@ -184,26 +164,10 @@ fn thread_cpu(pid: u32) -> HashMap<(u32, String), u64> {
 }
 
 fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    common::rss_mb(&format!("/proc/{pid}/status"))
 }
 
 // ---- statistics -------------------------------------------------------------
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
@@ -428,7 +392,7 @@ fn measure_engine(
         dropped,
         ttff_ms,
         repaints_per_s: repaints as f64 / wall_s,
-        tile_call_p99_us: percentile(&calls, 0.99),
+        tile_call_p99_us: common::percentile(&calls, 0.99),
         tile_call_max_us: calls.last().copied().unwrap_or(f64::NAN),
     })
 }
@@ -859,7 +823,7 @@ fn run() -> BenchResult<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
     let window = Duration::from_secs(secs);
-    let ticks = clock_ticks();
+    let ticks = common::clock_ticks_per_second();
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let bench_data = manifest.join("target/bench-data");
     let data_dir = bench_data.join("watchdesk/demo");
@@ -967,8 +931,8 @@ fn run() -> BenchResult<()> {
             "min_delivered_over_source": round(a.min_delivered_ratio, 3),
             "min_polled_over_source": round(a.min_seen_ratio, 3),
             "dropped_frames": a.dropped,
-            "first_frame_ms_median": round(percentile(&ttff_a, 0.5), 0),
-            "first_frame_ms_max": round(percentile(&ttff_a, 1.0), 0),
+            "first_frame_ms_median": round(common::percentile(&ttff_a, 0.5), 0),
+            "first_frame_ms_max": round(common::percentile(&ttff_a, 1.0), 0),
             "repaint_calls_per_s": round(a.repaints_per_s, 1),
             "tile_call_p99_us": round(a.tile_call_p99_us, 1),
             "tile_call_max_us": round(a.tile_call_max_us, 1),
@@ -1014,15 +978,15 @@ fn run() -> BenchResult<()> {
         "latency_clock_main".into(),
         json!({
             "samples": lat.len(),
-            "capture_to_mailbox_ms_median": round(percentile(&lat, 0.5), 1),
-            "capture_to_mailbox_ms_p95": round(percentile(&lat, 0.95), 1),
+            "capture_to_mailbox_ms_median": round(common::percentile(&lat, 0.5), 1),
+            "capture_to_mailbox_ms_p95": round(common::percentile(&lat, 0.95), 1),
         }),
     );
     out.insert(
         "first_frame".into(),
         json!({
             "single_tile_ms": ttff_single.iter().map(|v| round(*v, 0)).collect::<Vec<_>>(),
-            "single_tile_ms_median": round(percentile(&ttff_single, 0.5), 0),
+            "single_tile_ms_median": round(common::percentile(&ttff_single, 0.5), 0),
             "stall_detected_ms": stall_ms.map(|v| round(v, 0)),
             "recovered_ms": recover_ms.map(|v| round(v, 0)),
         }),
@@ -1140,8 +1104,8 @@ fn run() -> BenchResult<()> {
         "A first frame, median / max ms (16 at once)",
         format!(
             "{:.0} / {:.0}",
-            percentile(&ttff_a, 0.5),
-            percentile(&ttff_a, 1.0)
+            common::percentile(&ttff_a, 0.5),
+            common::percentile(&ttff_a, 1.0)
         ),
         "≤ 1000",
     );
@@ -1164,17 +1128,17 @@ fn run() -> BenchResult<()> {
     row("C RSS, MB", format!("{:.0}", c.rss_mb), "");
     row(
         "D capture → mailbox latency median ms",
-        format!("{:.1}", percentile(&lat, 0.5)),
+        format!("{:.1}", common::percentile(&lat, 0.5)),
         "≤ 40",
     );
     row(
         "D capture → mailbox latency p95 ms",
-        format!("{:.1}", percentile(&lat, 0.95)),
+        format!("{:.1}", common::percentile(&lat, 0.95)),
         "",
     );
     row(
         "E first frame, single tile, median ms",
-        format!("{:.0}", percentile(&ttff_single, 0.5)),
+        format!("{:.0}", common::percentile(&ttff_single, 0.5)),
         "≤ 1000",
     );
     row(
