@@ -645,6 +645,15 @@ fn capture_times_from_the_demo_clock_camera() {
         latencies_ms[0] > -50.0,
         "capture after arrival: clocks disagree"
     );
+    // Capture time is when the frame's period began (RTCP maps RTP time to
+    // capture, not send, time): no frame can land sooner than one period
+    // after it. Send-time stamps would read a few ms here.
+    let period_ms = 1_000.0 / f64::from(v.fps.max(1));
+    assert!(
+        median >= period_ms,
+        "median latency {median:.1} ms is under one frame period ({period_ms:.1} ms): \
+         the camera stamps send time, not capture time"
+    );
     assert!(median < 500.0, "median latency {median} ms");
     ui.assert_responsive();
 }

@@ -245,6 +245,7 @@ impl eframe::App for App {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let instant = Instant::now();
+        let wall = chrono::Utc::now();
         let video = &mut self.video;
         video.ui_ran = true;
         video.textures.begin_frame();
@@ -269,7 +270,7 @@ impl eframe::App for App {
             ui.ctx().request_repaint_after(wait);
         }
         if let Some(stats) = &mut video.stats {
-            stats.frame(summary, instant, ui.ctx().cumulative_frame_nr());
+            stats.frame(summary, instant, wall, ui.ctx().cumulative_frame_nr());
         }
         if let Some(probe) = &mut self.probe {
             probe.frame(&self.state);

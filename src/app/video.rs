@@ -188,8 +188,27 @@ pub struct TileStatsReport {
     pub ui_passes: u64,
     /// Tiles on screen at the last frame.
     pub tiles_on_screen: usize,
+    /// Capture → on screen over the last frames shown (see [`ScreenLatency`]).
+    pub screen_latency: ScreenLatency,
     pub tiles: Vec<TileRecord>,
 }
+
+/// Capture → on screen, from the frames the window showed: for each frame
+/// put on a tile, the time from its capture (RTP/NTP) to the start of the
+/// window's next frame, which eframe begins only after the previous one
+/// was painted and swapped (under Mesa's software renderer most of the
+/// rasterising happens in the swap). An upper bound: it also counts any
+/// wait before the next frame starts; in a busy wall that is under a frame
+/// interval. Over the last [`SCREEN_SAMPLES`] frames shown.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ScreenLatency {
+    pub samples: usize,
+    pub median_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+/// How many recent frames [`ScreenLatency`] covers.
+const SCREEN_SAMPLES: usize = 3_000;
 
 struct TileTrack {
     first_drawn: Instant,
@@ -213,12 +232,22 @@ pub struct TileStatsLog {
     tiles_on_screen: usize,
     last_sent: Instant,
     tx: SyncSender<TileStatsReport>,
+    /// Capture times of frames first shown in UI frame `.0`, waiting for
+    /// the next UI frame to start.
+    pending: Vec<(u64, chrono::DateTime<chrono::Utc>)>,
+    /// Capture → next UI frame, ms, newest last.
+    screen_ms: std::collections::VecDeque<f64>,
 }
 
 impl TileStatsLog {
     /// A log writing to the file named by [`TILE_STATS_ENV`], if set.
     pub fn from_env(renderer: &str) -> Option<TileStatsLog> {
         let path = PathBuf::from(std::env::var_os(TILE_STATS_ENV)?);
+        TileStatsLog::new(path, renderer)
+    }
+
+    /// A log writing to `path`; None if its writer thread cannot start.
+    pub fn new(path: PathBuf, renderer: &str) -> Option<TileStatsLog> {
         let (tx, rx) = sync_channel::<TileStatsReport>(2);
         let file = path.clone();
         let spawned = std::thread::Builder::new()
@@ -246,15 +275,34 @@ impl TileStatsLog {
             tiles_on_screen: 0,
             last_sent: now,
             tx,
+            pending: Vec::new(),
+            screen_ms: std::collections::VecDeque::with_capacity(SCREEN_SAMPLES),
         })
     }
 
     /// Notes what a pass of the UI showed; `frames` is the count of frames
-    /// rendered so far.
-    pub fn frame(&mut self, summary: &FrameSummary, now: Instant, frames: u64) {
+    /// rendered so far, `wall` the time the pass began.
+    pub fn frame(
+        &mut self,
+        summary: &FrameSummary,
+        now: Instant,
+        wall: chrono::DateTime<chrono::Utc>,
+        frames: u64,
+    ) {
         self.ui_passes += 1;
         self.ui_frames = frames;
         self.tiles_on_screen = summary.tiles.len();
+        // Frames shown in an earlier UI frame are on screen by now.
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            self.pending.drain(..).partition(|(nr, _)| *nr < frames);
+        self.pending = waiting;
+        for (_, capture) in done {
+            let ms = (wall - capture).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e3;
+            if self.screen_ms.len() == SCREEN_SAMPLES {
+                self.screen_ms.pop_front();
+            }
+            self.screen_ms.push_back(ms);
+        }
         for t in self.tiles.values_mut() {
             t.on_screen = false;
         }
@@ -279,6 +327,9 @@ impl TileStatsLog {
             };
             track.last_shown = tile.frames_shown;
             track.shown_total += fresh;
+            if let (true, Some(capture)) = (fresh > 0, tile.capture_time) {
+                self.pending.push((frames, capture));
+            }
             if track.first_frame.is_none() && track.shown_total > 0 {
                 track.first_frame = Some(now);
             }
@@ -340,6 +391,7 @@ impl TileStatsLog {
             ui_frames: self.ui_frames,
             ui_passes: self.ui_passes,
             tiles_on_screen: self.tiles_on_screen,
+            screen_latency: screen_latency(&self.screen_ms),
             tiles,
         }
     }
@@ -349,6 +401,20 @@ impl Drop for TileStatsLog {
     fn drop(&mut self) {
         // At exit: the last figures, written here so they are not lost.
         write_report(&self.path, &self.report(Instant::now()));
+    }
+}
+
+fn screen_latency(samples: &std::collections::VecDeque<f64>) -> ScreenLatency {
+    let mut sorted: Vec<f64> = samples.iter().copied().collect();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let last = sorted.len().checked_sub(1)?;
+        sorted.get(((last as f64) * q).round() as usize).copied()
+    };
+    ScreenLatency {
+        samples: sorted.len(),
+        median_ms: at(0.5),
+        p95_ms: at(0.95),
     }
 }
 
@@ -386,6 +452,53 @@ fn write_report(path: &std::path::Path, report: &TileStatsReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::video_tile::TileSummary;
+
+    fn summary_tile(frames_shown: u64, capture: chrono::DateTime<chrono::Utc>) -> TileSummary {
+        TileSummary {
+            key: "cam-1".into(),
+            camera: crate::domain::CameraId::new("cam-1"),
+            stream: StreamChoice::Sub,
+            status: "playing".into(),
+            stats: crate::video::TileStats::default(),
+            frames_shown,
+            stream_fps: 25,
+            capture_time: Some(capture),
+        }
+    }
+
+    #[test]
+    fn screen_latency_counts_from_capture_to_the_next_ui_frame() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stats.json");
+        let mut log = TileStatsLog::new(path.clone(), "glow").expect("stats log");
+        let t0 = chrono::Utc::now();
+        let now = Instant::now();
+        let ms = chrono::Duration::milliseconds;
+        let shown = |n, capture| FrameSummary {
+            tiles: vec![summary_tile(n, capture)],
+            repaint_in: None,
+        };
+        // UI frame 7 shows a frame captured 30 ms earlier.
+        log.frame(&shown(1, t0 - ms(30)), now, t0, 7);
+        // A second pass of the same UI frame: not on screen yet.
+        log.frame(&shown(1, t0 - ms(30)), now, t0 + ms(5), 7);
+        assert_eq!(log.report(now).screen_latency.samples, 0);
+        // UI frame 8 begins 40 ms later: that frame took 70 ms to the screen.
+        // It shows the same picture again (nothing new to count) ...
+        log.frame(&shown(1, t0 - ms(30)), now, t0 + ms(40), 8);
+        // ... then frame 9 shows a new one, counted when frame 10 begins.
+        log.frame(&shown(2, t0 + ms(30)), now, t0 + ms(60), 9);
+        log.frame(&shown(2, t0 + ms(30)), now, t0 + ms(100), 10);
+        let latency = log.report(now).screen_latency;
+        assert_eq!(latency.samples, 2, "{latency:?}");
+        assert_eq!(latency.median_ms, Some(70.0), "{latency:?}");
+        assert_eq!(latency.p95_ms, Some(70.0), "{latency:?}");
+        drop(log);
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("stats file")).expect("json");
+        assert_eq!(written["screen_latency"]["samples"], 2);
+    }
 
     #[test]
     fn renderer_names() {

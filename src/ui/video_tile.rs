@@ -82,6 +82,8 @@ pub struct TileSummary {
     pub frames_shown: u64,
     /// The frame rate of the stream it plays, as the camera announces it.
     pub stream_fps: u32,
+    /// When the camera captured the frame on screen, if known.
+    pub capture_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What the tiles need from the next frames: when to repaint for a
@@ -565,6 +567,11 @@ pub fn video_tile_ui(
         stats: view.stats.clone(),
         frames_shown,
         stream_fps,
+        capture_time: if frames_shown > 0 {
+            view.frame.as_ref().and_then(|f| f.capture_time)
+        } else {
+            None
+        },
     });
     response
 }

@@ -31,7 +31,8 @@
 //! The supervisor is a plain thread per player: it blocks on one channel that
 //! carries the pipeline's bus messages (forwarded by a sync handler that only
 //! sends), the element errors found while linking, and the handle's commands;
-//! a 100 ms receive timeout is its clock for stall detection and stats. A
+//! a 100 ms receive timeout is its clock for stats and retries, and it also
+//! wakes at the instant a playing stream would turn stalled. A
 //! thread needs no glib main loop (eframe runs none) and no async runtime,
 //! and the blocking state changes of `rtspsrc` (connect, TEARDOWN) happen on
 //! it or on a short-lived teardown thread, never on the UI thread.
@@ -403,7 +404,16 @@ impl Supervisor {
                 self.update_stats();
                 next_tick = now + TICK;
             }
-            let timeout = next_tick.saturating_duration_since(now);
+            // A playing stream is also checked the moment it would turn
+            // stalled, so that "no frame for 3 s" shows at 3 s, not up to a
+            // tick later.
+            let stall_at = self.stall_deadline(&phase);
+            if stall_at.is_some_and(|at| now >= at) {
+                phase = self.on_tick(phase);
+                continue;
+            }
+            let wake = stall_at.map_or(next_tick, |at| at.min(next_tick));
+            let timeout = wake.saturating_duration_since(now);
             let msg = match self.rx.recv_timeout(timeout) {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -439,6 +449,20 @@ impl Supervisor {
                 },
             };
         }
+    }
+
+    /// When a playing stream turns stalled if no frame comes before.
+    fn stall_deadline(&self, phase: &Phase) -> Option<Instant> {
+        let Phase::Running(r) = phase else {
+            return None;
+        };
+        if self.shared.counters.delivered_frames() <= r.delivered_at_start
+            || lock(&self.shared.status).0 != TileStatus::Playing
+        {
+            return None;
+        }
+        let last = self.shared.counters.last_frame_at()?;
+        Some(last + Duration::from_millis(self.cfg.stall_ms))
     }
 
     fn on_tick(&mut self, phase: Phase) -> Phase {

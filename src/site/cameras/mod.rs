@@ -10,8 +10,10 @@
 //! interval for all streams.
 //!
 //! Time: every pipeline runs on a realtime system clock and each frame's
-//! timestamp is the running time at which it is sent, so RTCP sender reports
-//! map RTP time to the wall clock (NTP) and a client's
+//! timestamp is the running time at which it is sent (cached scenes) or
+//! captured (the live camera, whose `rtpbin` is told to map RTP time to
+//! capture rather than send time), so RTCP sender reports map RTP time to
+//! the wall clock (NTP) and a client's
 //! `rtspsrc add-reference-timestamp-meta=true` yields each frame's capture
 //! time.
 
@@ -457,6 +459,7 @@ fn live_factory(
         if let Some(label) = bin.by_name("label") {
             label.set_property("text", &name);
         }
+        stamp_capture_time(&bin);
         let Some(overlay) = bin.by_name("clock") else {
             tracing::error!("latency camera media has no clock overlay");
             return;
@@ -491,6 +494,40 @@ fn live_factory(
         });
     });
     factory
+}
+
+/// Makes the live camera behave like a real one: its RTCP sender reports
+/// map RTP time to the frame's capture time, and it sends each frame as
+/// soon as it is encoded. By default `rtpbin` maps RTP time to the time a
+/// packet is due out (capture + the pipeline's latency, x264's included,
+/// `rtcp-sync-send-time=true`), which leaves the camera's own delay out of
+/// every capture time a client computes; and the media's sinks may hold
+/// packets to the clock. Capture time here is the start of the frame's
+/// period: `videotestsrc` pushes a frame one frame period after its
+/// timestamp, as a camera reads a frame out after exposing it.
+fn stamp_capture_time(media_bin: &gst::Bin) {
+    fn set(element: &gst::Element) {
+        match element.factory().map(|f| f.name()) {
+            Some(name) if name == "rtpbin" => {
+                element.set_property("rtcp-sync-send-time", false);
+            }
+            Some(name) if name == "multiudpsink" || name == "appsink" => {
+                element.set_property("sync", false);
+            }
+            _ => {}
+        }
+    }
+    let Some(pipeline) = media_bin
+        .parent()
+        .and_then(|p| p.downcast::<gst::Bin>().ok())
+    else {
+        tracing::warn!("latency camera media has no pipeline; capture times will be send times");
+        return;
+    };
+    pipeline.connect_element_added(|_, element| set(element));
+    for element in pipeline.children() {
+        set(&element);
+    }
 }
 
 /// `HH:MM:SS.mmm TZ` in the site's time zone.
