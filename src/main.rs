@@ -16,8 +16,8 @@ use watchdesk::site::{SiteOptions, TlsFiles};
     about = "Operator client for live video, access control and alarms"
 )]
 struct Cli {
-    /// The site to connect to (https://host:port). Without it, the demo site
-    /// runs in-process and the client signs in to it.
+    /// The site to connect to (https://host:port). Without it, the client
+    /// starts the demo site as its child process and signs in to it.
     #[arg(long)]
     site: Option<String>,
     /// A CA certificate (PEM) to trust for the site's HTTPS.
@@ -56,6 +56,10 @@ struct SiteArgs {
     /// Enable /api/v1/fault/* (answered to loopback callers only).
     #[arg(long)]
     fault_injection: bool,
+    /// Run as a client's child: print the address once ready, stop when
+    /// standard input closes.
+    #[arg(long, hide = true)]
+    embedded: bool,
     /// Serve HTTPS with this certificate (PEM)...
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -142,7 +146,12 @@ fn site(args: SiteArgs) -> ExitCode {
                 fault_injection: args.fault_injection,
                 tls,
             };
-            match watchdesk::site::run_headless(opts) {
+            let run = if args.embedded {
+                watchdesk::site::run_embedded
+            } else {
+                watchdesk::site::run_headless
+            };
+            match run(opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }

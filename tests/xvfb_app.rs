@@ -2,7 +2,8 @@
 //! The real window under Xvfb: `watchdesk` with no site opens on the demo
 //! site, signs in, and shows doors changing state and events flowing. The
 //! app's probe (`WATCHDESK_PROBE`) reports what the window drew; a
-//! screenshot of the screen must not be blank.
+//! screenshot of the screen must not be blank. The demo site is the app's
+//! child process and goes when the app is killed.
 //!
 //! Needs a display. `scripts/test.sh` (and so CI) starts Xvfb and sets
 //! `WATCHDESK_REQUIRE_DISPLAY=1`, which turns a missing display into a
@@ -146,4 +147,48 @@ fn the_window_opens_on_the_demo_site_with_doors_changing_and_events_flowing() {
         child.0.try_wait().unwrap().is_none(),
         "watchdesk is still running"
     );
+
+    // The demo site runs as the app's child process, and goes when the app
+    // dies, even killed outright.
+    let sites = embedded_sites_of(child.0.id());
+    assert_eq!(sites.len(), 1, "one demo site child: {sites:?}");
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let gone_by = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{}", sites[0])).exists() {
+        assert!(
+            Instant::now() < gone_by,
+            "the demo site outlived the app by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Processes whose parent is `pid` and whose command line is a site run
+/// with `--embedded`.
+fn embedded_sites_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The fields after the command name in parentheses: state, ppid, ...
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let embedded = cmdline.split(|b| *b == 0).any(|a| a == b"--embedded");
+        if ppid == Some(pid) && embedded {
+            out.push(child);
+        }
+    }
+    out
 }

@@ -3,6 +3,7 @@
 //! them together (and starts the demo site when no site is given).
 
 mod command;
+pub mod demo_site;
 pub mod probe;
 mod shell;
 mod state;
@@ -82,8 +83,8 @@ impl AppError {
 }
 
 /// Runs the operator client until its window closes. Builds the tokio
-/// runtime (2 workers); with no `site`, starts the demo site in-process on
-/// loopback and signs in as its operator.
+/// runtime (2 workers); with no `site`, starts the demo site as a child
+/// process on loopback and signs in as its operator.
 pub fn run(opts: ClientOptions) -> Result<(), AppError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -104,15 +105,18 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
         None => {
             let file = find_demo_config(opts.demo_config.as_deref())?;
             tracing::info!(config = %file.display(), "starting the demo site");
-            let config = SiteConfig::load(&file)?;
+            // Checked here so that a broken config says so before a window opens.
+            SiteConfig::load(&file)?;
             let data_dir = demo_data_dir()?;
+            let exe = std::env::current_exe().map_err(AppError::Runtime)?;
             (
                 worker::SiteSource::Demo {
-                    config: Box::new(config),
+                    exe,
+                    config_file: file,
                     data_dir,
                 },
                 true,
-                "demo site (in-process)".to_owned(),
+                "demo site (local)".to_owned(),
                 Some((DEMO_USER.0.to_owned(), DEMO_USER.1.to_owned())),
             )
         }

@@ -10,12 +10,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::command::Command;
+use super::demo_site::DemoSite;
 use super::state::StillImage;
 use super::state::{AppEvent, NoticeLevel};
 use crate::client::dispatch::{DispatchOptions, send_door_command};
 use crate::client::live::{self, LiveHandle, LiveUpdate};
 use crate::client::{Client, ClientConfig, ClientError, error_chain};
-use crate::config::SiteConfig;
 use crate::domain::{CameraId, Decision, ErrorKind, RequestId, Seq};
 
 /// How often the site's clock is read again.
@@ -51,9 +51,10 @@ impl EventSink {
 pub enum SiteSource {
     /// A site somewhere, at this address.
     Remote { base_url: String },
-    /// The demo site, started in-process.
+    /// The demo site, started as a child process: `exe site --embedded`.
     Demo {
-        config: Box<SiteConfig>,
+        exe: PathBuf,
+        config_file: PathBuf,
         data_dir: PathBuf,
     },
 }
@@ -96,15 +97,19 @@ pub async fn run(config: WorkerConfig, mut commands: mpsc::Receiver<Command>, si
     let mut site_handle = None;
     let base_url = match config.site {
         SiteSource::Remote { base_url } => base_url,
-        SiteSource::Demo { config, data_dir } => {
+        SiteSource::Demo {
+            exe,
+            config_file,
+            data_dir,
+        } => {
             sink.send(AppEvent::Starting {
                 message: "Starting the demo site…".into(),
             })
             .await;
-            match start_demo_site(*config, data_dir).await {
-                Ok(handle) => {
-                    let url = handle.base_url();
-                    site_handle = Some(handle);
+            match start_demo_site(&exe, &config_file, &data_dir).await {
+                Ok(site) => {
+                    let url = site.base_url().to_owned();
+                    site_handle = Some(site);
                     url
                 }
                 Err(message) => {
@@ -151,33 +156,20 @@ pub async fn run(config: WorkerConfig, mut commands: mpsc::Receiver<Command>, si
             tracing::debug!("sign-out on exit failed: {}", error_chain(&e));
         }
     }
-    if let Some(handle) = site_handle {
+    if let Some(site) = site_handle {
         tracing::info!("stopping the demo site");
-        if tokio::time::timeout(Duration::from_secs(5), handle.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("the demo site did not stop within 5 s");
-        }
+        site.stop().await;
     }
 }
 
 async fn start_demo_site(
-    config: SiteConfig,
-    data_dir: PathBuf,
-) -> Result<crate::site::SiteHandle, String> {
-    std::fs::create_dir_all(&data_dir)
+    exe: &std::path::Path,
+    config_file: &std::path::Path,
+    data_dir: &std::path::Path,
+) -> Result<DemoSite, String> {
+    std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create the data folder: {e}: {}", data_dir.display()))?;
-    let options = crate::site::SiteOptions {
-        config,
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir,
-        fault_injection: false,
-        tls: None,
-    };
-    crate::site::start(options)
-        .await
-        .map_err(|e| error_chain(&e))
+    DemoSite::start(exe, config_file, data_dir).await
 }
 
 struct Worker {

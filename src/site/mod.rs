@@ -311,6 +311,59 @@ pub fn run_headless(opts: SiteOptions) -> Result<(), SiteError> {
     })
 }
 
+/// The line a site started with `--embedded` prints on standard output once
+/// it answers, followed by its base URL.
+pub const EMBEDDED_READY: &str = "watchdesk-site-ready ";
+
+/// Runs the site for a client that started it as its child process
+/// (`watchdesk site --embedded`): prints [`EMBEDDED_READY`] and the base URL
+/// on standard output once the API answers, and stops when standard input
+/// closes (the client closed it, or died), on Ctrl-C or on SIGTERM.
+pub fn run_embedded(opts: SiteOptions) -> Result<(), SiteError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SiteError::Other(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        let handle = start(opts).await?;
+        let mut out = tokio::io::stdout();
+        let line = format!("{EMBEDDED_READY}{}\n", handle.base_url());
+        if let Err(e) = async {
+            out.write_all(line.as_bytes()).await?;
+            out.flush().await
+        }
+        .await
+        {
+            return Err(SiteError::Other(format!(
+                "cannot tell the client where the site is: {e}"
+            )));
+        }
+        let parent_gone = async {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 64];
+            // Anything the client writes is ignored; end of input is the signal.
+            while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+        };
+        let terminated = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = parent_gone => tracing::info!("the client closed the site's input; stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping the site"),
+            () = terminated => tracing::info!("terminated; stopping the site"),
+        }
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
 /// Reads one password line from `input` and hashes it (for `watchdesk site
 /// hash-password`, which prints the result).
 pub fn hash_password_line(mut input: impl BufRead) -> Result<String, SiteError> {
