@@ -10,7 +10,8 @@
 //! streams at 1280×720; (D) capture → mailbox latency on the live-encoded
 //! clock camera; (E) time to first frame, stall detection and recovery;
 //! (F) the real `watchdesk` under Xvfb: 2×2 and 4×4 views with each
-//! renderer, and idle.
+//! renderer, and idle; the app's own process, with its demo site (its child
+//! process) reported apart.
 //!
 //! Prints a table, then one JSON line with every figure. `LIVE_BENCH_SECS`
 //! shortens or lengthens the measured windows (default 30).
@@ -165,6 +166,27 @@ fn thread_cpu(pid: u32) -> HashMap<(u32, String), u64> {
 
 fn rss_mb(pid: u32) -> f64 {
     common::rss_mb(&format!("/proc/{pid}/status"))
+}
+
+/// The demo site the app started as its child (`site --embedded`), if any.
+fn embedded_site_of(pid: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let child = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u32>()
+                .ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let embedded = cmdline.split(|b| *b == 0).any(|a| a == b"--embedded");
+            (ppid == pid && embedded).then_some(child)
+        })
 }
 
 // ---- statistics -------------------------------------------------------------
@@ -624,6 +646,9 @@ struct AppRun {
     cpu_ms_per_repaint: f64,
     rss_start_mb: f64,
     rss_end_mb: f64,
+    /// The demo site's own process (the app's child), CPU % and RSS at the end.
+    site_cpu_pct: f64,
+    site_rss_mb: f64,
     tiles: Vec<Value>,
     min_shown_fps: f64,
     min_delivered_fps: f64,
@@ -699,6 +724,8 @@ fn run_app(
     std::thread::sleep(Duration::from_secs(if expect_tiles { 3 } else { 5 }));
     let before = read_json(&stats_file).unwrap_or(Value::Null);
     let rss_start = rss_mb(pid);
+    let site_pid = embedded_site_of(pid);
+    let site_cpu0 = site_pid.map_or(0, process_cpu);
     let threads0 = thread_cpu(pid);
     let cpu0 = process_cpu(pid);
     let t0 = Instant::now();
@@ -707,8 +734,10 @@ fn run_app(
     std::thread::sleep(Duration::from_millis(1100));
     let cpu1 = process_cpu(pid);
     let threads1 = thread_cpu(pid);
+    let site_cpu1 = site_pid.map_or(0, process_cpu);
     let wall = t0.elapsed().as_secs_f64();
     let rss_end = rss_mb(pid);
+    let site_rss = site_pid.map_or(0.0, rss_mb);
     let after = read_json(&stats_file).unwrap_or(Value::Null);
     let _ = child.kill();
     let _ = child.wait();
@@ -789,6 +818,8 @@ fn run_app(
         label: view.to_owned(),
         renderer: renderer.to_owned(),
         screen_latency: after["screen_latency"].clone(),
+        site_cpu_pct: pct(site_cpu1.saturating_sub(site_cpu0)),
+        site_rss_mb: site_rss,
         total_cpu_pct: pct(cpu1 - cpu0),
         ui_thread_pct: pct(ui),
         raster_pct: pct(raster),
@@ -824,7 +855,9 @@ fn app_json(r: &AppRun) -> Value {
         "ui_thread_pct": round(r.ui_thread_pct, 1),
         "rasterizer_pct": round(r.raster_pct, 1),
         "renderer_share_pct": round(r.ui_thread_pct + r.raster_pct, 1),
-        "engine_and_site_pct": round(r.other_pct, 1),
+        "engine_pct": round(r.other_pct, 1),
+        "site_process_cpu_pct": round(r.site_cpu_pct, 1),
+        "site_process_rss_mb": round(r.site_rss_mb, 0),
         "ui_frames_per_s": round(r.ui_frames_per_s, 2),
         "cpu_ms_per_repaint": round(r.cpu_ms_per_repaint, 1),
         "rss_start_mb": round(r.rss_start_mb, 0),
@@ -916,7 +949,7 @@ fn run() -> BenchResult<()> {
     eprintln!("live bench: (B') gst-launch decode + scale + RGBA 480×272, {secs} s…");
     let b2 = gst_launch(
         &sub_urls,
-        "videoscale ! videoconvert ! video/x-raw,format=RGBA,width=480,height=272 ! fakesink sync=false",
+        "videoconvertscale ! video/x-raw,format=RGBA,width=480,height=272 ! fakesink sync=false",
         Duration::from_secs(4),
         window,
         ticks,
@@ -1213,7 +1246,7 @@ fn run() -> BenchResult<()> {
                 "",
             );
             row(
-                &format!("{name}: engine + site %"),
+                &format!("{name}: engine and the rest %"),
                 format!("{:.1}", r.other_pct),
                 "",
             );
@@ -1242,6 +1275,11 @@ fn run() -> BenchResult<()> {
             &format!("{name}: RSS start → end MB"),
             format!("{:.0} → {:.0}", r.rss_start_mb, r.rss_end_mb),
             "< 300",
+        );
+        row(
+            &format!("{name}: demo site process CPU %, RSS MB"),
+            format!("{:.1}, {:.0}", r.site_cpu_pct, r.site_rss_mb),
+            "",
         );
     }
     println!();

@@ -182,7 +182,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// Every element the engine needs, with the Debian package that carries it.
-pub const REQUIRED_ELEMENTS: [(&str, &str); 12] = [
+pub const REQUIRED_ELEMENTS: [(&str, &str); 11] = [
     ("rtspsrc", "gstreamer1.0-plugins-good"),
     ("rtph264depay", "gstreamer1.0-plugins-good"),
     ("rtph265depay", "gstreamer1.0-plugins-good"),
@@ -190,8 +190,7 @@ pub const REQUIRED_ELEMENTS: [(&str, &str); 12] = [
     ("h265parse", "gstreamer1.0-plugins-bad"),
     ("avdec_h264", "gstreamer1.0-libav"),
     ("avdec_h265", "gstreamer1.0-libav"),
-    ("videoscale", "gstreamer1.0-plugins-base"),
-    ("videoconvert", "gstreamer1.0-plugins-base"),
+    ("videoconvertscale", "gstreamer1.0-plugins-base"),
     ("appsink", "gstreamer1.0-plugins-base"),
     ("capsfilter", "libgstreamer1.0-0"),
     ("fakesink", "libgstreamer1.0-0"),
