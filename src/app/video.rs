@@ -175,6 +175,9 @@ pub struct TileRecord {
     pub latency_ms: Option<f32>,
     /// From the tile's first appearance to its first frame on screen.
     pub first_frame_ms: Option<u64>,
+    /// From the tile's first appearance to its first picture on screen: the
+    /// camera's still, or a frame.
+    pub first_picture_ms: Option<u64>,
 }
 
 /// The stats file.
@@ -213,6 +216,7 @@ const SCREEN_SAMPLES: usize = 3_000;
 struct TileTrack {
     first_drawn: Instant,
     first_frame: Option<Instant>,
+    first_picture: Option<Instant>,
     shown_total: u64,
     last_shown: u64,
     on_screen: bool,
@@ -313,6 +317,7 @@ impl TileStatsLog {
                 .or_insert_with(|| TileTrack {
                     first_drawn: now,
                     first_frame: None,
+                    first_picture: None,
                     shown_total: 0,
                     last_shown: 0,
                     on_screen: true,
@@ -332,6 +337,9 @@ impl TileStatsLog {
             }
             if track.first_frame.is_none() && track.shown_total > 0 {
                 track.first_frame = Some(now);
+            }
+            if track.first_picture.is_none() && tile.picture {
+                track.first_picture = Some(now);
             }
             let r = &mut track.record;
             r.camera = tile.camera.to_string();
@@ -361,9 +369,11 @@ impl TileStatsLog {
             r.width = s.width;
             r.height = s.height;
             r.latency_ms = s.latency_ms;
-            r.first_frame_ms = track.first_frame.map(|f| {
-                u64::try_from(f.duration_since(track.first_drawn).as_millis()).unwrap_or(u64::MAX)
-            });
+            let since_drawn = |at: Instant| {
+                u64::try_from(at.duration_since(track.first_drawn).as_millis()).unwrap_or(u64::MAX)
+            };
+            r.first_frame_ms = track.first_frame.map(since_drawn);
+            r.first_picture_ms = track.first_picture.map(since_drawn);
         }
         if now.duration_since(self.last_sent) >= STATS_PERIOD {
             self.last_sent = now;
@@ -435,6 +445,7 @@ fn empty_record(key: &str) -> TileRecord {
         height: 0,
         latency_ms: None,
         first_frame_ms: None,
+        first_picture_ms: None,
     }
 }
 
@@ -464,6 +475,7 @@ mod tests {
             frames_shown,
             stream_fps: 25,
             capture_time: Some(capture),
+            picture: true,
         }
     }
 

@@ -84,6 +84,8 @@ pub struct TileSummary {
     pub stream_fps: u32,
     /// When the camera captured the frame on screen, if known.
     pub capture_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// A picture (a frame, or the camera's still) is on the tile.
+    pub picture: bool,
 }
 
 /// What the tiles need from the next frames: when to repaint for a
@@ -461,6 +463,7 @@ pub fn video_tile_ui(
                 .map(|id| (id, s.width, s.height))
         }),
     };
+    let has_picture = picture.is_some();
     match picture {
         Some((id, width, height)) => {
             let shown = letterbox(rect, width as f32 / height.max(1) as f32);
@@ -572,6 +575,7 @@ pub fn video_tile_ui(
         } else {
             None
         },
+        picture: has_picture,
     });
     response
 }

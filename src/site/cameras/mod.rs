@@ -407,11 +407,13 @@ fn scene_factory(
     factory.set_shared(true);
     let feeder = feeder.clone();
     factory.connect_media_configure(move |_, media| {
-        let Some(src) = media
-            .element()
-            .downcast::<gst::Bin>()
-            .ok()
-            .and_then(|b| b.by_name("src"))
+        let Ok(bin) = media.element().downcast::<gst::Bin>() else {
+            tracing::error!("demo camera media is not a bin");
+            return;
+        };
+        stamp_capture_time(&bin);
+        let Some(src) = bin
+            .by_name("src")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
         else {
             tracing::error!("demo camera media has no appsrc");
@@ -496,15 +498,17 @@ fn live_factory(
     factory
 }
 
-/// Makes the live camera behave like a real one: its RTCP sender reports
-/// map RTP time to the frame's capture time, and it sends each frame as
-/// soon as it is encoded. By default `rtpbin` maps RTP time to the time a
-/// packet is due out (capture + the pipeline's latency, x264's included,
-/// `rtcp-sync-send-time=true`), which leaves the camera's own delay out of
-/// every capture time a client computes; and the media's sinks may hold
-/// packets to the clock. Capture time here is the start of the frame's
-/// period: `videotestsrc` pushes a frame one frame period after its
-/// timestamp, as a camera reads a frame out after exposing it.
+/// Makes a demo camera behave like a real one: its RTCP sender reports map
+/// RTP time to the frame's capture time, and it sends each frame as soon as
+/// it has it. By default `rtpbin` maps RTP time to the time a packet is due
+/// out (`rtcp-sync-send-time=true`: capture + the pipeline's latency,
+/// x264's included, extrapolated from the last packet sent), which leaves
+/// the camera's own delay out of every capture time a client computes and
+/// skews the scene cameras' by up to a frame; and the media's sinks may hold
+/// packets to the clock. Capture time is the start of the frame's period
+/// for the live camera (`videotestsrc` pushes a frame one period after its
+/// timestamp, as a camera reads a frame out after exposing it) and the push
+/// for the looped scenes.
 fn stamp_capture_time(media_bin: &gst::Bin) {
     fn set(element: &gst::Element) {
         match element.factory().map(|f| f.name()) {
@@ -521,7 +525,7 @@ fn stamp_capture_time(media_bin: &gst::Bin) {
         .parent()
         .and_then(|p| p.downcast::<gst::Bin>().ok())
     else {
-        tracing::warn!("latency camera media has no pipeline; capture times will be send times");
+        tracing::warn!("demo camera media has no pipeline; capture times will be send times");
         return;
     };
     pipeline.connect_element_added(|_, element| set(element));
