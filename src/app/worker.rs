@@ -355,25 +355,39 @@ async fn forward_live(mut rx: mpsc::Receiver<LiveUpdate>, sink: EventSink) {
 /// The largest still picture accepted, in pixels a side.
 const STILL_MAX_SIDE_PX: u32 = 4_096;
 
+/// Stills fetched at the same time.
+const STILL_FETCHES_AT_ONCE: usize = 4;
+
 /// How long the stills are tried again while the site's cameras start
 /// (the demo site encodes its scenes on the first run).
 const STILLS_RETRY_MS: u64 = 600_000;
 
 /// Fetches each camera's still once and decodes it on a blocking thread, so
-/// a tile can show it while its stream connects. A camera without a still
-/// (e.g. a live-only one) is skipped quietly. While no camera has a still
-/// (the site's cameras are still starting) it tries again with a backoff;
+/// a tile can show it while its stream connects; a few at once. A camera
+/// without a still (e.g. a live-only one) is skipped quietly. While no
+/// camera has a still (the site's cameras are still starting) it tries
+/// again with a backoff from 100 ms;
 /// once stills come, it reads the cameras again, since their stream
 /// addresses may have been unknown when the first snapshot was taken.
 async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
+    use futures_util::StreamExt;
     let started = tokio::time::Instant::now();
-    let mut wait_ms = 1_000;
+    let mut wait_ms = 100;
     let mut pending = cameras;
     let mut loaded = 0_usize;
     loop {
         let mut unavailable = Vec::new();
-        for camera in pending {
-            match load_still(&client, &camera).await {
+        // A few at once, each shown as soon as it is decoded.
+        let mut fetches = futures_util::stream::iter(pending.into_iter().map(|camera| {
+            let client = client.clone();
+            async move {
+                let outcome = load_still(&client, &camera).await;
+                (camera, outcome)
+            }
+        }))
+        .buffer_unordered(STILL_FETCHES_AT_ONCE);
+        while let Some((camera, outcome)) = fetches.next().await {
+            match outcome {
                 StillOutcome::Loaded(image) => {
                     loaded += 1;
                     let event = AppEvent::CameraStill { camera, image };
