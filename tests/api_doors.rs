@@ -83,8 +83,16 @@ async fn a_command_to_an_offline_door_fails_within_its_timeout_and_the_door_is_u
     let token = site.token(Role::Operator).await;
     site.fault("controller", json!({"online": false})).await;
 
-    // Unknown, never locked.
-    let s = snapshot(&site, &token).await;
+    // The site hears of the outage through the controller's event channel:
+    // give it a moment. Then every door is unknown, never locked.
+    let heard_by = Instant::now() + Duration::from_secs(3);
+    let s = loop {
+        let s = snapshot(&site, &token).await;
+        if s.doors.iter().all(|d| !d.status.online) || Instant::now() > heard_by {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     for d in &s.doors {
         assert!(!d.status.online, "door {} still online", d.door.id);
         assert_eq!(d.status.state(true), DoorState::Unknown);
