@@ -41,7 +41,7 @@ const DEMO_USER: (&str, &str) = ("operator", "demo-operator");
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
     /// The site's address, e.g. `https://site.example:8443`. None starts the
-    /// demo site in-process and signs in to it.
+    /// demo site as a child process and signs in to it.
     pub site: Option<String>,
     /// An extra trusted CA certificate (PEM) for the site.
     pub ca_cert: Option<PathBuf>,
