@@ -297,16 +297,18 @@ impl TileStatsLog {
         self.ui_frames = frames;
         self.tiles_on_screen = summary.tiles.len();
         // Frames shown in an earlier UI frame are on screen by now.
-        let (done, waiting): (Vec<_>, Vec<_>) =
-            self.pending.drain(..).partition(|(nr, _)| *nr < frames);
-        self.pending = waiting;
-        for (_, capture) in done {
-            let ms = (wall - capture).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e3;
-            if self.screen_ms.len() == SCREEN_SAMPLES {
-                self.screen_ms.pop_front();
+        let screen_ms = &mut self.screen_ms;
+        self.pending.retain(|(nr, capture)| {
+            if *nr >= frames {
+                return true;
             }
-            self.screen_ms.push_back(ms);
-        }
+            let ms = (wall - *capture).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e3;
+            if screen_ms.len() == SCREEN_SAMPLES {
+                screen_ms.pop_front();
+            }
+            screen_ms.push_back(ms);
+            false
+        });
         for t in self.tiles.values_mut() {
             t.on_screen = false;
         }
