@@ -142,11 +142,16 @@ async fn oversized_bodies_are_413() {
     let site = start_site().await;
     let token = site.token(Role::Operator).await;
     let big = json!({"action": "lock", "idempotency_key": "x".repeat(200 * 1024)});
-    let (status, _, message) = api_error(
-        site.post(&token, "/api/v1/doors/door-lobby/commands", big)
-            .await,
-    )
-    .await;
+    let r = site
+        .post(&token, "/api/v1/doors/door-lobby/commands", big)
+        .await;
+    // The unread rest of the body makes the connection unusable: the answer
+    // must say so, or a pooling client's next request dies on it.
+    assert_eq!(
+        r.headers().get("connection").and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
+    let (status, _, message) = api_error(r).await;
     assert_eq!(status, 413);
     assert!(!message.is_empty());
     // The server still answers afterwards.
