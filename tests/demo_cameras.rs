@@ -469,3 +469,35 @@ fn a_stalled_camera_sends_nothing_until_released() {
     scene.check_errors();
     live.check_errors();
 }
+
+/// Stopping the cameras with a client still playing closes that client's
+/// connection and the listening port, promptly, on the server's own thread.
+#[test]
+fn stopping_with_a_client_attached_closes_its_connection_and_the_port() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let cams = start(data.path());
+    let base = cams.rtsp_base();
+    let client = Client::open(&format!("{base}/cam-dock/sub"));
+    assert!(
+        client.wait_frames(5, Duration::from_secs(10)),
+        "no frames before the stop"
+    );
+    let t = Instant::now();
+    drop(cams);
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+
+    // The client hears of it: no more frames, and its pipeline errors or
+    // ends (the connection was closed, not left hanging).
+    let bus = client.pipeline.bus().expect("bus");
+    let ended = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(10),
+        &[gst::MessageType::Error, gst::MessageType::Eos],
+    );
+    assert!(ended.is_some(), "the client was never told the server left");
+    let addr = base.trim_start_matches("rtsp://");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "{addr} still accepts connections after the stop"
+    );
+}

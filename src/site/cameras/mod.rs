@@ -361,29 +361,34 @@ impl DemoCameras {
 
 impl Drop for DemoCameras {
     fn drop(&mut self) {
-        // Close every client and session so that the shared media stop
+        // Everything the server's loop owns is undone on the loop's own
+        // thread: closing a client from here raced the loop's read on its
+        // connection (once, a flood of `GLib-GIO-CRITICAL
+        // g_pollable_input_stream_read_nonblocking` at a test's teardown).
+        // Closing every client and session first stops the shared media
         // (their pipelines go to NULL) before the loop ends.
-        let _ = self
-            .server
-            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        if let Some(pool) = self.server.session_pool() {
-            let _ = pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        }
-        self.cleanup_source.destroy();
-        if let Some(id) = self.server_source.take()
-            && let Some(source) = self.context.find_source_by_id(&id)
-        {
-            source.destroy();
-        }
-        // A quit() before the thread entered run() would be lost: quit from
-        // inside the loop as well.
-        let ml = self.main_loop.clone();
-        let quit = glib::idle_source_new(None, glib::Priority::HIGH, move || {
-            ml.quit();
+        let server = self.server.clone();
+        let cleanup = self.cleanup_source.clone();
+        let context = self.context.clone();
+        let mut server_source = self.server_source.take();
+        let main_loop = self.main_loop.clone();
+        let stop = glib::idle_source_new(Some("demo-rtsp-stop"), glib::Priority::HIGH, move || {
+            let _ = server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+            if let Some(pool) = server.session_pool() {
+                let _ = pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+            }
+            cleanup.destroy();
+            if let Some(id) = server_source.take()
+                && let Some(source) = context.find_source_by_id(&id)
+            {
+                source.destroy();
+            }
+            // Quit from inside the loop: a quit() before the thread
+            // entered run() would be lost.
+            main_loop.quit();
             glib::ControlFlow::Break
         });
-        quit.attach(Some(&self.context));
-        self.main_loop.quit();
+        stop.attach(Some(&self.context));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
