@@ -267,41 +267,53 @@ fn every_needed_element_is_installed() {
 }
 
 #[test]
-fn decodes_rgba_frames_at_the_tile_size_and_resizes_without_restart() {
+fn decodes_rgba_frames_halved_to_the_tile_and_resizes_without_restart() {
     let server = Server::start(0, None);
     let url = server.url("/test");
     let cam = camera(&url, [W, H], &url, [W, H]);
     let mut ui = Ui::new(options());
 
+    // A tile half the stream's size gets the picture halved once.
     let started = Instant::now();
     let v = ui.until(
         &cam,
-        [160, 128],
+        [W / 2, H / 2],
         false,
         Duration::from_secs(10),
         "first frame",
-        |v| v.frame.as_ref().is_some_and(|f| f.width == 160),
+        |v| v.frame.is_some(),
     );
     let first_frame = started.elapsed();
     let f = v.frame.expect("frame");
-    assert_eq!((f.width, f.height), (160, 128));
-    assert_eq!(f.rgba.len(), 160 * 128 * 4);
+    assert_eq!((f.width, f.height), (W / 2, H / 2));
+    assert_eq!(f.rgba.len(), (W / 2 * H / 2 * 4) as usize);
     let first_px = &f.rgba[..4];
     assert!(
         f.rgba.chunks_exact(4).any(|px| px != first_px),
         "the picture is one flat colour"
     );
-    // The letterbox is opaque black, the bars are opaque colour.
     assert!(
         f.rgba.chunks_exact(4).all(|px| px[3] == 255),
         "alpha not opaque"
+    );
+    // videotestsrc's first bar (top left) is white, its second yellow.
+    let px = |x: u32, y: u32| {
+        let i = ((y * f.width + x) * 4) as usize;
+        [f.rgba[i], f.rgba[i + 1], f.rgba[i + 2]]
+    };
+    let white = px(2, 2);
+    let yellow = px(f.width / 7 + 2, 2);
+    assert!(white.iter().all(|&c| c > 200), "white bar: {white:?}");
+    assert!(
+        yellow[0] > 200 && yellow[1] > 200 && yellow[2] < 60,
+        "yellow bar: {yellow:?}"
     );
     assert_eq!(v.status, TileStatus::Playing);
 
     // A second of playing: stats and capture times.
     let v = ui.until(
         &cam,
-        [160, 128],
+        [W / 2, H / 2],
         false,
         Duration::from_secs(5),
         "stats",
@@ -318,24 +330,39 @@ fn decodes_rgba_frames_at_the_tile_size_and_resizes_without_restart() {
         "decode time measured: {:?}",
         v.stats
     );
-    assert_eq!((v.stats.width, v.stats.height), (160, 128));
+    assert_eq!((v.stats.width, v.stats.height), (W / 2, H / 2));
 
-    // Resize: same player, frames of the new size, numbers keep rising.
+    // Resize smaller: same player, halved twice, numbers keep rising.
     let v = ui.until(
         &cam,
-        [96, 64],
+        [W / 4, H / 4],
         false,
         Duration::from_secs(5),
-        "resized frame",
-        |v| v.frame.as_ref().is_some_and(|f| f.width == 96),
+        "smaller frame",
+        |v| v.frame.as_ref().is_some_and(|f| f.width == W / 4),
     );
     let f = v.frame.expect("frame");
-    assert_eq!((f.width, f.height, f.rgba.len()), (96, 64, 96 * 64 * 4));
+    assert_eq!(
+        (f.width, f.height, f.rgba.len()),
+        (W / 4, H / 4, (W / 4 * H / 4 * 4) as usize)
+    );
     assert!(
         f.number > number_before,
         "{} after {number_before}",
         f.number
     );
+    // Larger than half the stream: the whole picture (the renderer scales
+    // the last step).
+    let v = ui.until(
+        &cam,
+        [W / 2 + 40, H / 2 + 30],
+        false,
+        Duration::from_secs(5),
+        "larger frame",
+        |v| v.frame.as_ref().is_some_and(|f| f.width == W),
+    );
+    let f = v.frame.expect("frame");
+    assert_eq!((f.width, f.height), (W, H));
     assert_eq!(v.status, TileStatus::Playing);
     assert_eq!(ui.engine.active_players(), 1);
     ui.assert_responsive();
@@ -346,13 +373,16 @@ fn decodes_rgba_frames_at_the_tile_size_and_resizes_without_restart() {
     let mut udp = Ui::new(opts);
     let v = udp.until(
         &cam,
-        [160, 128],
+        [W / 2, H / 2],
         false,
         Duration::from_secs(10),
         "udp",
         is_playing_with_frame,
     );
-    assert_eq!(v.frame.map(|f| f.rgba.len()), Some(160 * 128 * 4));
+    assert_eq!(
+        v.frame.map(|f| f.rgba.len()),
+        Some((W / 2 * H / 2 * 4) as usize)
+    );
     udp.assert_responsive();
 }
 

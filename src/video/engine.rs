@@ -69,9 +69,9 @@ pub struct TileRequest<'a> {
     /// The tile's identity in the layout (e.g. `"grid:3"`).
     pub key: &'a str,
     pub camera: &'a Camera,
-    /// The tile's size in physical pixels. Frames come at this size snapped
-    /// to 16 px (never larger than the stream), the picture letterboxed
-    /// inside to keep its aspect ratio: draw the frame over the whole tile.
+    /// The tile's size in physical pixels. Frames come at the stream's size
+    /// halved while they still cover this (see [`super::convert`]), in
+    /// square pixels: draw them letterboxed into the tile.
     pub size_px: [u32; 2],
     /// A single-camera view always plays the main stream.
     pub single_view: bool,
@@ -89,14 +89,9 @@ pub struct TileView {
     pub stream: StreamChoice,
 }
 
-/// Frame sizes are multiples of this, so a dragged window does not
-/// renegotiate for every pixel.
-pub const SIZE_STEP_PX: u32 = 16;
-
-/// The frame size for a tile of `tile_px` playing a stream of `stream_px`:
-/// no larger than the stream (scaled down uniformly), rounded to
-/// [`SIZE_STEP_PX`] (or the stream's own size where rounding would pass
-/// it), at least one step.
+/// The size a tile of `tile_px` asks a stream of `stream_px` for: the
+/// tile's, scaled down uniformly where it is larger than the stream, at
+/// least 1×1. Pictures are halved while they still cover it.
 pub fn frame_size(tile_px: [u32; 2], stream_px: [u32; 2]) -> [u32; 2] {
     let [mut w, mut h] = [tile_px[0].max(1) as f64, tile_px[1].max(1) as f64];
     if stream_px[0] > 0 && stream_px[1] > 0 {
@@ -106,20 +101,8 @@ pub fn frame_size(tile_px: [u32; 2], stream_px: [u32; 2]) -> [u32; 2] {
         w *= shrink;
         h *= shrink;
     }
-    let snap = |v: f64| {
-        let steps = (v / f64::from(SIZE_STEP_PX)).round().max(1.0);
-        // At most a few thousand: the cast cannot truncate.
-        (steps as u32) * SIZE_STEP_PX
-    };
-    // Never above the stream's size (which need not be a multiple of 16).
-    let cap = |snapped: u32, stream: u32| {
-        if stream >= 2 && snapped > stream {
-            stream & !1
-        } else {
-            snapped
-        }
-    };
-    [cap(snap(w), stream_px[0]), cap(snap(h), stream_px[1])]
+    // At most a few thousand: the casts cannot truncate.
+    [w.round().max(1.0) as u32, h.round().max(1.0) as u32]
 }
 
 /// One player with what it plays.
@@ -319,16 +302,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frame_sizes_snap_and_never_exceed_the_stream() {
+    fn frame_sizes_fit_the_tile_and_never_exceed_the_stream() {
         assert_eq!(frame_size([320, 240], [640, 360]), [320, 240]);
-        assert_eq!(frame_size([327, 236], [640, 360]), [320, 240]);
-        assert_eq!(frame_size([3, 2], [640, 360]), [16, 16]);
+        assert_eq!(frame_size([327, 236], [640, 360]), [327, 236]);
+        assert_eq!(frame_size([0, 0], [640, 360]), [1, 1]);
         // Larger than the stream: scaled down uniformly to fit it.
         assert_eq!(frame_size([1280, 720], [640, 360]), [640, 360]);
         assert_eq!(frame_size([1920, 720], [640, 360]), [640, 240]);
-        assert_eq!(frame_size([640, 359], [640, 360]), [640, 352]);
-        assert_eq!(frame_size([640, 366], [640, 360]), [624, 360]);
+        assert_eq!(frame_size([640, 366], [640, 360]), [630, 360]);
         // Unknown stream size: the tile's.
-        assert_eq!(frame_size([500, 300], [0, 0]), [496, 304]);
+        assert_eq!(frame_size([500, 300], [0, 0]), [500, 300]);
     }
 }

@@ -5,13 +5,14 @@
 //! players behind it. Frames are never queued: each player keeps only its
 //! newest frame in a one-slot mailbox and asks for a repaint.
 
+pub mod convert;
 mod engine;
 mod player;
 mod stats;
 mod time;
 
 pub use engine::{EngineOptions, TileRequest, TileView, VideoEngine};
-pub use player::{Backoff, copy_packed_rgba};
+pub use player::Backoff;
 pub use time::{utc_from_ntp, utc_from_ntp64};
 
 use crate::domain::ErrorKind;
