@@ -72,6 +72,7 @@ pub struct I420<'a> {
 }
 
 /// An I420 picture this module made (tightly packed planes).
+#[derive(Default)]
 struct OwnedI420 {
     width: u32,
     height: u32,
@@ -131,13 +132,29 @@ fn row<'a>(p: &Plane<'a>, r: usize, width: usize) -> Option<&'a [u8]> {
     p.data.get(start..start.checked_add(width)?)
 }
 
+/// Buffers a player keeps between frames, so that halving allocates
+/// nothing once it has run: one per player, used by its streaming thread.
+#[derive(Default)]
+pub struct Scratch {
+    a: OwnedI420,
+    b: OwnedI420,
+}
+
 /// 2×2 box filter of one plane of `sw`×`sh` into `dw`×`dh` (half, rounded
-/// down for luma and up for chroma); edge samples repeat.
-fn halve_plane(p: &Plane, sw: usize, sh: usize, dw: usize, dh: usize) -> Option<Vec<u8>> {
+/// down for luma and up for chroma) in `out`; edge samples repeat.
+fn halve_plane(
+    p: &Plane,
+    sw: usize,
+    sh: usize,
+    dw: usize,
+    dh: usize,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     if sw == 0 || sh == 0 {
         return None;
     }
-    let mut out = vec![0u8; dw.checked_mul(dh)?];
+    out.clear();
+    out.resize(dw.checked_mul(dh)?, 0);
     // Output columns whose two source columns both exist.
     let pairs = dw.min(sw / 2);
     for (r, dst) in out.chunks_exact_mut(dw.max(1)).enumerate() {
@@ -159,22 +176,20 @@ fn halve_plane(p: &Plane, sw: usize, sh: usize, dw: usize, dh: usize) -> Option<
             *d = ((sum + 2) >> 2) as u8;
         }
     }
-    Some(out)
+    Some(())
 }
 
-/// The picture at half its size in both dimensions.
-fn halve(p: &I420) -> Option<OwnedI420> {
+/// `p` at half its size in both dimensions, into `out`.
+fn halve(p: &I420, out: &mut OwnedI420) -> Option<()> {
     let (sw, sh) = (p.width as usize, p.height as usize);
     let (dw, dh) = (sw / 2, sh / 2);
     let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
     let (dcw, dch) = (dw.div_ceil(2), dh.div_ceil(2));
-    Some(OwnedI420 {
-        width: u32::try_from(dw).ok()?,
-        height: u32::try_from(dh).ok()?,
-        y: halve_plane(&p.y, sw, sh, dw, dh)?,
-        u: halve_plane(&p.u, scw, sch, dcw, dch)?,
-        v: halve_plane(&p.v, scw, sch, dcw, dch)?,
-    })
+    out.width = u32::try_from(dw).ok()?;
+    out.height = u32::try_from(dh).ok()?;
+    halve_plane(&p.y, sw, sh, dw, dh, &mut out.y)?;
+    halve_plane(&p.u, scw, sch, dcw, dch, &mut out.u)?;
+    halve_plane(&p.v, scw, sch, dcw, dch, &mut out.v)
 }
 
 /// The bytes of `rows` rows of `width` of a plane, and its stride.
@@ -192,19 +207,25 @@ pub fn to_rgba(
     p: &I420,
     colorimetry: Colorimetry,
     target: [u32; 2],
+    scratch: &mut Scratch,
 ) -> Option<(u32, u32, Vec<u8>)> {
     if p.width == 0 || p.height == 0 {
         return None;
     }
-    let mut owned: Option<OwnedI420> = None;
-    for _ in 0..halvings([p.width, p.height], target) {
-        let next = match &owned {
-            Some(o) => halve(&o.view())?,
-            None => halve(p)?,
-        };
-        owned = Some(next);
+    let k = halvings([p.width, p.height], target);
+    let Scratch { a, b } = scratch;
+    for i in 0..k {
+        match i {
+            0 => halve(p, a)?,
+            odd if odd % 2 == 1 => halve(&a.view(), b)?,
+            _ => halve(&b.view(), a)?,
+        }
     }
-    let pic = owned.as_ref().map_or(*p, OwnedI420::view);
+    let pic = match k {
+        0 => *p,
+        odd if odd % 2 == 1 => a.view(),
+        _ => b.view(),
+    };
     let (w, h) = (pic.width, pic.height);
     let (ch, chroma_w) = (h.div_ceil(2) as usize, w.div_ceil(2) as usize);
     // yuvutils wants each plane exactly as long as its rows need.
@@ -303,14 +324,14 @@ mod tests {
             stride: 8,
         };
         // Luma-style: 2×1 out of 5×3.
-        assert_eq!(halve_plane(&p, 5, 3, 2, 1).unwrap(), vec![25, 45]);
+        let mut out = Vec::new();
+        halve_plane(&p, 5, 3, 2, 1, &mut out).unwrap();
+        assert_eq!(out, vec![25, 45]);
         // Chroma-style (rounded up): 3×2; the last column and row repeat.
-        assert_eq!(
-            halve_plane(&p, 5, 3, 3, 2).unwrap(),
-            vec![25, 45, 60, 0, 255, 1]
-        );
+        halve_plane(&p, 5, 3, 3, 2, &mut out).unwrap();
+        assert_eq!(out, vec![25, 45, 60, 0, 255, 1]);
         // A plane shorter than its rows: refused, not a panic.
-        assert!(halve_plane(&p, 5, 4, 2, 2).is_none());
+        assert!(halve_plane(&p, 5, 4, 2, 2, &mut out).is_none());
     }
 
     #[test]
@@ -331,7 +352,8 @@ mod tests {
         for ((y, u, v), (matrix, limited), want) in cases {
             let planes = solid(6, 4, y, u, v);
             let c = Colorimetry { matrix, limited };
-            let (w, h, rgba) = to_rgba(&view(6, 4, &planes), c, [6, 4]).unwrap();
+            let (w, h, rgba) =
+                to_rgba(&view(6, 4, &planes), c, [6, 4], &mut Scratch::default()).unwrap();
             assert_eq!((w, h), (6, 4));
             for px in rgba.chunks_exact(4) {
                 for i in 0..3 {
@@ -352,6 +374,7 @@ mod tests {
                 limited: true,
             },
             [2, 2],
+            &mut Scratch::default(),
         );
         let b = to_rgba(
             &view(2, 2, &planes),
@@ -360,14 +383,15 @@ mod tests {
                 limited: true,
             },
             [2, 2],
+            &mut Scratch::default(),
         );
         assert_ne!(a.unwrap().2, b.unwrap().2);
     }
 
     #[test]
     fn a_halved_picture_keeps_its_content_where_it_was() {
-        // Left half white, right half black, 64×36; at 16×9 (two halvings)
-        // the left 8 columns are white and the right 8 black.
+        // Left half white, right half black, 64×36: after one, two or three
+        // halvings the left half is still white and the right half black.
         let (w, h) = (64u32, 36u32);
         let mut planes = solid(w, h, 16, 128, 128);
         for r in 0..h as usize {
@@ -376,13 +400,26 @@ mod tests {
             }
         }
         let c = Colorimetry::default_for(w, h);
-        let (ow, oh, rgba) = to_rgba(&view(w, h, &planes), c, [16, 9]).unwrap();
-        assert_eq!((ow, oh), (16, 9));
-        for r in 0..9 {
-            for col in 0..16 {
-                let px = &rgba[(r * 16 + col) * 4..][..4];
-                let want = if col < 8 { 255 } else { 0 };
-                assert!((i32::from(px[0]) - want).abs() <= 2, "({col},{r}): {px:?}");
+        // One scratch for all: it must not keep an earlier size.
+        let mut scratch = Scratch::default();
+        for (target, want_size) in [
+            ([16, 9], (16, 9)),
+            ([8, 4], (8, 4)),
+            ([32, 18], (32, 18)),
+            ([33, 18], (64, 36)),
+        ] {
+            let (ow, oh, rgba) = to_rgba(&view(w, h, &planes), c, target, &mut scratch).unwrap();
+            assert_eq!((ow, oh), want_size, "for {target:?}");
+            assert_eq!(rgba.len(), (ow * oh * 4) as usize);
+            for r in 0..oh {
+                for col in 0..ow {
+                    let px = &rgba[((r * ow + col) * 4) as usize..][..4];
+                    let want = if col < ow / 2 { 255 } else { 0 };
+                    assert!(
+                        (i32::from(px[0]) - want).abs() <= 2,
+                        "{target:?} ({col},{r}): {px:?}"
+                    );
+                }
             }
         }
     }
@@ -392,9 +429,33 @@ mod tests {
         let planes = solid(8, 8, 16, 128, 128);
         let mut p = view(8, 8, &planes);
         p.height = 10;
-        assert!(to_rgba(&p, Colorimetry::default_for(8, 10), [8, 10]).is_none());
-        assert!(to_rgba(&p, Colorimetry::default_for(8, 10), [2, 2]).is_none());
+        assert!(
+            to_rgba(
+                &p,
+                Colorimetry::default_for(8, 10),
+                [8, 10],
+                &mut Scratch::default()
+            )
+            .is_none()
+        );
+        assert!(
+            to_rgba(
+                &p,
+                Colorimetry::default_for(8, 10),
+                [2, 2],
+                &mut Scratch::default()
+            )
+            .is_none()
+        );
         p.height = 0;
-        assert!(to_rgba(&p, Colorimetry::default_for(8, 0), [8, 8]).is_none());
+        assert!(
+            to_rgba(
+                &p,
+                Colorimetry::default_for(8, 0),
+                [8, 8],
+                &mut Scratch::default()
+            )
+            .is_none()
+        );
     }
 }

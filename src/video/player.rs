@@ -1154,6 +1154,7 @@ fn install_appsink(
     ntp_by_pts: Arc<Mutex<VecDeque<(gst::ClockTime, u64)>>>,
 ) {
     let shared = Arc::downgrade(shared);
+    let mut scratch = convert::Scratch::default();
     appsink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -1164,7 +1165,7 @@ fn install_appsink(
                     return Err(gst::FlowError::Flushing);
                 };
                 let target = unpack_size(shared.target.load(Ordering::Relaxed));
-                match frame_of(&sample, target, &ntp_by_pts) {
+                match frame_of(&sample, target, &ntp_by_pts, &mut scratch) {
                     Some(frame) => shared.deliver(generation, frame),
                     None => tracing::debug!("dropped a frame that could not be mapped"),
                 }
@@ -1200,6 +1201,7 @@ fn frame_of(
     sample: &gst::Sample,
     target: [u32; 2],
     ntp_by_pts: &Mutex<VecDeque<(gst::ClockTime, u64)>>,
+    scratch: &mut convert::Scratch,
 ) -> Option<Frame> {
     let buffer = sample.buffer()?;
     let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
@@ -1221,7 +1223,7 @@ fn frame_of(
         u: plane(1)?,
         v: plane(2)?,
     };
-    let (width, height, rgba) = convert::to_rgba(&picture, colorimetry_of(&info), target)?;
+    let (width, height, rgba) = convert::to_rgba(&picture, colorimetry_of(&info), target, scratch)?;
     let ntp = ntp_of(buffer).or_else(|| {
         let pts = buffer.pts()?;
         lock(ntp_by_pts)
@@ -1352,6 +1354,7 @@ mod tests {
     #[test]
     fn frames_match_gstreamers_own_conversion() {
         let no_ntp = Mutex::new(VecDeque::new());
+        let mut scratch = convert::Scratch::default();
         for (pattern, (w, h), colorimetry) in [
             ("smpte", (64, 48), "bt601"),
             ("smpte", (64, 48), "bt709"),
@@ -1368,7 +1371,7 @@ mod tests {
                      ! videoconvert ! video/x-raw,format=RGBA"
                 ),
             );
-            let frame = frame_of(&i420, [w, h], &no_ntp).expect("a frame");
+            let frame = frame_of(&i420, [w, h], &no_ntp, &mut scratch).expect("a frame");
             assert_eq!((frame.width, frame.height), (w, h));
             let buffer = want.buffer().expect("buffer");
             let map = buffer.map_readable().expect("readable");
@@ -1385,11 +1388,11 @@ mod tests {
             );
 
             // Halved for a tile a quarter the size: half in each dimension.
-            let half = frame_of(&i420, [w / 2, h / 2], &no_ntp).expect("a frame");
+            let half = frame_of(&i420, [w / 2, h / 2], &no_ntp, &mut scratch).expect("a frame");
             assert_eq!((half.width, half.height), (w / 2, h / 2));
         }
         // Not I420: refused, not misread.
         let rgba = test_sample("smpte", "video/x-raw,format=RGBA,width=16,height=16");
-        assert!(frame_of(&rgba, [16, 16], &no_ntp).is_none());
+        assert!(frame_of(&rgba, [16, 16], &no_ntp, &mut scratch).is_none());
     }
 }
