@@ -114,9 +114,11 @@ impl FrameSummary {
 }
 
 struct Uploaded {
-    /// Kept so the same frame is recognised by identity and never uploaded
-    /// twice (frame numbers restart when a tile switches streams).
-    frame: Arc<Frame>,
+    /// The number of the frame in the texture (unique in the process, also
+    /// across stream switches), so that a frame is never uploaded twice.
+    /// Not the frame itself: holding it would keep a second picture per tile
+    /// alive once the mailbox has a newer one.
+    number: u64,
     handle: TextureHandle,
     shown: u64,
 }
@@ -169,12 +171,12 @@ impl TileTextures {
     ) -> Option<(TextureId, u64)> {
         self.drawn.insert(key.to_owned());
         if let Some(up) = self.tiles.get_mut(key) {
-            if Arc::ptr_eq(&up.frame, frame) {
+            if up.number == frame.number {
                 return Some((up.handle.id(), up.shown));
             }
             let image = color_image(frame.width, frame.height, &frame.rgba)?;
             up.handle.set(image, TextureOptions::LINEAR);
-            up.frame = frame.clone();
+            up.number = frame.number;
             up.shown += 1;
             self.uploads += 1;
             return Some((up.handle.id(), up.shown));
@@ -185,7 +187,7 @@ impl TileTextures {
         self.tiles.insert(
             key.to_owned(),
             Uploaded {
-                frame: frame.clone(),
+                number: frame.number,
                 handle,
                 shown: 1,
             },

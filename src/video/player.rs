@@ -907,6 +907,20 @@ fn build_pipeline(
     gst::Element::link_many([&scale, appsink.upcast_ref()])
         .map_err(|e| VideoError::Other(format!("cannot link the scaler: {e}")))?;
 
+    // Tell the decoder the appsink reads padded frames (through their video
+    // meta): without it `avdec_*` cannot hand over the frames it decoded into
+    // and copies each one into a pool of unpadded buffers.
+    if let Some(pad) = appsink.static_pad("sink") {
+        pad.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, |_, info| {
+            if let Some(gst::PadProbeData::Query(q)) = &mut info.data
+                && let gst::QueryViewMut::Allocation(a) = q.view_mut()
+            {
+                a.add_allocation_meta::<gst_video::VideoMeta>(None);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+
     // Capture times: from the frame's own meta when it survives decoding,
     // else from the PTS → NTP map filled before the depayloader.
     let ntp_by_pts: Arc<Mutex<VecDeque<(gst::ClockTime, u64)>>> = Arc::default();
