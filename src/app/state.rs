@@ -6,9 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::domain::{
-    AccessRequest, Camera, CameraId, CardholderId, CommandId, CommandInfo, CommandState, Door,
-    DoorAction, DoorId, DoorState, DoorStatus, ErrorKind, Event, EventKind, RequestId, Role, Seq,
-    Session, SiteInfo, SiteTime, Snapshot, Timestamp,
+    self, AccessRequest, Camera, CameraId, CardholderId, CommandId, CommandInfo, CommandState,
+    Door, DoorAction, DoorId, DoorState, DoorStatus, ErrorKind, Event, EventKind, Permission,
+    RequestId, Role, Seq, Session, SiteInfo, SiteTime, Snapshot, Timestamp,
 };
 
 /// How many live events the list keeps.
@@ -662,19 +662,12 @@ impl AppState {
 /// Whether `role` may send `action` to a door (the site decides; the client
 /// mirrors it to disable what would be refused).
 pub fn may_command_door(role: Role, action: DoorAction) -> bool {
-    match action {
-        DoorAction::Lock | DoorAction::Unlock | DoorAction::Access => {
-            matches!(role, Role::Operator | Role::Supervisor | Role::Admin)
-        }
-        DoorAction::Lockdown | DoorAction::ReleaseLockdown => {
-            matches!(role, Role::Supervisor | Role::Admin)
-        }
-    }
+    domain::allowed(role, Permission::for_door_action(action))
 }
 
 /// Whether `role` may grant or deny access requests.
 pub fn may_decide_requests(role: Role) -> bool {
-    matches!(role, Role::Operator | Role::Supervisor | Role::Admin)
+    domain::allowed(role, Permission::AnswerRequests)
 }
 
 fn sign_in_message(kind: ErrorKind, message: &str) -> String {

@@ -3,6 +3,7 @@
 
 mod door;
 mod ids;
+mod roles;
 
 pub use door::{
     DoorAction, DoorAlarm, DoorInput, DoorMode, DoorPosition, DoorRefusal, DoorState, DoorStatus,
@@ -11,6 +12,7 @@ pub use door::{
 pub use ids::{
     AccessPointId, CameraId, CardholderId, CommandId, CredentialId, DoorId, MapId, RequestId,
 };
+pub use roles::{Permission, allowed, matrix};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -23,12 +23,12 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::domain::{
     ApiError, CameraId, CardholderId, CommandId, CredentialId, CredentialUpdate, Decision,
-    DoorAction, DoorCommand, DoorId, ErrorKind, MapId, RequestId, RequestOutcome, Seq, Session,
+    DoorCommand, DoorId, ErrorKind, MapId, Permission, RequestId, RequestOutcome, Seq, Session,
     SignIn, Timestamp,
 };
 
 use super::audit::AuditQuery;
-use super::auth::{Permission, Principal};
+use super::auth::Principal;
 use super::core::{Actor, CoreError, SiteCore, StreamItem, command_target};
 use super::fault;
 use super::store::EventQuery;
@@ -614,10 +614,7 @@ async fn door_command(
     ApiJson(cmd): ApiJson<DoorCommand>,
 ) -> ApiResult<Response> {
     let door = DoorId::new(id);
-    let permission = match cmd.action {
-        DoorAction::Lockdown | DoorAction::ReleaseLockdown => Permission::Lockdown,
-        DoorAction::Lock | DoorAction::Unlock | DoorAction::Access => Permission::CommandDoor,
-    };
+    let permission = Permission::for_door_action(cmd.action);
     caller.require_audited(
         &st.core,
         permission,
