@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use chrono::Utc;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use sha2::{Digest, Sha256};
@@ -85,8 +84,8 @@ fn role_text(role: Option<Role>) -> &'static str {
 }
 
 /// Appends one entry, chained to the last, and returns it.
-pub fn append(store: &Store, rec: &AuditRecord) -> Result<AuditEntry, StoreError> {
-    let now = Utc::now();
+/// `now` is the entry's time, from the site's clock.
+pub fn append(store: &Store, rec: &AuditRecord, now: Timestamp) -> Result<AuditEntry, StoreError> {
     let time = time_text(now);
     store.with_writer(|conn| {
         let tx = conn.transaction()?;
@@ -276,6 +275,7 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     fn rec(user: &str, action: &str, outcome: &str) -> AuditRecord {
         AuditRecord {
@@ -302,14 +302,25 @@ mod tests {
             }
         );
 
-        let first = append(&store, &rec("operator", "door.command", "completed")).unwrap();
+        let first = append(
+            &store,
+            &rec("operator", "door.command", "completed"),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(first.prev_hash, GENESIS_HASH);
-        let second = append(&store, &rec("ghost", "session.sign_in", "denied")).unwrap();
+        let second = append(
+            &store,
+            &rec("ghost", "session.sign_in", "denied"),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(second.prev_hash, first.hash);
         for i in 0..5 {
             append(
                 &store,
                 &rec("operator", "credential.disable", &format!("ok {i}")),
+                Utc::now(),
             )
             .unwrap();
         }
@@ -363,7 +374,7 @@ mod tests {
         let dir2 = tempfile::tempdir().unwrap();
         let store2 = Store::open_in(dir2.path()).unwrap();
         for i in 0..3 {
-            append(&store2, &rec("a", "x", &i.to_string())).unwrap();
+            append(&store2, &rec("a", "x", &i.to_string()), Utc::now()).unwrap();
         }
         Connection::open(store2.path())
             .unwrap()
@@ -378,9 +389,9 @@ mod tests {
         let store = Store::open_in(dir.path()).unwrap();
         for i in 0..7 {
             let user = if i % 2 == 0 { "operator" } else { "admin" };
-            append(&store, &rec(user, "door.command", "completed")).unwrap();
+            append(&store, &rec(user, "door.command", "completed"), Utc::now()).unwrap();
         }
-        append(&store, &rec("admin", "session.sign_out", "ok")).unwrap();
+        append(&store, &rec("admin", "session.sign_out", "ok"), Utc::now()).unwrap();
         let mut q = AuditQuery {
             user: Some("operator".into()),
             limit: 3,

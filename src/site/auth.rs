@@ -8,12 +8,12 @@ use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
-use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use crate::config::{SiteConfig, UserConfig};
 use crate::domain::{ErrorKind, Permission, Role, Session, Timestamp, allowed};
 
+use super::env::Clock;
 use super::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -96,10 +96,11 @@ pub struct Auth {
     users: HashMap<String, UserConfig>,
     session_ttl_secs: u64,
     store: Arc<Store>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Auth {
-    pub fn new(cfg: &SiteConfig, store: Arc<Store>) -> Auth {
+    pub fn new(cfg: &SiteConfig, store: Arc<Store>, clock: Arc<dyn Clock>) -> Auth {
         Auth {
             users: cfg
                 .users
@@ -108,6 +109,7 @@ impl Auth {
                 .collect(),
             session_ttl_secs: cfg.session_ttl_secs,
             store,
+            clock,
         }
     }
 
@@ -130,7 +132,7 @@ impl Auth {
             return Err(AuthError::BadCredentials);
         };
         let token = hex::encode(rand::random::<[u8; 32]>());
-        let expires = time_after(Utc::now(), self.session_ttl_secs);
+        let expires = time_after(self.clock.now(), self.session_ttl_secs);
         self.store
             .insert_session(&token_sha256(&token), &user.name, user.role, expires)?;
         Ok(Session {
@@ -150,7 +152,7 @@ impl Auth {
         let Some(row) = self.store.session(&hash)? else {
             return Err(AuthError::NoSession);
         };
-        if row.revoked || row.expires <= Utc::now() {
+        if row.revoked || row.expires <= self.clock.now() {
             return Err(AuthError::NoSession);
         }
         // A user removed from the config loses their sessions.
@@ -190,6 +192,8 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Permission::*;
+    use Role::*;
 
     #[test]
     fn hash_and_verify() {
@@ -218,7 +222,7 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open_in(dir.path()).unwrap());
-        let auth = Auth::new(&cfg, store);
+        let auth = Auth::new(&cfg, store, Arc::new(crate::site::env::RealClock));
         assert!(matches!(
             auth.sign_in("viewer", "nope").await,
             Err(AuthError::BadCredentials)
@@ -243,6 +247,29 @@ mod tests {
         ));
         assert!(matches!(
             auth.authenticate("short"),
+            Err(AuthError::NoSession)
+        ));
+    }
+
+    #[tokio::test]
+    async fn session_ends_at_its_ttl_on_the_site_clock() {
+        use crate::site::env::SimulatedClock;
+        let mut cfg = SiteConfig::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"),
+        )
+        .unwrap();
+        cfg.session_ttl_secs = 60;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        let clock = SimulatedClock::new(chrono::Utc::now());
+        let auth = Auth::new(&cfg, store, Arc::new(clock.clone()));
+        let s = auth.sign_in("viewer", "demo-viewer").await.unwrap();
+        assert_eq!(s.expires, clock.now() + chrono::Duration::seconds(60));
+        clock.advance(std::time::Duration::from_millis(59_999));
+        assert!(auth.authenticate(&s.token).is_ok());
+        clock.advance(std::time::Duration::from_millis(1));
+        assert!(matches!(
+            auth.authenticate(&s.token),
             Err(AuthError::NoSession)
         ));
     }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chrono::{Timelike, Utc};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
@@ -17,16 +16,18 @@ use tokio::task::JoinHandle;
 use crate::config::SiteConfig;
 use crate::domain::{
     AccessPointId, AccessRequest, AuditEntry, AuditVerification, Camera, Cardholder, CardholderId,
-    CommandId, CommandInfo, CommandState, Credential, CredentialId, CredentialState, DenyReason,
-    DoorAction, DoorAlarm, DoorCommand, DoorId, DoorMode, DoorPosition, DoorStatus, DoorWithStatus,
-    ErrorKind, Event, EventKind, MapId, Page, RequestId, RequestOutcome, Role, Seq, Session,
-    SiteTime, Snapshot,
+    CommandId, CommandInfo, CommandState, Credential, CredentialId, CredentialState, DoorAction,
+    DoorAlarm, DoorCommand, DoorId, DoorPosition, DoorStatus, DoorWithStatus, ErrorKind, Event,
+    EventKind, MapId, Page, RequestId, RequestOutcome, Role, Seq, Session, SiteTime, Snapshot,
 };
 
+use super::access::{self, AccessInput, CredentialFacts};
 use super::audit::{self, AuditQuery, AuditRecord};
 use super::auth::{Auth, AuthError, Principal};
 use super::cameras::DemoCameras;
-use super::controller::{ControllerEvent, DoorController, SimulatedController};
+use super::controller::{ControllerEvent, SimulatedController};
+use super::drivers::DriverError;
+use super::env::SiteEnv;
 use super::store::{CommandInsert, CommandRow, EventQuery, Store, StoreError};
 use super::traffic::TrafficSink;
 
@@ -37,8 +38,10 @@ const BROADCAST_CAPACITY: usize = 4096;
 const REPLAY_BATCH: usize = 500;
 /// How often a live stream sends its `: hb` comment.
 pub const HEARTBEAT_MS: u64 = 2000;
-/// How often open access requests are checked for expiry.
-const EXPIRY_TICK_MS: u64 = 200;
+/// How long a command waits for the door mirror to show its outcome.
+const MIRROR_WAIT_MS: u64 = 250;
+/// How often a flood appends its due events.
+const FLOOD_TICK_MS: u64 = 5;
 /// Longest accepted idempotency key.
 const MAX_KEY_LEN: usize = 200;
 
@@ -55,6 +58,8 @@ pub enum CoreError {
     Unavailable(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Driver(#[from] DriverError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -67,6 +72,7 @@ impl CoreError {
             CoreError::InvalidInput(_) => ErrorKind::InvalidInput,
             CoreError::Unavailable(_) => ErrorKind::Unavailable,
             CoreError::Auth(e) => e.kind(),
+            CoreError::Driver(e) => e.kind(),
             CoreError::Store(e) => e.kind(),
         }
     }
@@ -132,20 +138,20 @@ struct Live {
 /// tasks and the traffic generator.
 pub struct SiteCore {
     cfg: Arc<SiteConfig>,
-    store: Arc<Store>,
+    /// The clock, store, drivers and shutdown signal.
+    env: SiteEnv,
     auth: Auth,
-    controller: Arc<dyn DoorController>,
-    sim: Option<Arc<SimulatedController>>,
     live: Mutex<Live>,
     events: broadcast::Sender<Event>,
     /// Pinged after every change of the door mirror.
     mirror_changed: Notify,
+    /// Pinged when a request opens, so expiry looks at its deadline.
+    requests_changed: Notify,
     /// Credential id → (cardholder index, credential index) in `cfg.cardholders`.
     credentials: HashMap<CredentialId, (usize, usize)>,
     cameras: Mutex<CameraSlot>,
     /// Bumped to close every open live stream.
     stream_generation: watch::Sender<u64>,
-    shutdown: watch::Sender<bool>,
     /// Background tasks started on demand (floods); aborted at shutdown.
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -162,20 +168,17 @@ fn unknown_status() -> DoorStatus {
 }
 
 impl SiteCore {
-    /// Builds the core over an opened store and a controller; loads the
-    /// state kept from earlier runs (credential overrides, open requests,
-    /// the last seq) and fails commands an earlier run left pending.
-    pub fn new(
-        cfg: SiteConfig,
-        store: Arc<Store>,
-        controller: Arc<dyn DoorController>,
-        sim: Option<Arc<SimulatedController>>,
-    ) -> Result<Arc<SiteCore>, CoreError> {
+    /// Builds the core over its environment (an opened store, the door
+    /// drivers, the clock); loads the state kept from earlier runs
+    /// (credential overrides, open requests, the last seq) and fails
+    /// commands an earlier run left pending.
+    pub fn new(cfg: SiteConfig, env: SiteEnv) -> Result<Arc<SiteCore>, CoreError> {
         let cfg = Arc::new(cfg);
+        let store = &env.store;
         let last_seq = store.last_seq()?;
         let credential_states = store.credential_states()?.into_iter().collect();
         let open_requests = store.open_requests()?;
-        let doors = controller.statuses().into_iter().collect();
+        let doors = env.drivers.statuses().into_iter().collect();
         let mut credentials = HashMap::new();
         for (ci, ch) in cfg.cardholders.iter().enumerate() {
             for (ki, c) in ch.cardholder.credentials.iter().enumerate() {
@@ -184,11 +187,9 @@ impl SiteCore {
         }
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let core = Arc::new(SiteCore {
-            auth: Auth::new(&cfg, Arc::clone(&store)),
+            auth: Auth::new(&cfg, Arc::clone(&env.store), Arc::clone(&env.clock)),
             cfg,
-            store,
-            controller,
-            sim,
+            env,
             live: Mutex::new(Live {
                 last_seq,
                 doors,
@@ -197,14 +198,14 @@ impl SiteCore {
             }),
             events,
             mirror_changed: Notify::new(),
+            requests_changed: Notify::new(),
             credentials,
             cameras: Mutex::new(CameraSlot::Off),
             stream_generation: watch::channel(0).0,
-            shutdown: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
         });
         let reason = "the site restarted before the door confirmed";
-        for stale in core.store.fail_stale_commands(reason)? {
+        for stale in core.env.store.fail_stale_commands(reason)? {
             tracing::warn!(command = %stale.info.id, door = %stale.info.door, "command left pending by an earlier run marked failed");
             core.append(EventKind::CommandFailed {
                 command: stale.info.id,
@@ -224,12 +225,17 @@ impl SiteCore {
 
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        &self.env.store
+    }
+
+    /// The environment: clock, store, drivers, shutdown.
+    pub fn env(&self) -> &SiteEnv {
+        &self.env
     }
 
     /// The simulated controller, when the site drives one (fault injection).
     pub fn simulated_controller(&self) -> Option<&Arc<SimulatedController>> {
-        self.sim.as_ref()
+        self.env.drivers.simulator().ok()
     }
 
     fn live(&self) -> MutexGuard<'_, Live> {
@@ -245,7 +251,7 @@ impl SiteCore {
         live: &mut Live,
         kinds: Vec<EventKind>,
     ) -> Result<Vec<Event>, CoreError> {
-        let time = Utc::now();
+        let time = self.env.clock.now();
         let events: Vec<Event> = kinds
             .into_iter()
             .zip(live.last_seq + 1..)
@@ -254,7 +260,7 @@ impl SiteCore {
         if events.is_empty() {
             return Ok(events);
         }
-        self.store.insert_events(&events)?;
+        self.env.store.insert_events(&events)?;
         live.last_seq += events.len() as u64;
         for e in &events {
             // No receiver is fine: nobody is streaming.
@@ -286,12 +292,12 @@ impl SiteCore {
 
     /// Every seq in the stored log, in order.
     pub fn event_seqs(&self) -> Result<Vec<Seq>, CoreError> {
-        Ok(self.store.event_seqs()?)
+        Ok(self.env.store.event_seqs()?)
     }
 
     /// Searches the stored log.
     pub fn search_events(&self, q: &EventQuery) -> Result<Page<Event>, CoreError> {
-        Ok(self.store.search_events(q)?)
+        Ok(self.env.store.search_events(q)?)
     }
 
     /// The state of the site, valid at its `seq`.
@@ -336,7 +342,7 @@ impl SiteCore {
             tx,
             last: after.unwrap_or(head),
             drop_rx: self.stream_generation.subscribe(),
-            shutdown_rx: self.shutdown.subscribe(),
+            shutdown_rx: self.env.shutdown.subscribe(),
         };
         tokio::spawn(async move { s.run(live_rx, head).await });
         rx
@@ -380,14 +386,16 @@ impl SiteCore {
     /// Waits (briefly) until the mirror shows `status` for `door`, so that a
     /// command's `door.state_changed` comes before its `command.completed`.
     async fn await_mirror(&self, door: &DoorId, status: DoorStatus) {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(250);
+        let clock = &self.env.clock;
+        let mut deadline = clock.sleep(Duration::from_millis(MIRROR_WAIT_MS));
         loop {
             let notified = self.mirror_changed.notified();
             if self.door_status(door) == Some(status) {
                 return;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return;
+            tokio::select! {
+                () = &mut deadline => return,
+                () = notified => {}
             }
         }
     }
@@ -433,9 +441,9 @@ impl SiteCore {
             },
             idempotency_key: key.to_owned(),
             user: actor.username.clone(),
-            created: Utc::now(),
+            created: self.env.clock.now(),
         };
-        match self.store.insert_command(&row)? {
+        match self.env.store.insert_command(&row)? {
             CommandInsert::Existing(first) => {
                 if &first.info.door == door && first.info.action == action {
                     Ok(first.info)
@@ -459,18 +467,22 @@ impl SiteCore {
 
     async fn run_command(self: Arc<Self>, info: CommandInfo, actor: Actor, audited: bool) {
         let timeout_ms = self.cfg.command_timeout_ms;
-        let answer = tokio::time::timeout(
-            Duration::from_millis(timeout_ms),
-            self.controller.command(&info.door, info.action),
-        )
-        .await;
-        let failure = match answer {
-            Ok(Ok(status)) => {
-                self.await_mirror(&info.door, status).await;
-                None
+        let failure = match self.env.drivers.for_door(&info.door) {
+            Err(e) => Some(e.to_string()),
+            Ok(driver) => {
+                let answer = tokio::select! {
+                    answer = driver.command(&info.door, info.action) => Some(answer),
+                    () = self.env.clock.sleep(Duration::from_millis(timeout_ms)) => None,
+                };
+                match answer {
+                    Some(Ok(status)) => {
+                        self.await_mirror(&info.door, status).await;
+                        None
+                    }
+                    Some(Err(refused)) => Some(refused.to_string()),
+                    None => Some(format!("the door did not confirm within {timeout_ms} ms")),
+                }
             }
-            Ok(Err(refused)) => Some(refused.to_string()),
-            Err(_) => Some(format!("the door did not confirm within {timeout_ms} ms")),
         };
         let state = if failure.is_some() {
             CommandState::Failed
@@ -478,6 +490,7 @@ impl SiteCore {
             CommandState::Completed
         };
         if let Err(e) = self
+            .env
             .store
             .finish_command(&info.id, state, failure.as_deref())
         {
@@ -517,7 +530,8 @@ impl SiteCore {
 
     /// A command by id.
     pub fn get_command(&self, id: &CommandId) -> Result<CommandInfo, CoreError> {
-        self.store
+        self.env
+            .store
             .command(id)?
             .map(|r| r.info)
             .ok_or_else(|| CoreError::NotFound(format!("no command {id:?}")))
@@ -559,38 +573,27 @@ impl SiteCore {
             .credentials
             .get(badge)
             .and_then(|&(ci, ki)| self.cfg.cardholders.get(ci).map(|ch| (ch, ki)));
-        let now = Utc::now();
-        let hour = now.with_timezone(&self.cfg.time_zone()).hour();
+        let at = self.env.clock.now().with_timezone(&self.cfg.time_zone());
         let mut live = self.live();
-        let denial = match holder {
-            None => Some(DenyReason::UnknownCard),
-            Some((ch, ki)) => {
-                let cred = ch.cardholder.credentials.get(ki);
-                let state = self.credential_state(&live, badge);
-                if state != Some(CredentialState::Active) {
-                    Some(DenyReason::CardDisabled)
-                } else if cred
-                    .and_then(|c| c.valid_until)
-                    .is_some_and(|until| until < now)
-                {
-                    Some(DenyReason::CardExpired)
-                } else if live
-                    .doors
-                    .get(&door)
-                    .is_some_and(|s| s.mode == DoorMode::LockedDown)
-                {
-                    Some(DenyReason::LockedDown)
-                } else if !self
-                    .cfg
-                    .schedule(&ch.schedule)
-                    .is_some_and(|s| s.allows(&door_cfg.zone, hour))
-                {
-                    Some(DenyReason::OutsideSchedule)
-                } else {
-                    None
-                }
-            }
-        };
+        let credential = holder.map(|(ch, ki)| CredentialFacts {
+            // A credential the site holds but cannot find counts as disabled.
+            state: self
+                .credential_state(&live, badge)
+                .unwrap_or(CredentialState::Disabled),
+            valid_until: ch
+                .cardholder
+                .credentials
+                .get(ki)
+                .and_then(|c| c.valid_until),
+            schedule: self.cfg.schedule(&ch.schedule),
+        });
+        let denial = access::decide(&AccessInput {
+            credential,
+            door_zone: &door_cfg.zone,
+            door_mode: live.doors.get(&door).map(|s| s.mode),
+            at,
+        })
+        .denial();
         let cardholder = holder.map(|(ch, _)| ch.cardholder.id.clone());
         let kind = match denial {
             Some(reason) => EventKind::AccessDenied {
@@ -615,13 +618,23 @@ impl SiteCore {
         if denial.is_some() {
             return false;
         }
-        let fut = self.controller.command(&door, DoorAction::Access);
-        let timeout = Duration::from_millis(self.cfg.command_timeout_ms);
+        let fut = match self.env.drivers.for_door(&door) {
+            Ok(driver) => driver.command(&door, DoorAction::Access),
+            Err(e) => {
+                tracing::info!(%door, "granted access not carried out: {e}");
+                return true;
+            }
+        };
+        let timeout = self
+            .env
+            .clock
+            .sleep(Duration::from_millis(self.cfg.command_timeout_ms));
         tokio::spawn(async move {
-            match tokio::time::timeout(timeout, fut).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::info!(%door, "granted access not carried out: {e}"),
-                Err(_) => tracing::info!(%door, "granted access not confirmed in time"),
+            tokio::select! {
+                answer = fut => if let Err(e) = answer {
+                    tracing::info!(%door, "granted access not carried out: {e}");
+                },
+                () = timeout => tracing::info!(%door, "granted access not confirmed in time"),
             }
         });
         true
@@ -646,7 +659,7 @@ impl SiteCore {
             .and_then(|c| self.credentials.get(c))
             .and_then(|&(ci, _)| self.cfg.cardholders.get(ci))
             .map(|ch| ch.cardholder.id.clone());
-        let created = Utc::now();
+        let created = self.env.clock.now();
         let request = AccessRequest {
             id: RequestId::new(format!("req-{}", uuid::Uuid::new_v4().simple())),
             door: door.clone(),
@@ -659,7 +672,7 @@ impl SiteCore {
             expires: super::auth::time_after(created, self.cfg.request_timeout_secs),
         };
         let mut live = self.live();
-        self.store.insert_request(&request)?;
+        self.env.store.insert_request(&request)?;
         live.open_requests.push(request.clone());
         self.append_locked(
             &mut live,
@@ -667,6 +680,8 @@ impl SiteCore {
                 request: request.clone(),
             }],
         )?;
+        drop(live);
+        self.requests_changed.notify_one();
         Ok(request)
     }
 
@@ -687,8 +702,9 @@ impl SiteCore {
         let Some(pos) = live.open_requests.iter().position(|r| &r.id == id) else {
             return Ok(None);
         };
-        let now = Utc::now();
-        self.store
+        let now = self.env.clock.now();
+        self.env
+            .store
             .resolve_request(id, outcome, by, reason.as_deref(), now)?;
         let request = live.open_requests.remove(pos);
         self.append_locked(
@@ -729,7 +745,7 @@ impl SiteCore {
             .filter(|r| !r.is_empty());
         let Some(request) = self.resolve_request(id, outcome, Some(&actor.username), reason)?
         else {
-            return match self.store.request(id)? {
+            return match self.env.store.request(id)? {
                 None => Err(CoreError::NotFound(format!("no access request {id:?}"))),
                 Some(row) => Err(CoreError::Conflict(format!(
                     "access request {id:?} is already {}",
@@ -750,7 +766,7 @@ impl SiteCore {
 
     /// Denies (as `expired`) every open request past its time.
     pub fn expire_requests(&self) {
-        let now = Utc::now();
+        let now = self.env.clock.now();
         let due: Vec<RequestId> = self
             .live()
             .open_requests
@@ -852,8 +868,12 @@ impl SiteCore {
         };
         {
             let mut live = self.live();
-            self.store
-                .set_credential_state(id, state, &actor.username, Utc::now())?;
+            self.env.store.set_credential_state(
+                id,
+                state,
+                &actor.username,
+                self.env.clock.now(),
+            )?;
             live.credential_states.insert(id.clone(), state);
             self.append_locked(
                 &mut live,
@@ -934,7 +954,7 @@ impl SiteCore {
             source: actor.source.clone(),
             outcome: outcome.to_owned(),
         };
-        match audit::append(&self.store, &rec) {
+        match audit::append(&self.env.store, &rec, self.env.clock.now()) {
             Ok(e) => Some(e),
             Err(e) => {
                 tracing::error!(action, "cannot write the audit trail: {e:#}");
@@ -945,12 +965,12 @@ impl SiteCore {
 
     /// Searches the audit trail.
     pub fn search_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>, CoreError> {
-        Ok(audit::search(&self.store, q)?)
+        Ok(audit::search(&self.env.store, q)?)
     }
 
     /// Recomputes the audit chain.
     pub fn verify_audit(&self) -> Result<AuditVerification, CoreError> {
-        Ok(audit::verify_store(&self.store)?)
+        Ok(audit::verify_store(&self.env.store)?)
     }
 
     // ---- cameras, maps, time -------------------------------------------------
@@ -977,7 +997,7 @@ impl SiteCore {
     pub fn cameras_started(&self, result: Result<DemoCameras, super::cameras::CameraError>) {
         match result {
             Ok(cams) => {
-                if *self.shutdown.borrow() {
+                if self.env.shutdown.is_triggered() {
                     drop(cams);
                     return;
                 }
@@ -1052,7 +1072,7 @@ impl SiteCore {
     /// The site's clock and zone.
     pub fn time(&self) -> SiteTime {
         SiteTime {
-            now: Utc::now(),
+            now: self.env.clock.now(),
             time_zone: self.cfg.site.time_zone.clone(),
         }
     }
@@ -1060,9 +1080,7 @@ impl SiteCore {
     // ---- fault injection ------------------------------------------------------
 
     fn sim(&self) -> Result<&Arc<SimulatedController>, CoreError> {
-        self.sim
-            .as_ref()
-            .ok_or_else(|| CoreError::Unavailable("this site has no simulated controller".into()))
+        Ok(self.env.drivers.simulator()?)
     }
 
     /// Takes the simulated controller offline or back.
@@ -1099,14 +1117,14 @@ impl SiteCore {
             ));
         }
         let core = Arc::clone(self);
+        let clock = Arc::clone(&self.env.clock);
         let task = tokio::spawn(async move {
-            let start = tokio::time::Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_millis(5));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let start = clock.instant();
             let mut sent = 0u64;
             while sent < count {
-                tick.tick().await;
-                let due = (start.elapsed().as_secs_f64() * f64::from(rate_per_sec)) as u64;
+                clock.sleep(Duration::from_millis(FLOOD_TICK_MS)).await;
+                let elapsed = clock.instant().saturating_duration_since(start);
+                let due = (elapsed.as_secs_f64() * f64::from(rate_per_sec)) as u64;
                 let due = due.min(count);
                 if due <= sent {
                     continue;
@@ -1132,14 +1150,27 @@ impl SiteCore {
     /// Starts the background work: mirroring the controller, expiring
     /// requests. The caller aborts the handles at shutdown.
     pub fn start_background(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
-        let mut rx = self.controller.subscribe();
+        let mut tasks = Vec::new();
+        for (driver, rx) in self.env.drivers.subscribe() {
+            tasks.push(self.spawn_driver_listener(driver, rx));
+        }
         // Whatever changed between `new` and the subscription.
-        for (door, status) in self.controller.statuses() {
+        for (door, status) in self.env.drivers.statuses() {
             self.apply_status(&door, status);
         }
+        tasks.push(self.spawn_expiry());
+        tasks
+    }
+
+    /// Mirrors one driver's door statuses and logs its alarms.
+    fn spawn_driver_listener(
+        self: &Arc<Self>,
+        driver: String,
+        mut rx: broadcast::Receiver<ControllerEvent>,
+    ) -> JoinHandle<()> {
         let core = Arc::clone(self);
-        let mut shutdown = self.shutdown.subscribe();
-        let listener = tokio::spawn(async move {
+        let mut shutdown = self.env.shutdown.subscribe();
+        tokio::spawn(async move {
             loop {
                 let msg = tokio::select! {
                     biased;
@@ -1148,7 +1179,9 @@ impl SiteCore {
                 };
                 match msg {
                     Ok(ControllerEvent::Status { door, status }) => {
-                        core.apply_status(&door, status)
+                        if core.env.drivers.drives(&driver, &door) {
+                            core.apply_status(&door, status);
+                        }
                     }
                     Ok(ControllerEvent::Alarm { door, alarm }) => {
                         let kind = match alarm {
@@ -1164,32 +1197,42 @@ impl SiteCore {
                             missed = n,
                             "controller events lagged; resyncing door states"
                         );
-                        for (door, status) in core.controller.statuses() {
+                        for (door, status) in core.env.drivers.statuses() {
                             core.apply_status(&door, status);
                         }
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
-        });
+        })
+    }
+
+    /// Expires open requests at their deadlines, on the env's clock: sleeps
+    /// until the earliest one is due (or a request opens), then expires.
+    fn spawn_expiry(self: &Arc<Self>) -> JoinHandle<()> {
         let core = Arc::clone(self);
-        let mut shutdown = self.shutdown.subscribe();
-        let expiry = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(EXPIRY_TICK_MS));
+        let mut shutdown = self.env.shutdown.subscribe();
+        tokio::spawn(async move {
             loop {
+                let clock = &core.env.clock;
+                let earliest = core.live().open_requests.iter().map(|r| r.expires).min();
+                let due = match earliest {
+                    Some(at) => clock.sleep_until(clock.instant_at(at)),
+                    None => Box::pin(std::future::pending()),
+                };
                 tokio::select! {
                     biased;
                     _ = shutdown.wait_for(|s| *s) => return,
-                    _ = tick.tick() => core.expire_requests(),
+                    () = due => core.expire_requests(),
+                    () = core.requests_changed.notified() => {}
                 };
             }
-        });
-        vec![listener, expiry]
+        })
     }
 
     /// Stops streams, floods and cameras; does not block.
     pub fn shutdown(&self) {
-        self.shutdown.send_replace(true);
+        self.env.shutdown.trigger();
         for t in lock(&self.tasks).drain(..) {
             t.abort();
         }
@@ -1202,7 +1245,7 @@ impl SiteCore {
 
     /// Whether [`SiteCore::shutdown`] was called.
     pub fn is_shut_down(&self) -> bool {
-        *self.shutdown.borrow()
+        self.env.shutdown.is_triggered()
     }
 }
 
@@ -1235,17 +1278,22 @@ impl Streamer {
         if !self.replay(head).await {
             return;
         }
-        let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
-        heartbeat.tick().await;
+        let clock = Arc::clone(&self.core.env.clock);
+        let period = Duration::from_millis(HEARTBEAT_MS);
+        let mut next_beat = clock.instant() + period;
+        let mut heartbeat = clock.sleep_until(next_beat);
         loop {
             let msg = tokio::select! {
                 biased;
                 _ = self.drop_rx.changed() => return,
                 _ = self.shutdown_rx.wait_for(|s| *s) => return,
-                _ = heartbeat.tick() => None,
+                () = &mut heartbeat => None,
                 msg = live_rx.recv() => Some(msg),
             };
             let Some(msg) = msg else {
+                // Like a tokio interval that bursts: every missed beat is sent.
+                next_beat += period;
+                heartbeat = clock.sleep_until(next_beat);
                 if !self.send(StreamItem::Heartbeat).await {
                     return;
                 }
@@ -1283,7 +1331,12 @@ impl Streamer {
     /// the stream should end.
     async fn replay(&mut self, upto: Seq) -> bool {
         while self.last < upto {
-            let batch = match self.core.store.events_after(self.last, upto, REPLAY_BATCH) {
+            let batch = match self
+                .core
+                .env
+                .store
+                .events_after(self.last, upto, REPLAY_BATCH)
+            {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!("live stream cannot read the log: {e:#}");
@@ -1340,7 +1393,9 @@ impl TrafficSink for SiteCore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::DoorCommand;
+    use crate::domain::{DenyReason, DoorCommand, DoorMode};
+    use crate::site::drivers::Drivers;
+    use crate::site::env::{Clock, RealClock};
     use std::path::Path;
 
     fn test_config() -> SiteConfig {
@@ -1353,14 +1408,17 @@ mod tests {
         c
     }
 
-    fn core_with(
-        dir: &Path,
-        cfg: SiteConfig,
-    ) -> (Arc<SiteCore>, Arc<SimulatedController>, Vec<JoinHandle<()>>) {
+    type Started = (Arc<SiteCore>, Arc<SimulatedController>, Vec<JoinHandle<()>>);
+
+    fn core_with(dir: &Path, cfg: SiteConfig) -> Started {
+        core_on(dir, cfg, Arc::new(RealClock))
+    }
+
+    fn core_on(dir: &Path, cfg: SiteConfig, clock: Arc<dyn Clock>) -> Started {
         let store = Arc::new(Store::open_in(dir).unwrap());
         let sim = SimulatedController::new(&cfg.doors, &cfg.controller);
-        let ctl: Arc<dyn DoorController> = sim.clone();
-        let core = SiteCore::new(cfg, store, ctl, Some(sim.clone())).unwrap();
+        let env = SiteEnv::with_clock(clock, store, Drivers::simulated(sim.clone()));
+        let core = SiteCore::new(cfg, env).unwrap();
         let bg = core.start_background();
         (core, sim, bg)
     }

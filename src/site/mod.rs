@@ -3,12 +3,15 @@
 //! demo RTSP cameras. It uses `domain` and `config`, and could move to its
 //! own crate without touching `client`.
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod controller;
 pub mod core;
+pub mod drivers;
+pub mod env;
 mod fault;
 pub mod store;
 pub mod traffic;
@@ -24,8 +27,10 @@ use tokio::task::JoinHandle;
 use crate::config::SiteConfig;
 use crate::domain::{AuditVerification, ErrorKind, Seq};
 
-use self::controller::{DoorController, SimulatedController};
+use self::controller::SimulatedController;
 use self::core::SiteCore;
+use self::drivers::Drivers;
+use self::env::SiteEnv;
 use self::store::Store;
 
 /// Certificate and key (PEM files) for serving HTTPS.
@@ -200,8 +205,8 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
     }
     let store = Arc::new(Store::open_in(&data_dir)?);
     let sim = SimulatedController::new(&config.doors, &config.controller);
-    let controller: Arc<dyn DoorController> = sim.clone();
-    let core = SiteCore::new(config, store, controller, Some(Arc::clone(&sim)))?;
+    let env = SiteEnv::new(store, Drivers::simulated(Arc::clone(&sim)));
+    let core = SiteCore::new(config, env)?;
     let cfg = core.config();
 
     let listener = std::net::TcpListener::bind(listen).map_err(|source| SiteError::Listen {
@@ -258,7 +263,7 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
     let tasks = core.start_background();
     let traffic = cfg.traffic.enabled.then(|| {
         let sink: Arc<dyn traffic::TrafficSink> = core.clone();
-        traffic::start(sink, Arc::clone(&sim), cfg)
+        traffic::start(sink, Arc::clone(&sim), cfg, Arc::clone(&core.env().clock))
     });
     if cfg.video.demo_cameras {
         // A thread of its own, not `spawn_blocking`: the first encode takes

@@ -20,6 +20,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::config::{ScheduleConfig, SiteConfig};
 use crate::domain::{AccessPointId, CredentialId, CredentialState, DoorId, DoorMode, DoorPosition};
 use crate::site::controller::SimulatedController;
+use crate::site::env::Clock;
 
 /// Where the generated traffic goes: the site core.
 pub trait TrafficSink: Send + Sync + 'static {
@@ -63,10 +64,13 @@ pub fn start(
     sink: Arc<dyn TrafficSink>,
     sim: Arc<SimulatedController>,
     cfg: &SiteConfig,
+    clock: Arc<dyn Clock>,
 ) -> TrafficHandle {
     let tz = cfg.time_zone();
-    spawn_generator(sink, sim, cfg, Utc::now(), move || {
-        Utc::now().with_timezone(&tz).hour()
+    let now = clock.now();
+    let hour_clock = Arc::clone(&clock);
+    spawn_generator(sink, sim, cfg, now, clock, move || {
+        hour_clock.now().with_timezone(&tz).hour()
     })
 }
 
@@ -77,6 +81,7 @@ fn spawn_generator(
     sim: Arc<SimulatedController>,
     cfg: &SiteConfig,
     now: DateTime<Utc>,
+    clock: Arc<dyn Clock>,
     site_hour: impl Fn() -> u32 + Send + 'static,
 ) -> TrafficHandle {
     let plan = Plan::new(cfg, now);
@@ -94,7 +99,7 @@ fn spawn_generator(
         let mut rng = StdRng::seed_from_u64(seed);
         let mut passages = JoinSet::new();
         loop {
-            tokio::time::sleep(next_interval(&mut rng, mean_interval_s)).await;
+            clock.sleep(next_interval(&mut rng, mean_interval_s)).await;
             while let Some(done) = passages.try_join_next() {
                 if let Err(e) = done {
                     tracing::warn!("demo traffic passage ended badly: {e}");
@@ -104,20 +109,30 @@ fn spawn_generator(
                 continue;
             };
             tracing::debug!(?action, "demo traffic");
-            passages.spawn(perform(action, Arc::clone(&sink), Arc::clone(&sim)));
+            passages.spawn(perform(
+                action,
+                Arc::clone(&sink),
+                Arc::clone(&sim),
+                Arc::clone(&clock),
+            ));
         }
     });
     TrafficHandle { task }
 }
 
 /// Plays one action out against the site and the simulated doors.
-async fn perform(action: Action, sink: Arc<dyn TrafficSink>, sim: Arc<SimulatedController>) {
+async fn perform(
+    action: Action,
+    sink: Arc<dyn TrafficSink>,
+    sim: Arc<SimulatedController>,
+    clock: Arc<dyn Clock>,
+) {
     match action {
         Action::Badge(b) => {
             if !sink.present_credential(&b.ap, &b.credential).await {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(b.open_after_ms)).await;
+            clock.sleep(Duration::from_millis(b.open_after_ms)).await;
             // The person pulls the door only if it really released; someone
             // else may also be passing already.
             let released = sim.status(&b.door).is_some_and(|s| {
@@ -133,7 +148,7 @@ async fn perform(action: Action, sink: Arc<dyn TrafficSink>, sim: Arc<SimulatedC
             } else {
                 b.close_after_ms
             };
-            tokio::time::sleep(Duration::from_millis(close_after_ms)).await;
+            clock.sleep(Duration::from_millis(close_after_ms)).await;
             sim.close(&b.door);
         }
         Action::Request(r) => sink.request_access(
@@ -155,7 +170,7 @@ async fn perform(action: Action, sink: Arc<dyn TrafficSink>, sim: Arc<SimulatedC
                 return;
             }
             sim.open(&door);
-            tokio::time::sleep(Duration::from_millis(close_after_ms)).await;
+            clock.sleep(Duration::from_millis(close_after_ms)).await;
             sim.close(&door);
         }
     }
@@ -788,7 +803,14 @@ mod tests {
             presented: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
         });
-        let handle = spawn_generator(sink.clone(), Arc::clone(&sim), &cfg, now(), || 10);
+        let handle = spawn_generator(
+            sink.clone(),
+            Arc::clone(&sim),
+            &cfg,
+            now(),
+            Arc::new(crate::site::env::RealClock),
+            || 10,
+        );
         tokio::time::sleep(Duration::from_secs(300)).await;
         drop(handle);
         let presented = sink.presented.lock().expect("lock").len();
