@@ -1395,7 +1395,7 @@ mod tests {
     use super::*;
     use crate::domain::{DenyReason, DoorCommand, DoorMode};
     use crate::site::drivers::Drivers;
-    use crate::site::env::{Clock, RealClock};
+    use crate::site::env::{Clock, RealClock, SimulatedClock};
     use std::path::Path;
 
     fn test_config() -> SiteConfig {
@@ -1431,6 +1431,182 @@ mod tests {
         }
     }
 
+    /// Waits (up to 5 s of real time) until `cond` holds.
+    async fn wait_for(what: &str, cond: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !cond() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn request_expires_exactly_at_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = test_config();
+        cfg.request_timeout_secs = 30;
+        let clock = SimulatedClock::new(chrono::Utc::now());
+        let (core, _sim, _bg) = core_on(dir.path(), cfg, Arc::new(clock.clone()));
+        let opened_at = clock.now();
+        let req = core
+            .open_request(
+                &DoorId::new("door-lobby"),
+                None,
+                None,
+                "visitor".into(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(req.created, opened_at);
+        assert_eq!(req.expires, opened_at + chrono::Duration::seconds(30));
+        let due = clock.instant_at(req.expires);
+        wait_for("the expiry task to sleep until the deadline", || {
+            clock.deadlines().contains(&due)
+        })
+        .await;
+        let mut rx = core.stream(None);
+
+        clock.advance(Duration::from_millis(29_999));
+        clock.settle().await;
+        // Even asked directly, a millisecond early it is still open.
+        core.expire_requests();
+        assert_eq!(core.open_requests(), vec![req.clone()]);
+
+        clock.advance(Duration::from_millis(1));
+        let seen = read_until(&mut rx, |e| matches!(&e.kind, EventKind::AccessRequestResolved { request, .. } if *request == req.id)).await;
+        let resolved = seen.last().unwrap();
+        assert_eq!(resolved.time, opened_at + chrono::Duration::seconds(30));
+        let EventKind::AccessRequestResolved { outcome, by, .. } = &resolved.kind else {
+            unreachable!()
+        };
+        assert_eq!((*outcome, by.clone()), (RequestOutcome::Expired, None));
+        assert!(core.open_requests().is_empty());
+        let audit = core
+            .search_audit(&AuditQuery {
+                action: Some("access_request.expire".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(audit.items.len(), 1);
+        assert_eq!(
+            (
+                audit.items[0].user.as_str(),
+                audit.items[0].outcome.as_str()
+            ),
+            ("system", "expired")
+        );
+        assert_eq!(audit.items[0].target, req.id.as_str());
+        // A late answer finds it closed.
+        assert_eq!(
+            core.answer_request(&operator(), &req.id, true, None)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Conflict
+        );
+        core.shutdown();
+    }
+
+    #[tokio::test]
+    async fn command_times_out_exactly_on_the_site_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = test_config();
+        cfg.command_timeout_ms = 300;
+        let clock = SimulatedClock::new(chrono::Utc::now());
+        let (core, sim, _bg) = core_on(dir.path(), cfg, Arc::new(clock.clone()));
+        let mut rx = core.stream(None);
+        sim.set_online(false);
+        let door = DoorId::new("door-lobby");
+        let sent = clock.instant();
+        let cmd = core
+            .command(
+                &operator(),
+                &door,
+                &DoorCommand {
+                    action: DoorAction::Unlock,
+                    idempotency_key: "t".into(),
+                },
+            )
+            .unwrap();
+        let due = sent + Duration::from_millis(300);
+        wait_for("the command to sleep until its timeout", || {
+            clock.deadlines().contains(&due)
+        })
+        .await;
+        clock.advance(Duration::from_millis(299));
+        clock.settle().await;
+        assert_eq!(
+            core.get_command(&cmd.id).unwrap().state,
+            CommandState::Pending
+        );
+        clock.advance(Duration::from_millis(1));
+        let seen = read_until(
+            &mut rx,
+            |e| matches!(&e.kind, EventKind::CommandFailed { command, .. } if *command == cmd.id),
+        )
+        .await;
+        let EventKind::CommandFailed { reason, by, .. } = &seen.last().unwrap().kind else {
+            unreachable!()
+        };
+        assert_eq!(reason, "the door did not confirm within 300 ms");
+        assert_eq!(by, "operator");
+        let info = core.get_command(&cmd.id).unwrap();
+        assert_eq!(info.state, CommandState::Failed);
+        let audit = core
+            .search_audit(&AuditQuery {
+                action: Some("door.command".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            audit.items[0].outcome,
+            "failed: the door did not confirm within 300 ms"
+        );
+        core.shutdown();
+    }
+
+    #[tokio::test]
+    async fn access_uses_the_site_clock_for_schedule_and_expiry() {
+        use chrono::TimeZone;
+        let dir = tempfile::tempdir().unwrap();
+        // 2026-06-10 22:30 in Berlin: past every office schedule.
+        let late = chrono::Utc
+            .with_ymd_and_hms(2026, 6, 10, 20, 30, 0)
+            .unwrap();
+        let clock = SimulatedClock::new(late);
+        let (core, _sim, _bg) = core_on(dir.path(), test_config(), Arc::new(clock.clone()));
+        let lobby = AccessPointId::new("ap-lobby-in");
+        // Ada's badge: the office schedule, 06 to 20 site time, valid to the end of 2028.
+        let badge = CredentialId::new("100100");
+        let last_denial = |core: &SiteCore| {
+            let page = core
+                .search_events(&EventQuery {
+                    limit: 1,
+                    ..Default::default()
+                })
+                .unwrap();
+            match &page.items[0].kind {
+                EventKind::AccessDenied { reason, .. } => Some(*reason),
+                _ => None,
+            }
+        };
+        assert!(!core.present_credential_now(&lobby, &badge));
+        assert_eq!(last_denial(&core), Some(DenyReason::OutsideSchedule));
+        // 10:00 the next morning, site time.
+        clock.advance(Duration::from_secs(11 * 3600 + 30 * 60));
+        assert!(core.present_credential_now(&lobby, &badge));
+        // 2029-01-01 noon: past the badge's validity.
+        let to_2029 = chrono::Utc.with_ymd_and_hms(2029, 1, 1, 11, 0, 0).unwrap() - clock.now();
+        clock.advance(to_2029.to_std().unwrap());
+        assert!(!core.present_credential_now(&lobby, &badge));
+        assert_eq!(last_denial(&core), Some(DenyReason::CardExpired));
+        core.shutdown();
+    }
+
     /// Reads events from a stream until `until` matches one; returns all read.
     async fn read_until(
         rx: &mut mpsc::Receiver<StreamItem>,
@@ -1453,7 +1629,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused tokio time: the controller's latency and the sleep below run on
+    // it, so the sleep ends only once every other task is idle.
+    #[tokio::test(start_paused = true)]
     async fn idempotent_command_actuates_once_and_reports_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let (core, _sim, _bg) = core_with(dir.path(), test_config());
@@ -1505,6 +1683,7 @@ mod tests {
             core.get_command(&first.id).unwrap().state,
             CommandState::Completed
         );
+        // Let any second actuation (there must be none) run to its end.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let completed = core
             .search_events(&EventQuery {
@@ -1668,7 +1847,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = test_config();
         cfg.request_timeout_secs = 1;
-        let (core, _sim, _bg) = core_with(dir.path(), cfg);
+        let clock = SimulatedClock::new(chrono::Utc::now());
+        let (core, _sim, _bg) = core_on(dir.path(), cfg, Arc::new(clock.clone()));
         let mut rx = core.stream(None);
         let door = DoorId::new("door-lobby");
         let a = core
@@ -1728,6 +1908,7 @@ mod tests {
         })
         .await;
         // Nobody answers c: it expires, audited by `system`.
+        clock.advance(Duration::from_secs(1));
         let seen = read_until(&mut rx, |e| matches!(&e.kind, EventKind::AccessRequestResolved { request, .. } if *request == c.id)).await;
         let EventKind::AccessRequestResolved { outcome, by, .. } = &seen.last().unwrap().kind
         else {
@@ -1815,15 +1996,31 @@ mod tests {
     #[tokio::test]
     async fn idle_stream_sends_heartbeats() {
         let dir = tempfile::tempdir().unwrap();
-        let (core, _sim, _bg) = core_with(dir.path(), test_config());
+        let clock = SimulatedClock::new(chrono::Utc::now());
+        let (core, _sim, _bg) = core_on(dir.path(), test_config(), Arc::new(clock.clone()));
+        let opened = clock.instant();
         let mut rx = core.stream(None);
-        let started = tokio::time::Instant::now();
-        let item = tokio::time::timeout(Duration::from_millis(HEARTBEAT_MS + 1000), rx.recv())
+        let beat = opened + Duration::from_millis(HEARTBEAT_MS);
+        wait_for("the stream to sleep until its heartbeat", || {
+            clock.deadlines().contains(&beat)
+        })
+        .await;
+        clock.advance(Duration::from_millis(HEARTBEAT_MS - 1));
+        clock.settle().await;
+        assert!(rx.try_recv().is_err(), "a heartbeat came early");
+        clock.advance(Duration::from_millis(1));
+        let item = tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await
             .expect("no heartbeat")
             .expect("stream ended");
         assert_eq!(item, StreamItem::Heartbeat);
-        assert!(started.elapsed() >= Duration::from_millis(HEARTBEAT_MS - 100));
+        // The next one is a period later.
+        wait_for("the next heartbeat's sleep", || {
+            clock
+                .deadlines()
+                .contains(&(beat + Duration::from_millis(HEARTBEAT_MS)))
+        })
+        .await;
         core.shutdown();
         let end = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await;
         assert!(matches!(end, Ok(None)), "stream did not end at shutdown");

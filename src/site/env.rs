@@ -140,6 +140,19 @@ impl SimulatedClock {
             .count()
     }
 
+    /// Every deadline slept until now, earliest first.
+    pub fn deadlines(&self) -> Vec<Instant> {
+        let mut d: Vec<Instant> = self
+            .inner
+            .sleepers()
+            .deadlines
+            .values()
+            .map(|d| self.inner.origin + *d)
+            .collect();
+        d.sort();
+        d
+    }
+
     /// The earliest deadline anyone sleeps until.
     pub fn next_deadline(&self) -> Option<Instant> {
         let first = self.inner.sleepers().deadlines.values().min().copied();
@@ -299,6 +312,7 @@ mod tests {
             Some(c.instant() + Duration::from_millis(100))
         );
         assert!((&mut sleep).now_or_never().is_none());
+        assert_eq!(c.deadlines(), [c.instant() + Duration::from_millis(100)]);
         c.advance(Duration::from_millis(99));
         assert_eq!(c.due_sleepers(), 0);
         assert!((&mut sleep).now_or_never().is_none());

@@ -1087,7 +1087,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::ACCEPTED);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Take the snapshot once the flood is under way.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while site.last_seq() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the flood did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let snap: Snapshot = c
             .get(format!("{base}/api/v1/snapshot"))
             .bearer_auth(&token)
