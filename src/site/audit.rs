@@ -5,6 +5,7 @@
 //! and the first entry's `prev_hash` is 64 zeros.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
@@ -13,7 +14,98 @@ use sha2::{Digest, Sha256};
 use crate::domain::{AuditEntry, AuditVerification, Page, Role, Timestamp};
 
 use super::SiteError;
+use super::auth::Principal;
+use super::env::Clock;
 use super::store::{Store, StoreError, parse_time_text, time_text};
+
+/// The audit action names, each written once.
+pub mod actions {
+    pub const DOOR_COMMAND: &str = "door.command";
+    pub const REQUEST_GRANT: &str = "access_request.grant";
+    pub const REQUEST_DENY: &str = "access_request.deny";
+    pub const REQUEST_EXPIRE: &str = "access_request.expire";
+    pub const CREDENTIAL_ENABLE: &str = "credential.enable";
+    pub const CREDENTIAL_DISABLE: &str = "credential.disable";
+    pub const SIGN_IN: &str = "session.sign_in";
+    pub const SIGN_OUT: &str = "session.sign_out";
+}
+
+/// Who does something, and from where (the peer IP), for the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    pub username: String,
+    pub role: Option<Role>,
+    pub source: String,
+}
+
+impl Actor {
+    /// A signed-in user acting from `source`.
+    pub fn user(p: &Principal, source: impl Into<String>) -> Actor {
+        Actor {
+            username: p.username.clone(),
+            role: Some(p.role),
+            source: source.into(),
+        }
+    }
+
+    /// The site itself (expiries, restarts).
+    pub fn system() -> Actor {
+        Actor {
+            username: "system".into(),
+            role: None,
+            source: "site".into(),
+        }
+    }
+}
+
+/// The audit service: writes entries stamped by the site's clock, searches
+/// and verifies the chain.
+pub struct AuditTrail {
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuditTrail {
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>) -> AuditTrail {
+        AuditTrail { store, clock }
+    }
+
+    /// Writes an entry; a failure is logged here (the action already
+    /// happened) and the entry is `None`.
+    pub fn record(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        outcome: &str,
+    ) -> Option<AuditEntry> {
+        let rec = AuditRecord {
+            user: actor.username.clone(),
+            role: actor.role,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            source: actor.source.clone(),
+            outcome: outcome.to_owned(),
+        };
+        match append(&self.store, &rec, self.clock.now()) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::error!(action, "cannot write the audit trail: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// Searches the trail.
+    pub fn search(&self, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
+        search(&self.store, q)
+    }
+
+    /// Recomputes the chain.
+    pub fn verify(&self) -> Result<AuditVerification, StoreError> {
+        verify_store(&self.store)
+    }
+}
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -424,5 +516,46 @@ mod tests {
     fn verify_audit_file_names_a_missing_file() {
         let err = verify_audit_file(Path::new("/nonexistent/site.sqlite")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/site.sqlite"));
+    }
+
+    #[test]
+    fn trail_stamps_entries_with_the_site_clock() {
+        use crate::site::env::SimulatedClock;
+        use chrono::TimeZone;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let clock = SimulatedClock::new(t);
+        let trail = AuditTrail::new(store, Arc::new(clock.clone()));
+        let e = trail
+            .record(
+                &Actor::system(),
+                actions::REQUEST_EXPIRE,
+                "req-1",
+                "expired",
+            )
+            .unwrap();
+        assert_eq!(e.time, t);
+        assert_eq!((e.user.as_str(), e.source.as_str()), ("system", "site"));
+        clock.advance(std::time::Duration::from_secs(60));
+        let e2 = trail
+            .record(
+                &Actor::system(),
+                actions::REQUEST_EXPIRE,
+                "req-2",
+                "expired",
+            )
+            .unwrap();
+        assert_eq!(e2.time, t + chrono::Duration::seconds(60));
+        assert_eq!(e2.prev_hash, e.hash);
+        let page = trail
+            .search(&AuditQuery {
+                user: Some("system".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(page.items.len(), 2);
+        assert!(trail.verify().unwrap().ok);
     }
 }

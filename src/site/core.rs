@@ -1,221 +1,114 @@
-//! The site's core logic: the one event log (numbered, stored, broadcast in
-//! seq order), the door status mirror, access decisions and requests, door
-//! commands with idempotency and timeouts, credentials, and the live event
-//! stream with replay. The HTTP layer (`api`) checks permissions and calls in.
+//! The site's facade: holds the services together for the HTTP layer
+//! (`api`), which checks permissions and calls in. Each job lives in its own
+//! service: the event log ([`super::events`]), doors and commands
+//! ([`super::doors`]), people ([`super::people`]), access requests
+//! ([`super::requests`]), the access decision ([`super::access`], pure),
+//! sessions ([`super::auth`]), the audit trail ([`super::audit`]), cameras
+//! ([`super::camera_slot`]) and door drivers ([`super::drivers`]). Time,
+//! store, drivers and shutdown come in through [`SiteEnv`]; the background
+//! tasks start in one place, [`SiteCore::start_background`].
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::SiteConfig;
 use crate::domain::{
     AccessPointId, AccessRequest, AuditEntry, AuditVerification, Camera, Cardholder, CardholderId,
-    CommandId, CommandInfo, CommandState, Credential, CredentialId, CredentialState, DoorAction,
-    DoorAlarm, DoorCommand, DoorId, DoorPosition, DoorStatus, DoorWithStatus, ErrorKind, Event,
-    EventKind, MapId, Page, RequestId, RequestOutcome, Role, Seq, Session, SiteTime, Snapshot,
+    CommandId, CommandInfo, Credential, CredentialId, CredentialState, DoorCommand, DoorId,
+    DoorPosition, Event, EventKind, MapId, Page, RequestId, RequestOutcome, Seq, Session, SiteTime,
+    Snapshot,
 };
 
-use super::access::{self, AccessInput, CredentialFacts};
-use super::audit::{self, AuditQuery, AuditRecord};
-use super::auth::{Auth, AuthError, Principal};
-use super::cameras::DemoCameras;
-use super::controller::{ControllerEvent, SimulatedController};
-use super::drivers::DriverError;
+use super::access::{self, AccessInput};
+use super::audit::{AuditQuery, AuditTrail, actions};
+use super::auth::{Auth, Principal};
+use super::camera_slot::CameraSlot;
+use super::cameras::{CameraError, DemoCameras};
+use super::controller::SimulatedController;
+use super::doors::Doors;
 use super::env::SiteEnv;
-use super::store::{CommandInsert, CommandRow, EventQuery, Store, StoreError};
+use super::events::EventLog;
+use super::people::People;
+use super::requests::Requests;
+use super::store::{EventQuery, Store};
 use super::traffic::TrafficSink;
 
-/// Live event broadcast capacity; a subscriber further behind refills from
-/// the store.
-const BROADCAST_CAPACITY: usize = 4096;
-/// Events read from the store per replay batch.
-const REPLAY_BATCH: usize = 500;
-/// How often a live stream sends its `: hb` comment.
-pub const HEARTBEAT_MS: u64 = 2000;
-/// How long a command waits for the door mirror to show its outcome.
-const MIRROR_WAIT_MS: u64 = 250;
-/// How often a flood appends its due events.
-const FLOOD_TICK_MS: u64 = 5;
-/// Longest accepted idempotency key.
-const MAX_KEY_LEN: usize = 200;
+pub use super::audit::Actor;
+pub use super::doors::command_target;
+pub use super::error::CoreError;
+pub use super::events::{HEARTBEAT_MS, StreamItem};
 
-/// Why a core call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CoreError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    InvalidInput(String),
-    #[error("{0}")]
-    Unavailable(String),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Driver(#[from] DriverError),
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-}
-
-impl CoreError {
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            CoreError::NotFound(_) => ErrorKind::NotFound,
-            CoreError::Conflict(_) => ErrorKind::Conflict,
-            CoreError::InvalidInput(_) => ErrorKind::InvalidInput,
-            CoreError::Unavailable(_) => ErrorKind::Unavailable,
-            CoreError::Auth(e) => e.kind(),
-            CoreError::Driver(e) => e.kind(),
-            CoreError::Store(e) => e.kind(),
-        }
-    }
-}
-
-/// Who does something, and from where (the peer IP), for the audit trail.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Actor {
-    pub username: String,
-    pub role: Option<Role>,
-    pub source: String,
-}
-
-impl Actor {
-    /// A signed-in user acting from `source`.
-    pub fn user(p: &Principal, source: impl Into<String>) -> Actor {
-        Actor {
-            username: p.username.clone(),
-            role: Some(p.role),
-            source: source.into(),
-        }
-    }
-
-    /// The site itself (expiries, restarts).
-    pub fn system() -> Actor {
-        Actor {
-            username: "system".into(),
-            role: None,
-            source: "site".into(),
-        }
-    }
-}
-
-/// What a live stream yields.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StreamItem {
-    Event(Box<Event>),
-    Heartbeat,
-}
-
-/// The demo cameras as far as they got.
-enum CameraSlot {
-    Off,
-    Starting,
-    Running {
-        cams: Box<DemoCameras>,
-        base: String,
-    },
-    Failed,
-}
-
-/// Everything that changes together with the event log, under one lock:
-/// a snapshot read under it is exactly the state at `last_seq`.
-struct Live {
-    last_seq: Seq,
-    doors: HashMap<DoorId, DoorStatus>,
-    /// Open requests, oldest first.
-    open_requests: Vec<AccessRequest>,
-    credential_states: HashMap<CredentialId, CredentialState>,
-}
-
-/// The site core. Shared as `Arc<SiteCore>` by the API, the background
+/// The site facade. Shared as `Arc<SiteCore>` by the API, the background
 /// tasks and the traffic generator.
 pub struct SiteCore {
     cfg: Arc<SiteConfig>,
     /// The clock, store, drivers and shutdown signal.
     env: SiteEnv,
     auth: Auth,
-    live: Mutex<Live>,
-    events: broadcast::Sender<Event>,
-    /// Pinged after every change of the door mirror.
-    mirror_changed: Notify,
-    /// Pinged when a request opens, so expiry looks at its deadline.
-    requests_changed: Notify,
-    /// Credential id → (cardholder index, credential index) in `cfg.cardholders`.
-    credentials: HashMap<CredentialId, (usize, usize)>,
-    cameras: Mutex<CameraSlot>,
-    /// Bumped to close every open live stream.
-    stream_generation: watch::Sender<u64>,
-    /// Background tasks started on demand (floods); aborted at shutdown.
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn unknown_status() -> DoorStatus {
-    DoorStatus {
-        online: false,
-        ..DoorStatus::locked_closed()
-    }
+    log: Arc<EventLog>,
+    audit: Arc<AuditTrail>,
+    doors: Arc<Doors>,
+    people: Arc<People>,
+    requests: Arc<Requests>,
+    cameras: CameraSlot,
+    /// Floods started on demand; aborted at shutdown.
+    floods: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl SiteCore {
-    /// Builds the core over its environment (an opened store, the door
-    /// drivers, the clock); loads the state kept from earlier runs
-    /// (credential overrides, open requests, the last seq) and fails
-    /// commands an earlier run left pending.
+    /// Builds the services over their environment (an opened store, the
+    /// door drivers, the clock); they load the state kept from earlier runs
+    /// (credential overrides, open requests, the last seq), and commands an
+    /// earlier run left pending are failed.
     pub fn new(cfg: SiteConfig, env: SiteEnv) -> Result<Arc<SiteCore>, CoreError> {
         let cfg = Arc::new(cfg);
-        let store = &env.store;
-        let last_seq = store.last_seq()?;
-        let credential_states = store.credential_states()?.into_iter().collect();
-        let open_requests = store.open_requests()?;
-        let doors = env.drivers.statuses().into_iter().collect();
-        let mut credentials = HashMap::new();
-        for (ci, ch) in cfg.cardholders.iter().enumerate() {
-            for (ki, c) in ch.cardholder.credentials.iter().enumerate() {
-                credentials.insert(c.id.clone(), (ci, ki));
-            }
-        }
-        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let core = Arc::new(SiteCore {
+        let log = Arc::new(EventLog::open(
+            Arc::clone(&env.store),
+            Arc::clone(&env.clock),
+            env.shutdown.clone(),
+        )?);
+        let audit = Arc::new(AuditTrail::new(
+            Arc::clone(&env.store),
+            Arc::clone(&env.clock),
+        ));
+        let people = Arc::new(People::new(
+            Arc::clone(&cfg),
+            env.clone(),
+            Arc::clone(&log),
+            Arc::clone(&audit),
+        )?);
+        let doors = Arc::new(Doors::new(
+            Arc::clone(&cfg),
+            env.clone(),
+            Arc::clone(&log),
+            Arc::clone(&audit),
+        ));
+        let requests = Arc::new(Requests::new(
+            Arc::clone(&cfg),
+            env.clone(),
+            Arc::clone(&log),
+            Arc::clone(&audit),
+            Arc::clone(&people),
+            Arc::clone(&doors),
+        )?);
+        doors.fail_stale_commands()?;
+        Ok(Arc::new(SiteCore {
             auth: Auth::new(&cfg, Arc::clone(&env.store), Arc::clone(&env.clock)),
+            cameras: CameraSlot::new(Arc::clone(&cfg), env.shutdown.clone()),
             cfg,
             env,
-            live: Mutex::new(Live {
-                last_seq,
-                doors,
-                open_requests,
-                credential_states,
-            }),
-            events,
-            mirror_changed: Notify::new(),
-            requests_changed: Notify::new(),
-            credentials,
-            cameras: Mutex::new(CameraSlot::Off),
-            stream_generation: watch::channel(0).0,
-            tasks: Mutex::new(Vec::new()),
-        });
-        let reason = "the site restarted before the door confirmed";
-        for stale in core.env.store.fail_stale_commands(reason)? {
-            tracing::warn!(command = %stale.info.id, door = %stale.info.door, "command left pending by an earlier run marked failed");
-            core.append(EventKind::CommandFailed {
-                command: stale.info.id,
-                door: stale.info.door,
-                action: stale.info.action,
-                by: stale.user,
-                reason: reason.into(),
-            })?;
-        }
-        Ok(core)
+            log,
+            audit,
+            doors,
+            people,
+            requests,
+            floods: Mutex::new(Vec::new()),
+        }))
     }
 
     /// The site's configuration.
@@ -238,327 +131,83 @@ impl SiteCore {
         self.env.drivers.simulator().ok()
     }
 
-    fn live(&self) -> MutexGuard<'_, Live> {
-        lock(&self.live)
-    }
-
     // ---- the event log -------------------------------------------------
-
-    /// Numbers, stores and broadcasts events, in one critical section so the
-    /// broadcast order is the seq order. Call with the live state locked.
-    fn append_locked(
-        &self,
-        live: &mut Live,
-        kinds: Vec<EventKind>,
-    ) -> Result<Vec<Event>, CoreError> {
-        let time = self.env.clock.now();
-        let events: Vec<Event> = kinds
-            .into_iter()
-            .zip(live.last_seq + 1..)
-            .map(|(kind, seq)| Event { seq, time, kind })
-            .collect();
-        if events.is_empty() {
-            return Ok(events);
-        }
-        self.env.store.insert_events(&events)?;
-        live.last_seq += events.len() as u64;
-        for e in &events {
-            // No receiver is fine: nobody is streaming.
-            let _ = self.events.send(e.clone());
-        }
-        Ok(events)
-    }
 
     /// Appends one event to the log.
     pub fn append(&self, kind: EventKind) -> Result<Event, CoreError> {
-        let mut live = self.live();
-        let mut events = self.append_locked(&mut live, vec![kind])?;
-        events
-            .pop()
-            .ok_or_else(|| CoreError::Store(StoreError::Corrupt("append stored nothing".into())))
+        self.log.append(kind)
     }
 
     /// Appends several events in one transaction; returns the last seq.
     pub fn append_batch(&self, kinds: Vec<EventKind>) -> Result<Seq, CoreError> {
-        let mut live = self.live();
-        self.append_locked(&mut live, kinds)?;
-        Ok(live.last_seq)
+        self.log.append_batch(kinds)
     }
 
     /// The newest seq.
     pub fn last_seq(&self) -> Seq {
-        self.live().last_seq
+        self.log.last_seq()
     }
 
     /// Every seq in the stored log, in order.
     pub fn event_seqs(&self) -> Result<Vec<Seq>, CoreError> {
-        Ok(self.env.store.event_seqs()?)
+        Ok(self.log.seqs()?)
     }
 
     /// Searches the stored log.
     pub fn search_events(&self, q: &EventQuery) -> Result<Page<Event>, CoreError> {
-        Ok(self.env.store.search_events(q)?)
+        Ok(self.log.search(q)?)
     }
 
     /// The state of the site, valid at its `seq`.
     pub fn snapshot(&self) -> Snapshot {
-        let cameras = self.cameras();
-        let live = self.live();
+        let cameras = self.cameras.cameras();
+        let (seq, doors, open_requests) = self
+            .log
+            .read_at(|seq| (seq, self.doors.with_status(), self.requests.open_requests()));
         Snapshot {
-            seq: live.last_seq,
+            seq,
             site: self.cfg.site.clone(),
             cameras,
-            doors: self
-                .cfg
-                .doors
-                .iter()
-                .map(|d| DoorWithStatus {
-                    door: d.clone(),
-                    status: live
-                        .doors
-                        .get(&d.id)
-                        .copied()
-                        .unwrap_or_else(unknown_status),
-                })
-                .collect(),
+            doors,
             access_points: self.cfg.access_points.clone(),
             maps: self.cfg.maps.clone(),
-            open_requests: live.open_requests.clone(),
+            open_requests,
         }
     }
 
-    /// A live stream of events after `after` (or from now): the missed ones
-    /// from the store, then live ones, each exactly once and in order, with
-    /// a heartbeat every [`HEARTBEAT_MS`]. It ends when the client goes, on
-    /// [`SiteCore::drop_streams`], or at shutdown.
-    pub fn stream(self: &Arc<Self>, after: Option<Seq>) -> mpsc::Receiver<StreamItem> {
-        let (tx, rx) = mpsc::channel(64);
-        let (live_rx, head) = {
-            let live = self.live();
-            (self.events.subscribe(), live.last_seq)
-        };
-        let mut s = Streamer {
-            core: Arc::clone(self),
-            tx,
-            last: after.unwrap_or(head),
-            drop_rx: self.stream_generation.subscribe(),
-            shutdown_rx: self.env.shutdown.subscribe(),
-        };
-        tokio::spawn(async move { s.run(live_rx, head).await });
-        rx
+    /// A live stream of events after `after` (or from now); see
+    /// [`EventLog::stream`].
+    pub fn stream(&self, after: Option<Seq>) -> mpsc::Receiver<StreamItem> {
+        self.log.stream(after)
     }
 
     /// Closes every open live stream at once (clients must reconnect).
     pub fn drop_streams(&self) {
-        self.stream_generation.send_modify(|g| *g += 1);
+        self.log.drop_streams();
     }
 
     // ---- doors -----------------------------------------------------------
 
-    /// Mirrors a door's reported status; a change becomes
-    /// `door.state_changed`.
-    fn apply_status(&self, door: &DoorId, status: DoorStatus) {
-        if self.cfg.door(door).is_none() {
-            tracing::warn!(%door, "controller reported a door the site does not know");
-            return;
-        }
-        {
-            let mut live = self.live();
-            if live.doors.get(door) == Some(&status) {
-                return;
-            }
-            live.doors.insert(door.clone(), status);
-            let kind = EventKind::DoorStateChanged {
-                door: door.clone(),
-                status,
-            };
-            if let Err(e) = self.append_locked(&mut live, vec![kind]) {
-                tracing::error!(%door, "cannot log a door state change: {e:#}");
-            }
-        }
-        self.mirror_changed.notify_waiters();
-    }
-
-    fn door_status(&self, door: &DoorId) -> Option<DoorStatus> {
-        self.live().doors.get(door).copied()
-    }
-
-    /// Waits (briefly) until the mirror shows `status` for `door`, so that a
-    /// command's `door.state_changed` comes before its `command.completed`.
-    async fn await_mirror(&self, door: &DoorId, status: DoorStatus) {
-        let clock = &self.env.clock;
-        let mut deadline = clock.sleep(Duration::from_millis(MIRROR_WAIT_MS));
-        loop {
-            let notified = self.mirror_changed.notified();
-            if self.door_status(door) == Some(status) {
-                return;
-            }
-            tokio::select! {
-                () = &mut deadline => return,
-                () = notified => {}
-            }
-        }
-    }
-
-    /// Sends a door command. Answers at once with the command pending (or,
-    /// for a repeated idempotency key, with the first command); the outcome
-    /// follows as `command.completed` / `command.failed`.
+    /// Sends a door command; see [`Doors::command`].
     pub fn command(
-        self: &Arc<Self>,
+        &self,
         actor: &Actor,
         door: &DoorId,
         cmd: &DoorCommand,
     ) -> Result<CommandInfo, CoreError> {
-        if self.cfg.door(door).is_none() {
-            return Err(CoreError::NotFound(format!(
-                "no door {door:?} on this site"
-            )));
-        }
-        let key = cmd.idempotency_key.trim();
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(CoreError::InvalidInput(format!(
-                "idempotency_key must be 1 to {MAX_KEY_LEN} characters"
-            )));
-        }
-        self.start_command(actor, door, cmd.action, key, true)
-    }
-
-    fn start_command(
-        self: &Arc<Self>,
-        actor: &Actor,
-        door: &DoorId,
-        action: DoorAction,
-        key: &str,
-        audited: bool,
-    ) -> Result<CommandInfo, CoreError> {
-        let row = CommandRow {
-            info: CommandInfo {
-                id: CommandId::new(uuid::Uuid::new_v4().to_string()),
-                door: door.clone(),
-                action,
-                state: CommandState::Pending,
-                reason: None,
-            },
-            idempotency_key: key.to_owned(),
-            user: actor.username.clone(),
-            created: self.env.clock.now(),
-        };
-        match self.env.store.insert_command(&row)? {
-            CommandInsert::Existing(first) => {
-                if &first.info.door == door && first.info.action == action {
-                    Ok(first.info)
-                } else {
-                    Err(CoreError::Conflict(format!(
-                        "idempotency key {key:?} was already used to {} {}",
-                        first.info.action.label(),
-                        first.info.door
-                    )))
-                }
-            }
-            CommandInsert::Inserted => {
-                let core = Arc::clone(self);
-                let info = row.info.clone();
-                let actor = actor.clone();
-                tokio::spawn(async move { core.run_command(info, actor, audited).await });
-                Ok(row.info)
-            }
-        }
-    }
-
-    async fn run_command(self: Arc<Self>, info: CommandInfo, actor: Actor, audited: bool) {
-        let timeout_ms = self.cfg.command_timeout_ms;
-        let failure = match self.env.drivers.for_door(&info.door) {
-            Err(e) => Some(e.to_string()),
-            Ok(driver) => {
-                let answer = tokio::select! {
-                    answer = driver.command(&info.door, info.action) => Some(answer),
-                    () = self.env.clock.sleep(Duration::from_millis(timeout_ms)) => None,
-                };
-                match answer {
-                    Some(Ok(status)) => {
-                        self.await_mirror(&info.door, status).await;
-                        None
-                    }
-                    Some(Err(refused)) => Some(refused.to_string()),
-                    None => Some(format!("the door did not confirm within {timeout_ms} ms")),
-                }
-            }
-        };
-        let state = if failure.is_some() {
-            CommandState::Failed
-        } else {
-            CommandState::Completed
-        };
-        if let Err(e) = self
-            .env
-            .store
-            .finish_command(&info.id, state, failure.as_deref())
-        {
-            tracing::error!(command = %info.id, "cannot record a command's outcome: {e:#}");
-        }
-        let kind = match &failure {
-            None => EventKind::CommandCompleted {
-                command: info.id.clone(),
-                door: info.door.clone(),
-                action: info.action,
-                by: actor.username.clone(),
-            },
-            Some(reason) => EventKind::CommandFailed {
-                command: info.id.clone(),
-                door: info.door.clone(),
-                action: info.action,
-                by: actor.username.clone(),
-                reason: reason.clone(),
-            },
-        };
-        if let Err(e) = self.append(kind) {
-            tracing::error!(command = %info.id, "cannot log a command's outcome: {e:#}");
-        }
-        if audited {
-            let outcome = match &failure {
-                None => "completed".to_owned(),
-                Some(reason) => format!("failed: {reason}"),
-            };
-            self.audit(
-                &actor,
-                "door.command",
-                &command_target(&info.door, info.action),
-                &outcome,
-            );
-        }
+        self.doors.command(actor, door, cmd)
     }
 
     /// A command by id.
     pub fn get_command(&self, id: &CommandId) -> Result<CommandInfo, CoreError> {
-        self.env
-            .store
-            .command(id)?
-            .map(|r| r.info)
-            .ok_or_else(|| CoreError::NotFound(format!("no command {id:?}")))
+        self.doors.get_command(id)
     }
 
     // ---- access ----------------------------------------------------------
 
-    fn credential_state(&self, live: &Live, id: &CredentialId) -> Option<CredentialState> {
-        let &(ci, ki) = self.credentials.get(id)?;
-        let configured = self
-            .cfg
-            .cardholders
-            .get(ci)?
-            .cardholder
-            .credentials
-            .get(ki)?
-            .state;
-        Some(
-            live.credential_states
-                .get(id)
-                .copied()
-                .unwrap_or(configured),
-        )
-    }
-
-    /// Decides a badge presented at a reader, logs `access.granted` or
-    /// `access.denied`, and on a grant sends the door a momentary access
+    /// Decides a badge presented at a reader ([`access::decide`] on the
+    /// facts of people and doors, at the site's time), logs `access.granted`
+    /// or `access.denied`, and on a grant sends the door a momentary access
     /// (not audited: no user asked for it). True when granted.
     pub fn present_credential_now(&self, ap: &AccessPointId, badge: &CredentialId) -> bool {
         let Some(point) = self.cfg.access_points.iter().find(|p| &p.id == ap) else {
@@ -569,75 +218,46 @@ impl SiteCore {
         let Some(door_cfg) = self.cfg.door(&door) else {
             return false;
         };
-        let holder = self
-            .credentials
-            .get(badge)
-            .and_then(|&(ci, ki)| self.cfg.cardholders.get(ci).map(|ch| (ch, ki)));
-        let at = self.env.clock.now().with_timezone(&self.cfg.time_zone());
-        let mut live = self.live();
-        let credential = holder.map(|(ch, ki)| CredentialFacts {
-            // A credential the site holds but cannot find counts as disabled.
-            state: self
-                .credential_state(&live, badge)
-                .unwrap_or(CredentialState::Disabled),
-            valid_until: ch
-                .cardholder
-                .credentials
-                .get(ki)
-                .and_then(|c| c.valid_until),
-            schedule: self.cfg.schedule(&ch.schedule),
-        });
-        let denial = access::decide(&AccessInput {
-            credential,
-            door_zone: &door_cfg.zone,
-            door_mode: live.doors.get(&door).map(|s| s.mode),
-            at,
-        })
-        .denial();
-        let cardholder = holder.map(|(ch, _)| ch.cardholder.id.clone());
-        let kind = match denial {
-            Some(reason) => EventKind::AccessDenied {
-                door: door.clone(),
-                access_point: Some(ap.clone()),
-                cardholder,
-                credential: Some(badge.clone()),
-                reason,
-            },
-            None => EventKind::AccessGranted {
-                door: door.clone(),
-                access_point: Some(ap.clone()),
-                cardholder,
-                credential: Some(badge.clone()),
-            },
-        };
-        if let Err(e) = self.append_locked(&mut live, vec![kind]) {
-            tracing::error!(%door, "cannot log an access decision: {e:#}");
-            return false;
-        }
-        drop(live);
-        if denial.is_some() {
-            return false;
-        }
-        let fut = match self.env.drivers.for_door(&door) {
-            Ok(driver) => driver.command(&door, DoorAction::Access),
-            Err(e) => {
-                tracing::info!(%door, "granted access not carried out: {e}");
-                return true;
-            }
-        };
-        let timeout = self
-            .env
-            .clock
-            .sleep(Duration::from_millis(self.cfg.command_timeout_ms));
-        tokio::spawn(async move {
-            tokio::select! {
-                answer = fut => if let Err(e) = answer {
-                    tracing::info!(%door, "granted access not carried out: {e}");
+        let tz = self.cfg.time_zone();
+        let decided = self.log.commit(|| {
+            let at = self.env.clock.now().with_timezone(&tz);
+            let facts = self.people.credential_facts(badge);
+            let cardholder = facts.as_ref().map(|(id, _)| id.clone());
+            let denial = access::decide(&AccessInput {
+                credential: facts.map(|(_, f)| f),
+                door_zone: &door_cfg.zone,
+                door_mode: self.doors.mode(&door),
+                at,
+            })
+            .denial();
+            let kind = match denial {
+                Some(reason) => EventKind::AccessDenied {
+                    door: door.clone(),
+                    access_point: Some(ap.clone()),
+                    cardholder,
+                    credential: Some(badge.clone()),
+                    reason,
                 },
-                () = timeout => tracing::info!(%door, "granted access not confirmed in time"),
-            }
+                None => EventKind::AccessGranted {
+                    door: door.clone(),
+                    access_point: Some(ap.clone()),
+                    cardholder,
+                    credential: Some(badge.clone()),
+                },
+            };
+            Ok((vec![kind], denial.is_none()))
         });
-        true
+        match decided {
+            Err(e) => {
+                tracing::error!(%door, "cannot log an access decision: {e:#}");
+                false
+            }
+            Ok((_, false)) => false,
+            Ok((_, true)) => {
+                self.doors.momentary_access(&door);
+                true
+            }
+        }
     }
 
     /// Opens an access request for an operator to answer.
@@ -649,249 +269,56 @@ impl SiteCore {
         reason: String,
         visitor_name: Option<String>,
     ) -> Result<AccessRequest, CoreError> {
-        if self.cfg.door(door).is_none() {
-            return Err(CoreError::NotFound(format!(
-                "no door {door:?} on this site"
-            )));
-        }
-        let cardholder = credential
-            .as_ref()
-            .and_then(|c| self.credentials.get(c))
-            .and_then(|&(ci, _)| self.cfg.cardholders.get(ci))
-            .map(|ch| ch.cardholder.id.clone());
-        let created = self.env.clock.now();
-        let request = AccessRequest {
-            id: RequestId::new(format!("req-{}", uuid::Uuid::new_v4().simple())),
-            door: door.clone(),
-            access_point,
-            cardholder,
-            credential,
-            reason,
-            visitor_name,
-            created,
-            expires: super::auth::time_after(created, self.cfg.request_timeout_secs),
-        };
-        let mut live = self.live();
-        self.env.store.insert_request(&request)?;
-        live.open_requests.push(request.clone());
-        self.append_locked(
-            &mut live,
-            vec![EventKind::AccessRequestOpened {
-                request: request.clone(),
-            }],
-        )?;
-        drop(live);
-        self.requests_changed.notify_one();
-        Ok(request)
+        self.requests
+            .open_request(door, access_point, credential, reason, visitor_name)
     }
 
     /// The requests waiting for an answer, oldest first.
     pub fn open_requests(&self) -> Vec<AccessRequest> {
-        self.live().open_requests.clone()
+        self.requests.open_requests()
     }
 
-    /// Closes an open request; `None` when it is not open (any more).
-    fn resolve_request(
-        &self,
-        id: &RequestId,
-        outcome: RequestOutcome,
-        by: Option<&str>,
-        reason: Option<String>,
-    ) -> Result<Option<AccessRequest>, CoreError> {
-        let mut live = self.live();
-        let Some(pos) = live.open_requests.iter().position(|r| &r.id == id) else {
-            return Ok(None);
-        };
-        let now = self.env.clock.now();
-        self.env
-            .store
-            .resolve_request(id, outcome, by, reason.as_deref(), now)?;
-        let request = live.open_requests.remove(pos);
-        self.append_locked(
-            &mut live,
-            vec![EventKind::AccessRequestResolved {
-                request: id.clone(),
-                door: request.door.clone(),
-                outcome,
-                by: by.map(str::to_owned),
-                reason,
-            }],
-        )?;
-        Ok(Some(request))
-    }
-
-    /// Grants or denies an open request. A grant gives the door a momentary
-    /// access. Both are audited.
+    /// Grants or denies an open request; see [`Requests::answer`].
     pub fn answer_request(
-        self: &Arc<Self>,
+        &self,
         actor: &Actor,
         id: &RequestId,
         grant: bool,
         reason: Option<String>,
     ) -> Result<RequestOutcome, CoreError> {
-        self.expire_requests();
-        let outcome = if grant {
-            RequestOutcome::Granted
-        } else {
-            RequestOutcome::Denied
-        };
-        let action = if grant {
-            "access_request.grant"
-        } else {
-            "access_request.deny"
-        };
-        let reason = reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty());
-        let Some(request) = self.resolve_request(id, outcome, Some(&actor.username), reason)?
-        else {
-            return match self.env.store.request(id)? {
-                None => Err(CoreError::NotFound(format!("no access request {id:?}"))),
-                Some(row) => Err(CoreError::Conflict(format!(
-                    "access request {id:?} is already {}",
-                    row.outcome.map(outcome_text).unwrap_or("resolved")
-                ))),
-            };
-        };
-        self.audit(actor, action, id.as_str(), outcome_text(outcome));
-        if grant {
-            let key = format!("access-request:{id}");
-            if let Err(e) = self.start_command(actor, &request.door, DoorAction::Access, &key, true)
-            {
-                tracing::error!(request = %id, "cannot open the door for a granted request: {e:#}");
-            }
-        }
-        Ok(outcome)
+        self.requests.answer(actor, id, grant, reason)
     }
 
     /// Denies (as `expired`) every open request past its time.
     pub fn expire_requests(&self) {
-        let now = self.env.clock.now();
-        let due: Vec<RequestId> = self
-            .live()
-            .open_requests
-            .iter()
-            .filter(|r| r.expires <= now)
-            .map(|r| r.id.clone())
-            .collect();
-        for id in due {
-            match self.resolve_request(&id, RequestOutcome::Expired, None, None) {
-                Ok(Some(_)) => {
-                    self.audit(
-                        &Actor::system(),
-                        "access_request.expire",
-                        id.as_str(),
-                        "expired",
-                    );
-                }
-                Ok(None) => {}
-                Err(e) => tracing::error!(request = %id, "cannot expire an access request: {e:#}"),
-            }
-        }
+        self.requests.expire_due();
     }
 
     // ---- cardholders and credentials ------------------------------------
 
-    fn cardholder_now(&self, live: &Live, idx: usize) -> Option<Cardholder> {
-        let mut ch = self.cfg.cardholders.get(idx)?.cardholder.clone();
-        for c in &mut ch.credentials {
-            if let Some(s) = live.credential_states.get(&c.id) {
-                c.state = *s;
-            }
-        }
-        Some(ch)
-    }
-
-    /// Cardholders whose name, department or a badge contains `q` (any
-    /// case); all for an empty `q`.
+    /// Cardholders whose name, department or a badge contains `q`.
     pub fn cardholders(&self, q: &str) -> Vec<Cardholder> {
-        let q = q.trim().to_lowercase();
-        let live = self.live();
-        (0..self.cfg.cardholders.len())
-            .filter_map(|i| self.cardholder_now(&live, i))
-            .filter(|ch| {
-                q.is_empty()
-                    || ch.name.to_lowercase().contains(&q)
-                    || ch.department.to_lowercase().contains(&q)
-                    || ch
-                        .credentials
-                        .iter()
-                        .any(|c| c.id.as_str().to_lowercase().contains(&q))
-            })
-            .collect()
+        self.people.cardholders(q)
     }
 
     /// One cardholder.
     pub fn cardholder(&self, id: &CardholderId) -> Result<Cardholder, CoreError> {
-        let idx = self
-            .cfg
-            .cardholders
-            .iter()
-            .position(|c| &c.cardholder.id == id)
-            .ok_or_else(|| CoreError::NotFound(format!("no cardholder {id:?}")))?;
-        let live = self.live();
-        self.cardholder_now(&live, idx)
-            .ok_or_else(|| CoreError::NotFound(format!("no cardholder {id:?}")))
+        self.people.cardholder(id)
     }
 
     /// The photo file of a cardholder.
     pub fn photo_path(&self, id: &CardholderId) -> Result<PathBuf, CoreError> {
-        let ch = self
-            .cfg
-            .cardholders
-            .iter()
-            .find(|c| &c.cardholder.id == id)
-            .ok_or_else(|| CoreError::NotFound(format!("no cardholder {id:?}")))?;
-        ch.photo
-            .clone()
-            .filter(|p| p.is_file())
-            .ok_or_else(|| CoreError::NotFound(format!("cardholder {id:?} has no photo")))
+        self.people.photo_path(id)
     }
 
-    /// Enables or disables a badge: `credential.changed`, audited; the next
-    /// access decision sees it.
+    /// Enables or disables a badge; see [`People::set_credential`].
     pub fn set_credential(
         &self,
         actor: &Actor,
         id: &CredentialId,
         state: CredentialState,
     ) -> Result<Credential, CoreError> {
-        let &(ci, ki) = self
-            .credentials
-            .get(id)
-            .ok_or_else(|| CoreError::NotFound(format!("no credential {id:?}")))?;
-        let Some(holder) = self.cfg.cardholders.get(ci) else {
-            return Err(CoreError::NotFound(format!("no credential {id:?}")));
-        };
-        let Some(mut credential) = holder.cardholder.credentials.get(ki).cloned() else {
-            return Err(CoreError::NotFound(format!("no credential {id:?}")));
-        };
-        {
-            let mut live = self.live();
-            self.env.store.set_credential_state(
-                id,
-                state,
-                &actor.username,
-                self.env.clock.now(),
-            )?;
-            live.credential_states.insert(id.clone(), state);
-            self.append_locked(
-                &mut live,
-                vec![EventKind::CredentialChanged {
-                    credential: id.clone(),
-                    cardholder: holder.cardholder.id.clone(),
-                    state,
-                    by: actor.username.clone(),
-                }],
-            )?;
-        }
-        let action = match state {
-            CredentialState::Active => "credential.enable",
-            CredentialState::Disabled => "credential.disable",
-        };
-        self.audit(actor, action, id.as_str(), "ok");
-        credential.state = state;
-        Ok(credential)
+        self.people.set_credential(actor, id, state)
     }
 
     // ---- sessions ----------------------------------------------------------
@@ -914,7 +341,7 @@ impl SiteCore {
             role,
             source: source.to_owned(),
         };
-        self.audit(&actor, "session.sign_in", &name, outcome);
+        self.audit.record(&actor, actions::SIGN_IN, &name, outcome);
         Ok(result?)
     }
 
@@ -926,9 +353,9 @@ impl SiteCore {
     /// Ends a session; audited.
     pub fn sign_out(&self, p: &Principal, source: &str) -> Result<(), CoreError> {
         self.auth.sign_out(p)?;
-        self.audit(
+        self.audit.record(
             &Actor::user(p, source),
-            "session.sign_out",
+            actions::SIGN_OUT,
             &p.username,
             "ok",
         );
@@ -946,91 +373,40 @@ impl SiteCore {
         target: &str,
         outcome: &str,
     ) -> Option<AuditEntry> {
-        let rec = AuditRecord {
-            user: actor.username.clone(),
-            role: actor.role,
-            action: action.to_owned(),
-            target: target.to_owned(),
-            source: actor.source.clone(),
-            outcome: outcome.to_owned(),
-        };
-        match audit::append(&self.env.store, &rec, self.env.clock.now()) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                tracing::error!(action, "cannot write the audit trail: {e:#}");
-                None
-            }
-        }
+        self.audit.record(actor, action, target, outcome)
     }
 
     /// Searches the audit trail.
     pub fn search_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>, CoreError> {
-        Ok(audit::search(&self.env.store, q)?)
+        Ok(self.audit.search(q)?)
     }
 
     /// Recomputes the audit chain.
     pub fn verify_audit(&self) -> Result<AuditVerification, CoreError> {
-        Ok(audit::verify_store(&self.env.store)?)
+        Ok(self.audit.verify()?)
     }
 
     // ---- cameras, maps, time -------------------------------------------------
 
     /// The cameras with the URLs they answer on now.
     pub fn cameras(&self) -> Vec<Camera> {
-        let base = match &*lock(&self.cameras) {
-            CameraSlot::Running { base, .. } => Some(base.clone()),
-            _ if self.cfg.video.rtsp_port != 0 => {
-                Some(format!("rtsp://127.0.0.1:{}", self.cfg.video.rtsp_port))
-            }
-            _ => None,
-        };
-        self.cfg.cameras_with_urls(base.as_deref())
+        self.cameras.cameras()
     }
 
     /// Marks the demo cameras as being started.
     pub fn cameras_starting(&self) {
-        *lock(&self.cameras) = CameraSlot::Starting;
+        self.cameras.starting();
     }
 
     /// Hands over the started demo cameras (or their failure). After
     /// shutdown they are stopped at once.
-    pub fn cameras_started(&self, result: Result<DemoCameras, super::cameras::CameraError>) {
-        match result {
-            Ok(cams) => {
-                if self.env.shutdown.is_triggered() {
-                    drop(cams);
-                    return;
-                }
-                let base = cams.rtsp_base();
-                tracing::info!(rtsp = %base, "demo cameras serving");
-                *lock(&self.cameras) = CameraSlot::Running {
-                    cams: Box::new(cams),
-                    base,
-                };
-            }
-            Err(e) => {
-                tracing::warn!("demo cameras unavailable: {e:#}");
-                *lock(&self.cameras) = CameraSlot::Failed;
-            }
-        }
+    pub fn cameras_started(&self, result: Result<DemoCameras, CameraError>) {
+        self.cameras.started(result);
     }
 
     /// The newest still of a camera.
     pub fn camera_still(&self, id: &crate::domain::CameraId) -> Result<Vec<u8>, CoreError> {
-        if !self.cfg.cameras.iter().any(|c| &c.id == id) {
-            return Err(CoreError::NotFound(format!("no camera {id:?}")));
-        }
-        match &*lock(&self.cameras) {
-            CameraSlot::Running { cams, .. } => cams
-                .still_jpeg(id)
-                .ok_or_else(|| CoreError::Unavailable(format!("no still of camera {id:?} yet"))),
-            CameraSlot::Starting => Err(CoreError::Unavailable(
-                "the demo cameras are still starting".into(),
-            )),
-            CameraSlot::Off | CameraSlot::Failed => Err(CoreError::Unavailable(format!(
-                "no stills are served for camera {id:?}"
-            ))),
-        }
+        self.cameras.still(id)
     }
 
     /// Fault injection: stalls (or releases) a demo camera.
@@ -1039,23 +415,7 @@ impl SiteCore {
         id: &crate::domain::CameraId,
         stalled: bool,
     ) -> Result<(), CoreError> {
-        if !self.cfg.cameras.iter().any(|c| &c.id == id) {
-            return Err(CoreError::NotFound(format!("no camera {id:?}")));
-        }
-        match &*lock(&self.cameras) {
-            CameraSlot::Running { cams, .. } => {
-                if cams.set_stalled(id, stalled) {
-                    Ok(())
-                } else {
-                    Err(CoreError::NotFound(format!(
-                        "camera {id:?} is not a demo camera"
-                    )))
-                }
-            }
-            _ => Err(CoreError::Unavailable(
-                "the demo cameras are not running".into(),
-            )),
-        }
+        self.cameras.set_stalled(id, stalled)
     }
 
     /// A floor plan's image file.
@@ -1110,137 +470,45 @@ impl SiteCore {
 
     /// Appends `count` `test.flood` events at `rate_per_sec` in the
     /// background.
-    pub fn flood(self: &Arc<Self>, rate_per_sec: u32, count: u64) -> Result<(), CoreError> {
+    pub fn flood(&self, rate_per_sec: u32, count: u64) -> Result<(), CoreError> {
         if rate_per_sec == 0 {
             return Err(CoreError::InvalidInput(
                 "rate_per_sec must be above 0".into(),
             ));
         }
-        let core = Arc::clone(self);
-        let clock = Arc::clone(&self.env.clock);
-        let task = tokio::spawn(async move {
-            let start = clock.instant();
-            let mut sent = 0u64;
-            while sent < count {
-                clock.sleep(Duration::from_millis(FLOOD_TICK_MS)).await;
-                let elapsed = clock.instant().saturating_duration_since(start);
-                let due = (elapsed.as_secs_f64() * f64::from(rate_per_sec)) as u64;
-                let due = due.min(count);
-                if due <= sent {
-                    continue;
-                }
-                let kinds = (sent + 1..=due)
-                    .map(|n| EventKind::TestFlood { n })
-                    .collect();
-                if let Err(e) = core.append_batch(kinds) {
-                    tracing::error!("flood: {e:#}");
-                    return;
-                }
-                sent = due;
-            }
-        });
-        let mut tasks = lock(&self.tasks);
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
+        let task = tokio::spawn(Arc::clone(&self.log).flood(rate_per_sec, count));
+        let mut floods = lock(&self.floods);
+        floods.retain(|t| !t.is_finished());
+        floods.push(task);
         Ok(())
     }
 
     // ---- lifecycle ----------------------------------------------------------------
 
-    /// Starts the background work: mirroring the controller, expiring
-    /// requests. The caller aborts the handles at shutdown.
-    pub fn start_background(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
-        let mut tasks = Vec::new();
-        for (driver, rx) in self.env.drivers.subscribe() {
-            tasks.push(self.spawn_driver_listener(driver, rx));
-        }
+    /// Starts the background work, all of it here: one listener per door
+    /// driver (mirror and alarms) and request expiry. The caller aborts the
+    /// handles at shutdown.
+    pub fn start_background(&self) -> Vec<JoinHandle<()>> {
+        let mut tasks: Vec<JoinHandle<()>> = self
+            .env
+            .drivers
+            .subscribe()
+            .into_iter()
+            .map(|(driver, rx)| self.doors.listen(driver, rx))
+            .collect();
         // Whatever changed between `new` and the subscription.
-        for (door, status) in self.env.drivers.statuses() {
-            self.apply_status(&door, status);
-        }
-        tasks.push(self.spawn_expiry());
+        self.doors.resync();
+        tasks.push(self.requests.run_expiry());
         tasks
-    }
-
-    /// Mirrors one driver's door statuses and logs its alarms.
-    fn spawn_driver_listener(
-        self: &Arc<Self>,
-        driver: String,
-        mut rx: broadcast::Receiver<ControllerEvent>,
-    ) -> JoinHandle<()> {
-        let core = Arc::clone(self);
-        let mut shutdown = self.env.shutdown.subscribe();
-        tokio::spawn(async move {
-            loop {
-                let msg = tokio::select! {
-                    biased;
-                    _ = shutdown.wait_for(|s| *s) => return,
-                    msg = rx.recv() => msg,
-                };
-                match msg {
-                    Ok(ControllerEvent::Status { door, status }) => {
-                        if core.env.drivers.drives(&driver, &door) {
-                            core.apply_status(&door, status);
-                        }
-                    }
-                    Ok(ControllerEvent::Alarm { door, alarm }) => {
-                        let kind = match alarm {
-                            DoorAlarm::ForcedOpen => EventKind::DoorForcedOpen { door },
-                            DoorAlarm::HeldOpen => EventKind::DoorHeldOpen { door },
-                        };
-                        if let Err(e) = core.append(kind) {
-                            tracing::error!("cannot log a door alarm: {e:#}");
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(
-                            missed = n,
-                            "controller events lagged; resyncing door states"
-                        );
-                        for (door, status) in core.env.drivers.statuses() {
-                            core.apply_status(&door, status);
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        })
-    }
-
-    /// Expires open requests at their deadlines, on the env's clock: sleeps
-    /// until the earliest one is due (or a request opens), then expires.
-    fn spawn_expiry(self: &Arc<Self>) -> JoinHandle<()> {
-        let core = Arc::clone(self);
-        let mut shutdown = self.env.shutdown.subscribe();
-        tokio::spawn(async move {
-            loop {
-                let clock = &core.env.clock;
-                let earliest = core.live().open_requests.iter().map(|r| r.expires).min();
-                let due = match earliest {
-                    Some(at) => clock.sleep_until(clock.instant_at(at)),
-                    None => Box::pin(std::future::pending()),
-                };
-                tokio::select! {
-                    biased;
-                    _ = shutdown.wait_for(|s| *s) => return,
-                    () = due => core.expire_requests(),
-                    () = core.requests_changed.notified() => {}
-                };
-            }
-        })
     }
 
     /// Stops streams, floods and cameras; does not block.
     pub fn shutdown(&self) {
         self.env.shutdown.trigger();
-        for t in lock(&self.tasks).drain(..) {
+        for t in lock(&self.floods).drain(..) {
             t.abort();
         }
-        let slot = std::mem::replace(&mut *lock(&self.cameras), CameraSlot::Off);
-        if let CameraSlot::Running { cams, .. } = slot {
-            // Stopping the RTSP server joins its thread: not on this one.
-            std::thread::spawn(move || drop(cams));
-        }
+        self.cameras.stop();
     }
 
     /// Whether [`SiteCore::shutdown`] was called.
@@ -1249,121 +517,8 @@ impl SiteCore {
     }
 }
 
-/// The audit target of a door command: `door-id:action`.
-pub fn command_target(door: &DoorId, action: DoorAction) -> String {
-    format!("{door}:{}", crate::site::store::enum_text(&action))
-}
-
-fn outcome_text(o: RequestOutcome) -> &'static str {
-    match o {
-        RequestOutcome::Granted => "granted",
-        RequestOutcome::Denied => "denied",
-        RequestOutcome::Expired => "expired",
-    }
-}
-
-/// One live stream's pump.
-struct Streamer {
-    core: Arc<SiteCore>,
-    tx: mpsc::Sender<StreamItem>,
-    /// The last seq sent (or the start point).
-    last: Seq,
-    drop_rx: watch::Receiver<u64>,
-    shutdown_rx: watch::Receiver<bool>,
-}
-
-impl Streamer {
-    async fn run(&mut self, mut live_rx: broadcast::Receiver<Event>, head: Seq) {
-        self.drop_rx.mark_unchanged();
-        if !self.replay(head).await {
-            return;
-        }
-        let clock = Arc::clone(&self.core.env.clock);
-        let period = Duration::from_millis(HEARTBEAT_MS);
-        let mut next_beat = clock.instant() + period;
-        let mut heartbeat = clock.sleep_until(next_beat);
-        loop {
-            let msg = tokio::select! {
-                biased;
-                _ = self.drop_rx.changed() => return,
-                _ = self.shutdown_rx.wait_for(|s| *s) => return,
-                () = &mut heartbeat => None,
-                msg = live_rx.recv() => Some(msg),
-            };
-            let Some(msg) = msg else {
-                // Like a tokio interval that bursts: every missed beat is sent.
-                next_beat += period;
-                heartbeat = clock.sleep_until(next_beat);
-                if !self.send(StreamItem::Heartbeat).await {
-                    return;
-                }
-                continue;
-            };
-            match msg {
-                Ok(event) => {
-                    if event.seq <= self.last {
-                        continue;
-                    }
-                    if event.seq != self.last + 1 {
-                        // Cannot happen (broadcast order is seq order); refill to be safe.
-                        if !self.replay(event.seq - 1).await {
-                            return;
-                        }
-                    }
-                    let seq = event.seq;
-                    if !self.send(StreamItem::Event(Box::new(event))).await {
-                        return;
-                    }
-                    self.last = seq;
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let head = self.core.last_seq();
-                    if !self.replay(head).await {
-                        return;
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    }
-
-    /// Sends the stored events after `self.last` up to `upto`. False when
-    /// the stream should end.
-    async fn replay(&mut self, upto: Seq) -> bool {
-        while self.last < upto {
-            let batch = match self
-                .core
-                .env
-                .store
-                .events_after(self.last, upto, REPLAY_BATCH)
-            {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!("live stream cannot read the log: {e:#}");
-                    return false;
-                }
-            };
-            let Some(last) = batch.last().map(|e| e.seq) else {
-                return true;
-            };
-            for event in batch {
-                if !self.send(StreamItem::Event(Box::new(event))).await {
-                    return false;
-                }
-            }
-            self.last = last;
-        }
-        true
-    }
-
-    async fn send(&mut self, item: StreamItem) -> bool {
-        tokio::select! {
-            biased;
-            _ = self.drop_rx.changed() => false,
-            _ = self.shutdown_rx.wait_for(|s| *s) => false,
-            sent = self.tx.send(item) => sent.is_ok(),
-        }
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TrafficSink for SiteCore {
@@ -1393,10 +548,14 @@ impl TrafficSink for SiteCore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DenyReason, DoorCommand, DoorMode};
+    use crate::domain::{
+        CommandState, DenyReason, DoorAction, DoorCommand, DoorMode, ErrorKind, Role,
+    };
     use crate::site::drivers::Drivers;
     use crate::site::env::{Clock, RealClock, SimulatedClock};
+    use crate::site::events::{BROADCAST_CAPACITY, StreamItem};
     use std::path::Path;
+    use std::time::Duration;
 
     fn test_config() -> SiteConfig {
         let mut c =

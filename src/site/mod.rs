@@ -7,12 +7,18 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod camera_slot;
 pub mod cameras;
 pub mod controller;
 pub mod core;
+pub mod doors;
 pub mod drivers;
 pub mod env;
+pub mod error;
+pub mod events;
 mod fault;
+pub mod people;
+pub mod requests;
 pub mod store;
 pub mod traffic;
 
