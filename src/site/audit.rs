@@ -284,14 +284,15 @@ pub fn verify_store(store: &Store) -> Result<AuditVerification, StoreError> {
 /// `watchdesk site verify-audit`).
 pub fn verify_audit_file(sqlite_path: &Path) -> Result<AuditVerification, SiteError> {
     if !sqlite_path.is_file() {
-        return Err(SiteError::Store(format!(
-            "no site database at {}",
-            sqlite_path.display()
-        )));
+        return Err(SiteError::NoDatabase(sqlite_path.to_owned()));
     }
+    let at = |source: StoreError| SiteError::Database {
+        path: sqlite_path.to_owned(),
+        source,
+    };
     let conn = Connection::open_with_flags(sqlite_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| SiteError::Store(format!("{}: {e}", sqlite_path.display())))?;
-    verify(&conn).map_err(|e| SiteError::Store(format!("{}: {e}", sqlite_path.display())))
+        .map_err(|e| at(e.into()))?;
+    verify(&conn).map_err(at)
 }
 
 /// Searches the trail, newest first; `next_before` is set when more match.

@@ -168,6 +168,8 @@ impl Doors {
                 "idempotency_key must be 1 to {MAX_KEY_LEN} characters"
             )));
         }
+        // A door no driver drives cannot be commanded: unavailable (503).
+        self.env.drivers.for_door(door)?;
         self.start_command(actor, door, cmd.action, key, true)
     }
 
@@ -509,10 +511,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_door_without_a_driver_fails_its_command_at_once() {
+    async fn a_door_without_a_driver_is_unavailable() {
         let f = fixture(false);
         let door = DoorId::new("door-lobby");
-        let info = f
+        let e = f
             .doors
             .command(
                 &op(),
@@ -522,8 +524,21 @@ mod tests {
                     idempotency_key: "x".into(),
                 },
             )
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert_eq!(
+            crate::site::api::status_of(e.kind()),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        let failure = crate::site::api::ApiFailure::from(e);
+        assert_eq!(failure.error.kind, "unavailable");
+        assert!(failure.error.message.contains("door-lobby"), "{failure:?}");
+        // A grant's command (no up-front check) fails at once, without
+        // waiting for a timeout.
+        let info = f
+            .doors
+            .start_command(&op(), &door, DoorAction::Access, "grant", true)
             .unwrap();
-        // No clock advance needed: nothing waits for a driver that is not there.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         let failed = loop {
             let got = f.doors.get_command(&info.id).unwrap();

@@ -153,32 +153,38 @@ pub enum SiteError {
         source: std::io::Error,
     },
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] store::StoreError),
+    #[error("no site database at {}", .0.display())]
+    NoDatabase(PathBuf),
+    #[error("{}: {source}", .path.display())]
+    Database {
+        path: PathBuf,
+        source: store::StoreError,
+    },
+    #[error(transparent)]
+    Core(#[from] error::CoreError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Other(String),
 }
 
 impl SiteError {
+    /// The kind of the failure; a wrapped error keeps its own.
     pub fn kind(&self) -> ErrorKind {
         match self {
             SiteError::Listen { .. } => ErrorKind::Unavailable,
-            SiteError::Tls(_) => ErrorKind::InvalidInput,
-            SiteError::Store(_) | SiteError::Other(_) => ErrorKind::Internal,
+            SiteError::Tls(_) | SiteError::Invalid(_) => ErrorKind::InvalidInput,
+            SiteError::NoDatabase(_) => ErrorKind::NotFound,
+            SiteError::Store(e) | SiteError::Database { source: e, .. } => e.kind(),
+            SiteError::Core(e) => e.kind(),
+            SiteError::Auth(e) => e.kind(),
+            SiteError::Other(_) => ErrorKind::Internal,
         }
-    }
-}
-
-impl From<store::StoreError> for SiteError {
-    fn from(e: store::StoreError) -> Self {
-        SiteError::Store(e.to_string())
-    }
-}
-
-impl From<self::core::CoreError> for SiteError {
-    fn from(e: self::core::CoreError) -> Self {
-        SiteError::Other(e.to_string())
     }
 }
 
@@ -384,9 +390,9 @@ pub fn hash_password_line(mut input: impl BufRead) -> Result<String, SiteError> 
         .map_err(|e| SiteError::Other(format!("cannot read the password: {e}")))?;
     let password = line.trim_end_matches(['\r', '\n']);
     if password.is_empty() {
-        return Err(SiteError::Other("the password is empty".into()));
+        return Err(SiteError::Invalid("the password is empty".into()));
     }
-    auth::hash_password(password).map_err(|e| SiteError::Other(e.to_string()))
+    Ok(auth::hash_password(password)?)
 }
 
 /// Verifies the audit trail kept in `data_dir/site.sqlite` (for `watchdesk
@@ -1185,6 +1191,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn site_errors_keep_their_kind() {
+        use crate::site::drivers::DriverError;
+        let unavailable: SiteError = core::CoreError::from(DriverError::NoSimulator).into();
+        assert_eq!(unavailable.kind(), ErrorKind::Unavailable);
+        let denied: SiteError = auth::AuthError::BadCredentials.into();
+        assert_eq!(denied.kind(), ErrorKind::Unauthenticated);
+        let missing = verify_audit_dir(Path::new("/nonexistent-watchdesk-dir")).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        assert!(missing.to_string().contains("/nonexistent-watchdesk-dir"));
+        let empty = hash_password_line(&b"\n"[..]).unwrap_err();
+        assert_eq!(empty.kind(), ErrorKind::InvalidInput);
     }
 
     #[test]
