@@ -12,6 +12,7 @@ use crate::domain::{
     Door, DoorAction, DoorAlarm, DoorId, DoorInput, DoorMode, DoorPosition, DoorRefusal,
     DoorStatus, ErrorKind,
 };
+use crate::site::env::{Clock, RealClock};
 
 /// What a controller reports on its own: a door's new status, or an alarm.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,8 @@ struct Inner {
     state: Mutex<State>,
     events: broadcast::Sender<ControllerEvent>,
     runtime: tokio::runtime::Handle,
+    /// Latency, access time and held-open thresholds run on it.
+    clock: Arc<dyn Clock>,
 }
 
 struct State {
@@ -118,6 +121,15 @@ impl SimulatedController {
     /// # Panics
     /// When called outside a tokio runtime.
     pub fn new(doors: &[Door], cfg: &ControllerConfig) -> Arc<Self> {
+        Self::with_clock(doors, cfg, Arc::new(RealClock))
+    }
+
+    /// [`SimulatedController::new`] with its timers (command latency,
+    /// access time, held-open threshold) on `clock`.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime.
+    pub fn with_clock(doors: &[Door], cfg: &ControllerConfig, clock: Arc<dyn Clock>) -> Arc<Self> {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let doors = doors
             .iter()
@@ -140,6 +152,7 @@ impl SimulatedController {
                 }),
                 events,
                 runtime: tokio::runtime::Handle::current(),
+                clock,
             }),
         })
     }
@@ -298,8 +311,9 @@ impl Inner {
 
     fn start_access_timer(self: &Arc<Self>, door: DoorId, generation: u64, after: Duration) {
         let inner = Arc::downgrade(self);
+        let elapsed = self.clock.sleep(after);
         self.runtime.spawn(async move {
-            tokio::time::sleep(after).await;
+            elapsed.await;
             if let Some(inner) = inner.upgrade() {
                 inner.sense(&door, DoorInput::AccessTimeElapsed, |d| {
                     d.access_generation == generation
@@ -310,8 +324,9 @@ impl Inner {
 
     fn start_held_open_timer(self: &Arc<Self>, door: DoorId, generation: u64, after: Duration) {
         let inner = Arc::downgrade(self);
+        let elapsed = self.clock.sleep(after);
         self.runtime.spawn(async move {
-            tokio::time::sleep(after).await;
+            elapsed.await;
             if let Some(inner) = inner.upgrade() {
                 inner.sense(&door, DoorInput::HeldOpenTimeElapsed, |d| {
                     d.opening_generation == generation && d.status.position == DoorPosition::Open
@@ -351,7 +366,7 @@ impl DoorController for SimulatedController {
                 // no waker and no task; the caller's timeout drops it.
                 return std::future::pending().await;
             }
-            tokio::time::sleep(inner.command_latency).await;
+            inner.clock.sleep(inner.command_latency).await;
             match inner.execute(&door, action, outages) {
                 Some(answer) => answer,
                 None => std::future::pending().await,
@@ -676,5 +691,42 @@ mod tests {
             .expect("release");
         let s = c.command(&d1, DoorAction::Unlock).await.expect("unlock");
         assert_eq!(s.mode, DoorMode::Unlocked);
+    }
+
+    #[tokio::test]
+    async fn timers_run_on_the_given_clock() {
+        use crate::site::env::SimulatedClock;
+        let clock = SimulatedClock::new(chrono::Utc::now());
+        let cfg = ControllerConfig {
+            driver: "simulated".into(),
+            command_latency_ms: LATENCY_MS,
+        };
+        let c = SimulatedController::with_clock(&[door("d1")], &cfg, Arc::new(clock.clone()));
+        let d1 = DoorId::new("d1");
+        let mut rx = c.subscribe();
+        // The command lands after exactly its latency of the clock.
+        let mut cmd = c.command(&d1, DoorAction::Access);
+        assert!((&mut cmd).now_or_never().is_none());
+        clock.advance(ms(LATENCY_MS - 1));
+        assert!((&mut cmd).now_or_never().is_none());
+        clock.advance(ms(1));
+        let st = cmd.await.unwrap();
+        assert_eq!(st.mode, DoorMode::Accessed);
+        drain(&mut rx);
+        // Opened and left open: held-open exactly at the threshold (the
+        // access time, shorter, relocks on the way without an alarm).
+        c.open(&d1);
+        clock.advance(ms(HELD_MS - 1));
+        clock.settle().await;
+        assert!(alarms(&drain(&mut rx)).is_empty());
+        assert_eq!(c.status(&d1).map(|s| s.position), Some(DoorPosition::Open));
+        clock.advance(ms(1));
+        clock.settle().await;
+        assert_eq!(alarms(&drain(&mut rx)), vec![DoorAlarm::HeldOpen]);
+        assert_eq!(
+            c.status(&d1).map(|s| s.state(true)),
+            Some(DoorState::HeldOpen)
+        );
+        assert_eq!(clock.sleepers(), 0, "every timer has run");
     }
 }

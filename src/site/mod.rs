@@ -216,8 +216,10 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         config.video.rtsp_port = free_loopback_port()?;
     }
     let store = Arc::new(Store::open_in(&data_dir)?);
-    let sim = SimulatedController::new(&config.doors, &config.controller);
-    let env = SiteEnv::new(store, Drivers::simulated(Arc::clone(&sim)));
+    let clock: Arc<dyn env::Clock> = Arc::new(env::RealClock);
+    let sim =
+        SimulatedController::with_clock(&config.doors, &config.controller, Arc::clone(&clock));
+    let env = SiteEnv::with_clock(clock, store, Drivers::simulated(Arc::clone(&sim)));
     let core = SiteCore::new(config, env)?;
     let cfg = core.config();
 
