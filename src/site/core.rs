@@ -3,7 +3,7 @@
 //! service: the event log ([`super::events`]), doors and commands
 //! ([`super::doors`]), people ([`super::people`]), access requests
 //! ([`super::requests`]), the access decision ([`super::access`], pure),
-//! sessions ([`super::auth`]), the audit trail ([`super::audit`]), cameras
+//! sessions ([`super::sessions`] over [`super::auth`]), the audit trail ([`super::audit`]), cameras
 //! ([`super::camera_slot`]) and door drivers ([`super::drivers`]). Time,
 //! store, drivers and shutdown come in through [`SiteEnv`]; the background
 //! tasks start in one place, [`SiteCore::start_background`].
@@ -25,7 +25,7 @@ use crate::domain::{
 };
 
 use super::access::{self, AccessInput};
-use super::audit::{AuditQuery, AuditTrail, actions};
+use super::audit::{AuditQuery, AuditTrail};
 use super::auth::{Auth, Principal};
 use super::camera_slot::CameraSlot;
 use super::cameras::{CameraError, DemoCameras};
@@ -35,6 +35,7 @@ use super::env::SiteEnv;
 use super::events::EventLog;
 use super::people::People;
 use super::requests::Requests;
+use super::sessions::Sessions;
 use super::store::{EventQuery, Store};
 use super::traffic::TrafficSink;
 
@@ -49,7 +50,7 @@ pub struct SiteCore {
     cfg: Arc<SiteConfig>,
     /// The clock, store, drivers and shutdown signal.
     env: SiteEnv,
-    auth: Auth,
+    sessions: Sessions,
     log: Arc<EventLog>,
     audit: Arc<AuditTrail>,
     doors: Arc<Doors>,
@@ -98,7 +99,10 @@ impl SiteCore {
         )?);
         doors.fail_stale_commands()?;
         Ok(Arc::new(SiteCore {
-            auth: Auth::new(&cfg, Arc::clone(&env.store), Arc::clone(&env.clock)),
+            sessions: Sessions::new(
+                Auth::new(&cfg, Arc::clone(&env.store), Arc::clone(&env.clock)),
+                Arc::clone(&audit),
+            ),
             cameras: CameraSlot::new(Arc::clone(&cfg), env.shutdown.clone()),
             cfg,
             env,
@@ -330,36 +334,17 @@ impl SiteCore {
         password: &str,
         source: &str,
     ) -> Result<Session, CoreError> {
-        let result = self.auth.sign_in(username, password).await;
-        let name: String = username.chars().take(128).collect();
-        let (role, outcome) = match &result {
-            Ok(s) => (Some(s.role), "ok"),
-            Err(_) => (None, "denied"),
-        };
-        let actor = Actor {
-            username: name.clone(),
-            role,
-            source: source.to_owned(),
-        };
-        self.audit.record(&actor, actions::SIGN_IN, &name, outcome);
-        Ok(result?)
+        self.sessions.sign_in(username, password, source).await
     }
 
     /// The session of a bearer token.
     pub fn authenticate(&self, token: &str) -> Result<Principal, CoreError> {
-        Ok(self.auth.authenticate(token)?)
+        self.sessions.authenticate(token)
     }
 
     /// Ends a session; audited.
     pub fn sign_out(&self, p: &Principal, source: &str) -> Result<(), CoreError> {
-        self.auth.sign_out(p)?;
-        self.audit.record(
-            &Actor::user(p, source),
-            actions::SIGN_OUT,
-            &p.username,
-            "ok",
-        );
-        Ok(())
+        self.sessions.sign_out(p, source)
     }
 
     // ---- audit -------------------------------------------------------------

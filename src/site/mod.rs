@@ -19,6 +19,7 @@ pub mod events;
 mod fault;
 pub mod people;
 pub mod requests;
+pub mod sessions;
 pub mod store;
 pub mod traffic;
 
