@@ -9,7 +9,7 @@
 //! tasks start in one place, [`SiteCore::start_background`].
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -57,8 +57,6 @@ pub struct SiteCore {
     people: Arc<People>,
     requests: Arc<Requests>,
     cameras: CameraSlot,
-    /// Floods started on demand; aborted at shutdown.
-    floods: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl SiteCore {
@@ -68,11 +66,7 @@ impl SiteCore {
     /// earlier run left pending are failed.
     pub fn new(cfg: SiteConfig, env: SiteEnv) -> Result<Arc<SiteCore>, CoreError> {
         let cfg = Arc::new(cfg);
-        let log = Arc::new(EventLog::open(
-            Arc::clone(&env.store),
-            Arc::clone(&env.clock),
-            env.shutdown.clone(),
-        )?);
+        let log = Arc::new(EventLog::open(&env)?);
         let audit = Arc::new(AuditTrail::new(
             Arc::clone(&env.store),
             Arc::clone(&env.clock),
@@ -111,7 +105,6 @@ impl SiteCore {
             doors,
             people,
             requests,
-            floods: Mutex::new(Vec::new()),
         }))
     }
 
@@ -461,10 +454,7 @@ impl SiteCore {
                 "rate_per_sec must be above 0".into(),
             ));
         }
-        let task = tokio::spawn(Arc::clone(&self.log).flood(rate_per_sec, count));
-        let mut floods = lock(&self.floods);
-        floods.retain(|t| !t.is_finished());
-        floods.push(task);
+        self.log.flood(rate_per_sec, count);
         Ok(())
     }
 
@@ -487,12 +477,11 @@ impl SiteCore {
         tasks
     }
 
-    /// Stops streams, floods and cameras; does not block.
+    /// Stops streams, floods, commands under way and cameras; does not
+    /// block.
     pub fn shutdown(&self) {
         self.env.shutdown.trigger();
-        for t in lock(&self.floods).drain(..) {
-            t.abort();
-        }
+        self.env.tasks.abort_all();
         self.cameras.stop();
     }
 
@@ -500,10 +489,6 @@ impl SiteCore {
     pub fn is_shut_down(&self) -> bool {
         self.env.shutdown.is_triggered()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TrafficSink for SiteCore {

@@ -211,7 +211,9 @@ impl Doors {
                 let doors = Arc::clone(self);
                 let info = row.info.clone();
                 let actor = actor.clone();
-                tokio::spawn(async move { doors.run_command(info, actor, audited).await });
+                self.env
+                    .tasks
+                    .spawn(async move { doors.run_command(info, actor, audited).await });
                 Ok(row.info)
             }
         }
@@ -295,7 +297,7 @@ impl Doors {
             .clock
             .sleep(Duration::from_millis(self.cfg.command_timeout_ms));
         let door = door.clone();
-        tokio::spawn(async move {
+        self.env.tasks.spawn(async move {
             tokio::select! {
                 answer = fut => if let Err(e) = answer {
                     tracing::info!(%door, "granted access not carried out: {e}");
@@ -420,14 +422,7 @@ mod tests {
         };
         let clock = SimulatedClock::new(chrono::Utc::now());
         let env = SiteEnv::with_clock(Arc::new(clock.clone()), store, drivers);
-        let log = Arc::new(
-            EventLog::open(
-                Arc::clone(&env.store),
-                Arc::clone(&env.clock),
-                env.shutdown.clone(),
-            )
-            .unwrap(),
-        );
+        let log = Arc::new(EventLog::open(&env).unwrap());
         let audit = Arc::new(AuditTrail::new(
             Arc::clone(&env.store),
             Arc::clone(&env.clock),

@@ -250,14 +250,50 @@ impl Shutdown {
     }
 }
 
+/// The site's short-lived tasks (a command waiting for its door, a live
+/// stream, a flood): every service spawns through it, and shutdown aborts
+/// what is still running, so nothing writes after the site stopped.
+#[derive(Clone, Default)]
+pub struct Tasks {
+    running: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Tasks {
+    /// Spawns `task` on the current tokio runtime, tracked.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(task).abort_handle();
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.retain(|t| !t.is_finished());
+        running.push(handle);
+    }
+
+    /// How many tracked tasks have not finished.
+    pub fn running(&self) -> usize {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.iter().filter(|t| !t.is_finished()).count()
+    }
+
+    /// Aborts every tracked task.
+    pub fn abort_all(&self) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        for t in running.drain(..) {
+            t.abort();
+        }
+    }
+}
+
 /// What the site's services are given: the clock, the store, the shutdown
-/// signal and the door drivers.
+/// signal, the door drivers and the task set.
 #[derive(Clone)]
 pub struct SiteEnv {
     pub clock: Arc<dyn Clock>,
     pub store: Arc<Store>,
     pub shutdown: Shutdown,
     pub drivers: Arc<Drivers>,
+    pub tasks: Tasks,
 }
 
 impl SiteEnv {
@@ -273,6 +309,7 @@ impl SiteEnv {
             store,
             shutdown: Shutdown::default(),
             drivers: Arc::new(drivers),
+            tasks: Tasks::default(),
         }
     }
 }
@@ -361,6 +398,23 @@ mod tests {
         let i0 = c.instant();
         c.sleep(Duration::from_secs(5)).await;
         assert!(c.instant() >= i0 + Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn tasks_are_tracked_and_aborted() {
+        let tasks = Tasks::default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tasks.spawn(async move {
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        tasks.spawn(async {});
+        assert!(tasks.running() >= 1);
+        tasks.abort_all();
+        // The aborted task dropped its sender.
+        let ended = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        assert!(matches!(ended, Ok(Err(_))), "the task was not aborted");
+        assert_eq!(tasks.running(), 0);
     }
 
     #[test]

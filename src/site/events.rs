@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::domain::{Event, EventKind, Page, Seq};
 
-use super::env::{Clock, Shutdown};
+use super::env::{Clock, Shutdown, SiteEnv, Tasks};
 use super::error::CoreError;
 use super::store::{EventQuery, Store, StoreError};
 
@@ -40,6 +40,7 @@ pub struct EventLog {
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
     shutdown: Shutdown,
+    tasks: Tasks,
     /// The newest seq; held while a change is committed.
     head: Mutex<Seq>,
     events: broadcast::Sender<Event>,
@@ -48,17 +49,14 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// The log over `store`, continuing its sequence.
-    pub fn open(
-        store: Arc<Store>,
-        clock: Arc<dyn Clock>,
-        shutdown: Shutdown,
-    ) -> Result<EventLog, StoreError> {
-        let head = store.last_seq()?;
+    /// The log over the env's store, continuing its sequence.
+    pub fn open(env: &SiteEnv) -> Result<EventLog, StoreError> {
+        let head = env.store.last_seq()?;
         Ok(EventLog {
-            store,
-            clock,
-            shutdown,
+            store: Arc::clone(&env.store),
+            clock: Arc::clone(&env.clock),
+            shutdown: env.shutdown.clone(),
+            tasks: env.tasks.clone(),
             head: Mutex::new(head),
             events: broadcast::channel(BROADCAST_CAPACITY).0,
             stream_generation: watch::channel(0).0,
@@ -162,7 +160,7 @@ impl EventLog {
             drop_rx: self.stream_generation.subscribe(),
             shutdown_rx: self.shutdown.subscribe(),
         };
-        tokio::spawn(async move { s.run(live_rx, head).await });
+        self.tasks.spawn(async move { s.run(live_rx, head).await });
         rx
     }
 
@@ -172,8 +170,13 @@ impl EventLog {
     }
 
     /// Appends `count` `test.flood` events at `rate_per_sec` of the site's
-    /// clock; runs until done (the caller spawns it).
-    pub async fn flood(self: Arc<Self>, rate_per_sec: u32, count: u64) {
+    /// clock, in the background.
+    pub fn flood(self: &Arc<Self>, rate_per_sec: u32, count: u64) {
+        let log = Arc::clone(self);
+        self.tasks.spawn(log.run_flood(rate_per_sec, count));
+    }
+
+    async fn run_flood(self: Arc<Self>, rate_per_sec: u32, count: u64) {
         let clock = Arc::clone(&self.clock);
         let start = clock.instant();
         let mut sent = 0u64;
@@ -299,12 +302,14 @@ impl Streamer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::drivers::Drivers;
     use crate::site::env::SimulatedClock;
     use chrono::TimeZone;
 
     fn log_in(dir: &std::path::Path, clock: &SimulatedClock) -> Arc<EventLog> {
         let store = Arc::new(Store::open_in(dir).unwrap());
-        Arc::new(EventLog::open(store, Arc::new(clock.clone()), Shutdown::default()).unwrap())
+        let env = SiteEnv::with_clock(Arc::new(clock.clone()), store, Drivers::new());
+        Arc::new(EventLog::open(&env).unwrap())
     }
 
     fn t0() -> crate::domain::Timestamp {

@@ -200,14 +200,7 @@ mod tests {
             .unwrap();
         let store = Arc::new(Store::open_in(dir).unwrap());
         let env = SiteEnv::new(store, Drivers::new());
-        let log = Arc::new(
-            EventLog::open(
-                Arc::clone(&env.store),
-                Arc::clone(&env.clock),
-                env.shutdown.clone(),
-            )
-            .unwrap(),
-        );
+        let log = Arc::new(EventLog::open(&env).unwrap());
         let audit = Arc::new(AuditTrail::new(
             Arc::clone(&env.store),
             Arc::clone(&env.clock),

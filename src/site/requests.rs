@@ -267,14 +267,7 @@ mod tests {
         let store = Arc::new(Store::open_in(dir.path()).unwrap());
         let clock = SimulatedClock::new(chrono::Utc::now());
         let env = SiteEnv::with_clock(Arc::new(clock.clone()), store, Drivers::new());
-        let log = Arc::new(
-            EventLog::open(
-                Arc::clone(&env.store),
-                Arc::clone(&env.clock),
-                env.shutdown.clone(),
-            )
-            .unwrap(),
-        );
+        let log = Arc::new(EventLog::open(&env).unwrap());
         let audit = Arc::new(AuditTrail::new(
             Arc::clone(&env.store),
             Arc::clone(&env.clock),
