@@ -190,6 +190,8 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Permission::*;
+    use Role::*;
 
     #[test]
     fn hash_and_verify() {
