@@ -2,10 +2,11 @@
 //! handling, and the reference site server it talks to.
 //!
 //! The rooms (see `ARCHITECTURE.md`): `domain` (the nouns, no I/O), `config`
-//! (the site's files), `site` (the reference server), `client` (the site API
+//! (the site's files), `backoff` (the one retry policy), `site` (the reference server), `client` (the site API
 //! from the client's side), `app` (the shell and its state), `ui` (drawing).
 
 pub mod app;
+pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod domain;
