@@ -190,6 +190,10 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{
+        Permission::{CommandDoor, ViewSite},
+        Role::Viewer,
+    };
 
     #[test]
     fn hash_and_verify() {
