@@ -910,3 +910,184 @@ mod tests {
         assert_eq!(row.outcome, Some(RequestOutcome::Denied));
     }
 }
+
+/// Writes `tests/fixtures/store-v1.sqlite` with the code of schema version 1
+/// (run by hand once; kept in history to show how the fixture was made).
+#[cfg(test)]
+mod fixture_v1 {
+    use super::*;
+    use crate::domain::{CardholderId, EventKind};
+    use crate::site::audit::{AuditRecord, append};
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    #[ignore = "writes tests/fixtures/store-v1.sqlite; run by hand"]
+    fn make_store_v1_fixture() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.sqlite");
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .insert_events(&[
+                    Event {
+                        seq: 1,
+                        time: t("2026-11-22T09:59:58.123456Z"),
+                        kind: EventKind::DoorForcedOpen {
+                            door: DoorId::new("door-lobby"),
+                        },
+                    },
+                    Event {
+                        seq: 2,
+                        time: t("2026-11-22T10:00:00Z"),
+                        kind: EventKind::AccessGranted {
+                            door: DoorId::new("door-lobby"),
+                            access_point: None,
+                            cardholder: Some(CardholderId::new("ch-okafor")),
+                            credential: Some(CredentialId::new("100107")),
+                        },
+                    },
+                    Event {
+                        seq: 3,
+                        time: t("2026-11-22T10:00:01.000001Z"),
+                        kind: EventKind::CredentialChanged {
+                            credential: CredentialId::new("100107"),
+                            cardholder: CardholderId::new("ch-okafor"),
+                            state: CredentialState::Disabled,
+                            by: "admin".into(),
+                        },
+                    },
+                ])
+                .unwrap();
+            for (user, action, outcome) in [
+                ("operator", "session.sign_in", "ok"),
+                ("admin", "credential.disable", "ok"),
+                ("ghost", "session.sign_in", "denied"),
+            ] {
+                append(
+                    &store,
+                    &AuditRecord {
+                        user: user.into(),
+                        role: (user != "ghost").then_some(Role::Admin),
+                        action: action.into(),
+                        target: "100107".into(),
+                        source: "127.0.0.1".into(),
+                        outcome: outcome.into(),
+                    },
+                )
+                .unwrap();
+            }
+            store
+                .insert_session(
+                    "5e55107e5e55107e5e55107e5e55107e5e55107e5e55107e5e55107e5e55107e",
+                    "operator",
+                    Role::Operator,
+                    t("2026-11-22T18:00:00.500000Z"),
+                )
+                .unwrap();
+            for (id, key, state) in [
+                ("cmd-1", "key-1", CommandState::Completed),
+                ("cmd-2", "key-2", CommandState::Pending),
+            ] {
+                store
+                    .insert_command(&CommandRow {
+                        info: CommandInfo {
+                            id: CommandId::new(id),
+                            door: DoorId::new("door-lobby"),
+                            action: DoorAction::Unlock,
+                            state: CommandState::Pending,
+                            reason: None,
+                        },
+                        idempotency_key: key.into(),
+                        user: "operator".into(),
+                        created: t("2026-11-22T10:00:02.250000Z"),
+                    })
+                    .unwrap();
+                if state != CommandState::Pending {
+                    store
+                        .finish_command(&CommandId::new(id), state, None)
+                        .unwrap();
+                }
+            }
+            store
+                .set_credential_state(
+                    &CredentialId::new("100107"),
+                    CredentialState::Disabled,
+                    "admin",
+                    t("2026-11-22T10:00:01.000001Z"),
+                )
+                .unwrap();
+            for (id, created) in [
+                ("req-open", "2026-11-22T10:01:00Z"),
+                ("req-done", "2026-11-22T10:00:30Z"),
+            ] {
+                store
+                    .insert_request(&AccessRequest {
+                        id: RequestId::new(id),
+                        door: DoorId::new("door-lobby"),
+                        access_point: None,
+                        cardholder: None,
+                        credential: None,
+                        reason: "intercom".into(),
+                        visitor_name: Some("Visitor".into()),
+                        created: t(created),
+                        expires: t(created) + chrono::Duration::seconds(60),
+                    })
+                    .unwrap();
+            }
+            store
+                .resolve_request(
+                    &RequestId::new("req-done"),
+                    RequestOutcome::Granted,
+                    Some("operator"),
+                    Some("known visitor"),
+                    t("2026-11-22T10:00:45.000100Z"),
+                )
+                .unwrap();
+        }
+        // Small pages keep the file a few KB.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA page_size=512; VACUUM;")
+            .unwrap();
+        drop(conn);
+        let out = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/store-v1.sqlite");
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        std::fs::copy(&path, &out).unwrap();
+    }
+}
+
+/// `cargo test --lib site::store::cost -- --ignored --nocapture`: the time
+/// for 10,000 `insert_events` calls of one event each.
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::domain::EventKind;
+
+    #[test]
+    #[ignore = "a measurement, not a check; run by hand"]
+    fn insert_events_one_at_a_time() {
+        const N: u64 = 10_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        let t0 = std::time::Instant::now();
+        for seq in 1..=N {
+            store
+                .insert_events(&[Event {
+                    seq,
+                    time: Utc::now(),
+                    kind: EventKind::TestFlood { n: seq },
+                }])
+                .unwrap();
+        }
+        let el = t0.elapsed();
+        assert_eq!(store.last_seq().unwrap(), N);
+        println!(
+            "store cost: {N} insert_events of one event: {:.1} ms total, {:.1} µs each",
+            el.as_secs_f64() * 1e3,
+            el.as_secs_f64() * 1e6 / N as f64
+        );
+    }
+}
