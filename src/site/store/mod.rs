@@ -14,6 +14,10 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod migrations;
+#[cfg(test)]
+mod upgrade_tests;
+
 use crate::domain::{
     AccessRequest, CommandId, CommandInfo, CommandState, CredentialId, CredentialState, DoorAction,
     DoorId, ErrorKind, Event, Page, RequestId, RequestOutcome, Role, Seq, Timestamp,
@@ -31,6 +35,17 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("a stored row cannot be read: {0}")]
     Corrupt(String),
+    #[error(
+        "the store has schema version {found}, newer than this build, which knows versions up to \
+         {known}: open it with a newer watchdesk"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("upgrading the store to schema version {to} ({what}): {source}")]
+    Migration {
+        to: i64,
+        what: &'static str,
+        source: Box<StoreError>,
+    },
 }
 
 impl StoreError {
@@ -42,76 +57,7 @@ impl StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    time_us INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    door TEXT,
-    cardholder TEXT,
-    credential TEXT,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_door ON events(door, seq) WHERE door IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_cardholder ON events(cardholder, seq) WHERE cardholder IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_credential ON events(credential, seq) WHERE credential IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_type ON events(type, seq);
-CREATE INDEX IF NOT EXISTS events_time ON events(time_us);
-
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY,
-    time TEXT NOT NULL,
-    user TEXT NOT NULL,
-    role TEXT,
-    action TEXT NOT NULL,
-    target TEXT NOT NULL,
-    source TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_user ON audit(user, id);
-CREATE INDEX IF NOT EXISTS audit_action ON audit(action, id);
-CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
-
-CREATE TABLE IF NOT EXISTS sessions (
-    token_sha256 TEXT PRIMARY KEY,
-    username TEXT NOT NULL,
-    role TEXT NOT NULL,
-    expires_us INTEGER NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-
-CREATE TABLE IF NOT EXISTS commands (
-    id TEXT PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    door TEXT NOT NULL,
-    action TEXT NOT NULL,
-    user TEXT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT,
-    created TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS credential_states (
-    credential TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    changed TEXT NOT NULL,
-    by TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS access_requests (
-    id TEXT PRIMARY KEY,
-    request TEXT NOT NULL,
-    created TEXT NOT NULL,
-    outcome TEXT,
-    resolved_by TEXT,
-    reason TEXT,
-    resolved TEXT
-);
-";
+pub use self::migrations::SCHEMA_VERSION;
 
 /// A time as the store writes it as text: RFC 3339, microseconds, `Z`. Fixed
 /// width, so text order is time order.
@@ -232,18 +178,11 @@ impl Store {
         Store::open(&data_dir.join("site.sqlite"))
     }
 
-    /// Opens (creating when missing) the store at `path`.
+    /// Opens (creating when missing) the store at `path`, upgrading an older
+    /// schema; a store newer than this build is refused ([`StoreError::TooNew`]).
     pub fn open(path: &Path) -> Result<Store> {
-        let writer = open_connection(path)?;
-        writer.execute_batch(SCHEMA)?;
-        let version: i64 = writer.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version == 0 {
-            writer.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        } else if version != SCHEMA_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "schema version {version}, this build knows {SCHEMA_VERSION}"
-            )));
-        }
+        let mut writer = open_connection(path)?;
+        migrations::migrate(&mut writer)?;
         let reader = open_connection(path)?;
         Ok(Store {
             path: path.to_owned(),
@@ -908,154 +847,6 @@ mod tests {
         assert!(store.open_requests().unwrap().is_empty());
         let row = store.request(&req.id).unwrap().unwrap();
         assert_eq!(row.outcome, Some(RequestOutcome::Denied));
-    }
-}
-
-/// Writes `tests/fixtures/store-v1.sqlite` with the code of schema version 1
-/// (run by hand once; kept in history to show how the fixture was made).
-#[cfg(test)]
-mod fixture_v1 {
-    use super::*;
-    use crate::domain::{CardholderId, EventKind};
-    use crate::site::audit::{AuditRecord, append};
-
-    fn t(s: &str) -> Timestamp {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    #[ignore = "writes tests/fixtures/store-v1.sqlite; run by hand"]
-    fn make_store_v1_fixture() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("site.sqlite");
-        {
-            let store = Store::open(&path).unwrap();
-            store
-                .insert_events(&[
-                    Event {
-                        seq: 1,
-                        time: t("2026-11-22T09:59:58.123456Z"),
-                        kind: EventKind::DoorForcedOpen {
-                            door: DoorId::new("door-lobby"),
-                        },
-                    },
-                    Event {
-                        seq: 2,
-                        time: t("2026-11-22T10:00:00Z"),
-                        kind: EventKind::AccessGranted {
-                            door: DoorId::new("door-lobby"),
-                            access_point: None,
-                            cardholder: Some(CardholderId::new("ch-okafor")),
-                            credential: Some(CredentialId::new("100107")),
-                        },
-                    },
-                    Event {
-                        seq: 3,
-                        time: t("2026-11-22T10:00:01.000001Z"),
-                        kind: EventKind::CredentialChanged {
-                            credential: CredentialId::new("100107"),
-                            cardholder: CardholderId::new("ch-okafor"),
-                            state: CredentialState::Disabled,
-                            by: "admin".into(),
-                        },
-                    },
-                ])
-                .unwrap();
-            for (user, action, outcome) in [
-                ("operator", "session.sign_in", "ok"),
-                ("admin", "credential.disable", "ok"),
-                ("ghost", "session.sign_in", "denied"),
-            ] {
-                append(
-                    &store,
-                    &AuditRecord {
-                        user: user.into(),
-                        role: (user != "ghost").then_some(Role::Admin),
-                        action: action.into(),
-                        target: "100107".into(),
-                        source: "127.0.0.1".into(),
-                        outcome: outcome.into(),
-                    },
-                )
-                .unwrap();
-            }
-            store
-                .insert_session(
-                    "5e55107e5e55107e5e55107e5e55107e5e55107e5e55107e5e55107e5e55107e",
-                    "operator",
-                    Role::Operator,
-                    t("2026-11-22T18:00:00.500000Z"),
-                )
-                .unwrap();
-            for (id, key, state) in [
-                ("cmd-1", "key-1", CommandState::Completed),
-                ("cmd-2", "key-2", CommandState::Pending),
-            ] {
-                store
-                    .insert_command(&CommandRow {
-                        info: CommandInfo {
-                            id: CommandId::new(id),
-                            door: DoorId::new("door-lobby"),
-                            action: DoorAction::Unlock,
-                            state: CommandState::Pending,
-                            reason: None,
-                        },
-                        idempotency_key: key.into(),
-                        user: "operator".into(),
-                        created: t("2026-11-22T10:00:02.250000Z"),
-                    })
-                    .unwrap();
-                if state != CommandState::Pending {
-                    store
-                        .finish_command(&CommandId::new(id), state, None)
-                        .unwrap();
-                }
-            }
-            store
-                .set_credential_state(
-                    &CredentialId::new("100107"),
-                    CredentialState::Disabled,
-                    "admin",
-                    t("2026-11-22T10:00:01.000001Z"),
-                )
-                .unwrap();
-            for (id, created) in [
-                ("req-open", "2026-11-22T10:01:00Z"),
-                ("req-done", "2026-11-22T10:00:30Z"),
-            ] {
-                store
-                    .insert_request(&AccessRequest {
-                        id: RequestId::new(id),
-                        door: DoorId::new("door-lobby"),
-                        access_point: None,
-                        cardholder: None,
-                        credential: None,
-                        reason: "intercom".into(),
-                        visitor_name: Some("Visitor".into()),
-                        created: t(created),
-                        expires: t(created) + chrono::Duration::seconds(60),
-                    })
-                    .unwrap();
-            }
-            store
-                .resolve_request(
-                    &RequestId::new("req-done"),
-                    RequestOutcome::Granted,
-                    Some("operator"),
-                    Some("known visitor"),
-                    t("2026-11-22T10:00:45.000100Z"),
-                )
-                .unwrap();
-        }
-        // Small pages keep the file a few KB.
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA page_size=512; VACUUM;")
-            .unwrap();
-        drop(conn);
-        let out = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/store-v1.sqlite");
-        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        std::fs::copy(&path, &out).unwrap();
     }
 }
 
