@@ -5,9 +5,10 @@
 //!
 //! A step, once released, is never edited: a change is a new step at the end.
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use super::{Result, StoreError};
+use super::{Result, StoreError, parse_time_text, time_us};
 
 /// One step of the schema.
 pub(super) struct Migration {
@@ -19,11 +20,18 @@ pub(super) struct Migration {
 }
 
 /// Every step, in order: `MIGRATIONS[i].to == i + 1`.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    to: 1,
-    what: "events, audit, sessions, commands, credential states, access requests",
-    apply: v1_initial,
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        to: 1,
+        what: "events, audit, sessions, commands, credential states, access requests",
+        apply: v1_initial,
+    },
+    Migration {
+        to: 2,
+        what: "every time as integer microseconds since 1970 (UTC)",
+        apply: v2_times_as_microseconds,
+    },
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -142,5 +150,118 @@ CREATE TABLE IF NOT EXISTS access_requests (
 );
 ",
     )?;
+    Ok(())
+}
+
+/// Version 2: the RFC 3339 text times (`audit.time`, `commands.created`,
+/// `credential_states.changed`, `access_requests.created` and `.resolved`)
+/// become integer microseconds (`*_us`), like `events.time_us` and
+/// `sessions.expires_us` already were. Each table is rebuilt (SQLite cannot
+/// change a column's type); a text that is not a time fails the step.
+fn v2_times_as_microseconds(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "
+CREATE TABLE audit_v2 (
+    id INTEGER PRIMARY KEY,
+    time_us INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    role TEXT,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    source TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_v2 (id, time_us, user, role, action, target, source, outcome, prev_hash, hash)
+    SELECT id, 0, user, role, action, target, source, outcome, prev_hash, hash FROM audit;
+
+CREATE TABLE commands_v2 (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    door TEXT NOT NULL,
+    action TEXT NOT NULL,
+    user TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    created_us INTEGER NOT NULL
+);
+INSERT INTO commands_v2 (id, idempotency_key, door, action, user, state, reason, created_us)
+    SELECT id, idempotency_key, door, action, user, state, reason, 0 FROM commands;
+
+CREATE TABLE credential_states_v2 (
+    credential TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    changed_us INTEGER NOT NULL,
+    by TEXT NOT NULL
+);
+INSERT INTO credential_states_v2 (credential, state, changed_us, by)
+    SELECT credential, state, 0, by FROM credential_states;
+
+CREATE TABLE access_requests_v2 (
+    id TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    outcome TEXT,
+    resolved_by TEXT,
+    reason TEXT,
+    resolved_us INTEGER
+);
+INSERT INTO access_requests_v2 (id, request, created_us, outcome, resolved_by, reason, resolved_us)
+    SELECT id, request, 0, outcome, resolved_by, reason, NULL FROM access_requests;
+",
+    )?;
+    copy_times(tx, "audit", "id", "time", "time_us")?;
+    copy_times(tx, "commands", "id", "created", "created_us")?;
+    copy_times(
+        tx,
+        "credential_states",
+        "credential",
+        "changed",
+        "changed_us",
+    )?;
+    copy_times(tx, "access_requests", "id", "created", "created_us")?;
+    copy_times(tx, "access_requests", "id", "resolved", "resolved_us")?;
+    tx.execute_batch(
+        "
+DROP TABLE audit;
+ALTER TABLE audit_v2 RENAME TO audit;
+CREATE INDEX audit_user ON audit(user, id);
+CREATE INDEX audit_action ON audit(action, id);
+CREATE INDEX audit_time ON audit(time_us);
+
+DROP TABLE commands;
+ALTER TABLE commands_v2 RENAME TO commands;
+CREATE INDEX commands_state ON commands(state);
+
+DROP TABLE credential_states;
+ALTER TABLE credential_states_v2 RENAME TO credential_states;
+
+DROP TABLE access_requests;
+ALTER TABLE access_requests_v2 RENAME TO access_requests;
+CREATE INDEX access_requests_open ON access_requests(created_us, id) WHERE outcome IS NULL;
+",
+    )?;
+    Ok(())
+}
+
+/// Sets `{table}_v2.{to}` from the RFC 3339 text in `{table}.{from}`, row by
+/// row (matched on `key`); a NULL stays NULL.
+fn copy_times(tx: &Transaction<'_>, table: &str, key: &str, from: &str, to: &str) -> Result<()> {
+    let mut read = tx.prepare(&format!(
+        "SELECT {key}, {from} FROM {table} WHERE {from} IS NOT NULL"
+    ))?;
+    let mut write = tx.prepare(&format!("UPDATE {table}_v2 SET {to} = ?2 WHERE {key} = ?1"))?;
+    let mut rows = read.query([])?;
+    while let Some(r) = rows.next()? {
+        let k: Value = r.get(0)?;
+        let text: String = r.get(1)?;
+        let t = parse_time_text(&text).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "{table}.{from} of row {k:?} is not an RFC 3339 time: {text:?}"
+            ))
+        })?;
+        write.execute(params![k, time_us(t)])?;
+    }
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -59,17 +59,20 @@ type Result<T> = std::result::Result<T, StoreError>;
 
 pub use self::migrations::SCHEMA_VERSION;
 
-/// A time as the store writes it as text: RFC 3339, microseconds, `Z`. Fixed
-/// width, so text order is time order.
+/// A time as text: RFC 3339, microseconds, `Z`. The store keeps times as
+/// [`time_us`]; this text is what the audit hash chain covers (so it must
+/// never change), and what version 1 stores held.
 pub fn time_text(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn time_us(t: Timestamp) -> i64 {
+/// A time as the store keeps it: integer microseconds since 1970 (UTC).
+pub fn time_us(t: Timestamp) -> i64 {
     t.timestamp_micros()
 }
 
-fn time_from_us(us: i64) -> Result<Timestamp> {
+/// Reads a time kept by [`time_us`].
+pub fn time_from_us(us: i64) -> Result<Timestamp> {
     DateTime::<Utc>::from_timestamp_micros(us)
         .ok_or_else(|| StoreError::Corrupt(format!("time {us} µs is out of range")))
 }
@@ -79,6 +82,33 @@ pub fn parse_time_text(s: &str) -> Result<Timestamp> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+/// The audit table's time column in a store of this schema version: `time`
+/// (text) before version 2, `time_us` from it. For `verify-audit`, which
+/// reads a file read-only, perhaps not yet upgraded.
+pub fn audit_time_column(conn: &Connection) -> Result<&'static str> {
+    Ok(if migrations::user_version(conn)? < 2 {
+        "time"
+    } else {
+        "time_us"
+    })
+}
+
+/// The text the audit hash chain covers for a stored audit time of either
+/// encoding: [`time_text`] of the microseconds, or the version-1 text as
+/// written. Anything else comes back as it is, so the chain breaks there.
+pub fn audit_hashed_time(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Integer(us) => match time_from_us(us) {
+            Ok(t) => time_text(t),
+            Err(_) => us.to_string(),
+        },
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Blob(b) => hex::encode(b),
+        ValueRef::Null => String::new(),
+    }
 }
 
 /// The wire name of a unit-like enum (`"lock"`, `"disabled"`...).
@@ -419,7 +449,7 @@ impl Store {
         let conn = lock(&self.writer);
         let n = conn
             .prepare_cached(
-                "INSERT INTO commands (id, idempotency_key, door, action, user, state, reason, created)
+                "INSERT INTO commands (id, idempotency_key, door, action, user, state, reason, created_us)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT(idempotency_key) DO NOTHING",
             )?
@@ -431,7 +461,7 @@ impl Store {
                 row.user,
                 enum_text(&row.info.state),
                 row.info.reason,
-                time_text(row.created),
+                time_us(row.created),
             ])?;
         if n == 1 {
             return Ok(CommandInsert::Inserted);
@@ -469,7 +499,7 @@ impl Store {
         let mut stale = Vec::new();
         {
             let mut stmt = conn.prepare(
-                "SELECT id, idempotency_key, door, action, user, state, reason, created
+                "SELECT id, idempotency_key, door, action, user, state, reason, created_us
                  FROM commands WHERE state = ?1",
             )?;
             let rows = stmt.query_map(params![pending], command_from_row)?;
@@ -496,11 +526,11 @@ impl Store {
     ) -> Result<()> {
         let conn = lock(&self.writer);
         conn.prepare_cached(
-            "INSERT INTO credential_states (credential, state, changed, by) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO credential_states (credential, state, changed_us, by) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(credential) DO UPDATE SET state = excluded.state,
-                 changed = excluded.changed, by = excluded.by",
+                 changed_us = excluded.changed_us, by = excluded.by",
         )?
-        .execute(params![id.as_str(), enum_text(&state), time_text(at), by])?;
+        .execute(params![id.as_str(), enum_text(&state), time_us(at), by])?;
         Ok(())
     }
 
@@ -525,13 +555,9 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("request {}: {e}", request.id)))?;
         let conn = lock(&self.writer);
         conn.prepare_cached(
-            "INSERT INTO access_requests (id, request, created) VALUES (?1, ?2, ?3)",
+            "INSERT INTO access_requests (id, request, created_us) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![
-            request.id.as_str(),
-            json,
-            time_text(request.created)
-        ])?;
+        .execute(params![request.id.as_str(), json, time_us(request.created)])?;
         Ok(())
     }
 
@@ -546,7 +572,7 @@ impl Store {
     ) -> Result<()> {
         let conn = lock(&self.writer);
         conn.prepare_cached(
-            "UPDATE access_requests SET outcome = ?2, resolved_by = ?3, reason = ?4, resolved = ?5
+            "UPDATE access_requests SET outcome = ?2, resolved_by = ?3, reason = ?4, resolved_us = ?5
              WHERE id = ?1",
         )?
         .execute(params![
@@ -554,7 +580,7 @@ impl Store {
             enum_text(&outcome),
             by,
             reason,
-            time_text(at)
+            time_us(at)
         ])?;
         Ok(())
     }
@@ -581,7 +607,7 @@ impl Store {
     pub fn open_requests(&self) -> Result<Vec<AccessRequest>> {
         let conn = lock(&self.reader);
         let mut stmt = conn.prepare(
-            "SELECT request FROM access_requests WHERE outcome IS NULL ORDER BY created, id",
+            "SELECT request FROM access_requests WHERE outcome IS NULL ORDER BY created_us, id",
         )?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
@@ -610,7 +636,7 @@ fn command_from_row(r: &rusqlite::Row<'_>) -> RowResult<CommandRow> {
     let user: String = r.get(4)?;
     let state: String = r.get(5)?;
     let reason: Option<String> = r.get(6)?;
-    let created: String = r.get(7)?;
+    let created: i64 = r.get(7)?;
     Ok((|| {
         Ok(CommandRow {
             info: CommandInfo {
@@ -622,7 +648,7 @@ fn command_from_row(r: &rusqlite::Row<'_>) -> RowResult<CommandRow> {
             },
             idempotency_key: key,
             user,
-            created: parse_time_text(&created)?,
+            created: time_from_us(created)?,
         })
     })())
 }
@@ -630,11 +656,11 @@ fn command_from_row(r: &rusqlite::Row<'_>) -> RowResult<CommandRow> {
 fn query_command(conn: &Connection, column: &str, value: &str) -> Result<Option<CommandRow>> {
     let sql = match column {
         "id" => {
-            "SELECT id, idempotency_key, door, action, user, state, reason, created
+            "SELECT id, idempotency_key, door, action, user, state, reason, created_us
              FROM commands WHERE id = ?1"
         }
         _ => {
-            "SELECT id, idempotency_key, door, action, user, state, reason, created
+            "SELECT id, idempotency_key, door, action, user, state, reason, created_us
              FROM commands WHERE idempotency_key = ?1"
         }
     };

@@ -221,3 +221,53 @@ fn newer_store_is_refused_and_left_alone() {
     let conn = Connection::open(&path).unwrap();
     assert_eq!(user_version(&conn).unwrap(), newer);
 }
+
+#[test]
+fn verify_audit_reads_a_version_1_file_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture_copy(dir.path());
+    assert_eq!(
+        audit::verify_audit_file(&path).unwrap(),
+        AuditVerification {
+            ok: true,
+            entries: 3,
+            first_bad: None
+        }
+    );
+    // Read-only: still version 1.
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(user_version(&conn).unwrap(), 1);
+}
+
+#[test]
+fn a_failed_step_leaves_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture_copy(dir.path());
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE commands SET created = 'yesterday' WHERE id = 'cmd-2'",
+            [],
+        )
+        .unwrap();
+    let before = schema_of(&path);
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Migration { to: 2, .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("version 2") && msg.contains("commands.created") && msg.contains("yesterday"),
+        "{msg}"
+    );
+    assert_eq!(schema_of(&path), before);
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(user_version(&conn).unwrap(), 1);
+    let created: String = conn
+        .query_row("SELECT created FROM commands WHERE id = 'cmd-1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(created, "2026-11-22T10:00:02.250000Z");
+}
