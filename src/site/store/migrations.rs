@@ -31,6 +31,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "every time as integer microseconds since 1970 (UTC)",
         apply: v2_times_as_microseconds,
     },
+    Migration {
+        to: 3,
+        what: "cardholders and their credentials",
+        apply: super::people::v3_people,
+    },
 ];
 
 /// The schema version this build writes.

@@ -15,12 +15,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 mod migrations;
+mod people;
 #[cfg(test)]
 mod upgrade_tests;
 
 use crate::domain::{
-    AccessRequest, CommandId, CommandInfo, CommandState, CredentialId, CredentialState, DoorAction,
-    DoorId, ErrorKind, Event, Page, RequestId, RequestOutcome, Role, Seq, Timestamp,
+    AccessRequest, Cardholder, CardholderId, CommandId, CommandInfo, CommandState, CredentialId,
+    CredentialState, DoorAction, DoorId, ErrorKind, Event, Page, RequestId, RequestOutcome, Role,
+    Seq, Timestamp,
 };
 
 /// What went wrong with the store.
@@ -40,6 +42,10 @@ pub enum StoreError {
          {known}: open it with a newer watchdesk"
     )]
     TooNew { found: i64, known: i64 },
+    #[error("{0} already exists or is taken")]
+    Conflict(String),
+    #[error("no such {0}")]
+    NotFound(String),
     #[error("upgrading the store to schema version {to} ({what}): {source}")]
     Migration {
         to: i64,
@@ -51,7 +57,11 @@ pub enum StoreError {
 impl StoreError {
     /// The kind of failure, for the API's answer.
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
+        match self {
+            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::NotFound(_) => ErrorKind::NotFound,
+            _ => ErrorKind::Internal,
+        }
     }
 }
 
@@ -615,6 +625,47 @@ impl Store {
             out.push(parse_json(&json?)?);
         }
         Ok(out)
+    }
+
+    // ---- people ---------------------------------------------------------
+
+    /// Every stored cardholder with their credentials, by name.
+    pub fn cardholders(&self) -> Result<Vec<Cardholder>> {
+        people::list(&lock(&self.reader))
+    }
+
+    /// One stored cardholder with their credentials.
+    pub fn cardholder(&self, id: &CardholderId) -> Result<Option<Cardholder>> {
+        people::get(&lock(&self.reader), id)
+    }
+
+    /// Stores a new cardholder with their credentials. An id already stored,
+    /// or a credential held by someone else, is [`StoreError::Conflict`].
+    pub fn insert_cardholder(&self, cardholder: &Cardholder) -> Result<()> {
+        people::insert(&mut lock(&self.writer), cardholder)
+    }
+
+    /// Replaces a stored cardholder's name, department, photo flag and
+    /// credentials (in the order given). A missing one is
+    /// [`StoreError::NotFound`].
+    pub fn update_cardholder(&self, cardholder: &Cardholder) -> Result<()> {
+        people::update(&mut lock(&self.writer), cardholder)
+    }
+
+    /// Stores the cardholders (from config) not stored yet, by id; returns
+    /// how many. Stored ones are kept as they are: they may have been edited.
+    pub fn seed_people(&self, people: &[Cardholder]) -> Result<usize> {
+        people::seed(&mut lock(&self.writer), people)
+    }
+
+    /// The name of the schedule a stored cardholder's cards follow, if set.
+    pub fn cardholder_schedule(&self, id: &CardholderId) -> Result<Option<String>> {
+        people::schedule(&lock(&self.reader), id)
+    }
+
+    /// Sets (or clears) the schedule a stored cardholder's cards follow.
+    pub fn set_cardholder_schedule(&self, id: &CardholderId, schedule: Option<&str>) -> Result<()> {
+        people::set_schedule(&lock(&self.writer), id, schedule)
     }
 }
 

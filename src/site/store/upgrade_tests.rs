@@ -153,6 +153,9 @@ fn version_1_store_opens_upgraded_with_every_row() {
     assert_eq!(done.outcome, Some(RequestOutcome::Granted));
     assert_eq!(done.request.created, t("2026-11-22T10:00:30Z"));
 
+    // The people tables are there, empty.
+    assert!(store.cardholders().unwrap().is_empty());
+
     // Stale commands fail as before: the pending one, with its time.
     let stale = store.fail_stale_commands("restarted").unwrap();
     assert_eq!(stale.len(), 1);
