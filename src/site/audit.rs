@@ -90,7 +90,8 @@ fn role_text(role: Option<Role>) -> &'static str {
 pub fn append(store: &Store, rec: &AuditRecord) -> Result<AuditEntry, StoreError> {
     let now = Utc::now();
     let time = time_text(now);
-    store.with_writer(|conn| {
+    let rec = rec.clone();
+    store.write_blocking(move |conn| {
         let tx = conn.transaction()?;
         let last: Option<(i64, String)> = tx
             .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
@@ -189,7 +190,7 @@ pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
 
 /// Recomputes the chain of a live store.
 pub fn verify_store(store: &Store) -> Result<AuditVerification, StoreError> {
-    store.with_reader(verify)
+    store.read_blocking(verify)
 }
 
 /// Verifies the audit trail of a site's SQLite file, opened read-only (for
@@ -236,7 +237,7 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
     let limit = q.limit.max(1);
     sql.push_str(" ORDER BY id DESC LIMIT ?");
     args.push(Value::Integer(limit as i64 + 1));
-    store.with_reader(|conn| {
+    store.read_blocking(move |conn| {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
         let mut items = Vec::new();

@@ -1,28 +1,48 @@
 //! The site's SQLite store (`data_dir/site.sqlite`, WAL): the event log, the
-//! audit trail, sessions, door commands, credential state overrides and
-//! access requests. One writer connection and one reader connection, each
-//! behind a `std::sync::Mutex` held only for the statement at hand (never
-//! across an `.await`).
+//! audit trail, sessions, door commands, credential state overrides, access
+//! requests, and cardholders with their credentials.
+//!
+//! Threads: all SQLite work runs on two threads of the store's own, never on
+//! an async worker: `store-writer` owns the one writing connection and
+//! `store-reader` a read-only one (WAL lets it read while the writer writes).
+//! Each takes jobs from a channel, one at a time, in order; a job holds no
+//! lock but its connection's. A write that returned is seen by every later
+//! read.
+//!
+//! Two ways in:
+//! - the sync methods (`insert_events`, `session`, ...) send the job and
+//!   BLOCK the calling thread until it is done. They keep the signatures the
+//!   site was written against. New code must not call them from async code:
+//!   use the `_async` variants, or [`Store::write`] / [`Store::read`] with
+//!   a closure, which wait without blocking the runtime.
+//! - [`Store::with_writer`] / [`Store::with_reader`] lend the connection to
+//!   the CALLING thread (between two jobs) for closures that borrow from the
+//!   caller and so cannot be sent; for compatibility only.
+//!
+//! Schema: versioned migrations (`store/migrations.rs`), `user_version` as the
+//! version; every time is integer microseconds since 1970 UTC ([`time_us`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::types::{Value, ValueRef};
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::Connection;
+use rusqlite::types::ValueRef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 mod migrations;
+mod ops;
 mod people;
+mod worker;
+
+use self::worker::Worker;
 #[cfg(test)]
 mod upgrade_tests;
 
 use crate::domain::{
     AccessRequest, Cardholder, CardholderId, CommandId, CommandInfo, CommandState, CredentialId,
-    CredentialState, DoorAction, DoorId, ErrorKind, Event, Page, RequestId, RequestOutcome, Role,
-    Seq, Timestamp,
+    CredentialState, ErrorKind, Event, Page, RequestId, RequestOutcome, Role, Seq, Timestamp,
 };
 
 /// What went wrong with the store.
@@ -46,6 +66,13 @@ pub enum StoreError {
     Conflict(String),
     #[error("no such {0}")]
     NotFound(String),
+    #[error("the store's {0} thread dropped the job (it panicked, or the store is closing)")]
+    Gone(&'static str),
+    #[error("cannot start the store's {role} thread: {source}")]
+    Thread {
+        role: &'static str,
+        source: std::io::Error,
+    },
     #[error("upgrading the store to schema version {to} ({what}): {source}")]
     Migration {
         to: i64,
@@ -135,10 +162,6 @@ fn enum_parse<T: DeserializeOwned>(s: &str) -> Result<T> {
         .map_err(|e| StoreError::Corrupt(format!("{s:?}: {e}")))
 }
 
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Filters of an event search. `limit` is the page size.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
@@ -187,11 +210,12 @@ pub struct RequestRow {
     pub outcome: Option<RequestOutcome>,
 }
 
-/// The SQLite store. Cheap to share behind an `Arc`.
+/// The SQLite store. Cheap to share behind an `Arc`; dropping the last one
+/// lets queued jobs finish and closes the connections.
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    writer: Worker,
+    reader: Worker,
 }
 
 impl std::fmt::Debug for Store {
@@ -224,10 +248,11 @@ impl Store {
         let mut writer = open_connection(path)?;
         migrations::migrate(&mut writer)?;
         let reader = open_connection(path)?;
+        reader.pragma_update(None, "query_only", true)?;
         Ok(Store {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            writer: Worker::spawn("writer", writer)?,
+            reader: Worker::spawn("reader", reader)?,
         })
     }
 
@@ -236,145 +261,112 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` on the writer connection (for the audit trail's chained
-    /// appends, which must read and write under one lock).
-    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
-        let mut conn = lock(&self.writer);
-        f(&mut conn)
+    /// Runs `f` on the writer thread, which no other write interleaves
+    /// (e.g. the audit trail's chained append, which reads then writes); the
+    /// task waits without blocking the runtime.
+    pub async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.writer.call(f).await
     }
 
-    /// Runs `f` on the reader connection.
+    /// Runs `f` on the reader thread (read-only connection).
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.reader.call(move |c| f(c)).await
+    }
+
+    /// [`Store::write`] that blocks the calling thread until done (for sync
+    /// code; never from async code).
+    pub fn write_blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.writer.blocking(f)
+    }
+
+    /// [`Store::read`] that blocks the calling thread until done.
+    pub fn read_blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.reader.blocking(move |c| f(c))
+    }
+
+    /// Runs `f` with the writer connection on the CALLING thread, between two
+    /// jobs of the writer thread. Compatibility for closures that borrow:
+    /// new code uses [`Store::write`] or [`Store::write_blocking`].
+    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
+        self.writer.lend(f)
+    }
+
+    /// Runs `f` with the reader connection on the CALLING thread (see
+    /// [`Store::with_writer`]).
     pub fn with_reader<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-        let conn = lock(&self.reader);
-        f(&conn)
+        self.reader.lend(|c| f(c))
     }
 
     // ---- events ---------------------------------------------------------
 
     /// The highest stored seq, 0 when the log is empty.
     pub fn last_seq(&self) -> Result<Seq> {
-        let conn = lock(&self.writer);
-        let seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
-        Ok(seq.unwrap_or(0).max(0) as Seq)
+        self.writer.blocking(|c| ops::last_seq(c))
+    }
+
+    /// [`Store::last_seq`] for async code.
+    pub async fn last_seq_async(&self) -> Result<Seq> {
+        self.writer.call(|c| ops::last_seq(c)).await
     }
 
     /// Stores events (already numbered) in one transaction.
     pub fn insert_events(&self, events: &[Event]) -> Result<()> {
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO events (seq, time_us, type, door, cardholder, credential, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for e in events {
-                let body = serde_json::to_string(e)
-                    .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.seq)))?;
-                stmt.execute(params![
-                    e.seq as i64,
-                    time_us(e.time),
-                    e.kind.type_name(),
-                    e.kind.door().map(|d| d.as_str()),
-                    e.kind.cardholder().map(|c| c.as_str()),
-                    e.kind.credential().map(|c| c.as_str()),
-                    body,
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        let rows = ops::event_rows(events)?;
+        self.writer.blocking(move |c| ops::insert_events(c, &rows))
+    }
+
+    /// [`Store::insert_events`] for async code.
+    pub async fn insert_events_async(&self, events: &[Event]) -> Result<()> {
+        let rows = ops::event_rows(events)?;
+        self.writer
+            .call(move |c| ops::insert_events(c, &rows))
+            .await
     }
 
     /// Events with `after < seq <= upto`, oldest first, at most `limit`.
     pub fn events_after(&self, after: Seq, upto: Seq, limit: usize) -> Result<Vec<Event>> {
-        let conn = lock(&self.reader);
-        let mut stmt = conn.prepare_cached(
-            "SELECT body FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                after.min(i64::MAX as u64) as i64,
-                upto.min(i64::MAX as u64) as i64,
-                limit as i64
-            ],
-            |r| r.get::<_, String>(0),
-        )?;
-        let mut out = Vec::new();
-        for body in rows {
-            out.push(parse_event(&body?)?);
-        }
-        Ok(out)
+        self.reader
+            .blocking(move |c| ops::events_after(c, after, upto, limit))
+    }
+
+    /// [`Store::events_after`] for async code.
+    pub async fn events_after_async(
+        &self,
+        after: Seq,
+        upto: Seq,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        self.reader
+            .call(move |c| ops::events_after(c, after, upto, limit))
+            .await
     }
 
     /// Every seq in the log, in order.
     pub fn event_seqs(&self) -> Result<Vec<Seq>> {
-        let conn = lock(&self.reader);
-        let mut stmt = conn.prepare_cached("SELECT seq FROM events ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-        let mut out = Vec::new();
-        for s in rows {
-            out.push(s?.max(0) as Seq);
-        }
-        Ok(out)
+        self.reader.blocking(|c| ops::event_seqs(c))
     }
 
     /// Searches the log, newest first. `next_before` is set when more match.
     pub fn search_events(&self, q: &EventQuery) -> Result<Page<Event>> {
-        let mut sql = String::from("SELECT seq, body FROM events WHERE 1=1");
-        let mut args: Vec<Value> = Vec::new();
-        let mut push = |clause: &str, v: Value| {
-            sql.push_str(clause);
-            args.push(v);
-        };
-        if let Some(d) = &q.door {
-            push(" AND door = ?", Value::Text(d.clone()));
-        }
-        if let Some(c) = &q.cardholder {
-            push(" AND cardholder = ?", Value::Text(c.clone()));
-        }
-        if let Some(c) = &q.credential {
-            push(" AND credential = ?", Value::Text(c.clone()));
-        }
-        if let Some(t) = &q.type_name {
-            push(" AND type = ?", Value::Text(t.clone()));
-        }
-        if let Some(f) = q.from {
-            push(" AND time_us >= ?", Value::Integer(time_us(f)));
-        }
-        if let Some(t) = q.to {
-            push(" AND time_us <= ?", Value::Integer(time_us(t)));
-        }
-        if let Some(b) = q.before {
-            push(
-                " AND seq < ?",
-                Value::Integer(b.min(i64::MAX as u64) as i64),
-            );
-        }
-        let limit = q.limit.max(1);
-        sql.push_str(" ORDER BY seq DESC LIMIT ?");
-        args.push(Value::Integer(limit as i64 + 1));
+        let q = q.clone();
+        self.reader.blocking(move |c| ops::search_events(c, &q))
+    }
 
-        let conn = lock(&self.reader);
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        let mut items = Vec::new();
-        let mut more = false;
-        for row in rows {
-            let (_, body) = row?;
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(parse_event(&body)?);
-        }
-        let next_before = if more {
-            items.last().map(|e: &Event| e.seq)
-        } else {
-            None
-        };
-        Ok(Page { items, next_before })
+    /// [`Store::search_events`] for async code.
+    pub async fn search_events_async(&self, q: EventQuery) -> Result<Page<Event>> {
+        self.reader.call(move |c| ops::search_events(c, &q)).await
     }
 
     // ---- sessions -------------------------------------------------------
@@ -387,68 +379,27 @@ impl Store {
         role: Role,
         expires: Timestamp,
     ) -> Result<()> {
-        let conn = lock(&self.writer);
-        conn.prepare_cached(
-            "INSERT INTO sessions (token_sha256, username, role, expires_us, revoked)
-             VALUES (?1, ?2, ?3, ?4, 0)",
-        )?
-        .execute(params![
-            token_sha256,
-            username,
-            role.as_str(),
-            time_us(expires)
-        ])?;
-        Ok(())
+        let (token, user) = (token_sha256.to_owned(), username.to_owned());
+        self.writer
+            .blocking(move |c| ops::insert_session(c, &token, &user, role, expires))
     }
 
     /// The session stored under this token hash, if any.
     pub fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>> {
-        let conn = lock(&self.reader);
-        let row = conn
-            .prepare_cached(
-                "SELECT username, role, expires_us, revoked FROM sessions WHERE token_sha256 = ?1",
-            )?
-            .query_row(params![token_sha256], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })
-            .optional()?;
-        let Some((username, role, expires_us, revoked)) = row else {
-            return Ok(None);
-        };
-        let role = role
-            .parse::<Role>()
-            .map_err(|e| StoreError::Corrupt(format!("session role: {e}")))?;
-        Ok(Some(SessionRow {
-            username,
-            role,
-            expires: time_from_us(expires_us)?,
-            revoked: revoked != 0,
-        }))
+        let token = token_sha256.to_owned();
+        self.reader.blocking(move |c| ops::session(c, &token))
     }
 
     /// Revokes a session. True when one was live.
     pub fn revoke_session(&self, token_sha256: &str) -> Result<bool> {
-        let conn = lock(&self.writer);
-        let n = conn
-            .prepare_cached(
-                "UPDATE sessions SET revoked = 1 WHERE token_sha256 = ?1 AND revoked = 0",
-            )?
-            .execute(params![token_sha256])?;
-        Ok(n > 0)
+        let token = token_sha256.to_owned();
+        self.writer
+            .blocking(move |c| ops::revoke_session(c, &token))
     }
 
     /// Forgets sessions that expired before `now`.
     pub fn purge_sessions(&self, now: Timestamp) -> Result<usize> {
-        let conn = lock(&self.writer);
-        Ok(conn.execute(
-            "DELETE FROM sessions WHERE expires_us < ?1",
-            params![time_us(now)],
-        )?)
+        self.writer.blocking(move |c| ops::purge_sessions(c, now))
     }
 
     // ---- commands -------------------------------------------------------
@@ -456,37 +407,14 @@ impl Store {
     /// Records a new pending command, unless its idempotency key was used
     /// before: then answers with that earlier command.
     pub fn insert_command(&self, row: &CommandRow) -> Result<CommandInsert> {
-        let conn = lock(&self.writer);
-        let n = conn
-            .prepare_cached(
-                "INSERT INTO commands (id, idempotency_key, door, action, user, state, reason, created_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(idempotency_key) DO NOTHING",
-            )?
-            .execute(params![
-                row.info.id.as_str(),
-                row.idempotency_key,
-                row.info.door.as_str(),
-                enum_text(&row.info.action),
-                row.user,
-                enum_text(&row.info.state),
-                row.info.reason,
-                time_us(row.created),
-            ])?;
-        if n == 1 {
-            return Ok(CommandInsert::Inserted);
-        }
-        let existing =
-            query_command(&conn, "idempotency_key", &row.idempotency_key)?.ok_or_else(|| {
-                StoreError::Corrupt("command insert conflicted on a missing row".into())
-            })?;
-        Ok(CommandInsert::Existing(existing))
+        let row = row.clone();
+        self.writer.blocking(move |c| ops::insert_command(c, &row))
     }
 
     /// A command by id.
     pub fn command(&self, id: &CommandId) -> Result<Option<CommandRow>> {
-        let conn = lock(&self.reader);
-        query_command(&conn, "id", id.as_str())
+        let id = id.clone();
+        self.reader.blocking(move |c| ops::command(c, &id))
     }
 
     /// Records how a command ended.
@@ -496,32 +424,16 @@ impl Store {
         state: CommandState,
         reason: Option<&str>,
     ) -> Result<()> {
-        let conn = lock(&self.writer);
-        conn.prepare_cached("UPDATE commands SET state = ?2, reason = ?3 WHERE id = ?1")?
-            .execute(params![id.as_str(), enum_text(&state), reason])?;
-        Ok(())
+        let (id, reason) = (id.clone(), reason.map(str::to_owned));
+        self.writer
+            .blocking(move |c| ops::finish_command(c, &id, state, reason.as_deref()))
     }
 
     /// Marks commands left pending by an earlier run as failed; returns them.
     pub fn fail_stale_commands(&self, reason: &str) -> Result<Vec<CommandRow>> {
-        let conn = lock(&self.writer);
-        let pending = enum_text(&CommandState::Pending);
-        let mut stale = Vec::new();
-        {
-            let mut stmt = conn.prepare(
-                "SELECT id, idempotency_key, door, action, user, state, reason, created_us
-                 FROM commands WHERE state = ?1",
-            )?;
-            let rows = stmt.query_map(params![pending], command_from_row)?;
-            for r in rows {
-                stale.push(r??);
-            }
-        }
-        conn.execute(
-            "UPDATE commands SET state = ?1, reason = ?2 WHERE state = ?3",
-            params![enum_text(&CommandState::Failed), reason, pending],
-        )?;
-        Ok(stale)
+        let reason = reason.to_owned();
+        self.writer
+            .blocking(move |c| ops::fail_stale_commands(c, &reason))
     }
 
     // ---- credentials ----------------------------------------------------
@@ -534,41 +446,23 @@ impl Store {
         by: &str,
         at: Timestamp,
     ) -> Result<()> {
-        let conn = lock(&self.writer);
-        conn.prepare_cached(
-            "INSERT INTO credential_states (credential, state, changed_us, by) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(credential) DO UPDATE SET state = excluded.state,
-                 changed_us = excluded.changed_us, by = excluded.by",
-        )?
-        .execute(params![id.as_str(), enum_text(&state), time_us(at), by])?;
-        Ok(())
+        let (id, by) = (id.clone(), by.to_owned());
+        self.writer
+            .blocking(move |c| ops::set_credential_state(c, &id, state, &by, at))
     }
 
     /// Every stored credential state override.
     pub fn credential_states(&self) -> Result<Vec<(CredentialId, CredentialState)>> {
-        let conn = lock(&self.reader);
-        let mut stmt = conn.prepare("SELECT credential, state FROM credential_states")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, state) = row?;
-            out.push((CredentialId::new(id), enum_parse(&state)?));
-        }
-        Ok(out)
+        self.reader.blocking(|c| ops::credential_states(c))
     }
 
     // ---- access requests ------------------------------------------------
 
     /// Stores a newly opened request.
     pub fn insert_request(&self, request: &AccessRequest) -> Result<()> {
-        let json = serde_json::to_string(request)
-            .map_err(|e| StoreError::Corrupt(format!("request {}: {e}", request.id)))?;
-        let conn = lock(&self.writer);
-        conn.prepare_cached(
-            "INSERT INTO access_requests (id, request, created_us) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![request.id.as_str(), json, time_us(request.created)])?;
-        Ok(())
+        let request = request.clone();
+        self.writer
+            .blocking(move |c| ops::insert_request(c, &request))
     }
 
     /// Records how a request ended.
@@ -580,151 +474,105 @@ impl Store {
         reason: Option<&str>,
         at: Timestamp,
     ) -> Result<()> {
-        let conn = lock(&self.writer);
-        conn.prepare_cached(
-            "UPDATE access_requests SET outcome = ?2, resolved_by = ?3, reason = ?4, resolved_us = ?5
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            id.as_str(),
-            enum_text(&outcome),
-            by,
-            reason,
-            time_us(at)
-        ])?;
-        Ok(())
+        let (id, by, reason) = (id.clone(), by.map(str::to_owned), reason.map(str::to_owned));
+        self.writer.blocking(move |c| {
+            ops::resolve_request(c, &id, outcome, by.as_deref(), reason.as_deref(), at)
+        })
     }
 
     /// A request by id, open or resolved.
     pub fn request(&self, id: &RequestId) -> Result<Option<RequestRow>> {
-        let conn = lock(&self.reader);
-        let row = conn
-            .prepare_cached("SELECT request, outcome FROM access_requests WHERE id = ?1")?
-            .query_row(params![id.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-            })
-            .optional()?;
-        let Some((json, outcome)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(RequestRow {
-            request: parse_json(&json)?,
-            outcome: outcome.as_deref().map(enum_parse).transpose()?,
-        }))
+        let id = id.clone();
+        self.reader.blocking(move |c| ops::request(c, &id))
     }
 
     /// Requests not yet answered, oldest first.
     pub fn open_requests(&self) -> Result<Vec<AccessRequest>> {
-        let conn = lock(&self.reader);
-        let mut stmt = conn.prepare(
-            "SELECT request FROM access_requests WHERE outcome IS NULL ORDER BY created_us, id",
-        )?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for json in rows {
-            out.push(parse_json(&json?)?);
-        }
-        Ok(out)
+        self.reader.blocking(|c| ops::open_requests(c))
     }
 
     // ---- people ---------------------------------------------------------
 
     /// Every stored cardholder with their credentials, by name.
     pub fn cardholders(&self) -> Result<Vec<Cardholder>> {
-        people::list(&lock(&self.reader))
+        self.reader.blocking(|c| people::list(c))
+    }
+
+    /// [`Store::cardholders`] for async code.
+    pub async fn cardholders_async(&self) -> Result<Vec<Cardholder>> {
+        self.reader.call(|c| people::list(c)).await
     }
 
     /// One stored cardholder with their credentials.
     pub fn cardholder(&self, id: &CardholderId) -> Result<Option<Cardholder>> {
-        people::get(&lock(&self.reader), id)
+        let id = id.clone();
+        self.reader.blocking(move |c| people::get(c, &id))
+    }
+
+    /// [`Store::cardholder`] for async code.
+    pub async fn cardholder_async(&self, id: CardholderId) -> Result<Option<Cardholder>> {
+        self.reader.call(move |c| people::get(c, &id)).await
     }
 
     /// Stores a new cardholder with their credentials. An id already stored,
     /// or a credential held by someone else, is [`StoreError::Conflict`].
     pub fn insert_cardholder(&self, cardholder: &Cardholder) -> Result<()> {
-        people::insert(&mut lock(&self.writer), cardholder)
+        let ch = cardholder.clone();
+        self.writer.blocking(move |c| people::insert(c, &ch))
+    }
+
+    /// [`Store::insert_cardholder`] for async code.
+    pub async fn insert_cardholder_async(&self, cardholder: Cardholder) -> Result<()> {
+        self.writer
+            .call(move |c| people::insert(c, &cardholder))
+            .await
     }
 
     /// Replaces a stored cardholder's name, department, photo flag and
     /// credentials (in the order given). A missing one is
     /// [`StoreError::NotFound`].
     pub fn update_cardholder(&self, cardholder: &Cardholder) -> Result<()> {
-        people::update(&mut lock(&self.writer), cardholder)
+        let ch = cardholder.clone();
+        self.writer.blocking(move |c| people::update(c, &ch))
+    }
+
+    /// [`Store::update_cardholder`] for async code.
+    pub async fn update_cardholder_async(&self, cardholder: Cardholder) -> Result<()> {
+        self.writer
+            .call(move |c| people::update(c, &cardholder))
+            .await
     }
 
     /// Stores the cardholders (from config) not stored yet, by id; returns
     /// how many. Stored ones are kept as they are: they may have been edited.
     pub fn seed_people(&self, people: &[Cardholder]) -> Result<usize> {
-        people::seed(&mut lock(&self.writer), people)
+        let list = people.to_vec();
+        self.writer.blocking(move |c| people::seed(c, &list))
+    }
+
+    /// [`Store::seed_people`] for async code.
+    pub async fn seed_people_async(&self, people: Vec<Cardholder>) -> Result<usize> {
+        self.writer.call(move |c| people::seed(c, &people)).await
     }
 
     /// The name of the schedule a stored cardholder's cards follow, if set.
     pub fn cardholder_schedule(&self, id: &CardholderId) -> Result<Option<String>> {
-        people::schedule(&lock(&self.reader), id)
+        let id = id.clone();
+        self.reader.blocking(move |c| people::schedule(c, &id))
     }
 
     /// Sets (or clears) the schedule a stored cardholder's cards follow.
     pub fn set_cardholder_schedule(&self, id: &CardholderId, schedule: Option<&str>) -> Result<()> {
-        people::set_schedule(&lock(&self.writer), id, schedule)
+        let (id, schedule) = (id.clone(), schedule.map(str::to_owned));
+        self.writer
+            .blocking(move |c| people::set_schedule(c, &id, schedule.as_deref()))
     }
-}
-
-fn parse_event(body: &str) -> Result<Event> {
-    parse_json(body)
-}
-
-fn parse_json<T: DeserializeOwned>(body: &str) -> Result<T> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-type RowResult<T> = rusqlite::Result<Result<T>>;
-
-fn command_from_row(r: &rusqlite::Row<'_>) -> RowResult<CommandRow> {
-    let id: String = r.get(0)?;
-    let key: String = r.get(1)?;
-    let door: String = r.get(2)?;
-    let action: String = r.get(3)?;
-    let user: String = r.get(4)?;
-    let state: String = r.get(5)?;
-    let reason: Option<String> = r.get(6)?;
-    let created: i64 = r.get(7)?;
-    Ok((|| {
-        Ok(CommandRow {
-            info: CommandInfo {
-                id: CommandId::new(id),
-                door: DoorId::new(door),
-                action: enum_parse::<DoorAction>(&action)?,
-                state: enum_parse::<CommandState>(&state)?,
-                reason,
-            },
-            idempotency_key: key,
-            user,
-            created: time_from_us(created)?,
-        })
-    })())
-}
-
-fn query_command(conn: &Connection, column: &str, value: &str) -> Result<Option<CommandRow>> {
-    let sql = match column {
-        "id" => {
-            "SELECT id, idempotency_key, door, action, user, state, reason, created_us
-             FROM commands WHERE id = ?1"
-        }
-        _ => {
-            "SELECT id, idempotency_key, door, action, user, state, reason, created_us
-             FROM commands WHERE idempotency_key = ?1"
-        }
-    };
-    let row = conn
-        .prepare_cached(sql)?
-        .query_row(params![value], command_from_row)
-        .optional()?;
-    row.transpose()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{DoorAction, DoorId};
     use crate::domain::{EventKind, RequestId};
 
     fn ev(seq: Seq, kind: EventKind) -> Event {
@@ -925,37 +773,163 @@ mod tests {
         let row = store.request(&req.id).unwrap().unwrap();
         assert_eq!(row.outcome, Some(RequestOutcome::Denied));
     }
+
+    #[test]
+    fn sql_runs_on_the_store_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        fn name(n: Option<&str>) -> Option<String> {
+            n.map(str::to_owned)
+        }
+        assert_eq!(
+            store
+                .write_blocking(|_| Ok(name(std::thread::current().name())))
+                .unwrap()
+                .as_deref(),
+            Some("store-writer")
+        );
+        assert_eq!(
+            store
+                .read_blocking(|_| Ok(name(std::thread::current().name())))
+                .unwrap()
+                .as_deref(),
+            Some("store-reader")
+        );
+        // The reader cannot write.
+        assert!(
+            store
+                .read_blocking(|c| Ok(c.execute("DELETE FROM events", [])?))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_panicking_job_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        let err = store
+            .write_blocking(|_| -> Result<()> { panic!("a job that panics") })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Gone("writer")), "{err:?}");
+        store.insert_events(&[ev(1, forced("a"))]).unwrap();
+        assert_eq!(store.last_seq().unwrap(), 1);
+    }
+
+    /// On a one-thread runtime, an async store call must leave the runtime
+    /// free: the job below finishes only when another task has run.
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_calls_leave_the_runtime_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open_in(dir.path()).unwrap());
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let s = store.clone();
+        let job = tokio::spawn(async move {
+            s.write(move |_| Ok(rx.recv_timeout(Duration::from_secs(10)).is_ok()))
+                .await
+        });
+        tokio::spawn(async move { tx.send(()) });
+        assert!(job.await.unwrap().unwrap(), "the other task never ran");
+
+        // The typed async variants.
+        store
+            .insert_events_async(&[ev(1, forced("a")), ev(2, forced("b"))])
+            .await
+            .unwrap();
+        assert_eq!(store.last_seq_async().await.unwrap(), 2);
+        assert_eq!(store.events_after_async(0, 2, 10).await.unwrap().len(), 2);
+        let page = store
+            .search_events_async(EventQuery {
+                door: Some("b".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            page.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![2]
+        );
+        let n = store
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+    }
 }
 
 /// `cargo test --lib site::store::cost -- --ignored --nocapture`: the time
-/// for 10,000 `insert_events` calls of one event each.
+/// for 10,000 `insert_events` calls of one event each, through the writer
+/// thread (sync and async), and on the calling thread under a lock as before
+/// the writer thread (`with_writer`, the same SQL), rounds interleaved.
 #[cfg(test)]
 mod cost {
     use super::*;
     use crate::domain::EventKind;
 
-    #[test]
-    #[ignore = "a measurement, not a check; run by hand"]
-    fn insert_events_one_at_a_time() {
-        const N: u64 = 10_000;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_in(dir.path()).unwrap();
-        let t0 = std::time::Instant::now();
-        for seq in 1..=N {
-            store
-                .insert_events(&[Event {
-                    seq,
-                    time: Utc::now(),
-                    kind: EventKind::TestFlood { n: seq },
-                }])
-                .unwrap();
+    const N: u64 = 10_000;
+
+    fn event(seq: Seq) -> Event {
+        Event {
+            seq,
+            time: Utc::now(),
+            kind: EventKind::TestFlood { n: seq },
         }
-        let el = t0.elapsed();
-        assert_eq!(store.last_seq().unwrap(), N);
+    }
+
+    fn report(what: &str, el: std::time::Duration) {
         println!(
-            "store cost: {N} insert_events of one event: {:.1} ms total, {:.1} µs each",
+            "store cost: {N} insert_events of one event, {what}: {:.1} ms total, {:.1} µs each",
             el.as_secs_f64() * 1e3,
             el.as_secs_f64() * 1e6 / N as f64
         );
+    }
+
+    #[test]
+    #[ignore = "a measurement, not a check; run by hand"]
+    fn insert_events_one_at_a_time() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for round in 0..2 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_in(dir.path()).unwrap();
+            let t0 = std::time::Instant::now();
+            for seq in 1..=N {
+                store
+                    .with_writer(|c| ops::insert_events(c, &ops::event_rows(&[event(seq)])?))
+                    .unwrap();
+            }
+            report(
+                &format!("round {round}, calling thread under a lock (before)"),
+                t0.elapsed(),
+            );
+            assert_eq!(store.last_seq().unwrap(), N);
+
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_in(dir.path()).unwrap();
+            let t0 = std::time::Instant::now();
+            for seq in 1..=N {
+                store.insert_events(&[event(seq)]).unwrap();
+            }
+            report(
+                &format!("round {round}, writer thread, sync (after)"),
+                t0.elapsed(),
+            );
+            assert_eq!(store.last_seq().unwrap(), N);
+
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_in(dir.path()).unwrap();
+            let t0 = std::time::Instant::now();
+            rt.block_on(async {
+                for seq in 1..=N {
+                    store.insert_events_async(&[event(seq)]).await.unwrap();
+                }
+            });
+            report(
+                &format!("round {round}, writer thread, async (after)"),
+                t0.elapsed(),
+            );
+            assert_eq!(store.last_seq().unwrap(), N);
+        }
     }
 }
