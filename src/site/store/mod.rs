@@ -19,6 +19,10 @@
 //!   the CALLING thread (between two jobs) for closures that borrow from the
 //!   caller and so cannot be sent; for compatibility only.
 //!
+//! A job must not call back into its `Store` (it would wait on itself). The
+//! store cannot free a caller from a lock it holds while it waits: callers
+//! that hold a lock should use the async variants after releasing it.
+//!
 //! Schema: versioned migrations (`store/migrations.rs`), `user_version` as the
 //! version; every time is integer microseconds since 1970 UTC ([`time_us`]).
 
@@ -34,11 +38,11 @@ use serde::de::DeserializeOwned;
 mod migrations;
 mod ops;
 mod people;
+#[cfg(test)]
+mod upgrade_tests;
 mod worker;
 
 use self::worker::Worker;
-#[cfg(test)]
-mod upgrade_tests;
 
 use crate::domain::{
     AccessRequest, Cardholder, CardholderId, CommandId, CommandInfo, CommandState, CredentialId,
