@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::domain::{AuditEntry, AuditVerification, Page, Role, Timestamp};
 
 use super::SiteError;
-use super::store::{Store, StoreError, parse_time_text, time_text};
+use super::store::{
+    Store, StoreError, audit_hashed_time, audit_time_column, time_from_us, time_text, time_us,
+};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -88,7 +90,8 @@ fn role_text(role: Option<Role>) -> &'static str {
 pub fn append(store: &Store, rec: &AuditRecord) -> Result<AuditEntry, StoreError> {
     let now = Utc::now();
     let time = time_text(now);
-    store.with_writer(|conn| {
+    let rec = rec.clone();
+    store.write_blocking(move |conn| {
         let tx = conn.transaction()?;
         let last: Option<(i64, String)> = tx
             .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
@@ -111,12 +114,12 @@ pub fn append(store: &Store, rec: &AuditRecord) -> Result<AuditEntry, StoreError
             &rec.outcome,
         );
         tx.prepare_cached(
-            "INSERT INTO audit (id, time, user, role, action, target, source, outcome, prev_hash, hash)
+            "INSERT INTO audit (id, time_us, user, role, action, target, source, outcome, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             id as i64,
-            time,
+            time_us(now),
             rec.user,
             rec.role.map(Role::as_str),
             rec.action,
@@ -144,10 +147,11 @@ pub fn append(store: &Store, rec: &AuditRecord) -> Result<AuditEntry, StoreError
 
 /// Recomputes the whole chain on `conn`.
 pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, time, user, role, action, target, source, outcome, prev_hash, hash
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, {}, user, role, action, target, source, outcome, prev_hash, hash
          FROM audit ORDER BY id",
-    )?;
+        audit_time_column(conn)?
+    ))?;
     let mut rows = stmt.query([])?;
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut entries = 0u64;
@@ -164,7 +168,7 @@ pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
         let computed = entry_hash(
             &prev_hash,
             id.max(0) as u64,
-            &r.get::<_, String>(1)?,
+            &audit_hashed_time(r.get_ref(1)?),
             &r.get::<_, String>(2)?,
             role.as_deref().unwrap_or(""),
             &r.get::<_, String>(4)?,
@@ -186,7 +190,7 @@ pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
 
 /// Recomputes the chain of a live store.
 pub fn verify_store(store: &Store) -> Result<AuditVerification, StoreError> {
-    store.with_reader(verify)
+    store.read_blocking(verify)
 }
 
 /// Verifies the audit trail of a site's SQLite file, opened read-only (for
@@ -206,7 +210,7 @@ pub fn verify_audit_file(sqlite_path: &Path) -> Result<AuditVerification, SiteEr
 /// Searches the trail, newest first; `next_before` is set when more match.
 pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
     let mut sql = String::from(
-        "SELECT id, time, user, role, action, target, source, outcome, prev_hash, hash
+        "SELECT id, time_us, user, role, action, target, source, outcome, prev_hash, hash
          FROM audit WHERE 1=1",
     );
     let mut args: Vec<Value> = Vec::new();
@@ -219,12 +223,12 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
         args.push(Value::Text(a.clone()));
     }
     if let Some(f) = q.from {
-        sql.push_str(" AND time >= ?");
-        args.push(Value::Text(time_text(f)));
+        sql.push_str(" AND time_us >= ?");
+        args.push(Value::Integer(time_us(f)));
     }
     if let Some(t) = q.to {
-        sql.push_str(" AND time <= ?");
-        args.push(Value::Text(time_text(t)));
+        sql.push_str(" AND time_us <= ?");
+        args.push(Value::Integer(time_us(t)));
     }
     if let Some(b) = q.before {
         sql.push_str(" AND id < ?");
@@ -233,7 +237,7 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
     let limit = q.limit.max(1);
     sql.push_str(" ORDER BY id DESC LIMIT ?");
     args.push(Value::Integer(limit as i64 + 1));
-    store.with_reader(|conn| {
+    store.read_blocking(move |conn| {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
         let mut items = Vec::new();
@@ -253,7 +257,7 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
             };
             items.push(AuditEntry {
                 id: r.get::<_, i64>(0)?.max(0) as u64,
-                time: parse_time_text(&r.get::<_, String>(1)?)?,
+                time: time_from_us(r.get(1)?)?,
                 user: r.get(2)?,
                 role,
                 action: r.get(4)?,
@@ -339,11 +343,14 @@ mod tests {
         );
 
         // Re-hashing the edited row still breaks at the next one.
-        let (prev, time): (String, String) = conn
-            .query_row("SELECT prev_hash, time FROM audit WHERE id = 4", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let (prev, time_us): (String, i64) = conn
+            .query_row(
+                "SELECT prev_hash, time_us FROM audit WHERE id = 4",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap();
+        let time = time_text(time_from_us(time_us).unwrap());
         let forged = entry_hash(
             &prev,
             4,
