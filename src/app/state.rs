@@ -1153,6 +1153,7 @@ mod tests {
             height,
             fps: 25,
             codec: "h264".into(),
+            ..Default::default()
         };
         Camera {
             id: CameraId::new(id),
@@ -1160,6 +1161,8 @@ mod tests {
             main: stream("main", 1280, 720),
             sub: stream("sub", 640, 360),
             map: None,
+            state: Default::default(),
+            auth_required: false,
         }
     }
 

@@ -190,6 +190,8 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Permission::{CommandDoor, ViewSite};
+    use crate::domain::Role::Viewer;
 
     #[test]
     fn hash_and_verify() {
