@@ -67,6 +67,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/fault/cameras/{id}"),
     ("POST", "/api/v1/fault/flood"),
     ("POST", "/api/v1/fault/doors/{id}"),
+    ("GET", "/api/v1/cameras/{id}/credentials"),
 ];
 
 /// The OpenAPI 3.0 document served at `/api/v1/openapi.json`.
@@ -125,6 +126,7 @@ pub fn router(core: Arc<SiteCore>, fault_injection: bool) -> Router {
         .route("/api/v1/maps/{id}/image", get(map_image))
         .route("/api/v1/time", get(site_time))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/cameras/{id}/credentials", get(camera_credentials))
         .merge(fault::router(state.clone()))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -838,6 +840,18 @@ async fn site_time(State(st): State<ApiState>, caller: Caller) -> ApiResult<Resp
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+/// A real camera's RTSP credentials, for a signed-in client until the site
+/// relays video. Never logged; 404 for a camera without credentials.
+async fn camera_credentials(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    let creds = st.core.camera_credentials(&CameraId::new(id))?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 
 #[cfg(test)]
