@@ -109,6 +109,12 @@ pub enum AppEvent {
         camera: CameraId,
         image: Arc<StillImage>,
     },
+    /// A camera's RTSP credentials: the shell hands them to the video
+    /// engine; the state never keeps them.
+    CameraCredentials {
+        camera: CameraId,
+        credentials: crate::domain::CameraCredentials,
+    },
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).
@@ -382,6 +388,7 @@ impl AppState {
                     self.stills.insert(camera, image);
                 }
             }
+            AppEvent::CameraCredentials { .. } => {}
         }
     }
 
