@@ -1218,7 +1218,8 @@ mod tests {
     fn camera_credential_mistakes_name_file_line_and_key() {
         let pw = [("gate.pw", "secret-in-file\n")];
         // (extra lines after REAL, files, line, key, words in the message)
-        let cases: Vec<(&str, &[(&str, &str)], usize, &str, &str)> = vec![
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], usize, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
             (
                 "username = \"u\"\npassword_file = \"gate.pw\"\npassword_env = \"CAM_PW\"\n",
                 &pw,
