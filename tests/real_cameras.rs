@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,6 +24,8 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
+use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
+use watchdesk::app::{AppEvent, Command};
 use watchdesk::config::SiteConfig;
 use watchdesk::domain::{Camera, CameraState, Role, Snapshot};
 use watchdesk::video::{
@@ -505,11 +508,12 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
         .enable_all()
         .build()
         .unwrap();
-    let (snap, snap_text, stills, creds, no_creds, unauthenticated) = rt.block_on(async {
+    let (snap, snap_text, stills, creds, no_creds, unauthenticated, fetched) = rt.block_on(async {
         let site = common::start_site_with(move |c| *c = cfg).await;
         let token = site.token(Role::Viewer).await;
         // The probes run at site start: wait for every camera to settle.
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(60);
         let (snap, text) = loop {
             let text = site
                 .get(&token, "/api/v1/snapshot")
@@ -519,6 +523,10 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
                 .unwrap();
             let snap: Snapshot = serde_json::from_str(&text).unwrap();
             if snap.cameras.iter().all(|c| c.state != CameraState::Probing) {
+                eprintln!(
+                    "every camera probed {:.2} s after sign-in",
+                    started.elapsed().as_secs_f64()
+                );
                 break (snap, text);
             }
             assert!(
@@ -557,8 +565,42 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
             .unwrap()
             .status()
             .as_u16();
+        // The client's worker fetches the credentials of the cameras that
+        // need them before it hands over the snapshot.
+        let (_commands, command_rx) = tokio::sync::mpsc::channel::<Command>(8);
+        let (event_tx, mut events) = tokio::sync::mpsc::channel(256);
+        let worker = worker::run(
+            WorkerConfig {
+                site: SiteSource::Remote {
+                    base_url: site.handle.base_url(),
+                },
+                ca_cert: None,
+                auto_sign_in: Some(("viewer".into(), "demo-viewer".into())),
+            },
+            command_rx,
+            EventSink::new(event_tx, Arc::new(|| {})),
+        );
+        let collect = async {
+            let mut fetched = HashMap::new();
+            loop {
+                match events.recv().await.expect("worker events") {
+                    AppEvent::CameraCredentials {
+                        camera,
+                        credentials,
+                    } => {
+                        fetched.insert(camera.as_str().to_owned(), credentials);
+                    }
+                    AppEvent::Snapshot(_) => return fetched,
+                    _ => {}
+                }
+            }
+        };
+        let fetched = tokio::select! {
+            () = worker => panic!("the worker ended"),
+            f = tokio::time::timeout(Duration::from_secs(20), collect) => f.expect("a snapshot within 20 s"),
+        };
         site.handle.shutdown().await;
-        (snap, text, stills, creds, no_creds, unauthenticated)
+        (snap, text, stills, creds, no_creds, unauthenticated, fetched)
     });
 
     // The snapshot: true facts, states, and never a password.
@@ -604,18 +646,18 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
     assert_eq!(no_creds, 404, "a camera without credentials");
     assert_eq!(unauthenticated, 401);
 
+    // The client's worker fetched exactly the cameras that need them.
+    let mut names: Vec<&str> = fetched.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["cam-dock", "cam-vault", "cam-wrong"]);
+    assert_eq!(fetched["cam-dock"].password, PASSWORD);
+    assert_eq!(fetched["cam-wrong"].password, "not-the-password");
+
     // Playing, with the credentials the client fetched for its cameras.
     let engine = VideoEngine::new(EngineOptions::new(Arc::new(|| {})));
-    for id in ["cam-vault", "cam-dock"] {
-        engine.set_credentials(&camera(&snap, id).id, Some(creds.clone().into()));
+    for (id, c) in fetched {
+        engine.set_credentials(&watchdesk::domain::CameraId::new(id), Some(c.into()));
     }
-    engine.set_credentials(
-        &wrong.id,
-        Some(watchdesk::video::Credentials {
-            user: USER.into(),
-            password: "not-the-password".into(),
-        }),
-    );
     assert_plays(&engine, gate, &MAIN, true, StreamChoice::Main);
     assert_plays(&engine, gate, &SUB, false, StreamChoice::Sub);
     assert_plays(
