@@ -657,6 +657,171 @@ mod tests {
     }
 
     #[test]
+    fn facts_from_caps_keep_the_exact_rate_and_fall_back_to_timestamps() {
+        gst::init().expect("gstreamer");
+        let caps = |rate: Option<gst::Fraction>| {
+            let mut b = gst::Caps::builder("video/x-h264")
+                .field("width", 704i32)
+                .field("height", 576i32);
+            if let Some(r) = rate {
+                b = b.field("framerate", r);
+            }
+            b.build()
+        };
+        let f = facts_from("h264", &caps(Some(gst::Fraction::new(25, 2))), &[]).expect("facts");
+        assert_eq!((f.width, f.height, f.fps_num, f.fps_den), (704, 576, 25, 2));
+        // 0/1 in the caps: measured from the timestamps.
+        let f = facts_from(
+            "h264",
+            &caps(Some(gst::Fraction::new(0, 1))),
+            &pts(83_333_333, 8),
+        )
+        .expect("facts");
+        assert_eq!((f.fps_num, f.fps_den), (12, 1));
+        // Neither: unknown (0), not a guess.
+        let f = facts_from("h264", &caps(None), &[]).expect("facts");
+        assert_eq!((f.fps_num, f.fps_den), (0, 1));
+        let none = gst::Caps::builder("video/x-h264").build();
+        assert!(matches!(
+            facts_from("h264", &none, &[]),
+            Err(ProbeError::Unsupported(_))
+        ));
+    }
+
+    fn probes_with(entries: Vec<(&str, Probed)>) -> Probes {
+        let probes = Probes {
+            shared: Arc::new(Shared {
+                cameras: Mutex::new(HashMap::new()),
+                stopped: Mutex::new(false),
+                wake: Condvar::new(),
+                stop_flag: AtomicBool::new(false),
+            }),
+        };
+        for (id, p) in entries {
+            lock(&probes.shared.cameras).insert(CameraId::new(id), p);
+        }
+        probes
+    }
+
+    fn cam(id: &str, sub_url: &str) -> Camera {
+        let info = |url: &str| StreamInfo {
+            url: url.to_owned(),
+            probed: false,
+            ..StreamInfo::default()
+        };
+        Camera {
+            id: CameraId::new(id),
+            name: id.into(),
+            main: info("rtsp://h/main"),
+            sub: info(sub_url),
+            map: None,
+            state: CameraState::Probing,
+            auth_required: false,
+        }
+    }
+
+    #[test]
+    fn the_snapshot_gets_what_was_probed_and_stills_say_why_not() {
+        let main = StreamFacts {
+            codec: "h265",
+            width: 1920,
+            height: 1080,
+            fps_num: 25,
+            fps_den: 1,
+        };
+        let sub = StreamFacts {
+            codec: "h264",
+            width: 704,
+            height: 576,
+            fps_num: 12,
+            fps_den: 1,
+        };
+        let probes = probes_with(vec![
+            (
+                "two",
+                Probed {
+                    main: Some(main),
+                    sub: Some(sub),
+                    state: CameraState::Online,
+                    still: Some(Arc::new(vec![0xff, 0xd8])),
+                },
+            ),
+            (
+                "one",
+                Probed {
+                    main: Some(main),
+                    sub: None,
+                    state: CameraState::Online,
+                    still: None,
+                },
+            ),
+            (
+                "locked",
+                Probed {
+                    state: CameraState::Unauthorized,
+                    ..Probed::default()
+                },
+            ),
+            ("new", Probed::default()),
+        ]);
+        let mut cams = vec![
+            cam("two", "rtsp://h/sub"),
+            cam("one", "rtsp://h/main"),
+            cam("locked", "rtsp://h/main"),
+            cam("demo", "rtsp://h/sub"),
+        ];
+        probes.fill(&mut cams);
+        assert_eq!(
+            (cams[0].main.codec.as_str(), cams[0].main.width),
+            ("h265", 1920)
+        );
+        assert_eq!((cams[0].sub.codec.as_str(), cams[0].sub.fps), ("h264", 12));
+        assert_eq!(cams[0].state, CameraState::Online);
+        // One stream: the sub is the main, facts included.
+        assert_eq!((cams[1].sub.width, cams[1].sub.probed), (1920, true));
+        assert_eq!(cams[2].state, CameraState::Unauthorized);
+        assert!(!cams[2].main.probed);
+        // A camera the probes do not know (a demo one) is left alone.
+        assert_eq!(cams[3].state, CameraState::Probing);
+
+        assert_eq!(
+            probes.still(&CameraId::new("two")),
+            Some(Ok(vec![0xff, 0xd8]))
+        );
+        assert!(
+            probes
+                .still(&CameraId::new("one"))
+                .is_some_and(|r| r.is_err())
+        );
+        let locked = probes.still(&CameraId::new("locked"));
+        assert!(
+            locked
+                .as_ref()
+                .is_some_and(|r| r.as_ref().is_err_and(|e| e.contains("credentials"))),
+            "{locked:?}"
+        );
+        assert!(
+            probes
+                .still(&CameraId::new("new"))
+                .is_some_and(|r| r.is_err())
+        );
+        assert_eq!(probes.still(&CameraId::new("demo")), None);
+    }
+
+    #[test]
+    fn stopping_wakes_a_waiting_probe() {
+        let probes = probes_with(Vec::new());
+        let shared = Arc::clone(&probes.shared);
+        let waiter = std::thread::spawn(move || shared.wait(Duration::from_secs(600)));
+        probes.stop();
+        assert!(waiter.join().expect("waiter"), "woken as stopped");
+        assert!(
+            probes.shared.wait(Duration::from_secs(600)),
+            "stays stopped"
+        );
+    }
+
+    #[test]
     fn errors_map_to_camera_states() {
         let auth = gst::glib::Error::new(gst::ResourceError::NotAuthorized, "Unauthorized");
         assert_eq!(classify(&auth, None), ProbeError::Unauthorized);
