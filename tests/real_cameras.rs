@@ -508,100 +508,136 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
         .enable_all()
         .build()
         .unwrap();
-    let (snap, snap_text, stills, creds, no_creds, unauthenticated, fetched) = rt.block_on(async {
-        let site = common::start_site_with(move |c| *c = cfg).await;
-        let token = site.token(Role::Viewer).await;
-        // The probes run at site start: wait for every camera to settle.
-        let started = Instant::now();
-        let deadline = started + Duration::from_secs(60);
-        let (snap, text) = loop {
-            let text = site
-                .get(&token, "/api/v1/snapshot")
-                .await
-                .text()
-                .await
-                .unwrap();
-            let snap: Snapshot = serde_json::from_str(&text).unwrap();
-            if snap.cameras.iter().all(|c| c.state != CameraState::Probing) {
-                eprintln!(
-                    "every camera probed {:.2} s after sign-in",
-                    started.elapsed().as_secs_f64()
-                );
-                break (snap, text);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "cameras still probing after 60 s: {:?}",
-                snap.cameras
-                    .iter()
-                    .map(|c| (&c.id, c.state))
-                    .collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let mut stills = Vec::new();
-        for id in ["cam-gate", "cam-vault", "cam-wrong"] {
-            let r = site
-                .get(&token, &format!("/api/v1/cameras/{id}/still.jpg"))
-                .await;
-            let status = r.status().as_u16();
-            stills.push((id, status, r.bytes().await.unwrap().to_vec()));
-        }
-        let r = site
-            .get(&token, "/api/v1/cameras/cam-vault/credentials")
-            .await;
-        assert_eq!(r.status(), 200);
-        let creds: watchdesk::domain::CameraCredentials = r.json().await.unwrap();
-        let no_creds = site
-            .get(&token, "/api/v1/cameras/cam-gate/credentials")
-            .await
-            .status()
-            .as_u16();
-        let unauthenticated = site
-            .http
-            .get(site.url("/api/v1/cameras/cam-vault/credentials"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        // The client's worker fetches the credentials of the cameras that
-        // need them before it hands over the snapshot.
-        let (_commands, command_rx) = tokio::sync::mpsc::channel::<Command>(8);
-        let (event_tx, mut events) = tokio::sync::mpsc::channel(256);
-        let worker = worker::run(
-            WorkerConfig {
-                site: SiteSource::Remote {
-                    base_url: site.handle.base_url(),
+    let (snap, snap_text, stills, creds, no_creds, unauthenticated, fetched, client_cameras) = rt
+        .block_on(async {
+            let site = common::start_site_with(move |c| *c = cfg).await;
+            // The client's worker, started with the site: it fetches the
+            // credentials of the cameras that need them before it hands over the
+            // snapshot, and reads the cameras again until none is being probed.
+            let started = Instant::now();
+            let (_commands, command_rx) = tokio::sync::mpsc::channel::<Command>(8);
+            let (event_tx, mut events) = tokio::sync::mpsc::channel(256);
+            let worker = worker::run(
+                WorkerConfig {
+                    site: SiteSource::Remote {
+                        base_url: site.handle.base_url(),
+                    },
+                    ca_cert: None,
+                    auto_sign_in: Some(("viewer".into(), "demo-viewer".into())),
                 },
-                ca_cert: None,
-                auto_sign_in: Some(("viewer".into(), "demo-viewer".into())),
-            },
-            command_rx,
-            EventSink::new(event_tx, Arc::new(|| {})),
-        );
-        let collect = async {
-            let mut fetched = HashMap::new();
-            loop {
-                match events.recv().await.expect("worker events") {
-                    AppEvent::CameraCredentials {
-                        camera,
-                        credentials,
-                    } => {
-                        fetched.insert(camera.as_str().to_owned(), credentials);
+                command_rx,
+                EventSink::new(event_tx, Arc::new(|| {})),
+            );
+            let collect = async {
+                let mut fetched = HashMap::new();
+                let mut snapshot_seen = false;
+                let mut reads = 0;
+                loop {
+                    let cameras = match events.recv().await.expect("worker events") {
+                        AppEvent::CameraCredentials {
+                            camera,
+                            credentials,
+                        } => {
+                            assert!(!snapshot_seen, "credentials after the snapshot");
+                            fetched.insert(camera.as_str().to_owned(), credentials);
+                            continue;
+                        }
+                        AppEvent::Snapshot(s) => {
+                            snapshot_seen = true;
+                            s.cameras
+                        }
+                        AppEvent::Cameras(c) => c,
+                        _ => continue,
+                    };
+                    if cameras.iter().all(|c| c.state != CameraState::Probing) {
+                        let how = if reads == 0 {
+                            "with the snapshot"
+                        } else {
+                            "on a later read"
+                        };
+                        eprintln!("the client got the probed facts {how}");
+                        return (fetched, cameras);
                     }
-                    AppEvent::Snapshot(_) => return fetched,
-                    _ => {}
+                    reads += 1;
                 }
+            };
+            let (fetched, client_cameras) = tokio::select! {
+                () = worker => panic!("the worker ended"),
+                f = tokio::time::timeout(Duration::from_secs(60), collect) => {
+                    f.expect("the client has every camera probed within 60 s")
+                }
+            };
+            eprintln!(
+                "the client has every camera probed {:.2} s after the site started",
+                started.elapsed().as_secs_f64()
+            );
+            let token = site.token(Role::Viewer).await;
+            // The probes run at site start: wait for every camera to settle.
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs(60);
+            let (snap, text) = loop {
+                let text = site
+                    .get(&token, "/api/v1/snapshot")
+                    .await
+                    .text()
+                    .await
+                    .unwrap();
+                let snap: Snapshot = serde_json::from_str(&text).unwrap();
+                if snap.cameras.iter().all(|c| c.state != CameraState::Probing) {
+                    eprintln!(
+                        "every camera probed {:.2} s after sign-in",
+                        started.elapsed().as_secs_f64()
+                    );
+                    break (snap, text);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "cameras still probing after 60 s: {:?}",
+                    snap.cameras
+                        .iter()
+                        .map(|c| (&c.id, c.state))
+                        .collect::<Vec<_>>()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            let mut stills = Vec::new();
+            for id in ["cam-gate", "cam-vault", "cam-wrong"] {
+                let r = site
+                    .get(&token, &format!("/api/v1/cameras/{id}/still.jpg"))
+                    .await;
+                let status = r.status().as_u16();
+                stills.push((id, status, r.bytes().await.unwrap().to_vec()));
             }
-        };
-        let fetched = tokio::select! {
-            () = worker => panic!("the worker ended"),
-            f = tokio::time::timeout(Duration::from_secs(20), collect) => f.expect("a snapshot within 20 s"),
-        };
-        site.handle.shutdown().await;
-        (snap, text, stills, creds, no_creds, unauthenticated, fetched)
-    });
+            let r = site
+                .get(&token, "/api/v1/cameras/cam-vault/credentials")
+                .await;
+            assert_eq!(r.status(), 200);
+            let creds: watchdesk::domain::CameraCredentials = r.json().await.unwrap();
+            let no_creds = site
+                .get(&token, "/api/v1/cameras/cam-gate/credentials")
+                .await
+                .status()
+                .as_u16();
+            let unauthenticated = site
+                .http
+                .get(site.url("/api/v1/cameras/cam-vault/credentials"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            site.handle.shutdown().await;
+            (
+                snap,
+                text,
+                stills,
+                creds,
+                no_creds,
+                unauthenticated,
+                fetched,
+                client_cameras,
+            )
+        });
 
     // The snapshot: true facts, states, and never a password.
     let gate = camera(&snap, "cam-gate");
@@ -646,7 +682,9 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
     assert_eq!(no_creds, 404, "a camera without credentials");
     assert_eq!(unauthenticated, 401);
 
-    // The client's worker fetched exactly the cameras that need them.
+    // The client's worker ends with the site's facts, and fetched the
+    // credentials of exactly the cameras that need them.
+    assert_eq!(client_cameras, snap.cameras);
     let mut names: Vec<&str> = fetched.keys().map(String::as_str).collect();
     names.sort_unstable();
     assert_eq!(names, ["cam-dock", "cam-vault", "cam-wrong"]);
