@@ -32,6 +32,7 @@ fn camera(i: usize) -> Camera {
         height,
         fps: 25,
         codec: "h264".into(),
+        ..Default::default()
     };
     Camera {
         id: CameraId::new(&id),
@@ -39,6 +40,8 @@ fn camera(i: usize) -> Camera {
         main: stream("main", 1280, 720),
         sub: stream("sub", 640, 360),
         map: None,
+        state: Default::default(),
+        auth_required: false,
     }
 }
 

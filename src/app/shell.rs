@@ -223,6 +223,14 @@ impl eframe::App for App {
         while applied < MAX_EVENTS_PER_FRAME {
             match self.from_worker.try_recv() {
                 Ok(event) => {
+                    if let AppEvent::CameraCredentials {
+                        camera,
+                        credentials,
+                    } = &event
+                        && let Some(source) = &self.video.source
+                    {
+                        source.set_credentials(camera, Some(credentials.clone().into()));
+                    }
                     self.state.apply(event);
                     applied += 1;
                 }

@@ -109,6 +109,12 @@ pub enum AppEvent {
         camera: CameraId,
         image: Arc<StillImage>,
     },
+    /// A camera's RTSP credentials: the shell hands them to the video
+    /// engine; the state never keeps them.
+    CameraCredentials {
+        camera: CameraId,
+        credentials: crate::domain::CameraCredentials,
+    },
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).
@@ -382,6 +388,7 @@ impl AppState {
                     self.stills.insert(camera, image);
                 }
             }
+            AppEvent::CameraCredentials { .. } => {}
         }
     }
 
@@ -1153,6 +1160,7 @@ mod tests {
             height,
             fps: 25,
             codec: "h264".into(),
+            ..Default::default()
         };
         Camera {
             id: CameraId::new(id),
@@ -1160,6 +1168,8 @@ mod tests {
             main: stream("main", 1280, 720),
             sub: stream("sub", 640, 360),
             map: None,
+            state: Default::default(),
+            auth_required: false,
         }
     }
 

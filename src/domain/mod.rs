@@ -93,16 +93,63 @@ pub struct SiteInfo {
     pub demo: bool,
 }
 
-/// One encoded stream a camera offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// One encoded stream a camera offers, with the facts probed from it (a
+/// demo camera's are known from its settings). Until a real camera's stream
+/// has been probed, `probed` is false and `width`, `height`, `fps` and
+/// `fps_exact` are 0 and `codec` is empty: a client then picks the main
+/// stream and a 16:9 frame.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamInfo {
     /// An RTSP URL without credentials.
     pub url: String,
     pub width: u32,
     pub height: u32,
+    /// Frames per second, rounded up (12.5 fps is 13), so that pacing by it
+    /// never falls behind the stream; see `fps_exact`.
     pub fps: u32,
     /// `h264` or `h265`.
     pub codec: String,
+    /// Frames per second as the stream states it (12.5 for 25/2).
+    #[serde(default)]
+    pub fps_exact: f64,
+    /// Whether the facts above come from the stream (or the demo's settings).
+    #[serde(default = "yes")]
+    pub probed: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl StreamInfo {
+    /// Sets `fps_exact` and `fps` (rounded up) from a frame rate fraction;
+    /// 0 when it is unknown (`den` 0 or `num` 0).
+    pub fn set_frame_rate(&mut self, num: u32, den: u32) {
+        if num == 0 || den == 0 {
+            self.fps_exact = 0.0;
+            self.fps = 0;
+            return;
+        }
+        self.fps_exact = f64::from(num) / f64::from(den);
+        self.fps = num.div_ceil(den);
+    }
+}
+
+/// What the site knows of a camera's streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraState {
+    /// Its streams answer (a demo camera is always online).
+    #[default]
+    Online,
+    /// Not probed yet.
+    Probing,
+    /// The camera refused the site's credentials (or asked for some).
+    Unauthorized,
+    /// The camera (or a stream path) cannot be reached or read.
+    Unreachable,
+    /// A stream in a codec other than H.264 or H.265.
+    Unsupported,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -111,10 +158,41 @@ pub struct Camera {
     pub name: String,
     /// Full resolution, for big tiles and single-camera views.
     pub main: StreamInfo,
-    /// Low resolution, for grids.
+    /// Low resolution, for grids. A camera with one stream gives the main
+    /// stream here too (the same URL): see [`Camera::has_sub_stream`].
     pub sub: StreamInfo,
     /// The map this camera is placed on, if any.
     pub map: Option<MapId>,
+    #[serde(default)]
+    pub state: CameraState,
+    /// The camera's streams need credentials: a client fetches them from
+    /// `GET /api/v1/cameras/{id}/credentials` until the site relays video.
+    #[serde(default)]
+    pub auth_required: bool,
+}
+
+impl Camera {
+    /// Whether the camera has a sub stream of its own.
+    pub fn has_sub_stream(&self) -> bool {
+        self.sub.url != self.main.url
+    }
+}
+
+/// A camera's RTSP credentials, as `GET /api/v1/cameras/{id}/credentials`
+/// answers them; never in a URL, a log or Debug output.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CameraCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for CameraCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraCredentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -89,6 +89,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(map_image))
         .routes(routes!(site_time))
         .routes(routes!(openapi))
+        .routes(routes!(camera_credentials))
         .merge(fault::routes())
 }
 
@@ -1174,6 +1175,32 @@ async fn site_time(State(st): State<ApiState>, caller: Caller) -> ApiResult<Resp
 )]
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
+}
+
+/// A real camera's RTSP credentials, for a signed-in client until the site
+/// relays video. Never logged; 404 for a camera without credentials.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/credentials",
+    tag = "site",
+    summary = "A real camera's RTSP credentials",
+    description = "For a signed-in client until the site relays video; answered with `Cache-Control: no-store`, never logged. 404 for a camera without credentials. Needs the `ViewSite` permission.",
+    params(("id" = String, Path, description = "camera id")),
+    responses(
+        (status = 200, description = "the credentials", body = crate::domain::CameraCredentials),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such camera, or it has no credentials", body = crate::domain::ApiError),
+    ),
+)]
+async fn camera_credentials(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    let creds = st.core.camera_credentials(&CameraId::new(id))?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 
 #[cfg(test)]

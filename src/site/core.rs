@@ -143,6 +143,8 @@ pub struct SiteCore {
     /// Credential id → (cardholder index, credential index) in `cfg.cardholders`.
     credentials: HashMap<CredentialId, (usize, usize)>,
     cameras: Mutex<CameraSlot>,
+    /// The real cameras' stream facts and stills.
+    probes: super::cameras::Probes,
     /// Bumped to close every open live stream.
     stream_generation: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
@@ -183,6 +185,7 @@ impl SiteCore {
             }
         }
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let probes = super::cameras::Probes::start(&cfg);
         let core = Arc::new(SiteCore {
             auth: Auth::new(&cfg, Arc::clone(&store)),
             cfg,
@@ -199,6 +202,7 @@ impl SiteCore {
             mirror_changed: Notify::new(),
             credentials,
             cameras: Mutex::new(CameraSlot::Off),
+            probes,
             stream_generation: watch::channel(0).0,
             shutdown: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
@@ -964,7 +968,21 @@ impl SiteCore {
             }
             _ => None,
         };
-        self.cfg.cameras_with_urls(base.as_deref())
+        let mut cameras = self.cfg.cameras_with_urls(base.as_deref());
+        self.probes.fill(&mut cameras);
+        cameras
+    }
+
+    /// A real camera's credentials, for a signed-in client until the site
+    /// relays video; NotFound when the camera has none.
+    pub fn camera_credentials(
+        &self,
+        id: &crate::domain::CameraId,
+    ) -> Result<crate::domain::CameraCredentials, CoreError> {
+        self.cfg
+            .camera_credentials(id)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound(format!("camera {id:?} has no credentials")))
     }
 
     /// Marks the demo cameras as being started.
@@ -999,6 +1017,9 @@ impl SiteCore {
     pub fn camera_still(&self, id: &crate::domain::CameraId) -> Result<Vec<u8>, CoreError> {
         if !self.cfg.cameras.iter().any(|c| &c.id == id) {
             return Err(CoreError::NotFound(format!("no camera {id:?}")));
+        }
+        if let Some(still) = self.probes.still(id) {
+            return still.map_err(CoreError::Unavailable);
         }
         match &*lock(&self.cameras) {
             CameraSlot::Running { cams, .. } => cams
@@ -1190,6 +1211,7 @@ impl SiteCore {
     /// Stops streams, floods and cameras; does not block.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
+        self.probes.stop();
         for t in lock(&self.tasks).drain(..) {
             t.abort();
         }

@@ -43,6 +43,14 @@ pub trait TileSource {
     fn active_players(&self) -> usize {
         0
     }
+
+    /// A camera's own RTSP credentials (until the site relays video).
+    fn set_credentials(
+        &self,
+        _camera: &crate::domain::CameraId,
+        _credentials: Option<crate::video::Credentials>,
+    ) {
+    }
 }
 
 impl TileSource for crate::video::VideoEngine {
@@ -56,6 +64,14 @@ impl TileSource for crate::video::VideoEngine {
 
     fn active_players(&self) -> usize {
         crate::video::VideoEngine::active_players(self)
+    }
+
+    fn set_credentials(
+        &self,
+        camera: &crate::domain::CameraId,
+        credentials: Option<crate::video::Credentials>,
+    ) {
+        crate::video::VideoEngine::set_credentials(self, camera, credentials);
     }
 }
 
@@ -267,13 +283,13 @@ pub fn letterbox_bars(outer: Rect, inner: Rect) -> Vec<Rect> {
     bars
 }
 
-/// The width / height of a camera's picture (its main stream's).
+/// The width / height of a camera's picture: its main stream's, else its
+/// sub stream's, else 16:9 (not probed yet).
 pub fn camera_aspect(camera: &Camera) -> f32 {
-    if camera.main.height == 0 {
-        16.0 / 9.0
-    } else {
-        camera.main.width as f32 / camera.main.height as f32
-    }
+    [&camera.main, &camera.sub]
+        .into_iter()
+        .find(|s| s.width > 0 && s.height > 0)
+        .map_or(16.0 / 9.0, |s| s.width as f32 / s.height as f32)
 }
 
 /// The pixel size to ask the engine for: the letterboxed picture inside
