@@ -3,7 +3,8 @@
 //!
 //! The rooms (see `ARCHITECTURE.md`): `domain` (the nouns, no I/O), `config`
 //! (the site's files), `site` (the reference server), `client` (the site API
-//! from the client's side), `app` (the shell and its state), `ui` (drawing).
+//! from the client's side), `viewer` (the state, commands and tile source the
+//! UI reads), `app` (the shell that wires them), `ui` (drawing).
 
 pub mod app;
 pub mod client;
@@ -12,3 +13,4 @@ pub mod domain;
 pub mod site;
 pub mod ui;
 pub mod video;
+pub mod viewer;

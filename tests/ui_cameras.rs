@@ -10,13 +10,13 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use tokio::sync::mpsc;
 
-use watchdesk::app::{App, AppEvent, AppState, Command, StillImage};
+use watchdesk::app::{App, AppEvent, AppState, Command, StillImage, tile_error};
 use watchdesk::domain::{
     Camera, CameraId, Role, Session, SiteInfo, Snapshot, StreamInfo, Timestamp,
 };
-use watchdesk::ui::video_tile::TileSource;
-use watchdesk::video::{
-    Frame, StreamChoice, TileRequest, TileStats, TileStatus, TileView, VideoError,
+use watchdesk::video::VideoError;
+use watchdesk::viewer::{
+    StreamChoice, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
 };
 
 fn t(secs: i64) -> Timestamp {
@@ -45,7 +45,7 @@ fn camera(i: usize) -> Camera {
 /// What the stand-in was asked: key, size, single view.
 type Asked = Vec<(String, [u32; 2], bool)>;
 /// Per camera id: the frame and status to hand out.
-type Script = HashMap<String, (Option<Arc<Frame>>, TileStatus)>;
+type Script = HashMap<String, (Option<TileFrame>, TileStatus)>;
 
 #[derive(Default)]
 struct Fake {
@@ -54,7 +54,7 @@ struct Fake {
 }
 
 impl Fake {
-    fn set(&self, camera: &str, frame: Option<Arc<Frame>>, status: TileStatus) {
+    fn set(&self, camera: &str, frame: Option<TileFrame>, status: TileStatus) {
         self.tiles
             .lock()
             .expect("lock")
@@ -96,16 +96,16 @@ impl TileSource for Shared {
     }
 }
 
-fn frame(number: u64, capture: Timestamp) -> Arc<Frame> {
+fn frame(number: u64, capture: Timestamp) -> TileFrame {
     let (width, height) = (32, 18);
-    Arc::new(Frame {
+    TileFrame {
         width,
         height,
         rgba: bytes::Bytes::from(vec![200; (width * height * 4) as usize]),
         number,
         capture_time: Some(capture),
         arrived: Instant::now(),
-    })
+    }
 }
 
 fn state(cameras: usize) -> AppState {
@@ -247,10 +247,11 @@ fn a_frame_is_uploaded_once_and_overlays_tell_the_status() {
     r.fake.set(
         "cam-2",
         None,
-        TileStatus::Error(VideoError::MissingElement {
+        // As the shell hands over the engine's error.
+        TileStatus::Error(tile_error(&VideoError::MissingElement {
             element: "avdec_h264".into(),
             package: "gstreamer1.0-libav".into(),
-        }),
+        })),
     );
     open_cameras(&mut r);
     assert_eq!(

@@ -2,24 +2,23 @@
 //! the command and event channels, the worker task, and [`run`], which wires
 //! them together (and starts the demo site when no site is given).
 
-mod command;
 pub mod demo_site;
 pub mod probe;
 mod shell;
-mod state;
+mod tiles;
 pub mod video;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use command::{Command, CommandReceiver, CommandSender, command_channel};
-pub use shell::{App, Clock};
-pub use state::{
-    AppEvent, AppState, COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN,
-    Link, NO_ANSWER, NOTICE_MS, Notice, NoticeLevel, SignInPhase, StillImage, may_command_door,
-    may_decide_requests,
+pub use crate::viewer::{
+    AppEvent, AppState, COMMAND_DEADLINE_MS, Command, CommandPhase, CommandReceiver, CommandSender,
+    CommandView, DoorView, EVENT_LIST_LEN, Link, NO_ANSWER, NOTICE_MS, Notice, NoticeLevel,
+    SignInPhase, StillImage, command_channel, may_command_door, may_decide_requests,
 };
+pub use shell::{App, Clock};
+pub use tiles::{tile_error, tile_view};
 
 use crate::client::{ClientError, error_chain};
 use crate::config::{ConfigError, SiteConfig};
@@ -190,9 +189,9 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
             app.set_video(video::start_video(&cc.egui_ctx));
             app.log_tile_stats(&renderer.to_string());
             if let Some(view) = start_view.as_deref() {
-                match crate::ui::cameras::CamerasView::parse_start(view) {
+                match crate::viewer::CamerasView::parse_start(view) {
                     Some(cameras) => {
-                        app.set_start_view(crate::ui::MainView::Cameras, Some(cameras))
+                        app.set_start_view(crate::viewer::MainView::Cameras, Some(cameras))
                     }
                     None if view.trim() == "doors" => {}
                     None => tracing::warn!(

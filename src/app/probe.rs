@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
-use super::state::AppState;
+use crate::viewer::AppState;
 
 /// The environment variable that turns the probe on.
 pub const PROBE_ENV: &str = "WATCHDESK_PROBE";

@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::command::{Command, CommandReceiver, CommandSender, command_channel};
-use super::state::{AppEvent, AppState};
 use super::video::{RepaintPacer, TileStatsLog, VideoSetup};
 use crate::domain::{ErrorKind, Timestamp};
-use crate::ui::cameras::{CamerasView, VideoFeed, VideoUi};
-use crate::ui::video_tile::{TileSource, TileTextures};
-use crate::ui::{self, MainView, ViewState};
+use crate::ui;
+use crate::ui::cameras::{VideoFeed, VideoUi};
+use crate::ui::video_tile::TileTextures;
+use crate::viewer::{
+    AppEvent, AppState, CamerasView, Command, CommandReceiver, CommandSender, MainView,
+    NoticeLevel, TileSource, ViewState, command_channel,
+};
 
 /// The most worker events applied in one frame; the rest wait a frame, so
 /// a flood cannot freeze the UI.
@@ -190,7 +192,7 @@ impl App {
                         message: message.into(),
                     }),
                     None => self.state.apply(AppEvent::Notice {
-                        level: super::state::NoticeLevel::Error,
+                        level: NoticeLevel::Error,
                         text: format!("Not sent: {message}"),
                     }),
                 }

@@ -4,8 +4,8 @@
 use egui::{Align, Button, CornerRadius, Frame, Layout, Margin, RichText, Ui, UiBuilder};
 
 use super::theme;
-use crate::app::{AppState, CommandPhase, CommandSender, CommandView, DoorView};
 use crate::domain::DoorAction;
+use crate::viewer::{AppState, CommandPhase, CommandSender, CommandView, DoorView};
 
 /// The buttons of a door row, in order, with their labels.
 const ACTIONS: [(DoorAction, &str); 5] = [

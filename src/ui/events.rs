@@ -4,8 +4,8 @@
 use egui::{RichText, ScrollArea, Ui};
 
 use super::{format, theme};
-use crate::app::AppState;
 use crate::domain::{Event, EventKind};
+use crate::viewer::AppState;
 
 /// The height of one event row, in points.
 const ROW_HEIGHT: f32 = 18.0;

@@ -1,6 +1,8 @@
 //! Drawing only: one file per panel, each a `fn xxx_ui(ui, &state, ...,
-//! &commands)`. No I/O, no locks, no state changes: a click becomes a
-//! [`Command`](crate::app::Command) in the [`CommandSender`].
+//! &commands)`. Uses the viewer context (`crate::viewer`) and `domain` only,
+//! never the shell, the network or GStreamer (a test checks the imports).
+//! No I/O, no locks, no state changes: a click becomes a
+//! [`Command`](crate::viewer::Command) in the [`CommandSender`].
 
 pub mod cameras;
 pub mod doors;
@@ -14,44 +16,7 @@ pub mod video_tile;
 
 use egui::{CentralPanel, Color32, Frame, Margin, Panel, RichText, ScrollArea, Ui};
 
-use crate::app::{AppState, CommandSender, Link, NoticeLevel};
-
-/// The main area's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MainView {
-    /// Access requests and the door list.
-    #[default]
-    Doors,
-    /// The camera grid.
-    Cameras,
-}
-
-/// What only the view keeps: the sign-in form's text, which view is shown,
-/// and how the cameras are laid out.
-#[derive(Debug, Clone, Default)]
-pub struct ViewState {
-    pub username: String,
-    /// Cleared as soon as it is sent.
-    pub password: String,
-    pub main: MainView,
-    pub cameras: cameras::CamerasView,
-}
-
-impl ViewState {
-    /// The view for `state`: the demo site's form is prefilled.
-    pub fn new(state: &AppState) -> Self {
-        Self {
-            username: if state.demo {
-                "operator".into()
-            } else {
-                String::new()
-            },
-            password: String::new(),
-            main: MainView::default(),
-            cameras: cameras::CamerasView::default(),
-        }
-    }
-}
+use crate::viewer::{AppState, CommandSender, Link, MainView, NoticeLevel, ViewState};
 
 /// The whole window. `video` feeds the camera view's tiles.
 pub fn root_ui(

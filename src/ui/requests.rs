@@ -4,8 +4,8 @@
 use egui::{Button, CornerRadius, Frame, Margin, RichText, Ui, UiBuilder};
 
 use super::{format, theme};
-use crate::app::{AppState, Command, CommandSender};
 use crate::domain::AccessRequest;
+use crate::viewer::{AppState, Command, CommandSender};
 
 /// The accessible name of a request's row: `request ID`.
 pub fn request_row_label(request: &AccessRequest) -> String {

@@ -3,8 +3,8 @@
 
 use egui::{Align, Button, Layout, RichText, TextEdit, Ui};
 
-use super::{ViewState, theme};
-use crate::app::{AppState, Command, CommandSender, SignInPhase};
+use super::theme;
+use crate::viewer::{AppState, Command, CommandSender, SignInPhase, ViewState};
 
 /// The sign-in screen.
 pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands: &CommandSender) {

@@ -4,7 +4,7 @@
 use egui::{Align, Layout, RichText, Ui};
 
 use super::{format, theme};
-use crate::app::{AppState, Command, CommandSender, Link};
+use crate::viewer::{AppState, Command, CommandSender, Link};
 
 /// The bar across the top of the window.
 pub fn top_bar_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
