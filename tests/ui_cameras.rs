@@ -15,6 +15,7 @@ use watchdesk::domain::{
     Camera, CameraId, Role, Session, SiteInfo, Snapshot, StreamInfo, Timestamp,
 };
 use watchdesk::video::VideoError;
+use watchdesk::viewer::MainView;
 use watchdesk::viewer::{
     StreamChoice, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
 };
@@ -368,4 +369,96 @@ fn without_video_the_view_says_why() {
             .query_by_label("The video engine is not running")
             .is_some()
     );
+}
+
+/// eframe's storage in memory, shared by the runs of a test (as the file
+/// eframe keeps is shared by two starts of the program).
+#[derive(Clone, Default)]
+struct Storage(std::rc::Rc<std::cell::RefCell<HashMap<String, String>>>);
+
+impl eframe::Storage for Storage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.borrow().get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.borrow_mut().insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.borrow_mut().remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// A window opened as the program opens it: over `storage`, with the
+/// command line's start view if any.
+fn rig_over(cameras: usize, storage: &Storage, start_view: Option<&'static str>) -> Rig {
+    let (command_tx, commands) = mpsc::channel(16);
+    let (events, event_rx) = mpsc::channel(16);
+    let fake = Arc::new(Fake::default());
+    let source = Shared(fake.clone());
+    // The creation context borrows the storage for the harness's life.
+    let storage: &'static Storage = Box::leak(Box::new(storage.clone()));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| {
+            cc.storage = Some(storage);
+            let mut app = App::new_for_test(state(cameras), command_tx, event_rx);
+            app.set_tile_source(Box::new(source));
+            assert!(app.open_workspace(cc.storage, start_view));
+            app
+        });
+    harness.run();
+    Rig {
+        harness,
+        fake,
+        _commands: commands,
+        events,
+    }
+}
+
+#[test]
+fn the_workspace_survives_a_restart_and_the_command_line_wins() {
+    use eframe::App as _;
+    let storage = Storage::default();
+
+    // First run: nothing saved, the door view; the operator opens the
+    // cameras in 3×3 with stats, and the window closes (eframe saves).
+    let mut r = rig_over(10, &storage, None);
+    assert!(r.fake.take_asked().is_empty(), "opens on the doors");
+    open_cameras(&mut r);
+    r.harness.get_by_label("3×3").click();
+    r.harness.get_by_label("Stats").click();
+    r.harness.run();
+    assert_eq!(keys(&next_frame(&mut r)).len(), 9);
+    assert!(!r.harness.state().persist_egui_memory());
+    r.harness.state_mut().save(&mut storage.clone());
+    drop(r);
+
+    // Second run: it opens where it was left, with no click.
+    let mut r = rig_over(10, &storage, None);
+    let asked = next_frame(&mut r);
+    assert_eq!(
+        keys(&asked),
+        (0..9).map(|i| format!("cam-{i}")).collect::<Vec<_>>(),
+        "3×3 again"
+    );
+    let workspace = &r.harness.state().view().workspace;
+    assert_eq!(workspace.main, MainView::Cameras);
+    assert_eq!(
+        (workspace.cameras.side, workspace.cameras.show_stats),
+        (3, true)
+    );
+    drop(r);
+
+    // A start view on the command line wins over the saved one ...
+    let mut r = rig_over(10, &storage, Some("doors"));
+    assert!(next_frame(&mut r).is_empty(), "the doors, no video");
+    assert_eq!(r.harness.state().view().workspace.main, MainView::Doors);
+    drop(r);
+    let mut r = rig_over(10, &storage, Some("cameras:4x4"));
+    assert_eq!(keys(&next_frame(&mut r)).len(), 10, "4×4 over 10 cameras");
+    drop(r);
+    // ... for that run only: nothing was saved since, so the saved view stays.
+    let r = rig_over(10, &storage, None);
+    assert_eq!(r.harness.state().view().workspace.cameras.side, 3);
 }

@@ -3,6 +3,7 @@
 //! them together (and starts the demo site when no site is given).
 
 pub mod demo_site;
+pub mod persist;
 pub mod probe;
 mod shell;
 mod tiles;
@@ -48,6 +49,9 @@ pub struct ClientOptions {
     pub username: Option<String>,
     /// The demo site's `site.toml`; found next to the program when none.
     pub demo_config: Option<PathBuf>,
+    /// The view to open on (e.g. `doors`, `cameras:4x4`), over the saved
+    /// one; else [`video::START_VIEW_ENV`].
+    pub start_view: Option<String>,
 }
 
 /// Why the client could not run.
@@ -166,7 +170,10 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
         .map_err(AppError::Runtime)?;
 
     let renderer = video::renderer_from_env();
-    let start_view = std::env::var(video::START_VIEW_ENV).ok();
+    let start_view = opts
+        .start_view
+        .clone()
+        .or_else(|| std::env::var(video::START_VIEW_ENV).ok());
     tracing::info!(%renderer, "opening the window");
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -183,23 +190,17 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
             crate::ui::theme::install(&cc.egui_ctx);
             let _ = ctx_slot.set(cc.egui_ctx.clone());
             let mut app = App::new(state, command_tx, event_rx);
+            // The saved workspace; the command line wins over it.
+            if !app.open_workspace(cc.storage, start_view.as_deref()) {
+                tracing::warn!(
+                    "start view {start_view:?} not understood (e.g. cameras:3x3, cameras:4x4:fill, doors)"
+                );
+            }
             if let Some(user) = username {
                 app.prefill_username(&user);
             }
             app.set_video(video::start_video(&cc.egui_ctx));
             app.log_tile_stats(&renderer.to_string());
-            if let Some(view) = start_view.as_deref() {
-                match crate::viewer::CamerasView::parse_start(view) {
-                    Some(cameras) => {
-                        app.set_start_view(crate::viewer::MainView::Cameras, Some(cameras))
-                    }
-                    None if view.trim() == "doors" => {}
-                    None => tracing::warn!(
-                        "{}={view:?} not understood (e.g. cameras:3x3, cameras:4x4:fill, doors)",
-                        video::START_VIEW_ENV
-                    ),
-                }
-            }
             Ok(Box::new(app))
         }),
     );

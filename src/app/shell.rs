@@ -15,8 +15,8 @@ use crate::ui;
 use crate::ui::cameras::{VideoFeed, VideoUi};
 use crate::ui::video_tile::TileTextures;
 use crate::viewer::{
-    AppEvent, AppState, CamerasView, Command, CommandReceiver, CommandSender, MainView,
-    NoticeLevel, TileSource, ViewState, command_channel,
+    AppEvent, AppState, Command, CommandReceiver, CommandSender, NoticeLevel, TileSource,
+    ViewState, Workspace, command_channel,
 };
 
 /// The most worker events applied in one frame; the rest wait a frame, so
@@ -66,7 +66,7 @@ impl App {
         from_worker: mpsc::Receiver<AppEvent>,
     ) -> Self {
         let (outbox, outbox_rx) = command_channel();
-        let view = ViewState::new(&state);
+        let view = ViewState::new(&state, Workspace::default());
         Self {
             state,
             view,
@@ -105,15 +105,21 @@ impl App {
         self.video.stats = TileStatsLog::from_env(renderer);
     }
 
-    /// Opens the window on `main`, with the cameras laid out as `cameras`.
-    pub fn set_start_view(&mut self, main: MainView, cameras: Option<CamerasView>) {
-        self.view.main = main;
-        if let Some(cameras) = cameras {
-            self.view.cameras = cameras;
-        }
+    /// Loads the workspace saved by an earlier run (`cc.storage`): the view
+    /// and layout the window opens on, panel sizes, the user name last used
+    /// at this site. A `start_view` from the command line (`doors`,
+    /// `cameras:4x4`, ...) wins over the saved view; false when it is not
+    /// understood. Call before [`App::prefill_username`], which wins too.
+    pub fn open_workspace(
+        &mut self,
+        storage: Option<&dyn eframe::Storage>,
+        start_view: Option<&str>,
+    ) -> bool {
+        self.view = ViewState::new(&self.state, super::persist::load_workspace(storage));
+        start_view.is_none_or(|text| self.view.workspace.apply_start_view(text))
     }
 
-    /// The view's own state (which view, the grid).
+    /// The view's own state (the workspace, the sign-in form).
     pub fn view(&self) -> &ViewState {
         &self.view
     }
@@ -144,7 +150,7 @@ impl App {
 
     /// Prefills the sign-in form's user name.
     pub fn prefill_username(&mut self, username: &str) {
-        self.view.username = username.to_owned();
+        self.view.form.username = username.to_owned();
     }
 
     /// The state as the window sees it.
@@ -225,6 +231,13 @@ impl eframe::App for App {
         while applied < MAX_EVENTS_PER_FRAME {
             match self.from_worker.try_recv() {
                 Ok(event) => {
+                    if let AppEvent::SignedIn(session) = &event
+                        && !self.state.demo
+                    {
+                        self.view
+                            .workspace
+                            .signed_in(&self.state.site_url, &session.username);
+                    }
                     self.state.apply(event);
                     applied += 1;
                 }
@@ -239,6 +252,17 @@ impl eframe::App for App {
             let wait_ms = u64::try_from(wait_ms).unwrap_or(0);
             ctx.request_repaint_after(Duration::from_millis(wait_ms));
         }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        super::persist::save_workspace(storage, &self.view.workspace);
+    }
+
+    /// The workspace holds what should survive a restart; egui's own memory
+    /// (scroll offsets, panel sizes it would restore behind the workspace's
+    /// back) is not saved.
+    fn persist_egui_memory(&self) -> bool {
+        false
     }
 
     fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {

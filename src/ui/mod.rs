@@ -55,22 +55,24 @@ pub fn root_ui(
         CentralPanel::default().show(ui, |ui| sign_in::sign_in_ui(ui, state, view, commands));
         return;
     }
-    Panel::right("events")
+    let events = Panel::right("events")
         .frame(bare_bar)
         .resizable(true)
-        .default_size(480.0)
+        .default_size(view.workspace.panels.events_width)
         .show(ui, |ui| events::events_ui(ui, state));
+    // The workspace keeps the width the operator dragged it to.
+    view.workspace.panels.events_width = events.response.rect.width();
     CentralPanel::default().frame(bare_central).show(ui, |ui| {
         if state.site.is_none() {
             ui.label("Loading the site's state…");
             return;
         }
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut view.main, MainView::Doors, "Doors");
-            ui.selectable_value(&mut view.main, MainView::Cameras, "Cameras");
+            ui.selectable_value(&mut view.workspace.main, MainView::Doors, "Doors");
+            ui.selectable_value(&mut view.workspace.main, MainView::Cameras, "Cameras");
         });
         ui.separator();
-        match view.main {
+        match view.workspace.main {
             MainView::Doors => {
                 ScrollArea::vertical()
                     .id_salt("doors_and_requests")
@@ -88,7 +90,7 @@ pub fn root_ui(
                         .show(ui, |ui| requests::requests_ui(ui, state, commands));
                     ui.separator();
                 }
-                cameras::cameras_ui(ui, state, &mut view.cameras, video);
+                cameras::cameras_ui(ui, state, &mut view.workspace.cameras, video);
             }
         }
     });

@@ -27,26 +27,27 @@ pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands:
         let user_label = ui.label("User name");
         ui.add_enabled(
             !busy,
-            TextEdit::singleline(&mut view.username).desired_width(240.0),
+            TextEdit::singleline(&mut view.form.username).desired_width(240.0),
         )
         .labelled_by(user_label.id);
         let pass_label = ui.label("Password");
         let pass = ui
             .add_enabled(
                 !busy,
-                TextEdit::singleline(&mut view.password)
+                TextEdit::singleline(&mut view.form.password)
                     .password(true)
                     .desired_width(240.0),
             )
             .labelled_by(pass_label.id);
         ui.add_space(8.0);
-        let ready = !busy && !view.username.trim().is_empty() && !view.password.is_empty();
+        let ready =
+            !busy && !view.form.username.trim().is_empty() && !view.form.password.is_empty();
         let clicked = ui.add_enabled(ready, Button::new("Sign in")).clicked();
         let entered = pass.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if ready && (clicked || entered) {
             commands.send(Command::SignIn {
-                username: view.username.trim().to_owned(),
-                password: std::mem::take(&mut view.password),
+                username: view.form.username.trim().to_owned(),
+                password: std::mem::take(&mut view.form.password),
             });
         }
         match &state.sign_in {

@@ -21,7 +21,10 @@ pub use state::{
 pub use tile::{
     StreamChoice, TileError, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
 };
-pub use workspace::{CamerasView, GRID_SIDES, MainView, ViewState};
+pub use workspace::{
+    CamerasView, DEFAULT_EVENTS_WIDTH, GRID_SIDES, KNOWN_SITES, KnownSite, MainView, Panels,
+    SignInForm, ViewState, Workspace,
+};
 
 #[cfg(test)]
 mod tests {
