@@ -233,11 +233,9 @@ fn unlock_sends_the_command_and_shows_pending_then_confirmed() {
     r.harness.run();
     assert!(has_in_row(&r.harness, "Server room", "unlock: confirmed"));
     assert!(has_in_row(&r.harness, "Server room", "unlocked"));
-    let door_view = r
-        .harness
-        .state()
-        .state()
-        .door(&DoorId::new("door-server"))
+    let state = r.harness.state().state();
+    let door_view = state
+        .door(&state.site().keyed(DoorId::new("door-server")))
         .and_then(|d| d.last_command.clone())
         .expect("last command");
     assert_eq!(door_view.phase, CommandPhase::Confirmed);
@@ -498,4 +496,13 @@ fn the_workspace_remembers_the_site_and_user_but_never_the_password() {
     assert!(app.open_workspace(Some(&saved), None));
     assert_eq!(app.view().form.username, "ada");
     assert!(app.view().form.password.is_empty());
+}
+
+#[test]
+fn open_requests_stay_in_sight_over_the_cameras() {
+    let mut r = rig(Role::Operator, false);
+    r.harness.get_by_label("Cameras").click();
+    r.harness.run();
+    assert!(r.harness.query_by_label("Access requests (1)").is_some());
+    assert!(r.harness.query_by_label("Ada Lovelace").is_some());
 }

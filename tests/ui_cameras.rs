@@ -338,7 +338,8 @@ fn the_still_stands_in_until_the_first_frame() {
         r.harness
             .state()
             .state()
-            .stills
+            .site()
+            .stills()
             .contains_key(&CameraId::new("cam-0"))
     );
     open_cameras(&mut r);

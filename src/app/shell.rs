@@ -131,13 +131,13 @@ impl App {
 
     /// A window with no network behind it, for tests: `state` is shown as
     /// is, commands land in `to_worker`, and the clock stands still at
-    /// `state.now` until [`App::set_clock`].
+    /// `state.runtime.now` until [`App::set_clock`].
     pub fn new_for_test(
         state: AppState,
         to_worker: mpsc::Sender<Command>,
         from_worker: mpsc::Receiver<AppEvent>,
     ) -> Self {
-        let now = state.now;
+        let now = state.runtime.now;
         let mut app = Self::new(state, to_worker, from_worker);
         app.clock = Box::new(move || now);
         app
@@ -232,11 +232,11 @@ impl eframe::App for App {
             match self.from_worker.try_recv() {
                 Ok(event) => {
                     if let AppEvent::SignedIn(session) = &event
-                        && !self.state.demo
+                        && !self.state.site().demo
                     {
                         self.view
                             .workspace
-                            .signed_in(&self.state.site_url, &session.username);
+                            .signed_in(&self.state.site().address, &session.username);
                     }
                     self.state.apply(event);
                     applied += 1;
@@ -315,8 +315,8 @@ impl eframe::App for App {
 /// 0.2-0.35 s of CPU under software rendering, so the clock alone must not
 /// repaint every second.
 pub fn clock_wait_ms(state: &AppState) -> Option<u64> {
-    state.session.as_ref()?;
-    if !state.open_requests.is_empty() {
+    state.runtime.session.as_ref()?;
+    if state.site().has_open_requests() {
         return Some(1_000);
     }
     let into_minute_ms = state.site_now().timestamp_millis().rem_euclid(60_000);
@@ -352,7 +352,7 @@ mod tests {
         // A request counting down: every second.
         s.apply(AppEvent::Live(crate::domain::Event {
             seq: 1,
-            time: s.now,
+            time: s.runtime.now,
             kind: crate::domain::EventKind::AccessRequestOpened {
                 request: crate::domain::AccessRequest {
                     id: "r1".into(),
@@ -362,8 +362,8 @@ mod tests {
                     credential: None,
                     reason: "intercom".into(),
                     visitor_name: None,
-                    created: s.now,
-                    expires: s.now,
+                    created: s.runtime.now,
+                    expires: s.runtime.now,
                 },
             },
         }));

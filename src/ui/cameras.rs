@@ -94,7 +94,7 @@ pub fn grid_rects(area: Rect, side: usize) -> Vec<Rect> {
 /// The camera view.
 pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: &mut VideoUi<'_>) {
     if let Some(id) = &view.single
-        && state.camera(id).is_none()
+        && state.site().camera(id).is_none()
     {
         view.single = None;
     }
@@ -111,7 +111,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
             return;
         }
     };
-    if state.cameras.is_empty() {
+    if state.site().cameras().is_empty() {
         ui.label(RichText::new("This site has no cameras").color(theme::MUTED));
         return;
     }
@@ -123,7 +123,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
     };
     let ppp = ui.ctx().pixels_per_point();
 
-    if let Some(camera) = view.single.as_ref().and_then(|id| state.camera(id)) {
+    if let Some(camera) = view.single.as_ref().and_then(|id| state.site().camera(id)) {
         let key = camera.id.to_string();
         if tile_ui(
             ui, area, &key, camera, true, source, state, view, video, &clock, ppp,
@@ -135,8 +135,12 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
         return;
     }
 
-    let ids: Vec<&CameraId> = state.cameras.iter().map(|c| &c.id).collect();
-    view.first = page_start(view.first, view.side * view.side, state.cameras.len());
+    let ids: Vec<&CameraId> = state.site().cameras().iter().map(|c| &c.id).collect();
+    view.first = page_start(
+        view.first,
+        view.side * view.side,
+        state.site().cameras().len(),
+    );
     let cells = grid_cells(&ids, view.side, view.first, view.fill);
     let mut open = None;
     for (cell, rect) in cells.iter().zip(grid_rects(area, view.side)) {
@@ -144,7 +148,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
             empty_tile_ui(ui, rect);
             continue;
         };
-        let camera = &state.cameras[cell.camera];
+        let camera = &state.site().cameras()[cell.camera];
         // The tile's size picks the stream (a 1×1 tile plays main).
         let response = tile_ui(
             ui, rect, &cell.key, camera, false, source, state, view, video, &clock, ppp,
@@ -186,7 +190,7 @@ fn tile_ui(
         key,
         camera,
         view: &tile_view,
-        still: state.stills.get(&camera.id),
+        still: state.site().stills().get(&camera.id),
         show_stats: view.show_stats,
     };
     video_tile_ui(ui, rect, &input, video.textures, clock)
@@ -195,7 +199,7 @@ fn tile_ui(
 
 fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
     ui.horizontal(|ui| {
-        if let Some(camera) = view.single.as_ref().and_then(|id| state.camera(id)) {
+        if let Some(camera) = view.single.as_ref().and_then(|id| state.site().camera(id)) {
             let name = camera.name.clone();
             if ui
                 .button("Back to grid")
@@ -212,7 +216,7 @@ fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
                     view.side = side;
                 }
             }
-            let n = state.cameras.len();
+            let n = state.site().cameras().len();
             let tiles = view.side * view.side;
             if n > tiles && !view.fill {
                 ui.separator();

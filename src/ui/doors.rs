@@ -24,7 +24,7 @@ pub fn door_row_label(name: &str) -> String {
 /// Every door of the site.
 pub fn doors_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
     ui.heading("Doors");
-    for door in &state.doors {
+    for door in state.site().doors() {
         door_row_ui(ui, state, door, commands);
     }
 }

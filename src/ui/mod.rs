@@ -35,10 +35,10 @@ pub fn root_ui(
     Panel::top("top_bar")
         .frame(bare_bar)
         .show(ui, |ui| top_bar::top_bar_ui(ui, state, commands));
-    if state.session.is_some()
+    if state.runtime.session.is_some()
         && let Link::Down {
             attempt, reason, ..
-        } = &state.link
+        } = &state.runtime.link
     {
         Panel::top("link_banner")
             .frame(
@@ -48,10 +48,10 @@ pub fn root_ui(
             )
             .show(ui, |ui| top_bar::link_banner_ui(ui, *attempt, reason));
     }
-    if !state.notices.is_empty() {
+    if !state.runtime.notices.is_empty() {
         Panel::bottom("notices").show(ui, |ui| notices_ui(ui, state));
     }
-    if state.session.is_none() {
+    if state.runtime.session.is_none() {
         CentralPanel::default().show(ui, |ui| sign_in::sign_in_ui(ui, state, view, commands));
         return;
     }
@@ -63,7 +63,7 @@ pub fn root_ui(
     // The workspace keeps the width the operator dragged it to.
     view.workspace.panels.events_width = events.response.rect.width();
     CentralPanel::default().frame(bare_central).show(ui, |ui| {
-        if state.site.is_none() {
+        if state.site().info.is_none() {
             ui.label("Loading the site's state…");
             return;
         }
@@ -83,7 +83,7 @@ pub fn root_ui(
             }
             MainView::Cameras => {
                 // Access requests wait for an answer: they stay in sight.
-                if !state.open_requests.is_empty() {
+                if state.site().has_open_requests() {
                     ScrollArea::vertical()
                         .id_salt("requests_over_cameras")
                         .max_height(ui.available_height() / 4.0)
@@ -98,7 +98,7 @@ pub fn root_ui(
 
 /// Recent notices, newest last.
 fn notices_ui(ui: &mut Ui, state: &AppState) {
-    for notice in &state.notices {
+    for notice in &state.runtime.notices {
         let color = match notice.level {
             NoticeLevel::Info => theme::INFO,
             NoticeLevel::Error => theme::FAILED,

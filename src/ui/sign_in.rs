@@ -10,19 +10,19 @@ use crate::viewer::{AppState, Command, CommandSender, SignInPhase, ViewState};
 pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands: &CommandSender) {
     ui.with_layout(Layout::top_down(Align::Center), |ui| {
         ui.add_space(60.0);
-        if let Some(fatal) = &state.fatal {
+        if let Some(fatal) = &state.runtime.fatal {
             ui.heading("The site could not be set up");
             ui.label(RichText::new(fatal).color(theme::FAILED));
             return;
         }
-        if let Some(message) = &state.starting {
+        if let Some(message) = &state.runtime.starting {
             ui.heading(message);
             return;
         }
         ui.heading("Sign in");
-        ui.label(RichText::new(&state.site_url).color(theme::MUTED));
+        ui.label(RichText::new(&state.site().address).color(theme::MUTED));
         ui.add_space(12.0);
-        let busy = matches!(state.sign_in, SignInPhase::InProgress { .. });
+        let busy = matches!(state.runtime.sign_in, SignInPhase::InProgress { .. });
 
         let user_label = ui.label("User name");
         ui.add_enabled(
@@ -50,7 +50,7 @@ pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands:
                 password: std::mem::take(&mut view.form.password),
             });
         }
-        match &state.sign_in {
+        match &state.runtime.sign_in {
             SignInPhase::InProgress { username } => {
                 ui.label(format!("Signing in as {username}…"));
             }

@@ -1,21 +1,29 @@
 //! The viewer context, in the spirit of rerun's `re_viewer_context`: what
 //! the UI reads and how it asks for things, as plain data with no I/O.
-//! The state ([`AppState`], changed only by [`AppState::apply`]), the view's
-//! own arrangement ([`ViewState`]), the commands the UI sends
+//! The state ([`AppState`], changed only by [`AppState::apply`]: one
+//! [`SiteMirror`] per site and the runtime-only [`Runtime`]), the view's
+//! own arrangement ([`ViewState`]: the persisted [`Workspace`] and the
+//! sign-in form), the commands the UI sends
 //! ([`Command`] through a [`CommandSender`]), the events that change the
 //! state ([`AppEvent`]), and the [`TileSource`] trait a video tile draws
 //! from. `ui` depends on this room and `domain` only; the shell (`app`)
 //! wires the worker and the video engine to it.
 
 mod command;
+mod event;
+mod mirror;
 mod state;
 mod tile;
 mod workspace;
 
 pub use command::{Command, CommandReceiver, CommandSender, command_channel};
+pub use event::{AppEvent, StillImage};
+pub use mirror::{
+    COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN, Keyed, NO_ANSWER,
+    SiteKey, SiteMirror,
+};
 pub use state::{
-    AppEvent, AppState, COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN,
-    Link, NO_ANSWER, NOTICE_MS, Notice, NoticeLevel, SignInPhase, StillImage, may_command_door,
+    AppState, Link, NOTICE_MS, Notice, NoticeLevel, Runtime, SignInPhase, may_command_door,
     may_decide_requests,
 };
 pub use tile::{

@@ -178,11 +178,11 @@ impl ViewState {
     /// The view for `state` over a loaded `workspace`: the demo site's form
     /// is prefilled, another site's with the user name last used there.
     pub fn new(state: &super::AppState, workspace: Workspace) -> Self {
-        let username = if state.demo {
+        let username = if state.site().demo {
             "operator".to_owned()
         } else {
             workspace
-                .last_username(&state.site_url)
+                .last_username(&state.site().address)
                 .unwrap_or_default()
                 .to_owned()
         };
