@@ -1133,4 +1133,33 @@ mod tests {
         assert_eq!(s.sites()[&other].last_seq(), None);
         assert_eq!(s.site().key(), &here.site);
     }
+
+    /// The cost of one live event does not grow with the site: prints the
+    /// time per door event with 10 and with 5,000 doors (run with
+    /// `--ignored --nocapture`; a debug build's figures, for comparison only).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn event_cost_does_not_grow_with_the_site() {
+        for doors in [10, 5_000] {
+            let mut s = signed_in(Role::Operator);
+            let mut snap = snapshot(10);
+            snap.doors = (0..doors)
+                .map(|i| door(&format!("d{i}"), &format!("Door {i}")))
+                .collect();
+            s.apply(AppEvent::Snapshot(Box::new(snap)));
+            let n = 100_000;
+            let started = std::time::Instant::now();
+            for seq in 0..n {
+                s.apply(live(
+                    11 + seq,
+                    EventKind::DoorStateChanged {
+                        door: DoorId::new(format!("d{}", (seq as usize * 7919) % doors)),
+                        status: unlocked(),
+                    },
+                ));
+            }
+            let per_event = started.elapsed() / n as u32;
+            println!("{doors} doors: {per_event:?} per door event");
+        }
+    }
 }
