@@ -432,6 +432,7 @@ fn the_workspace_survives_a_restart_and_the_command_line_wins() {
     r.harness.run();
     assert_eq!(keys(&next_frame(&mut r)).len(), 9);
     assert!(!r.harness.state().persist_egui_memory());
+    let events_width = r.harness.state().view().workspace.panels.events_width;
     r.harness.state_mut().save(&mut storage.clone());
     drop(r);
 
@@ -448,6 +449,10 @@ fn the_workspace_survives_a_restart_and_the_command_line_wins() {
     assert_eq!(
         (workspace.cameras.side, workspace.cameras.show_stats),
         (3, true)
+    );
+    assert_eq!(
+        workspace.panels.events_width, events_width,
+        "the event list opens as wide as it was, no wider"
     );
     drop(r);
 
