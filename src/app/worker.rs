@@ -9,14 +9,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::command::Command;
 use super::demo_site::DemoSite;
-use super::state::StillImage;
-use super::state::{AppEvent, NoticeLevel};
 use crate::client::dispatch::{DispatchOptions, send_door_command};
 use crate::client::live::{self, LiveHandle, LiveUpdate};
 use crate::client::{Client, ClientConfig, ClientError, error_chain};
 use crate::domain::{CameraId, Decision, ErrorKind, RequestId, Seq};
+use crate::viewer::{AppEvent, Command, NoticeLevel, StillImage};
 
 /// How often the site's clock is read again.
 pub const SITE_CLOCK_PERIOD_MS: u64 = 60_000;
