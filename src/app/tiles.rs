@@ -146,7 +146,7 @@ mod tests {
             view.status,
             TileStatus::Error(TileError {
                 kind: ErrorKind::Unauthenticated,
-                text: "camera refused the credentials".into(),
+                text: "unauthorized: the camera refused the credentials".into(),
             })
         );
         assert_eq!(view.stats.latency_ms, Some(12.5));
