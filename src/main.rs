@@ -29,6 +29,10 @@ struct Cli {
     /// The demo site's config (default: config/site.toml).
     #[arg(long)]
     demo_config: Option<PathBuf>,
+    /// Open on this view instead of the saved one: doors, cameras,
+    /// cameras:3x3, cameras:4x4:fill.
+    #[arg(long)]
+    view: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
             ca_cert: cli.ca_cert,
             username: cli.user,
             demo_config: cli.demo_config,
+            start_view: cli.view,
         }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),

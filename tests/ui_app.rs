@@ -233,11 +233,9 @@ fn unlock_sends_the_command_and_shows_pending_then_confirmed() {
     r.harness.run();
     assert!(has_in_row(&r.harness, "Server room", "unlock: confirmed"));
     assert!(has_in_row(&r.harness, "Server room", "unlocked"));
-    let door_view = r
-        .harness
-        .state()
-        .state()
-        .door(&DoorId::new("door-server"))
+    let state = r.harness.state().state();
+    let door_view = state
+        .door(&state.site().keyed(DoorId::new("door-server")))
         .and_then(|d| d.last_command.clone())
         .expect("last command");
     assert_eq!(door_view.phase, CommandPhase::Confirmed);
@@ -444,4 +442,67 @@ fn sign_in_form_sends_the_credentials_and_sign_out_works() {
     r.harness.get_by_label("Sign out").click();
     r.harness.run();
     assert_eq!(r.commands.try_recv().ok(), Some(Command::SignOut));
+}
+
+#[test]
+fn the_workspace_remembers_the_site_and_user_but_never_the_password() {
+    use eframe::App as _;
+    let mut r = rig(Role::Operator, false);
+    r.events
+        .try_send(AppEvent::SignedIn(Session {
+            token: "secret-token".into(),
+            username: "ada".into(),
+            role: Role::Operator,
+            expires: t(3600),
+        }))
+        .expect("room");
+    r.harness.run();
+    let workspace = &r.harness.state().view().workspace;
+    assert_eq!(workspace.last_username("http://site.example"), Some("ada"));
+
+    // What eframe would write holds the address and the name, no secret.
+    struct Text(String);
+    impl eframe::Storage for Text {
+        fn get_string(&self, _: &str) -> Option<String> {
+            Some(self.0.clone())
+        }
+        fn set_string(&mut self, _: &str, value: String) {
+            self.0 = value;
+        }
+        fn remove_string(&mut self, _: &str) {}
+        fn flush(&mut self) {}
+    }
+    let mut saved = Text(String::new());
+    r.harness.state_mut().save(&mut saved);
+    assert!(
+        saved.0.contains("site.example") && saved.0.contains("ada"),
+        "{}",
+        saved.0
+    );
+    assert!(
+        !saved.0.contains("secret-token") && !saved.0.contains("tok"),
+        "{}",
+        saved.0
+    );
+
+    // The next start prefills the form with that name.
+    let (command_tx, _commands) = mpsc::channel(16);
+    let (_events, event_rx) = mpsc::channel(16);
+    let mut app = App::new_for_test(
+        AppState::new(t(0), "http://site.example", false),
+        command_tx,
+        event_rx,
+    );
+    assert!(app.open_workspace(Some(&saved), None));
+    assert_eq!(app.view().form.username, "ada");
+    assert!(app.view().form.password.is_empty());
+}
+
+#[test]
+fn open_requests_stay_in_sight_over_the_cameras() {
+    let mut r = rig(Role::Operator, false);
+    r.harness.get_by_label("Cameras").click();
+    r.harness.run();
+    assert!(r.harness.query_by_label("Access requests (1)").is_some());
+    assert!(r.harness.query_by_label("Ada Lovelace").is_some());
 }

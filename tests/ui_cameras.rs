@@ -10,13 +10,14 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use tokio::sync::mpsc;
 
-use watchdesk::app::{App, AppEvent, AppState, Command, StillImage};
+use watchdesk::app::{App, AppEvent, AppState, Command, StillImage, tile_error};
 use watchdesk::domain::{
     Camera, CameraId, Role, Session, SiteInfo, Snapshot, StreamInfo, Timestamp,
 };
-use watchdesk::ui::video_tile::TileSource;
-use watchdesk::video::{
-    Frame, StreamChoice, TileRequest, TileStats, TileStatus, TileView, VideoError,
+use watchdesk::video::VideoError;
+use watchdesk::viewer::MainView;
+use watchdesk::viewer::{
+    StreamChoice, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
 };
 
 fn t(secs: i64) -> Timestamp {
@@ -32,6 +33,7 @@ fn camera(i: usize) -> Camera {
         height,
         fps: 25,
         codec: "h264".into(),
+        ..Default::default()
     };
     Camera {
         id: CameraId::new(&id),
@@ -39,13 +41,15 @@ fn camera(i: usize) -> Camera {
         main: stream("main", 1280, 720),
         sub: stream("sub", 640, 360),
         map: None,
+        state: Default::default(),
+        auth_required: false,
     }
 }
 
 /// What the stand-in was asked: key, size, single view.
 type Asked = Vec<(String, [u32; 2], bool)>;
 /// Per camera id: the frame and status to hand out.
-type Script = HashMap<String, (Option<Arc<Frame>>, TileStatus)>;
+type Script = HashMap<String, (Option<TileFrame>, TileStatus)>;
 
 #[derive(Default)]
 struct Fake {
@@ -54,7 +58,7 @@ struct Fake {
 }
 
 impl Fake {
-    fn set(&self, camera: &str, frame: Option<Arc<Frame>>, status: TileStatus) {
+    fn set(&self, camera: &str, frame: Option<TileFrame>, status: TileStatus) {
         self.tiles
             .lock()
             .expect("lock")
@@ -96,16 +100,16 @@ impl TileSource for Shared {
     }
 }
 
-fn frame(number: u64, capture: Timestamp) -> Arc<Frame> {
+fn frame(number: u64, capture: Timestamp) -> TileFrame {
     let (width, height) = (32, 18);
-    Arc::new(Frame {
+    TileFrame {
         width,
         height,
         rgba: bytes::Bytes::from(vec![200; (width * height * 4) as usize]),
         number,
         capture_time: Some(capture),
         arrived: Instant::now(),
-    })
+    }
 }
 
 fn state(cameras: usize) -> AppState {
@@ -247,10 +251,11 @@ fn a_frame_is_uploaded_once_and_overlays_tell_the_status() {
     r.fake.set(
         "cam-2",
         None,
-        TileStatus::Error(VideoError::MissingElement {
+        // As the shell hands over the engine's error.
+        TileStatus::Error(tile_error(&VideoError::MissingElement {
             element: "avdec_h264".into(),
             package: "gstreamer1.0-libav".into(),
-        }),
+        })),
     );
     open_cameras(&mut r);
     assert_eq!(
@@ -336,7 +341,8 @@ fn the_still_stands_in_until_the_first_frame() {
         r.harness
             .state()
             .state()
-            .stills
+            .site()
+            .stills()
             .contains_key(&CameraId::new("cam-0"))
     );
     open_cameras(&mut r);
@@ -367,4 +373,101 @@ fn without_video_the_view_says_why() {
             .query_by_label("The video engine is not running")
             .is_some()
     );
+}
+
+/// eframe's storage in memory, shared by the runs of a test (as the file
+/// eframe keeps is shared by two starts of the program).
+#[derive(Clone, Default)]
+struct Storage(std::rc::Rc<std::cell::RefCell<HashMap<String, String>>>);
+
+impl eframe::Storage for Storage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.borrow().get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.borrow_mut().insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.borrow_mut().remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// A window opened as the program opens it: over `storage`, with the
+/// command line's start view if any.
+fn rig_over(cameras: usize, storage: &Storage, start_view: Option<&'static str>) -> Rig {
+    let (command_tx, commands) = mpsc::channel(16);
+    let (events, event_rx) = mpsc::channel(16);
+    let fake = Arc::new(Fake::default());
+    let source = Shared(fake.clone());
+    // The creation context borrows the storage for the harness's life.
+    let storage: &'static Storage = Box::leak(Box::new(storage.clone()));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| {
+            cc.storage = Some(storage);
+            let mut app = App::new_for_test(state(cameras), command_tx, event_rx);
+            app.set_tile_source(Box::new(source));
+            assert!(app.open_workspace(cc.storage, start_view));
+            app
+        });
+    harness.run();
+    Rig {
+        harness,
+        fake,
+        _commands: commands,
+        events,
+    }
+}
+
+#[test]
+fn the_workspace_survives_a_restart_and_the_command_line_wins() {
+    use eframe::App as _;
+    let storage = Storage::default();
+
+    // First run: nothing saved, the door view; the operator opens the
+    // cameras in 3×3 with stats, and the window closes (eframe saves).
+    let mut r = rig_over(10, &storage, None);
+    assert!(r.fake.take_asked().is_empty(), "opens on the doors");
+    open_cameras(&mut r);
+    r.harness.get_by_label("3×3").click();
+    r.harness.get_by_label("Stats").click();
+    r.harness.run();
+    assert_eq!(keys(&next_frame(&mut r)).len(), 9);
+    assert!(!r.harness.state().persist_egui_memory());
+    let events_width = r.harness.state().view().workspace.panels.events_width;
+    r.harness.state_mut().save(&mut storage.clone());
+    drop(r);
+
+    // Second run: it opens where it was left, with no click.
+    let mut r = rig_over(10, &storage, None);
+    let asked = next_frame(&mut r);
+    assert_eq!(
+        keys(&asked),
+        (0..9).map(|i| format!("cam-{i}")).collect::<Vec<_>>(),
+        "3×3 again"
+    );
+    let workspace = &r.harness.state().view().workspace;
+    assert_eq!(workspace.main, MainView::Cameras);
+    assert_eq!(
+        (workspace.cameras.side, workspace.cameras.show_stats),
+        (3, true)
+    );
+    assert_eq!(
+        workspace.panels.events_width, events_width,
+        "the event list opens as wide as it was, no wider"
+    );
+    drop(r);
+
+    // A start view on the command line wins over the saved one ...
+    let mut r = rig_over(10, &storage, Some("doors"));
+    assert!(next_frame(&mut r).is_empty(), "the doors, no video");
+    assert_eq!(r.harness.state().view().workspace.main, MainView::Doors);
+    drop(r);
+    let mut r = rig_over(10, &storage, Some("cameras:4x4"));
+    assert_eq!(keys(&next_frame(&mut r)).len(), 10, "4×4 over 10 cameras");
+    drop(r);
+    // ... for that run only: nothing was saved since, so the saved view stays.
+    let r = rig_over(10, &storage, None);
+    assert_eq!(r.harness.state().view().workspace.cameras.side, 3);
 }

@@ -157,6 +157,7 @@ fn camera(main_url: &str, main: [u32; 2], sub_url: &str, sub: [u32; 2]) -> Camer
         height,
         fps: FPS,
         codec: "h264".into(),
+        ..Default::default()
     };
     Camera {
         id: CameraId::new("cam-test"),
@@ -164,6 +165,8 @@ fn camera(main_url: &str, main: [u32; 2], sub_url: &str, sub: [u32; 2]) -> Camer
         main: info(main_url, main),
         sub: info(sub_url, sub),
         map: None,
+        state: Default::default(),
+        auth_required: false,
     }
 }
 

@@ -2,24 +2,24 @@
 //! the command and event channels, the worker task, and [`run`], which wires
 //! them together (and starts the demo site when no site is given).
 
-mod command;
 pub mod demo_site;
+pub mod persist;
 pub mod probe;
 mod shell;
-mod state;
+mod tiles;
 pub mod video;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use command::{Command, CommandReceiver, CommandSender, command_channel};
-pub use shell::{App, Clock};
-pub use state::{
-    AppEvent, AppState, COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN,
-    Link, NO_ANSWER, NOTICE_MS, Notice, NoticeLevel, SignInPhase, StillImage, may_command_door,
-    may_decide_requests,
+pub use crate::viewer::{
+    AppEvent, AppState, COMMAND_DEADLINE_MS, Command, CommandPhase, CommandReceiver, CommandSender,
+    CommandView, DoorView, EVENT_LIST_LEN, Link, NO_ANSWER, NOTICE_MS, Notice, NoticeLevel,
+    SignInPhase, StillImage, command_channel, may_command_door, may_decide_requests,
 };
+pub use shell::{App, Clock};
+pub use tiles::{tile_error, tile_view};
 
 use crate::client::{ClientError, error_chain};
 use crate::config::{ConfigError, SiteConfig};
@@ -49,6 +49,9 @@ pub struct ClientOptions {
     pub username: Option<String>,
     /// The demo site's `site.toml`; found next to the program when none.
     pub demo_config: Option<PathBuf>,
+    /// The view to open on (e.g. `doors`, `cameras:4x4`), over the saved
+    /// one; else [`video::START_VIEW_ENV`].
+    pub start_view: Option<String>,
 }
 
 /// Why the client could not run.
@@ -167,7 +170,10 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
         .map_err(AppError::Runtime)?;
 
     let renderer = video::renderer_from_env();
-    let start_view = std::env::var(video::START_VIEW_ENV).ok();
+    let start_view = opts
+        .start_view
+        .clone()
+        .or_else(|| std::env::var(video::START_VIEW_ENV).ok());
     tracing::info!(%renderer, "opening the window");
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -184,23 +190,17 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
             crate::ui::theme::install(&cc.egui_ctx);
             let _ = ctx_slot.set(cc.egui_ctx.clone());
             let mut app = App::new(state, command_tx, event_rx);
+            // The saved workspace; the command line wins over it.
+            if !app.open_workspace(cc.storage, start_view.as_deref()) {
+                tracing::warn!(
+                    "start view {start_view:?} not understood (e.g. cameras:3x3, cameras:4x4:fill, doors)"
+                );
+            }
             if let Some(user) = username {
                 app.prefill_username(&user);
             }
             app.set_video(video::start_video(&cc.egui_ctx));
             app.log_tile_stats(&renderer.to_string());
-            if let Some(view) = start_view.as_deref() {
-                match crate::ui::cameras::CamerasView::parse_start(view) {
-                    Some(cameras) => {
-                        app.set_start_view(crate::ui::MainView::Cameras, Some(cameras))
-                    }
-                    None if view.trim() == "doors" => {}
-                    None => tracing::warn!(
-                        "{}={view:?} not understood (e.g. cameras:3x3, cameras:4x4:fill, doors)",
-                        video::START_VIEW_ENV
-                    ),
-                }
-            }
             Ok(Box::new(app))
         }),
     );

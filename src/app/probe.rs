@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
-use super::state::AppState;
+use crate::viewer::AppState;
 
 /// The environment variable that turns the probe on.
 pub const PROBE_ENV: &str = "WATCHDESK_PROBE";
@@ -74,7 +74,8 @@ impl Probe {
         self.frames += 1;
         let link_up = state.link_up();
         let doors: Vec<(String, String)> = state
-            .doors
+            .site()
+            .doors()
             .iter()
             .map(|d| {
                 (
@@ -93,10 +94,10 @@ impl Probe {
         let report = ProbeReport {
             frames: self.frames,
             link_up,
-            demo: state.demo,
-            signed_in: state.session.is_some(),
-            last_seq: state.last_seq,
-            events_listed: state.events.len(),
+            demo: state.site().demo,
+            signed_in: state.runtime.session.is_some(),
+            last_seq: state.site().last_seq(),
+            events_listed: state.site().events().len(),
             doors,
             door_changes: self.door_changes,
         };

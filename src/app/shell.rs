@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::command::{Command, CommandReceiver, CommandSender, command_channel};
-use super::state::{AppEvent, AppState};
 use super::video::{RepaintPacer, TileStatsLog, VideoSetup};
 use crate::domain::{ErrorKind, Timestamp};
-use crate::ui::cameras::{CamerasView, VideoFeed, VideoUi};
-use crate::ui::video_tile::{TileSource, TileTextures};
-use crate::ui::{self, MainView, ViewState};
+use crate::ui;
+use crate::ui::cameras::{VideoFeed, VideoUi};
+use crate::ui::video_tile::TileTextures;
+use crate::viewer::{
+    AppEvent, AppState, Command, CommandReceiver, CommandSender, NoticeLevel, TileSource,
+    ViewState, Workspace, command_channel,
+};
 
 /// The most worker events applied in one frame; the rest wait a frame, so
 /// a flood cannot freeze the UI.
@@ -64,7 +66,7 @@ impl App {
         from_worker: mpsc::Receiver<AppEvent>,
     ) -> Self {
         let (outbox, outbox_rx) = command_channel();
-        let view = ViewState::new(&state);
+        let view = ViewState::new(&state, Workspace::default());
         Self {
             state,
             view,
@@ -103,15 +105,21 @@ impl App {
         self.video.stats = TileStatsLog::from_env(renderer);
     }
 
-    /// Opens the window on `main`, with the cameras laid out as `cameras`.
-    pub fn set_start_view(&mut self, main: MainView, cameras: Option<CamerasView>) {
-        self.view.main = main;
-        if let Some(cameras) = cameras {
-            self.view.cameras = cameras;
-        }
+    /// Loads the workspace saved by an earlier run (`cc.storage`): the view
+    /// and layout the window opens on, panel sizes, the user name last used
+    /// at this site. A `start_view` from the command line (`doors`,
+    /// `cameras:4x4`, ...) wins over the saved view; false when it is not
+    /// understood. Call before [`App::prefill_username`], which wins too.
+    pub fn open_workspace(
+        &mut self,
+        storage: Option<&dyn eframe::Storage>,
+        start_view: Option<&str>,
+    ) -> bool {
+        self.view = ViewState::new(&self.state, super::persist::load_workspace(storage));
+        start_view.is_none_or(|text| self.view.workspace.apply_start_view(text))
     }
 
-    /// The view's own state (which view, the grid).
+    /// The view's own state (the workspace, the sign-in form).
     pub fn view(&self) -> &ViewState {
         &self.view
     }
@@ -123,13 +131,13 @@ impl App {
 
     /// A window with no network behind it, for tests: `state` is shown as
     /// is, commands land in `to_worker`, and the clock stands still at
-    /// `state.now` until [`App::set_clock`].
+    /// `state.runtime.now` until [`App::set_clock`].
     pub fn new_for_test(
         state: AppState,
         to_worker: mpsc::Sender<Command>,
         from_worker: mpsc::Receiver<AppEvent>,
     ) -> Self {
-        let now = state.now;
+        let now = state.runtime.now;
         let mut app = Self::new(state, to_worker, from_worker);
         app.clock = Box::new(move || now);
         app
@@ -142,7 +150,7 @@ impl App {
 
     /// Prefills the sign-in form's user name.
     pub fn prefill_username(&mut self, username: &str) {
-        self.view.username = username.to_owned();
+        self.view.form.username = username.to_owned();
     }
 
     /// The state as the window sees it.
@@ -190,7 +198,7 @@ impl App {
                         message: message.into(),
                     }),
                     None => self.state.apply(AppEvent::Notice {
-                        level: super::state::NoticeLevel::Error,
+                        level: NoticeLevel::Error,
                         text: format!("Not sent: {message}"),
                     }),
                 }
@@ -223,6 +231,21 @@ impl eframe::App for App {
         while applied < MAX_EVENTS_PER_FRAME {
             match self.from_worker.try_recv() {
                 Ok(event) => {
+                    if let AppEvent::CameraCredentials {
+                        camera,
+                        credentials,
+                    } = &event
+                        && let Some(source) = &self.video.source
+                    {
+                        source.set_credentials(camera, Some(credentials.clone()));
+                    }
+                    if let AppEvent::SignedIn(session) = &event
+                        && !self.state.site().demo
+                    {
+                        self.view
+                            .workspace
+                            .signed_in(&self.state.site().address, &session.username);
+                    }
                     self.state.apply(event);
                     applied += 1;
                 }
@@ -237,6 +260,17 @@ impl eframe::App for App {
             let wait_ms = u64::try_from(wait_ms).unwrap_or(0);
             ctx.request_repaint_after(Duration::from_millis(wait_ms));
         }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        super::persist::save_workspace(storage, &self.view.workspace);
+    }
+
+    /// The workspace holds what should survive a restart; egui's own memory
+    /// (scroll offsets, panel sizes it would restore behind the workspace's
+    /// back) is not saved.
+    fn persist_egui_memory(&self) -> bool {
+        false
     }
 
     fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
@@ -289,8 +323,8 @@ impl eframe::App for App {
 /// 0.2-0.35 s of CPU under software rendering, so the clock alone must not
 /// repaint every second.
 pub fn clock_wait_ms(state: &AppState) -> Option<u64> {
-    state.session.as_ref()?;
-    if !state.open_requests.is_empty() {
+    state.runtime.session.as_ref()?;
+    if state.site().has_open_requests() {
         return Some(1_000);
     }
     let into_minute_ms = state.site_now().timestamp_millis().rem_euclid(60_000);
@@ -326,7 +360,7 @@ mod tests {
         // A request counting down: every second.
         s.apply(AppEvent::Live(crate::domain::Event {
             seq: 1,
-            time: s.now,
+            time: s.runtime.now,
             kind: crate::domain::EventKind::AccessRequestOpened {
                 request: crate::domain::AccessRequest {
                     id: "r1".into(),
@@ -336,8 +370,8 @@ mod tests {
                     credential: None,
                     reason: "intercom".into(),
                     visitor_name: None,
-                    created: s.now,
-                    expires: s.now,
+                    created: s.runtime.now,
+                    expires: s.runtime.now,
                 },
             },
         }));

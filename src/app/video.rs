@@ -11,13 +11,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
-use crate::ui::video_tile::{FrameSummary, TileSource};
-use crate::video::{EngineOptions, StreamChoice, VideoEngine};
+use crate::ui::video_tile::FrameSummary;
+use crate::video::{EngineOptions, VideoEngine};
+use crate::viewer::{StreamChoice, TileSource};
 
 /// `wgpu` or `glow`: the renderer to use instead of the default.
 pub const RENDERER_ENV: &str = "WATCHDESK_RENDERER";
 /// The view the window opens with, e.g. `cameras:4x4` (see
-/// [`CamerasView::parse_start`](crate::ui::cameras::CamerasView::parse_start)).
+/// [`CamerasView::parse_start`](crate::viewer::CamerasView::parse_start)).
 pub const START_VIEW_ENV: &str = "WATCHDESK_START_VIEW";
 /// A file the window writes its per-tile stats to, every second and at exit.
 pub const TILE_STATS_ENV: &str = "WATCHDESK_TILE_STATS";
@@ -473,7 +474,7 @@ mod tests {
             camera: crate::domain::CameraId::new("cam-1"),
             stream: StreamChoice::Sub,
             status: "playing".into(),
-            stats: crate::video::TileStats::default(),
+            stats: crate::viewer::TileStats::default(),
             frames_shown,
             stream_fps: 25,
             capture_time: Some(capture),

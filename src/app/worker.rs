@@ -9,14 +9,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::command::Command;
 use super::demo_site::DemoSite;
-use super::state::StillImage;
-use super::state::{AppEvent, NoticeLevel};
 use crate::client::dispatch::{DispatchOptions, send_door_command};
 use crate::client::live::{self, LiveHandle, LiveUpdate};
 use crate::client::{Client, ClientConfig, ClientError, error_chain};
 use crate::domain::{CameraId, Decision, ErrorKind, RequestId, Seq};
+use crate::viewer::{AppEvent, Command, NoticeLevel, StillImage};
 
 /// How often the site's clock is read again.
 pub const SITE_CLOCK_PERIOD_MS: u64 = 60_000;
@@ -297,6 +295,22 @@ impl Worker {
         };
         let seq: Seq = snapshot.seq;
         let cameras: Vec<CameraId> = snapshot.cameras.iter().map(|c| c.id.clone()).collect();
+        // Before the cameras appear, so that their tiles start with them.
+        for camera in snapshot.cameras.iter().filter(|c| c.auth_required) {
+            match self.client.camera_credentials(&camera.id).await {
+                Ok(credentials) => {
+                    let camera = camera.id.clone();
+                    let event = AppEvent::CameraCredentials {
+                        camera,
+                        credentials,
+                    };
+                    self.sink.send(event).await;
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %camera.id, "no camera credentials: {}", error_chain(&e))
+                }
+            }
+        }
         self.sink.send(AppEvent::Snapshot(Box::new(snapshot))).await;
         self.session.tasks.push(tokio::spawn(load_stills(
             self.client.clone(),
@@ -413,12 +427,30 @@ async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
         wait_ms = (wait_ms * 2).min(10_000);
         pending = unavailable;
     }
-    // Stills are served, so the cameras are up: read their addresses again.
-    match client.snapshot().await {
-        Ok(snapshot) => {
-            sink.send(AppEvent::Cameras(snapshot.cameras)).await;
+    // Stills are served, so the cameras are up: read their addresses again,
+    // and again while a real camera's streams are still being probed.
+    let mut wait_ms = 500;
+    loop {
+        match client.snapshot().await {
+            Ok(snapshot) => {
+                let probing = snapshot
+                    .cameras
+                    .iter()
+                    .any(|c| c.state == crate::domain::CameraState::Probing);
+                if !sink.send(AppEvent::Cameras(snapshot.cameras)).await || !probing {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!("cannot read the cameras again: {}", error_chain(&e));
+                return;
+            }
         }
-        Err(e) => tracing::debug!("cannot read the cameras again: {}", error_chain(&e)),
+        if started.elapsed() > Duration::from_millis(STILLS_RETRY_MS) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        wait_ms = (wait_ms * 2).min(10_000);
     }
 }
 

@@ -3,9 +3,8 @@
 //! request never actuates a door twice. The answer says only whether the
 //! site accepted the command; its outcome arrives later as events.
 
-use std::time::Duration;
-
 use super::{Client, ClientError, error_chain};
+use crate::backoff::{Backoff, Jitter};
 use crate::domain::{CommandInfo, DoorAction, DoorCommand, DoorId};
 
 /// How hard to try.
@@ -13,8 +12,8 @@ use crate::domain::{CommandInfo, DoorAction, DoorCommand, DoorId};
 pub struct DispatchOptions {
     /// Tries in all, the first included. Default: 3.
     pub attempts: u32,
-    /// Wait before the second try; it grows by this much each time.
-    /// Default: 300.
+    /// Wait before the second try; it doubles each time (the one
+    /// [`Backoff`] policy). Default: 300.
     pub retry_delay_ms: u64,
 }
 
@@ -47,6 +46,7 @@ pub async fn send_door_command(
         idempotency_key: idempotency_key.to_owned(),
     };
     let attempts = options.attempts.max(1);
+    let backoff = Backoff::new(options.retry_delay_ms, u64::MAX, Jitter::None);
     let mut attempt = 1;
     loop {
         match client.door_command(door, &command).await {
@@ -55,16 +55,16 @@ pub async fn send_door_command(
                 return Ok(info);
             }
             Err(e) if e.is_transient() && attempt < attempts => {
-                let wait_ms = options.retry_delay_ms.saturating_mul(u64::from(attempt));
+                let wait = backoff.delay_for(attempt);
                 tracing::warn!(
                     %door,
                     ?action,
                     attempt,
-                    wait_ms,
+                    wait_ms = wait.as_millis() as u64,
                     "door command not delivered, retrying with the same key: {}",
                     error_chain(&e)
                 );
-                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                tokio::time::sleep(wait).await;
                 attempt += 1;
             }
             Err(e) => return Err(e),

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::sse::{SseEvent, SseParser};
 use super::{Client, error_chain};
+use crate::backoff::{Backoff, Jitter};
 use crate::domain::{ErrorKind, Event, Seq};
 
 /// What the live stream reports, in order.
@@ -54,23 +55,11 @@ impl Default for LiveOptions {
 }
 
 impl LiveOptions {
-    /// The wait before retry number `attempt` (1-based), before jitter:
-    /// doubling from `backoff_start_ms`, capped at `backoff_max_ms`.
-    pub fn backoff_ms(&self, attempt: u32) -> u64 {
-        let shift = attempt.saturating_sub(1).min(30);
-        self.backoff_start_ms
-            .saturating_mul(1u64 << shift)
-            .min(self.backoff_max_ms)
-    }
-
-    /// [`Self::backoff_ms`] with "equal jitter": a random wait between half
-    /// of it and all of it, so that many clients do not retry in step.
-    pub fn backoff_with_jitter_ms(&self, attempt: u32) -> u64 {
-        let full = self.backoff_ms(attempt);
-        if full < 2 {
-            return full;
-        }
-        rand::random_range(full / 2..=full)
+    /// The reconnect policy: doubling from `backoff_start_ms` to
+    /// `backoff_max_ms`, with equal jitter so that many clients do not
+    /// retry in step.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.backoff_start_ms, self.backoff_max_ms, Jitter::Equal)
     }
 }
 
@@ -176,7 +165,8 @@ impl Live {
                 }
                 End::Lost(reason) => {
                     self.attempt = self.attempt.saturating_add(1);
-                    let retry_in_ms = self.options.backoff_with_jitter_ms(self.attempt);
+                    let retry_in_ms =
+                        self.options.backoff().delay_for(self.attempt).as_millis() as u64;
                     tracing::info!(
                         attempt = self.attempt,
                         retry_in_ms,
@@ -567,13 +557,9 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let o = LiveOptions::default();
-        let got: Vec<u64> = (1..=7).map(|a| o.backoff_ms(a)).collect();
+        let b = LiveOptions::default().backoff();
+        let got: Vec<u64> = (1..=7).map(|a| b.base_ms_for(a)).collect();
         assert_eq!(got, vec![250, 500, 1000, 2000, 4000, 5000, 5000]);
-        assert_eq!(o.backoff_ms(u32::MAX), 5000);
-        for a in 1..10 {
-            let j = o.backoff_with_jitter_ms(a);
-            assert!(j >= o.backoff_ms(a) / 2 && j <= o.backoff_ms(a));
-        }
+        assert_eq!(b.jitter, Jitter::Equal);
     }
 }

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::{
-    AccessPoint, AccessPointId, Camera, CameraId, Cardholder, CardholderId, Credential,
-    CredentialId, CredentialState, Direction, Door, DoorId, ErrorKind, FailMode, FloorMap, MapId,
-    Placement, Role, SiteInfo, StreamInfo,
+    AccessPoint, AccessPointId, Camera, CameraCredentials, CameraId, CameraState, Cardholder,
+    CardholderId, Credential, CredentialId, CredentialState, Direction, Door, DoorId, ErrorKind,
+    FailMode, FloorMap, MapId, Placement, Role, SiteInfo, StreamInfo,
 };
 
 /// A config or map file that cannot be used: where, and what is wrong.
@@ -247,11 +247,23 @@ struct CameraFile {
     /// A demo scene (served by the site's RTSP server) ...
     #[serde(default)]
     scene: Option<String>,
-    /// ... or a real camera's streams.
+    /// ... or a real camera's streams (no credentials in them).
     #[serde(default)]
     main_url: Option<String>,
+    /// Optional: a camera with one stream plays it at every tile size.
     #[serde(default)]
     sub_url: Option<String>,
+    /// The user the site (and, until the site relays video, its clients)
+    /// opens the streams as.
+    #[serde(default)]
+    username: Option<String>,
+    /// A file holding the password (one trailing newline is dropped),
+    /// relative to this file ...
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    /// ... or the name of an environment variable holding it.
+    #[serde(default)]
+    password_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -390,8 +402,13 @@ pub enum CameraSource {
     /// Served by the site's demo RTSP server; the scene names a look
     /// (`ball`, `smpte`, `snow`, `gradient`, `pinwheel`, …).
     Demo { scene: String },
-    /// A real camera.
-    Rtsp { main_url: String, sub_url: String },
+    /// A real camera: its streams (`sub_url` `None` when it has one) and
+    /// the credentials they need, if any.
+    Rtsp {
+        main_url: String,
+        sub_url: Option<String>,
+        credentials: Option<CameraCredentials>,
+    },
 }
 
 /// A cardholder with the schedule their cards follow.
@@ -430,6 +447,15 @@ impl SiteConfig {
     /// Loads `site.toml` and every file it names, and checks that every
     /// reference points at something that exists.
     pub fn load(site_toml: &Path) -> Result<SiteConfig, ConfigError> {
+        Self::load_with_env(site_toml, &|name| std::env::var(name).ok())
+    }
+
+    /// [`SiteConfig::load`], reading environment variables (a camera's
+    /// `password_env`) through `env` rather than the process environment.
+    pub fn load_with_env(
+        site_toml: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<SiteConfig, ConfigError> {
         let (file, text): (SiteFile, String) = parse_toml(site_toml)?;
         let base = site_toml.parent().unwrap_or(Path::new("."));
         let s = &file.site;
@@ -475,20 +501,48 @@ impl SiteConfig {
                     format!("camera {:?} names unknown map {m:?}", c.id),
                 ));
             }
+            let has_auth =
+                c.username.is_some() || c.password_file.is_some() || c.password_env.is_some();
             let source = match (&c.scene, &c.main_url, &c.sub_url) {
-                (Some(scene), None, None) => CameraSource::Demo {
+                (Some(scene), None, None) if !has_auth => CameraSource::Demo {
                     scene: scene.clone(),
                 },
                 (None, Some(main), sub) => {
-                    for url in [Some(main), sub.as_ref()].into_iter().flatten() {
+                    for (url, key) in [
+                        (Some(main), "camera.main_url"),
+                        (sub.as_ref(), "camera.sub_url"),
+                    ] {
+                        let Some(url) = url else { continue };
                         check_rtsp_url(url).map_err(|m| {
-                            ConfigError::invalid(site_toml, &text, url, "camera.main_url", m)
+                            // The message, never the URL: it may hold a password.
+                            ConfigError::Invalid {
+                                file: site_toml.to_owned(),
+                                line: line_after(&text, &at, key.trim_start_matches("camera.")),
+                                key: key.to_owned(),
+                                message: format!("camera {:?}: {m}", c.id),
+                            }
                         })?;
                     }
                     CameraSource::Rtsp {
                         main_url: main.clone(),
-                        sub_url: sub.clone().unwrap_or_else(|| main.clone()),
+                        sub_url: sub.clone(),
+                        credentials: camera_credentials(c, site_toml, &text, &at, base, env)?,
                     }
+                }
+                (Some(_), None, None) => {
+                    return Err(ConfigError::Invalid {
+                        file: site_toml.to_owned(),
+                        line: line_after(&text, &at, "username").max(line_after(
+                            &text,
+                            &at,
+                            "password_",
+                        )),
+                        key: "camera.username".into(),
+                        message: format!(
+                            "camera {:?} is a demo scene: it takes no credentials",
+                            c.id
+                        ),
+                    });
                 }
                 _ => {
                     return Err(ConfigError::invalid(
@@ -743,43 +797,78 @@ impl SiteConfig {
     }
 
     /// The cameras as the snapshot serves them, given the URLs the demo RTSP
-    /// server answers on (`rtsp://127.0.0.1:PORT`), when it runs.
+    /// server answers on (`rtsp://127.0.0.1:PORT`), when it runs. A demo
+    /// camera's stream facts are its video settings; a real camera's are
+    /// unknown here (`probed: false`, state `Probing`): the site's probes
+    /// fill them in.
     pub fn cameras_with_urls(&self, demo_rtsp_base: Option<&str>) -> Vec<Camera> {
         let v = &self.video;
         self.cameras
             .iter()
             .map(|c| {
-                let (main, sub) = match &c.source {
+                let (main, sub, state, auth_required) = match &c.source {
                     CameraSource::Demo { .. } => {
                         let base = demo_rtsp_base.unwrap_or("rtsp://127.0.0.1:8554");
+                        let demo = |url: String, width, height| {
+                            let mut s = StreamInfo {
+                                url,
+                                width,
+                                height,
+                                codec: "h264".into(),
+                                probed: true,
+                                ..StreamInfo::default()
+                            };
+                            s.set_frame_rate(v.fps, 1);
+                            s
+                        };
                         (
-                            format!("{base}/{}/main", c.id),
-                            format!("{base}/{}/sub", c.id),
+                            demo(format!("{base}/{}/main", c.id), v.main_width, v.main_height),
+                            demo(format!("{base}/{}/sub", c.id), v.sub_width, v.sub_height),
+                            CameraState::Online,
+                            false,
                         )
                     }
-                    CameraSource::Rtsp { main_url, sub_url } => (main_url.clone(), sub_url.clone()),
+                    CameraSource::Rtsp {
+                        main_url,
+                        sub_url,
+                        credentials,
+                    } => {
+                        let unknown = |url: &String| StreamInfo {
+                            url: url.clone(),
+                            probed: false,
+                            ..StreamInfo::default()
+                        };
+                        (
+                            unknown(main_url),
+                            unknown(sub_url.as_ref().unwrap_or(main_url)),
+                            CameraState::Probing,
+                            credentials.is_some(),
+                        )
+                    }
                 };
                 Camera {
                     id: c.id.clone(),
                     name: c.name.clone(),
-                    main: StreamInfo {
-                        url: main,
-                        width: v.main_width,
-                        height: v.main_height,
-                        fps: v.fps,
-                        codec: "h264".into(),
-                    },
-                    sub: StreamInfo {
-                        url: sub,
-                        width: v.sub_width,
-                        height: v.sub_height,
-                        fps: v.fps,
-                        codec: "h264".into(),
-                    },
+                    main,
+                    sub,
                     map: c.map.clone(),
+                    state,
+                    auth_required,
                 }
             })
             .collect()
+    }
+
+    /// A camera's credentials; `None` for an unknown camera or one that
+    /// needs none.
+    pub fn camera_credentials(&self, id: &CameraId) -> Option<&CameraCredentials> {
+        self.cameras
+            .iter()
+            .find(|c| &c.id == id)
+            .and_then(|c| match &c.source {
+                CameraSource::Rtsp { credentials, .. } => credentials.as_ref(),
+                CameraSource::Demo { .. } => None,
+            })
     }
 
     pub fn door(&self, id: &DoorId) -> Option<&Door> {
@@ -814,15 +903,118 @@ fn clean_join(base: &Path, rel: &Path) -> PathBuf {
     out
 }
 
+/// The 1-based line of the first `needle` after the first `anchor`, or of
+/// the anchor when the needle does not follow it (0 when neither is there).
+fn line_after(text: &str, anchor: &str, needle: &str) -> usize {
+    let Some(start) = text.find(anchor) else {
+        return line_of(text, needle);
+    };
+    match text[start..].find(needle) {
+        Some(off) => text[..start + off].matches('\n').count() + 1,
+        None => text[..start].matches('\n').count() + 1,
+    }
+}
+
+/// A real camera's credentials: `username` with a password from
+/// `password_file` or `password_env` (not both), or none of these. Errors
+/// name the key, never the password.
+fn camera_credentials(
+    c: &CameraFile,
+    site_toml: &Path,
+    text: &str,
+    at: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<CameraCredentials>, ConfigError> {
+    let fail = |key: &str, message: String| ConfigError::Invalid {
+        file: site_toml.to_owned(),
+        line: line_after(text, at, key),
+        key: format!("camera.{key}"),
+        message: format!("camera {:?}: {message}", c.id),
+    };
+    let password = match (&c.password_file, &c.password_env) {
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                "password_env",
+                "give the password as `password_file` or `password_env`, not both".into(),
+            ));
+        }
+        (Some(rel), None) => {
+            let path = clean_join(base, rel);
+            let content = std::fs::read_to_string(&path).map_err(|e| {
+                fail(
+                    "password_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let pw = content.strip_suffix('\n').unwrap_or(&content);
+            Some(pw.strip_suffix('\r').unwrap_or(pw).to_owned())
+        }
+        (None, Some(name)) => Some(env(name).ok_or_else(|| {
+            fail(
+                "password_env",
+                format!("the environment variable {name:?} is not set"),
+            )
+        })?),
+        (None, None) => None,
+    };
+    match (&c.username, password) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(fail(
+            "username",
+            "a username needs `password_file` or `password_env`".into(),
+        )),
+        (None, Some(_)) => Err(fail(
+            if c.password_file.is_some() {
+                "password_file"
+            } else {
+                "password_env"
+            },
+            "a password needs a `username`".into(),
+        )),
+        (Some(user), Some(password)) => {
+            if user.is_empty() {
+                return Err(fail("username", "the username is empty".into()));
+            }
+            if password.is_empty() {
+                let key = if c.password_file.is_some() {
+                    "password_file"
+                } else {
+                    "password_env"
+                };
+                return Err(fail(key, "the password is empty".into()));
+            }
+            Ok(Some(CameraCredentials {
+                username: user.clone(),
+                password,
+            }))
+        }
+    }
+}
+
 /// RTSP URLs carry no credentials: those go to the player separately.
 fn check_rtsp_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("rtsp://")
         .or_else(|| url.strip_prefix("rtsps://"))
         .ok_or_else(|| "a camera URL must start with rtsp:// or rtsps://".to_owned())?;
-    let authority = rest.split('/').next().unwrap_or("");
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
     if authority.contains('@') {
-        return Err("put no credentials in a camera URL; give them as user and password".into());
+        return Err(
+            "put no credentials in a camera URL; give them as `username` and `password_file` or `password_env`"
+                .into(),
+        );
+    }
+    let query = rest.split_once('?').map_or("", |(_, q)| q);
+    let secret_in_query = query.split('&').any(|pair| {
+        let name = pair.split('=').next().unwrap_or("").to_ascii_lowercase();
+        name.contains("pass") || name == "pwd"
+    });
+    if secret_in_query {
+        return Err(
+            "put no password in a camera URL's query; give it as `password_file` or `password_env`"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -911,8 +1103,195 @@ mod tests {
     #[test]
     fn rtsp_urls_without_credentials_only() {
         assert!(check_rtsp_url("rtsp://10.0.0.5:554/stream1").is_ok());
+        assert!(check_rtsp_url("rtsp://10.0.0.5/cam?channel=1&subtype=0").is_ok());
         assert!(check_rtsp_url("rtsp://admin:pw@10.0.0.5/stream1").is_err());
+        assert!(check_rtsp_url("rtsp://admin@10.0.0.5/stream1").is_err());
+        assert!(check_rtsp_url("rtsp://10.0.0.5/s?user=a&password=b").is_err());
+        assert!(check_rtsp_url("rtsp://10.0.0.5/s?pwd=b").is_err());
         assert!(check_rtsp_url("http://x").is_err());
+    }
+
+    /// A minimal site folder with `cameras` as the `[[camera]]` tables and
+    /// `files` written beside `site.toml`.
+    fn site_with(cameras: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("maps")).expect("maps");
+        std::fs::create_dir_all(root.join("photos")).expect("photos");
+        std::fs::write(root.join("users.toml"), "").expect("users");
+        std::fs::write(root.join("cardholders.toml"), "").expect("cardholders");
+        for (name, content) in files {
+            std::fs::write(root.join(name), content).expect("file");
+        }
+        let site = root.join("site.toml");
+        let text = format!(
+            "[site]\nname = \"T\"\ntime_zone = \"UTC\"\nusers_file = \"users.toml\"\n\
+             cardholders_file = \"cardholders.toml\"\nmaps_dir = \"maps\"\nphotos_dir = \"photos\"\n\n{cameras}"
+        );
+        std::fs::write(&site, text).expect("site.toml");
+        (dir, site)
+    }
+
+    fn env_of(name: &str) -> Option<String> {
+        (name == "CAM_PW").then(|| "from env".to_owned())
+    }
+
+    fn load_cams(cameras: &str, files: &[(&str, &str)]) -> Result<SiteConfig, ConfigError> {
+        let (_dir, site) = site_with(cameras, files);
+        SiteConfig::load_with_env(&site, &env_of)
+    }
+
+    /// file name, line, key and message of an `Invalid` error.
+    fn invalid(r: Result<SiteConfig, ConfigError>) -> (String, usize, String, String) {
+        match r {
+            Err(ConfigError::Invalid {
+                file,
+                line,
+                key,
+                message,
+            }) => (
+                file.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                line,
+                key,
+                message,
+            ),
+            Err(other) => panic!("not an Invalid error: {other}"),
+            Ok(_) => panic!("loaded"),
+        }
+    }
+
+    const REAL: &str =
+        "[[camera]]\nid = \"gate\"\nname = \"Gate\"\nmain_url = \"rtsp://10.0.0.5/main\"\n";
+
+    #[test]
+    fn a_real_camera_takes_its_password_from_a_file() {
+        let cams = format!("{REAL}username = \"viewer\"\npassword_file = \"gate.pw\"\n");
+        let cfg = load_cams(&cams, &[("gate.pw", "p@ss:w/rd\n")]).expect("loads");
+        let id = CameraId::new("gate");
+        let creds = cfg.camera_credentials(&id).expect("credentials");
+        assert_eq!(creds.username, "viewer");
+        assert_eq!(creds.password, "p@ss:w/rd", "one trailing newline dropped");
+        // Only the newline: spaces are part of a password.
+        let cfg = load_cams(&cams, &[("gate.pw", " a b \r\n")]).expect("loads");
+        assert_eq!(
+            cfg.camera_credentials(&id).expect("creds").password,
+            " a b "
+        );
+        // Nowhere in Debug output, nor in the snapshot's cameras.
+        let cfg = load_cams(&cams, &[("gate.pw", "s3cret-pw\n")]).expect("loads");
+        assert!(!format!("{cfg:?}").contains("s3cret-pw"));
+        let shown = serde_json::to_string(&cfg.cameras_with_urls(None)).expect("json");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        let cam = &cfg.cameras_with_urls(None)[0];
+        assert!(cam.auth_required);
+        assert_eq!(cam.state, CameraState::Probing);
+        assert!(!cam.main.probed);
+        assert_eq!((cam.main.width, cam.main.height, cam.main.fps), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_real_camera_takes_its_password_from_the_environment() {
+        let cams = format!("{REAL}username = \"viewer\"\npassword_env = \"CAM_PW\"\n");
+        let cfg = load_cams(&cams, &[]).expect("loads");
+        let creds = cfg
+            .camera_credentials(&CameraId::new("gate"))
+            .expect("credentials");
+        assert_eq!(creds.password, "from env");
+    }
+
+    #[test]
+    fn a_camera_without_credentials_or_sub_stream_plays_main_everywhere() {
+        let cfg = load_cams(REAL, &[]).expect("loads");
+        assert!(cfg.camera_credentials(&CameraId::new("gate")).is_none());
+        let cam = &cfg.cameras_with_urls(None)[0];
+        assert!(!cam.auth_required);
+        assert!(!cam.has_sub_stream());
+        assert_eq!(cam.sub.url, cam.main.url);
+        let with_sub = format!("{REAL}sub_url = \"rtsp://10.0.0.5/sub\"\n");
+        let cfg = load_cams(&with_sub, &[]).expect("loads");
+        assert!(cfg.cameras_with_urls(None)[0].has_sub_stream());
+    }
+
+    #[test]
+    fn camera_credential_mistakes_name_file_line_and_key() {
+        let pw = [("gate.pw", "secret-in-file\n")];
+        // (extra lines after REAL, files, line, key, words in the message)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], usize, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
+            (
+                "username = \"u\"\npassword_file = \"gate.pw\"\npassword_env = \"CAM_PW\"\n",
+                &pw,
+                15,
+                "camera.password_env",
+                "not both",
+            ),
+            ("username = \"u\"\n", &[], 13, "camera.username", "needs"),
+            (
+                "password_env = \"CAM_PW\"\n",
+                &[],
+                13,
+                "camera.password_env",
+                "needs a `username`",
+            ),
+            (
+                "username = \"u\"\npassword_env = \"NOPE\"\n",
+                &[],
+                14,
+                "camera.password_env",
+                "\"NOPE\" is not set",
+            ),
+            (
+                "username = \"u\"\npassword_file = \"missing.pw\"\n",
+                &[],
+                14,
+                "camera.password_file",
+                "cannot read",
+            ),
+            (
+                "username = \"u\"\npassword_file = \"empty.pw\"\n",
+                &[("empty.pw", "\n")],
+                14,
+                "camera.password_file",
+                "empty",
+            ),
+            (
+                "sub_url = \"rtsp://u:hunter2@10.0.0.5/sub\"\n",
+                &[],
+                13,
+                "camera.sub_url",
+                "no credentials",
+            ),
+        ];
+        for (extra, files, line, key, words) in cases {
+            let text = format!("{REAL}{extra}");
+            let (file, got_line, got_key, message) = invalid(load_cams(&text, files));
+            assert_eq!(file, "site.toml", "{extra}");
+            assert_eq!(
+                (got_line, got_key.as_str()),
+                (line, key),
+                "{extra}: {message}"
+            );
+            assert!(message.contains(words), "{extra}: {message}");
+            assert!(
+                !message.contains("secret-in-file") && !message.contains("hunter2"),
+                "{message}"
+            );
+        }
+        // A password in the main URL is refused, and not repeated.
+        let text = "[[camera]]\nid = \"gate\"\nname = \"Gate\"\nmain_url = \"rtsp://admin:hunter2@10.0.0.5/main\"\n";
+        let (_, line, key, message) = invalid(load_cams(text, &[]));
+        assert_eq!((line, key.as_str()), (12, "camera.main_url"));
+        assert!(!message.contains("hunter2"), "{message}");
+        // Unknown keys are refused (e.g. a plain `password`).
+        let text = format!("{REAL}password = \"x\"\n");
+        let (_, line, _, message) = invalid(load_cams(&text, &[]));
+        assert_eq!(line, 13, "{message}");
+        // A demo scene takes no credentials.
+        let text = "[[camera]]\nid = \"d\"\nname = \"D\"\nscene = \"ball\"\nusername = \"u\"\n";
+        let (_, line, key, _) = invalid(load_cams(text, &[]));
+        assert_eq!((line, key.as_str()), (13, "camera.username"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What the lock is told to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DoorMode {
     Locked,
@@ -16,7 +16,7 @@ pub enum DoorMode {
 }
 
 /// Whether the door leaf is open, from the door position switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DoorPosition {
     Closed,
@@ -24,7 +24,7 @@ pub enum DoorPosition {
 }
 
 /// What a door does when it loses power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailMode {
     /// Unlocks on power loss (life safety, emergency exits).
@@ -43,7 +43,7 @@ impl FailMode {
 }
 
 /// The state a door reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DoorStatus {
     pub mode: DoorMode,
     pub position: DoorPosition,
@@ -172,7 +172,7 @@ pub enum DoorRefusal {
 }
 
 /// The shown state of a door, from [`DoorStatus::state`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DoorState {
     Locked,
@@ -209,7 +209,7 @@ impl DoorState {
 }
 
 /// A command an operator sends to a door.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DoorAction {
     Lock,

@@ -25,7 +25,19 @@ pub type Seq = u64;
 pub type Timestamp = DateTime<Utc>;
 
 /// What a signed-in user may do is decided by their role, on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -72,7 +84,7 @@ impl std::str::FromStr for Role {
 }
 
 /// The site as a whole: its name and the time zone every time is shown in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiteInfo {
     pub name: String,
     /// IANA name, e.g. `Europe/Berlin`.
@@ -81,31 +93,109 @@ pub struct SiteInfo {
     pub demo: bool,
 }
 
-/// One encoded stream a camera offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One encoded stream a camera offers, with the facts probed from it (a
+/// demo camera's are known from its settings). Until a real camera's stream
+/// has been probed, `probed` is false and `width`, `height`, `fps` and
+/// `fps_exact` are 0 and `codec` is empty: a client then picks the main
+/// stream and a 16:9 frame.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamInfo {
     /// An RTSP URL without credentials.
     pub url: String,
     pub width: u32,
     pub height: u32,
+    /// Frames per second, rounded up (12.5 fps is 13), so that pacing by it
+    /// never falls behind the stream; see `fps_exact`.
     pub fps: u32,
     /// `h264` or `h265`.
     pub codec: String,
+    /// Frames per second as the stream states it (12.5 for 25/2).
+    #[serde(default)]
+    pub fps_exact: f64,
+    /// Whether the facts above come from the stream (or the demo's settings).
+    #[serde(default = "yes")]
+    pub probed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+fn yes() -> bool {
+    true
+}
+
+impl StreamInfo {
+    /// Sets `fps_exact` and `fps` (rounded up) from a frame rate fraction;
+    /// 0 when it is unknown (`den` 0 or `num` 0).
+    pub fn set_frame_rate(&mut self, num: u32, den: u32) {
+        if num == 0 || den == 0 {
+            self.fps_exact = 0.0;
+            self.fps = 0;
+            return;
+        }
+        self.fps_exact = f64::from(num) / f64::from(den);
+        self.fps = num.div_ceil(den);
+    }
+}
+
+/// What the site knows of a camera's streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraState {
+    /// Its streams answer (a demo camera is always online).
+    #[default]
+    Online,
+    /// Not probed yet.
+    Probing,
+    /// The camera refused the site's credentials (or asked for some).
+    Unauthorized,
+    /// The camera (or a stream path) cannot be reached or read.
+    Unreachable,
+    /// A stream in a codec other than H.264 or H.265.
+    Unsupported,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Camera {
     pub id: CameraId,
     pub name: String,
     /// Full resolution, for big tiles and single-camera views.
     pub main: StreamInfo,
-    /// Low resolution, for grids.
+    /// Low resolution, for grids. A camera with one stream gives the main
+    /// stream here too (the same URL): see [`Camera::has_sub_stream`].
     pub sub: StreamInfo,
     /// The map this camera is placed on, if any.
     pub map: Option<MapId>,
+    #[serde(default)]
+    pub state: CameraState,
+    /// The camera's streams need credentials: a client fetches them from
+    /// `GET /api/v1/cameras/{id}/credentials` until the site relays video.
+    #[serde(default)]
+    pub auth_required: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl Camera {
+    /// Whether the camera has a sub stream of its own.
+    pub fn has_sub_stream(&self) -> bool {
+        self.sub.url != self.main.url
+    }
+}
+
+/// A camera's RTSP credentials, as `GET /api/v1/cameras/{id}/credentials`
+/// answers them; never in a URL, a log or Debug output.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CameraCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for CameraCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraCredentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Door {
     pub id: DoorId,
     pub name: String,
@@ -122,14 +212,14 @@ pub struct Door {
 }
 
 /// A door and its state as the site knows it now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DoorWithStatus {
     #[serde(flatten)]
     pub door: Door,
     pub status: DoorStatus,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     In,
@@ -137,7 +227,7 @@ pub enum Direction {
 }
 
 /// A reader at a door where credentials are presented.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessPoint {
     pub id: AccessPointId,
     pub name: String,
@@ -146,14 +236,14 @@ pub struct AccessPoint {
 }
 
 /// Where a door or camera sits on a floor plan, in plan pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Placement {
     pub id: String,
     pub x: f32,
     pub y: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FloorMap {
     pub id: MapId,
     pub name: String,
@@ -166,7 +256,7 @@ pub struct FloorMap {
     pub cameras: Vec<Placement>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialState {
     Active,
@@ -174,15 +264,16 @@ pub enum CredentialState {
 }
 
 /// A badge (card number) held by a cardholder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Credential {
     pub id: CredentialId,
     pub state: CredentialState,
     /// After this the card is expired and refused.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_until: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cardholder {
     pub id: CardholderId,
     pub name: String,
@@ -192,7 +283,7 @@ pub struct Cardholder {
     pub credentials: Vec<Credential>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DenyReason {
     UnknownCard,
@@ -216,7 +307,7 @@ impl DenyReason {
 }
 
 /// A person at a door asks an operator for access.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessRequest {
     pub id: RequestId,
     pub door: DoorId,
@@ -228,12 +319,14 @@ pub struct AccessRequest {
     pub reason: String,
     /// What the person said their name was (visitors, intercom).
     pub visitor_name: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
     /// Unanswered by then, it is denied.
+    #[schema(value_type = String, format = DateTime)]
     pub expires: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestOutcome {
     Granted,
@@ -242,44 +335,64 @@ pub enum RequestOutcome {
 }
 
 /// Every event the site emits, in one log, one sequence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
+    #[schema(value_type = u64)]
     pub seq: Seq,
+    #[schema(value_type = String, format = DateTime)]
     pub time: Timestamp,
     #[serde(flatten)]
     pub kind: EventKind,
 }
 
-/// The body of an event. On the wire the tag is the `type` field, e.g.
-/// `{"type":"door.state_changed", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub enum EventKind {
-    #[serde(rename = "door.state_changed")]
-    DoorStateChanged { door: DoorId, status: DoorStatus },
-    #[serde(rename = "door.forced_open")]
-    DoorForcedOpen { door: DoorId },
-    #[serde(rename = "door.held_open")]
-    DoorHeldOpen { door: DoorId },
-    #[serde(rename = "access.granted")]
-    AccessGranted {
+/// Declares [`EventKind`] from one list: each variant with its wire name,
+/// which serde writes as the `type` field, [`EventKind::type_name`] returns and
+/// [`EventKind::TYPES`] lists (the event search's `type` filter, the OpenAPI
+/// document). A name is written once, here.
+macro_rules! event_kinds {
+    ($($wire:tt => $(#[$doc:meta])* $variant:ident { $($body:tt)* },)*) => {
+        /// The body of an event. On the wire the tag is the `type` field, e.g.
+        /// `{"type":"door.state_changed", ...}`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(tag = "type")]
+        pub enum EventKind {
+            $($(#[$doc])* #[serde(rename = $wire)] $variant { $($body)* },)*
+        }
+
+        impl EventKind {
+            /// Every event type's wire name, in declaration order.
+            pub const TYPES: &'static [&'static str] = &[$($wire),*];
+
+            /// The wire name of this kind, as used in the `type` field and in
+            /// the event search's `type` filter.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(EventKind::$variant { .. } => $wire,)*
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    "door.state_changed" => DoorStateChanged { door: DoorId, status: DoorStatus },
+    "door.forced_open" => DoorForcedOpen { door: DoorId },
+    "door.held_open" => DoorHeldOpen { door: DoorId },
+    "access.granted" => AccessGranted {
         door: DoorId,
         access_point: Option<AccessPointId>,
         cardholder: Option<CardholderId>,
         credential: Option<CredentialId>,
     },
-    #[serde(rename = "access.denied")]
-    AccessDenied {
+    "access.denied" => AccessDenied {
         door: DoorId,
         access_point: Option<AccessPointId>,
         cardholder: Option<CardholderId>,
         credential: Option<CredentialId>,
         reason: DenyReason,
     },
-    #[serde(rename = "access_request.opened")]
-    AccessRequestOpened { request: AccessRequest },
-    #[serde(rename = "access_request.resolved")]
-    AccessRequestResolved {
+    "access_request.opened" => AccessRequestOpened { request: AccessRequest },
+    "access_request.resolved" => AccessRequestResolved {
         request: RequestId,
         door: DoorId,
         outcome: RequestOutcome,
@@ -287,52 +400,31 @@ pub enum EventKind {
         by: Option<String>,
         reason: Option<String>,
     },
-    #[serde(rename = "command.completed")]
-    CommandCompleted {
+    "command.completed" => CommandCompleted {
         command: CommandId,
         door: DoorId,
         action: DoorAction,
         by: String,
     },
-    #[serde(rename = "command.failed")]
-    CommandFailed {
+    "command.failed" => CommandFailed {
         command: CommandId,
         door: DoorId,
         action: DoorAction,
         by: String,
         reason: String,
     },
-    #[serde(rename = "credential.changed")]
-    CredentialChanged {
+    "credential.changed" => CredentialChanged {
         credential: CredentialId,
         cardholder: CardholderId,
         state: CredentialState,
         by: String,
     },
-    /// Synthetic traffic for tests and benchmarks (fault injection only).
-    #[serde(rename = "test.flood")]
-    TestFlood { n: u64 },
+    "test.flood" =>
+        /// Synthetic traffic for tests and benchmarks (fault injection only).
+        TestFlood { n: u64 },
 }
 
 impl EventKind {
-    /// The wire name of this kind, as used in the `type` field and in the
-    /// event search's `type` filter.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            EventKind::DoorStateChanged { .. } => "door.state_changed",
-            EventKind::DoorForcedOpen { .. } => "door.forced_open",
-            EventKind::DoorHeldOpen { .. } => "door.held_open",
-            EventKind::AccessGranted { .. } => "access.granted",
-            EventKind::AccessDenied { .. } => "access.denied",
-            EventKind::AccessRequestOpened { .. } => "access_request.opened",
-            EventKind::AccessRequestResolved { .. } => "access_request.resolved",
-            EventKind::CommandCompleted { .. } => "command.completed",
-            EventKind::CommandFailed { .. } => "command.failed",
-            EventKind::CredentialChanged { .. } => "credential.changed",
-            EventKind::TestFlood { .. } => "test.flood",
-        }
-    }
-
     /// The door this event is about, if any.
     pub fn door(&self) -> Option<&DoorId> {
         match self {
@@ -374,24 +466,26 @@ impl EventKind {
 
 // ---- requests and answers of the site API -------------------------------
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Session {
     pub token: String,
     pub username: String,
     pub role: Role,
+    #[schema(value_type = String, format = DateTime)]
     pub expires: Timestamp,
 }
 
 /// The current state of the site, valid at event `seq`: a client that then
 /// streams from `seq` sees every later change exactly once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Snapshot {
+    #[schema(value_type = u64)]
     pub seq: Seq,
     pub site: SiteInfo,
     pub cameras: Vec<Camera>,
@@ -401,7 +495,7 @@ pub struct Snapshot {
     pub open_requests: Vec<AccessRequest>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DoorCommand {
     pub action: DoorAction,
     /// The same key sent again answers with the first command, never
@@ -409,7 +503,7 @@ pub struct DoorCommand {
     pub idempotency_key: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandState {
     Pending,
@@ -418,7 +512,7 @@ pub enum CommandState {
 }
 
 /// Answer to a door command (202) and to `GET /commands/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommandInfo {
     pub id: CommandId,
     pub door: DoorId,
@@ -427,18 +521,18 @@ pub struct CommandInfo {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CredentialUpdate {
     pub state: CredentialState,
 }
 
 /// A page of results, newest first. Ask for the next with `before=next_before`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_before: Option<u64>,
@@ -446,9 +540,10 @@ pub struct Page<T> {
 
 /// One line of the audit trail: who did what to what, when, from where, and
 /// how it ended. Each entry carries the hash of the one before.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: u64,
+    #[schema(value_type = String, format = DateTime)]
     pub time: Timestamp,
     pub user: String,
     pub role: Option<Role>,
@@ -460,7 +555,7 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditVerification {
     pub ok: bool,
     pub entries: u64,
@@ -468,14 +563,15 @@ pub struct AuditVerification {
     pub first_bad: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiteTime {
+    #[schema(value_type = String, format = DateTime)]
     pub now: Timestamp,
     pub time_zone: String,
 }
 
 /// The body of every 4xx/5xx answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiError {
     /// One of `unauthenticated`, `permission_denied`, `not_found`,
     /// `unavailable`, `invalid_input`, `conflict`, `internal`.
@@ -484,9 +580,11 @@ pub struct ApiError {
 }
 
 /// A time range, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeRange {
+    #[schema(value_type = String, format = DateTime)]
     pub from: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub to: Timestamp,
 }
 
@@ -539,6 +637,24 @@ mod tests {
     }
 
     #[test]
+    fn event_types_are_listed_once_each() {
+        let mut seen = std::collections::BTreeSet::new();
+        for t in EventKind::TYPES {
+            assert!(seen.insert(*t), "{t} listed twice");
+        }
+        assert!(EventKind::TYPES.contains(&EventKind::TestFlood { n: 0 }.type_name()));
+        assert!(
+            EventKind::TYPES.contains(
+                &EventKind::DoorStateChanged {
+                    door: DoorId::new("d"),
+                    status: DoorStatus::locked_closed(),
+                }
+                .type_name()
+            )
+        );
+    }
+
+    #[test]
     fn role_parses_and_rejects() {
         assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
         assert!("root".parse::<Role>().unwrap_err().contains("unknown role"));
@@ -547,7 +663,7 @@ mod tests {
 
 /// What kind of failure an error is, so callers (and the UI) react to the
 /// kind: a sign-in prompt, a reconnecting banner, a disabled control, a toast.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     Unauthenticated,

@@ -1,10 +1,12 @@
 //! HTTP API v1 (axum 0.8): JSON in and out, bearer-token sessions, the role
 //! matrix checked on every call, every error as [`ApiError`] with its status.
-//! The routes are listed in [`ROUTES`] and documented in `openapi.json`.
+//! Each handler carries its OpenAPI description (`#[utoipa::path]`); the
+//! router and the document served at `/api/v1/openapi.json` are built from
+//! the same list ([`api_routes`]), so they cannot drift apart.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -13,18 +15,20 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::sse::{self, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio_stream::wrappers::ReceiverStream;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::{
     ApiError, CameraId, CardholderId, CommandId, CredentialId, CredentialUpdate, Decision,
-    DoorCommand, DoorId, ErrorKind, MapId, Permission, RequestId, RequestOutcome, Seq, Session,
-    SignIn, Timestamp,
+    DoorCommand, DoorId, ErrorKind, EventKind, MapId, Permission, RequestId, RequestOutcome, Seq,
+    Session, SignIn, Timestamp,
 };
 
 use super::audit::AuditQuery;
@@ -39,53 +43,111 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE: usize = 1000;
 
-/// Every route of the API: (method, path template).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/v1/auth/sign-in"),
-    ("POST", "/api/v1/auth/sign-out"),
-    ("GET", "/api/v1/auth/session"),
-    ("GET", "/api/v1/snapshot"),
-    ("GET", "/api/v1/events/stream"),
-    ("GET", "/api/v1/events"),
-    ("POST", "/api/v1/doors/{id}/commands"),
-    ("GET", "/api/v1/commands/{id}"),
-    ("GET", "/api/v1/access-requests"),
-    ("POST", "/api/v1/access-requests/{id}/grant"),
-    ("POST", "/api/v1/access-requests/{id}/deny"),
-    ("GET", "/api/v1/cardholders"),
-    ("GET", "/api/v1/cardholders/{id}"),
-    ("GET", "/api/v1/cardholders/{id}/photo"),
-    ("PUT", "/api/v1/credentials/{id}"),
-    ("GET", "/api/v1/audit"),
-    ("GET", "/api/v1/audit/verify"),
-    ("GET", "/api/v1/cameras/{id}/still.jpg"),
-    ("GET", "/api/v1/maps/{id}/image"),
-    ("GET", "/api/v1/time"),
-    ("GET", "/api/v1/openapi.json"),
-    ("POST", "/api/v1/fault/controller"),
-    ("POST", "/api/v1/fault/drop-streams"),
-    ("POST", "/api/v1/fault/cameras/{id}"),
-    ("POST", "/api/v1/fault/flood"),
-    ("POST", "/api/v1/fault/doors/{id}"),
-];
+/// Every route of the API as (method, path template), read from the
+/// generated OpenAPI document: the router and the document come from the
+/// same `routes!` list, so a route cannot be served undocumented.
+pub fn routes() -> Vec<(String, String)> {
+    let doc = openapi_document();
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+        ] {
+            if op.is_some() {
+                out.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    out
+}
 
-/// The OpenAPI 3.0 document served at `/api/v1/openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// Every route with its handler and its documentation, from one list.
+fn api_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(session))
+        .routes(routes!(snapshot))
+        .routes(routes!(event_stream))
+        .routes(routes!(search_events))
+        .routes(routes!(door_command))
+        .routes(routes!(get_command))
+        .routes(routes!(access_requests))
+        .routes(routes!(grant_request))
+        .routes(routes!(deny_request))
+        .routes(routes!(cardholders))
+        .routes(routes!(cardholder))
+        .routes(routes!(cardholder_photo))
+        .routes(routes!(update_credential))
+        .routes(routes!(search_audit))
+        .routes(routes!(verify_audit))
+        .routes(routes!(camera_still))
+        .routes(routes!(map_image))
+        .routes(routes!(site_time))
+        .routes(routes!(openapi))
+        .routes(routes!(camera_credentials))
+        .merge(fault::routes())
+}
 
-/// The event types the search's `type` filter accepts.
-pub const EVENT_TYPES: &[&str] = &[
-    "door.state_changed",
-    "door.forced_open",
-    "door.held_open",
-    "access.granted",
-    "access.denied",
-    "access_request.opened",
-    "access_request.resolved",
-    "command.completed",
-    "command.failed",
-    "credential.changed",
-    "test.flood",
-];
+/// The OpenAPI document served at `/api/v1/openapi.json`, generated from
+/// the routes and the domain types.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The document as JSON, built once.
+fn openapi_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        openapi_document().to_json().unwrap_or_else(|e| {
+            tracing::error!("cannot encode the OpenAPI document: {e}");
+            String::from("{}")
+        })
+    })
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Watchdesk site API",
+        version = "1.0.0",
+        description = "The contract between the Watchdesk client and a site server. JSON everywhere; every 4xx/5xx answer is an ApiError. Bodies over 64 KiB answer 413. Generated from the server's routes and types."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "auth", description = "sign-in and sessions"),
+        (name = "site", description = "the site's state, stills, maps and clock"),
+        (name = "events", description = "the event log and the live stream"),
+        (name = "doors", description = "door commands"),
+        (name = "access", description = "operator-aided passage"),
+        (name = "cardholders", description = "people and their badges"),
+        (name = "audit", description = "the audit trail"),
+        (name = "meta", description = "this document"),
+        (name = "fault", description = "fault injection (tests and demos only)"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the bearer-token scheme every signed-in route uses.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -103,29 +165,8 @@ pub fn router(core: Arc<SiteCore>, fault_injection: bool) -> Router {
         core,
         fault_injection,
     };
-    Router::new()
-        .route("/api/v1/auth/sign-in", post(sign_in))
-        .route("/api/v1/auth/sign-out", post(sign_out))
-        .route("/api/v1/auth/session", get(session))
-        .route("/api/v1/snapshot", get(snapshot))
-        .route("/api/v1/events/stream", get(event_stream))
-        .route("/api/v1/events", get(search_events))
-        .route("/api/v1/doors/{id}/commands", post(door_command))
-        .route("/api/v1/commands/{id}", get(get_command))
-        .route("/api/v1/access-requests", get(access_requests))
-        .route("/api/v1/access-requests/{id}/grant", post(grant_request))
-        .route("/api/v1/access-requests/{id}/deny", post(deny_request))
-        .route("/api/v1/cardholders", get(cardholders))
-        .route("/api/v1/cardholders/{id}", get(cardholder))
-        .route("/api/v1/cardholders/{id}/photo", get(cardholder_photo))
-        .route("/api/v1/credentials/{id}", put(update_credential))
-        .route("/api/v1/audit", get(search_audit))
-        .route("/api/v1/audit/verify", get(verify_audit))
-        .route("/api/v1/cameras/{id}/still.jpg", get(camera_still))
-        .route("/api/v1/maps/{id}/image", get(map_image))
-        .route("/api/v1/time", get(site_time))
-        .route("/api/v1/openapi.json", get(openapi))
-        .merge(fault::router(state.clone()))
+    let (router, _) = api_routes().split_for_parts();
+    router
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -479,6 +520,21 @@ fn non_empty(v: Option<String>) -> Option<String> {
 
 // ---- auth ---------------------------------------------------------------------
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/sign-in",
+    tag = "auth",
+    summary = "Sign in",
+    description = "A failed sign-in is audited and answers 401 without saying whether the user exists.",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "signed in", body = Session),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+    ),
+    security(()),
+)]
 async fn sign_in(
     State(st): State<ApiState>,
     Peer(source): Peer,
@@ -491,11 +547,31 @@ async fn sign_in(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/sign-out",
+    tag = "auth",
+    summary = "Sign out (revokes the session)",
+    responses(
+        (status = 204, description = "signed out"),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+    ),
+)]
 async fn sign_out(State(st): State<ApiState>, caller: Caller) -> ApiResult<StatusCode> {
     st.core.sign_out(&caller.principal, &caller.source)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/session",
+    tag = "auth",
+    summary = "The caller's session (token field empty)",
+    responses(
+        (status = 200, description = "the session", body = Session),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+    ),
+)]
 async fn session(caller: Caller) -> Json<Session> {
     let p = caller.principal;
     Json(Session {
@@ -508,17 +584,44 @@ async fn session(caller: Caller) -> Json<Session> {
 
 // ---- site state and events -----------------------------------------------------
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/snapshot",
+    tag = "site",
+    summary = "Current state of the site, valid at `seq`",
+    description = "Needs the `ViewSite` permission.",
+    responses(
+        (status = 200, description = "the snapshot", body = crate::domain::Snapshot),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn snapshot(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
     Ok(Json(st.core.snapshot()).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StreamQuery {
     after: Option<Seq>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/stream",
+    tag = "events",
+    summary = "Live events (Server-Sent Events)",
+    description = "Replays missed events (after `Last-Event-ID` or `after`) from the store, then live ones; never a gap, never a duplicate. Each SSE `id` is the event's `seq`, its `event` the type, its data an `Event`. Needs the `ViewSite` permission.",
+    params(StreamQuery, ("Last-Event-ID" = Option<u64>, Header, description = "resume after this sequence number")),
+    responses(
+        (status = 200, description = "an endless `text/event-stream` of `Event`s and `: hb` heartbeats", content_type = "text/event-stream", body = crate::domain::Event),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn event_stream(
     State(st): State<ApiState>,
     caller: Caller,
@@ -559,7 +662,8 @@ async fn event_stream(
     Ok(Sse::new(stream))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventSearch {
     door: Option<String>,
@@ -573,6 +677,20 @@ struct EventSearch {
     before: Option<Seq>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    summary = "Search the event log, newest first",
+    description = "Needs the `SearchEvents` permission.",
+    params(EventSearch),
+    responses(
+        (status = 200, description = "a page of events", body = crate::domain::Page<crate::domain::Event>),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn search_events(
     State(st): State<ApiState>,
     caller: Caller,
@@ -581,11 +699,11 @@ async fn search_events(
     caller.require(Permission::SearchEvents)?;
     let type_name = non_empty(q.type_name);
     if let Some(t) = &type_name
-        && !EVENT_TYPES.contains(&t.as_str())
+        && !EventKind::TYPES.contains(&t.as_str())
     {
         return Err(ApiFailure::invalid(format!(
             "type: unknown event type {t:?} (one of {})",
-            EVENT_TYPES.join(", ")
+            EventKind::TYPES.join(", ")
         )));
     }
     let query = EventQuery {
@@ -607,6 +725,24 @@ async fn search_events(
 
 // ---- doors and commands ------------------------------------------------------------
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/doors/{id}/commands",
+    tag = "doors",
+    summary = "Send a door command",
+    description = "Answers 202 with the command pending; the outcome arrives as `command.completed` or `command.failed` and the door's own `door.state_changed`. Needs the `CommandDoor` permission (`Lockdown` for lockdown and release_lockdown).",
+    params(("id" = String, Path, description = "door id")),
+    request_body = DoorCommand,
+    responses(
+        (status = 202, description = "accepted, pending", body = crate::domain::CommandInfo),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        (status = 409, description = "conflict with the current state", body = crate::domain::ApiError),
+        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+    ),
+)]
 async fn door_command(
     State(st): State<ApiState>,
     caller: Caller,
@@ -625,6 +761,20 @@ async fn door_command(
     Ok((StatusCode::ACCEPTED, Json(info)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/commands/{id}",
+    tag = "doors",
+    summary = "A command and its state",
+    description = "Needs the `CommandDoor` permission.",
+    params(("id" = String, Path, description = "command id")),
+    responses(
+        (status = 200, description = "the command", body = crate::domain::CommandInfo),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+)]
 async fn get_command(
     State(st): State<ApiState>,
     caller: Caller,
@@ -636,12 +786,24 @@ async fn get_command(
 
 // ---- access requests ---------------------------------------------------------------
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/access-requests",
+    tag = "access",
+    summary = "Open access requests",
+    description = "Needs the `ViewSite` permission.",
+    responses(
+        (status = 200, description = "open requests, oldest first", body = Vec<crate::domain::AccessRequest>),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn access_requests(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
     Ok(Json(st.core.open_requests()).into_response())
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct OutcomeBody {
     outcome: RequestOutcome,
 }
@@ -665,6 +827,24 @@ async fn answer(
     Ok(Json(OutcomeBody { outcome }).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/access-requests/{id}/grant",
+    tag = "access",
+    summary = "Grant an open access request",
+    description = "A grant momentarily unlocks the door. Audited. Needs the `AnswerRequests` permission.",
+    params(("id" = String, Path, description = "request id")),
+    request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
+    responses(
+        (status = 200, description = "the outcome", body = OutcomeBody),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        (status = 409, description = "conflict with the current state", body = crate::domain::ApiError),
+        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+    ),
+)]
 async fn grant_request(
     State(st): State<ApiState>,
     caller: Caller,
@@ -674,6 +854,24 @@ async fn grant_request(
     answer(st, caller, id, true, d).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/access-requests/{id}/deny",
+    tag = "access",
+    summary = "Deny an open access request",
+    description = "The door stays locked. Audited. Needs the `AnswerRequests` permission.",
+    params(("id" = String, Path, description = "request id")),
+    request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
+    responses(
+        (status = 200, description = "the outcome", body = OutcomeBody),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        (status = 409, description = "conflict with the current state", body = crate::domain::ApiError),
+        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+    ),
+)]
 async fn deny_request(
     State(st): State<ApiState>,
     caller: Caller,
@@ -685,12 +883,27 @@ async fn deny_request(
 
 // ---- cardholders and credentials ---------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CardholderSearch {
     q: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cardholders",
+    tag = "cardholders",
+    summary = "Find cardholders",
+    description = "Needs the `ViewCardholders` permission.",
+    params(CardholderSearch),
+    responses(
+        (status = 200, description = "matching cardholders", body = Vec<crate::domain::Cardholder>),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn cardholders(
     State(st): State<ApiState>,
     caller: Caller,
@@ -700,6 +913,20 @@ async fn cardholders(
     Ok(Json(st.core.cardholders(q.q.as_deref().unwrap_or(""))).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cardholders/{id}",
+    tag = "cardholders",
+    summary = "One cardholder",
+    description = "Needs the `ViewCardholders` permission.",
+    params(("id" = String, Path, description = "cardholder id")),
+    responses(
+        (status = 200, description = "the cardholder", body = crate::domain::Cardholder),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+)]
 async fn cardholder(
     State(st): State<ApiState>,
     caller: Caller,
@@ -736,6 +963,20 @@ async fn file_response(path: std::path::PathBuf, what: &str) -> ApiResult<Respon
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cardholders/{id}/photo",
+    tag = "cardholders",
+    summary = "A cardholder's photo",
+    description = "Needs the `ViewCardholders` permission.",
+    params(("id" = String, Path, description = "cardholder id")),
+    responses(
+        (status = 200, description = "JPEG or PNG", content_type = "image/jpeg"),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+)]
 async fn cardholder_photo(
     State(st): State<ApiState>,
     caller: Caller,
@@ -746,6 +987,23 @@ async fn cardholder_photo(
     file_response(path, "photo").await
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/credentials/{id}",
+    tag = "cardholders",
+    summary = "Enable or disable a badge",
+    description = "Emits `credential.changed`; audited; the next access decision sees it. Needs the `ManageCredentials` permission.",
+    params(("id" = String, Path, description = "credential (badge) id")),
+    request_body = CredentialUpdate,
+    responses(
+        (status = 200, description = "the credential", body = crate::domain::Credential),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+    ),
+)]
 async fn update_credential(
     State(st): State<ApiState>,
     caller: Caller,
@@ -765,7 +1023,8 @@ async fn update_credential(
 
 // ---- audit -------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditSearch {
     user: Option<String>,
@@ -776,6 +1035,20 @@ struct AuditSearch {
     before: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    summary = "Search the audit trail, newest first",
+    description = "Needs the `ViewAudit` permission.",
+    params(AuditSearch),
+    responses(
+        (status = 200, description = "a page of audit entries", body = crate::domain::Page<crate::domain::AuditEntry>),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn search_audit(
     State(st): State<ApiState>,
     caller: Caller,
@@ -793,6 +1066,18 @@ async fn search_audit(
     Ok(Json(st.core.search_audit(&query)?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    summary = "Recompute the audit hash chain",
+    description = "Needs the `ViewAudit` permission.",
+    responses(
+        (status = 200, description = "the verification", body = crate::domain::AuditVerification),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn verify_audit(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewAudit)?;
     let core = Arc::clone(&st.core);
@@ -804,6 +1089,21 @@ async fn verify_audit(State(st): State<ApiState>, caller: Caller) -> ApiResult<R
 
 // ---- cameras, maps, time -------------------------------------------------------------
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/still.jpg",
+    tag = "site",
+    summary = "A camera's latest still",
+    description = "Needs the `ViewSite` permission.",
+    params(("id" = String, Path, description = "camera id")),
+    responses(
+        (status = 200, description = "JPEG", content_type = "image/jpeg"),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        (status = 503, description = "unavailable right now", body = crate::domain::ApiError),
+    ),
+)]
 async fn camera_still(
     State(st): State<ApiState>,
     caller: Caller,
@@ -821,6 +1121,20 @@ async fn camera_still(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/maps/{id}/image",
+    tag = "site",
+    summary = "A floor plan image",
+    description = "Needs the `ViewSite` permission.",
+    params(("id" = String, Path, description = "map id")),
+    responses(
+        (status = 200, description = "PNG or JPEG", content_type = "image/png"),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+)]
 async fn map_image(
     State(st): State<ApiState>,
     caller: Caller,
@@ -831,13 +1145,62 @@ async fn map_image(
     file_response(path, "map image").await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/time",
+    tag = "site",
+    summary = "The site's clock and time zone",
+    description = "Needs the `ViewSite` permission.",
+    responses(
+        (status = 200, description = "the site time", body = crate::domain::SiteTime),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+    ),
+)]
 async fn site_time(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
     Ok(Json(st.core.time()).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    summary = "This document",
+    description = "Generated from the routes and types of the code.",
+    responses(
+        (status = 200, description = "OpenAPI document", content_type = "application/json"),
+    ),
+    security(()),
+)]
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
+}
+
+/// A real camera's RTSP credentials, for a signed-in client until the site
+/// relays video. Never logged; 404 for a camera without credentials.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/credentials",
+    tag = "site",
+    summary = "A real camera's RTSP credentials",
+    description = "For a signed-in client until the site relays video; answered with `Cache-Control: no-store`, never logged. 404 for a camera without credentials. Needs the `ViewSite` permission.",
+    params(("id" = String, Path, description = "camera id")),
+    responses(
+        (status = 200, description = "the credentials", body = crate::domain::CameraCredentials),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such camera, or it has no credentials", body = crate::domain::ApiError),
+    ),
+)]
+async fn camera_credentials(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    let creds = st.core.camera_credentials(&CameraId::new(id))?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 
 #[cfg(test)]
@@ -846,68 +1209,85 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn routes_match_openapi_document() {
-        let doc: serde_json::Value =
-            serde_json::from_str(OPENAPI_JSON).expect("openapi.json parses");
-        assert!(doc["openapi"].as_str().unwrap().starts_with("3.0"));
-        let mut documented = BTreeSet::new();
-        for (path, item) in doc["paths"].as_object().expect("paths") {
-            for (method, op) in item.as_object().unwrap() {
-                if method == "parameters" {
-                    continue;
-                }
+    fn every_route_is_documented_once_with_its_guard() {
+        let doc: serde_json::Value = serde_json::from_str(openapi_json()).expect("document parses");
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let routes = routes();
+        let unique: BTreeSet<_> = routes.iter().collect();
+        assert_eq!(unique.len(), routes.len(), "a route is listed twice");
+        assert!(routes.len() >= 26, "routes went missing: {routes:?}");
+        let permissions: Vec<String> = crate::domain::Permission::ALL
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect();
+        for (m, p) in &routes {
+            let op = &doc["paths"][p.as_str()][m.to_lowercase()];
+            assert!(op["responses"].is_object(), "{m} {p} has no responses");
+            assert!(op["summary"].is_string(), "{m} {p} has no summary");
+            let tags: Vec<&str> = op["tags"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{m} {p} has no tags"))
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
+            let fault = p.starts_with("/api/v1/fault/");
+            assert_eq!(fault, tags.contains(&"fault"), "{m} {p} tags");
+            // Open routes declare an empty requirement; the rest inherit bearer.
+            let open = fault || p == "/api/v1/auth/sign-in" || p == "/api/v1/openapi.json";
+            let declared_open = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            assert_eq!(open, declared_open, "{m} {p} security");
+            if !open {
+                assert!(op["responses"]["401"].is_object(), "{m} {p} lacks its 401");
+            }
+            if p.contains("{id}") {
+                let params = op["parameters"].as_array();
                 assert!(
-                    op["responses"].is_object(),
-                    "{method} {path} has no responses"
+                    params.is_some_and(|ps| ps
+                        .iter()
+                        .any(|x| x["name"] == "id" && x["in"] == "path")),
+                    "{m} {p} lacks the id parameter"
                 );
-                documented.insert((method.to_uppercase(), path.clone()));
+            }
+            // A permission named in the text is one the role matrix knows.
+            let text = op["description"].as_str().unwrap_or("");
+            if let Some(rest) = text.split("Needs the `").nth(1) {
+                let name = rest.split('`').next().unwrap_or("");
+                assert!(
+                    permissions.iter().any(|p| p == name),
+                    "{m} {p} names {name:?}"
+                );
             }
         }
-        let routed: BTreeSet<(String, String)> = ROUTES
-            .iter()
-            .map(|(m, p)| (m.to_string(), p.to_string()))
-            .collect();
-        assert_eq!(routed.len(), ROUTES.len(), "a route is listed twice");
-        let missing: Vec<_> = routed.difference(&documented).collect();
-        let extra: Vec<_> = documented.difference(&routed).collect();
-        assert!(
-            missing.is_empty() && extra.is_empty(),
-            "not documented: {missing:?}; documented but not routed: {extra:?}"
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
         );
     }
 
     #[test]
-    fn openapi_marks_fault_routes_and_security() {
-        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
-        for (m, p) in ROUTES {
-            let op = &doc["paths"][*p][m.to_lowercase()];
-            let tags: Vec<&str> = op["tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect();
-            let open = p.starts_with("/api/v1/fault/")
-                || *p == "/api/v1/auth/sign-in"
-                || *p == "/api/v1/openapi.json";
-            assert_eq!(
-                p.starts_with("/api/v1/fault/"),
-                tags.contains(&"fault"),
-                "{m} {p} tags"
+    fn the_document_describes_the_wire_types() {
+        let doc: serde_json::Value = serde_json::from_str(openapi_json()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        for name in [
+            "Snapshot",
+            "Event",
+            "EventKind",
+            "DoorStatus",
+            "ApiError",
+            "Session",
+        ] {
+            assert!(schemas[name].is_object(), "schema {name} missing");
+        }
+        // The event types in the document are the ones the code declares.
+        let text = schemas["EventKind"].to_string();
+        for t in EventKind::TYPES {
+            assert!(
+                text.contains(&format!("\"{t}\"")),
+                "{t} not in the EventKind schema"
             );
-            let security_empty = op["security"].as_array().is_some_and(|s| s.is_empty());
-            assert_eq!(open, security_empty, "{m} {p} security");
-            // Path parameters are declared.
-            if p.contains("{id}") {
-                let params = op["parameters"]
-                    .as_array()
-                    .or(doc["paths"][*p]["parameters"].as_array());
-                assert!(
-                    params.is_some_and(|ps| ps.iter().any(|x| x["name"] == "id"
-                        || x["$ref"].as_str().is_some_and(|r| r.ends_with("/Id")))),
-                    "{m} {p} lacks the id parameter"
-                );
-            }
         }
     }
 

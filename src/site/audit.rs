@@ -16,7 +16,9 @@ use crate::domain::{AuditEntry, AuditVerification, Page, Role, Timestamp};
 use super::SiteError;
 use super::auth::Principal;
 use super::env::Clock;
-use super::store::{Store, StoreError, parse_time_text, time_text};
+use super::store::{
+    Store, StoreError, audit_hashed_time, audit_time_column, time_from_us, time_text, time_us,
+};
 
 /// The audit action names, each written once.
 pub mod actions {
@@ -179,7 +181,8 @@ fn role_text(role: Option<Role>) -> &'static str {
 /// `now` is the entry's time, from the site's clock.
 pub fn append(store: &Store, rec: &AuditRecord, now: Timestamp) -> Result<AuditEntry, StoreError> {
     let time = time_text(now);
-    store.with_writer(|conn| {
+    let rec = rec.clone();
+    store.write_blocking(move |conn| {
         let tx = conn.transaction()?;
         let last: Option<(i64, String)> = tx
             .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
@@ -202,12 +205,12 @@ pub fn append(store: &Store, rec: &AuditRecord, now: Timestamp) -> Result<AuditE
             &rec.outcome,
         );
         tx.prepare_cached(
-            "INSERT INTO audit (id, time, user, role, action, target, source, outcome, prev_hash, hash)
+            "INSERT INTO audit (id, time_us, user, role, action, target, source, outcome, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             id as i64,
-            time,
+            time_us(now),
             rec.user,
             rec.role.map(Role::as_str),
             rec.action,
@@ -235,10 +238,11 @@ pub fn append(store: &Store, rec: &AuditRecord, now: Timestamp) -> Result<AuditE
 
 /// Recomputes the whole chain on `conn`.
 pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, time, user, role, action, target, source, outcome, prev_hash, hash
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, {}, user, role, action, target, source, outcome, prev_hash, hash
          FROM audit ORDER BY id",
-    )?;
+        audit_time_column(conn)?
+    ))?;
     let mut rows = stmt.query([])?;
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut entries = 0u64;
@@ -255,7 +259,7 @@ pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
         let computed = entry_hash(
             &prev_hash,
             id.max(0) as u64,
-            &r.get::<_, String>(1)?,
+            &audit_hashed_time(r.get_ref(1)?),
             &r.get::<_, String>(2)?,
             role.as_deref().unwrap_or(""),
             &r.get::<_, String>(4)?,
@@ -277,7 +281,7 @@ pub fn verify(conn: &Connection) -> Result<AuditVerification, StoreError> {
 
 /// Recomputes the chain of a live store.
 pub fn verify_store(store: &Store) -> Result<AuditVerification, StoreError> {
-    store.with_reader(verify)
+    store.read_blocking(verify)
 }
 
 /// Verifies the audit trail of a site's SQLite file, opened read-only (for
@@ -298,7 +302,7 @@ pub fn verify_audit_file(sqlite_path: &Path) -> Result<AuditVerification, SiteEr
 /// Searches the trail, newest first; `next_before` is set when more match.
 pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
     let mut sql = String::from(
-        "SELECT id, time, user, role, action, target, source, outcome, prev_hash, hash
+        "SELECT id, time_us, user, role, action, target, source, outcome, prev_hash, hash
          FROM audit WHERE 1=1",
     );
     let mut args: Vec<Value> = Vec::new();
@@ -311,12 +315,12 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
         args.push(Value::Text(a.clone()));
     }
     if let Some(f) = q.from {
-        sql.push_str(" AND time >= ?");
-        args.push(Value::Text(time_text(f)));
+        sql.push_str(" AND time_us >= ?");
+        args.push(Value::Integer(time_us(f)));
     }
     if let Some(t) = q.to {
-        sql.push_str(" AND time <= ?");
-        args.push(Value::Text(time_text(t)));
+        sql.push_str(" AND time_us <= ?");
+        args.push(Value::Integer(time_us(t)));
     }
     if let Some(b) = q.before {
         sql.push_str(" AND id < ?");
@@ -325,7 +329,7 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
     let limit = q.limit.max(1);
     sql.push_str(" ORDER BY id DESC LIMIT ?");
     args.push(Value::Integer(limit as i64 + 1));
-    store.with_reader(|conn| {
+    store.read_blocking(move |conn| {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(args))?;
         let mut items = Vec::new();
@@ -345,7 +349,7 @@ pub fn search(store: &Store, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreEr
             };
             items.push(AuditEntry {
                 id: r.get::<_, i64>(0)?.max(0) as u64,
-                time: parse_time_text(&r.get::<_, String>(1)?)?,
+                time: time_from_us(r.get(1)?)?,
                 user: r.get(2)?,
                 role,
                 action: r.get(4)?,
@@ -443,11 +447,14 @@ mod tests {
         );
 
         // Re-hashing the edited row still breaks at the next one.
-        let (prev, time): (String, String) = conn
-            .query_row("SELECT prev_hash, time FROM audit WHERE id = 4", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let (prev, time_us): (String, i64) = conn
+            .query_row(
+                "SELECT prev_hash, time_us FROM audit WHERE id = 4",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap();
+        let time = time_text(time_from_us(time_us).unwrap());
         let forged = entry_hash(
             &prev,
             4,

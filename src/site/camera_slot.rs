@@ -1,13 +1,14 @@
-//! The site's cameras as the API sees them: their URLs and stills, and the
-//! demo cameras as far as they got (moved as one block from the old core;
-//! the camera pipelines themselves live in [`super::cameras`]).
+//! The site's cameras as the API sees them: their URLs, probed stream facts,
+//! stills and credentials, and the demo cameras as far as they got (moved
+//! as one block from the old core; the camera pipelines and probes
+//! themselves live in [`super::cameras`]).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::config::SiteConfig;
-use crate::domain::{Camera, CameraId};
+use crate::domain::{Camera, CameraCredentials, CameraId};
 
-use super::cameras::{CameraError, DemoCameras};
+use super::cameras::{CameraError, DemoCameras, Probes};
 use super::env::Shutdown;
 use super::error::CoreError;
 
@@ -27,14 +28,19 @@ pub struct CameraSlot {
     cfg: Arc<SiteConfig>,
     shutdown: Shutdown,
     slot: Mutex<Slot>,
+    /// The real cameras' stream facts and stills.
+    probes: Probes,
 }
 
 impl CameraSlot {
+    /// The service; starts probing the real cameras.
     pub fn new(cfg: Arc<SiteConfig>, shutdown: Shutdown) -> CameraSlot {
+        let probes = Probes::start(&cfg);
         CameraSlot {
             cfg,
             shutdown,
             slot: Mutex::new(Slot::Off),
+            probes,
         }
     }
 
@@ -51,7 +57,18 @@ impl CameraSlot {
             }
             _ => None,
         };
-        self.cfg.cameras_with_urls(base.as_deref())
+        let mut cameras = self.cfg.cameras_with_urls(base.as_deref());
+        self.probes.fill(&mut cameras);
+        cameras
+    }
+
+    /// A real camera's credentials, for a signed-in client until the site
+    /// relays video; NotFound when the camera has none.
+    pub fn credentials(&self, id: &CameraId) -> Result<CameraCredentials, CoreError> {
+        self.cfg
+            .camera_credentials(id)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound(format!("camera {id:?} has no credentials")))
     }
 
     /// Marks the demo cameras as being started.
@@ -87,6 +104,9 @@ impl CameraSlot {
         if !self.cfg.cameras.iter().any(|c| &c.id == id) {
             return Err(CoreError::NotFound(format!("no camera {id:?}")));
         }
+        if let Some(still) = self.probes.still(id) {
+            return still.map_err(CoreError::Unavailable);
+        }
         match &*self.slot() {
             Slot::Running { cams, .. } => cams
                 .still_jpeg(id)
@@ -121,8 +141,9 @@ impl CameraSlot {
         }
     }
 
-    /// Stops the demo cameras without blocking the caller.
+    /// Stops the probes and the demo cameras without blocking the caller.
     pub fn stop(&self) {
+        self.probes.stop();
         let slot = std::mem::replace(&mut *self.slot(), Slot::Off);
         if let Slot::Running { cams, .. } = slot {
             // Stopping the RTSP server joins its thread: not on this one.

@@ -371,6 +371,15 @@ impl SiteCore {
         self.cameras.cameras()
     }
 
+    /// A real camera's credentials, for a signed-in client until the site
+    /// relays video; NotFound when the camera has none.
+    pub fn camera_credentials(
+        &self,
+        id: &crate::domain::CameraId,
+    ) -> Result<crate::domain::CameraCredentials, CoreError> {
+        self.cameras.credentials(id)
+    }
+
     /// Marks the demo cameras as being started.
     pub fn cameras_starting(&self) {
         self.cameras.starting();

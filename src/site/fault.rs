@@ -2,47 +2,70 @@
 //! when the site runs with `fault_injection` and only to loopback peers;
 //! to anyone else these routes do not exist (404). No sign-in needed.
 
-use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::http::request::Parts;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::{CameraId, DoorId, DoorPosition};
 
 use super::api::{ApiFailure, ApiJson, ApiPath, ApiState, peer_ip};
 
-/// The fault routes, guarded.
-pub(crate) fn router(state: ApiState) -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/fault/controller", post(controller))
-        .route("/api/v1/fault/drop-streams", post(drop_streams))
-        .route("/api/v1/fault/cameras/{id}", post(camera))
-        .route("/api/v1/fault/flood", post(flood))
-        .route("/api/v1/fault/doors/{id}", post(door))
-        .route_layer(middleware::from_fn_with_state(state, guard))
+/// The fault routes, each guarded by [`FaultAccess`].
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(controller))
+        .routes(routes!(drop_streams))
+        .routes(routes!(camera))
+        .routes(routes!(flood))
+        .routes(routes!(door))
 }
 
-/// Lets a request through only with fault injection on and from loopback.
-async fn guard(State(st): State<ApiState>, req: Request, next: Next) -> Response {
-    let loopback = peer_ip(req.extensions()).is_some_and(|a| a.ip().is_loopback());
-    if st.fault_injection && loopback {
-        next.run(req).await
-    } else {
-        ApiFailure::not_found(format!("no route {} {}", req.method(), req.uri().path()))
-            .into_response()
+/// Lets a request through only with fault injection on and from loopback;
+/// otherwise the route answers as if it did not exist.
+pub(crate) struct FaultAccess;
+
+impl FromRequestParts<ApiState> for FaultAccess {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, st: &ApiState) -> Result<Self, Self::Rejection> {
+        let loopback = peer_ip(&parts.extensions).is_some_and(|a| a.ip().is_loopback());
+        if st.fault_injection && loopback {
+            Ok(FaultAccess)
+        } else {
+            Err(ApiFailure::not_found(format!(
+                "no route {} {}",
+                parts.method,
+                parts.uri.path()
+            )))
+        }
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Online {
     online: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/fault/controller",
+    tag = "fault",
+    summary = "Take the door controller offline or back",
+    description = "Fault injection: only when the site runs with fault injection and only to loopback peers (otherwise 404). No sign-in.",
+    request_body = Online,
+    responses(
+        (status = 204, description = "done"),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+    security(()),
+)]
 async fn controller(
+    _: FaultAccess,
     State(st): State<ApiState>,
     ApiJson(body): ApiJson<Online>,
 ) -> Result<StatusCode, ApiFailure> {
@@ -51,19 +74,48 @@ async fn controller(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn drop_streams(State(st): State<ApiState>) -> StatusCode {
+#[utoipa::path(
+    post,
+    path = "/api/v1/fault/drop-streams",
+    tag = "fault",
+    summary = "Close every open live stream",
+    description = "Fault injection: only when the site runs with fault injection and only to loopback peers (otherwise 404). No sign-in.",
+    responses(
+        (status = 204, description = "done"),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+    security(()),
+)]
+async fn drop_streams(_: FaultAccess, State(st): State<ApiState>) -> StatusCode {
     tracing::info!("fault injection: dropping every live stream");
     st.core.drop_streams();
     StatusCode::NO_CONTENT
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Stalled {
     stalled: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/fault/cameras/{id}",
+    tag = "fault",
+    summary = "Stall or release a demo camera",
+    description = "Fault injection: only when the site runs with fault injection and only to loopback peers (otherwise 404). No sign-in.",
+    params(("id" = String, Path, description = "camera id")),
+    request_body = Stalled,
+    responses(
+        (status = 204, description = "done"),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        (status = 503, description = "unavailable right now", body = crate::domain::ApiError),
+    ),
+    security(()),
+)]
 async fn camera(
+    _: FaultAccess,
     State(st): State<ApiState>,
     ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<Stalled>,
@@ -73,14 +125,29 @@ async fn camera(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Flood {
     rate_per_sec: u32,
     count: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/fault/flood",
+    tag = "fault",
+    summary = "Append `test.flood` events at a rate, in the background",
+    description = "Fault injection: only when the site runs with fault injection and only to loopback peers (otherwise 404). No sign-in.",
+    request_body = Flood,
+    responses(
+        (status = 202, description = "started"),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+    security(()),
+)]
 async fn flood(
+    _: FaultAccess,
     State(st): State<ApiState>,
     ApiJson(body): ApiJson<Flood>,
 ) -> Result<StatusCode, ApiFailure> {
@@ -93,13 +160,29 @@ async fn flood(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Position {
     position: DoorPosition,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/fault/doors/{id}",
+    tag = "fault",
+    summary = "Open or close a door leaf on the simulated controller",
+    description = "Fault injection: only when the site runs with fault injection and only to loopback peers (otherwise 404). No sign-in.",
+    params(("id" = String, Path, description = "door id")),
+    request_body = Position,
+    responses(
+        (status = 204, description = "done"),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+    ),
+    security(()),
+)]
 async fn door(
+    _: FaultAccess,
     State(st): State<ApiState>,
     ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<Position>,

@@ -10,72 +10,14 @@ use egui::{Align, Key, Layout, Rect, RichText, Sense, Ui, pos2, vec2};
 
 use super::theme;
 use super::video_tile::{
-    TileClock, TileInput, TileSource, TileTextures, camera_aspect, empty_tile_ui, tile_request_px,
+    TileClock, TileInput, TileTextures, camera_aspect, empty_tile_ui, tile_request_px,
     video_tile_ui,
 };
-use crate::app::AppState;
 use crate::domain::{Camera, CameraId};
-use crate::video::TileRequest;
+use crate::viewer::{AppState, CamerasView, GRID_SIDES, TileRequest, TileSource};
 
-/// The grid sizes offered (tiles a side).
-pub const GRID_SIDES: [usize; 4] = [1, 2, 3, 4];
 /// Space between tiles, in points.
 const GAP: f32 = 2.0;
-
-/// How the camera view is laid out (kept by the view, not the site).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CamerasView {
-    /// Tiles a side: 1 to 4.
-    pub side: usize,
-    /// The index of the camera in the first tile (paging).
-    pub first: usize,
-    /// The camera shown alone, if any.
-    pub single: Option<CameraId>,
-    /// Whether the stats overlay shows.
-    pub show_stats: bool,
-    /// Repeat the cameras to fill every tile (a wall test with few cameras).
-    pub fill: bool,
-}
-
-impl Default for CamerasView {
-    fn default() -> Self {
-        Self {
-            side: 2,
-            first: 0,
-            single: None,
-            show_stats: false,
-            fill: false,
-        }
-    }
-}
-
-impl CamerasView {
-    /// Reads a start view such as `cameras`, `cameras:3x3` or
-    /// `cameras:4x4:fill`. None when the text names another view or is not
-    /// understood.
-    pub fn parse_start(text: &str) -> Option<CamerasView> {
-        let mut parts = text.trim().split(':');
-        if parts.next()? != "cameras" {
-            return None;
-        }
-        let mut view = CamerasView::default();
-        for part in parts {
-            match part {
-                "fill" => view.fill = true,
-                "stats" => view.show_stats = true,
-                grid => {
-                    let (a, b) = grid.split_once(['x', '×'])?;
-                    let (a, b) = (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?);
-                    if a != b || !GRID_SIDES.contains(&a) {
-                        return None;
-                    }
-                    view.side = a;
-                }
-            }
-        }
-        Some(view)
-    }
-}
 
 /// Where the tiles' frames come from.
 pub enum VideoFeed<'a> {
@@ -152,7 +94,7 @@ pub fn grid_rects(area: Rect, side: usize) -> Vec<Rect> {
 /// The camera view.
 pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: &mut VideoUi<'_>) {
     if let Some(id) = &view.single
-        && state.camera(id).is_none()
+        && state.site().camera(id).is_none()
     {
         view.single = None;
     }
@@ -169,7 +111,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
             return;
         }
     };
-    if state.cameras.is_empty() {
+    if state.site().cameras().is_empty() {
         ui.label(RichText::new("This site has no cameras").color(theme::MUTED));
         return;
     }
@@ -181,7 +123,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
     };
     let ppp = ui.ctx().pixels_per_point();
 
-    if let Some(camera) = view.single.as_ref().and_then(|id| state.camera(id)) {
+    if let Some(camera) = view.single.as_ref().and_then(|id| state.site().camera(id)) {
         let key = camera.id.to_string();
         if tile_ui(
             ui, area, &key, camera, true, source, state, view, video, &clock, ppp,
@@ -193,8 +135,12 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
         return;
     }
 
-    let ids: Vec<&CameraId> = state.cameras.iter().map(|c| &c.id).collect();
-    view.first = page_start(view.first, view.side * view.side, state.cameras.len());
+    let ids: Vec<&CameraId> = state.site().cameras().iter().map(|c| &c.id).collect();
+    view.first = page_start(
+        view.first,
+        view.side * view.side,
+        state.site().cameras().len(),
+    );
     let cells = grid_cells(&ids, view.side, view.first, view.fill);
     let mut open = None;
     for (cell, rect) in cells.iter().zip(grid_rects(area, view.side)) {
@@ -202,7 +148,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
             empty_tile_ui(ui, rect);
             continue;
         };
-        let camera = &state.cameras[cell.camera];
+        let camera = &state.site().cameras()[cell.camera];
         // The tile's size picks the stream (a 1×1 tile plays main).
         let response = tile_ui(
             ui, rect, &cell.key, camera, false, source, state, view, video, &clock, ppp,
@@ -244,7 +190,7 @@ fn tile_ui(
         key,
         camera,
         view: &tile_view,
-        still: state.stills.get(&camera.id),
+        still: state.site().stills().get(&camera.id),
         show_stats: view.show_stats,
     };
     video_tile_ui(ui, rect, &input, video.textures, clock)
@@ -253,7 +199,7 @@ fn tile_ui(
 
 fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
     ui.horizontal(|ui| {
-        if let Some(camera) = view.single.as_ref().and_then(|id| state.camera(id)) {
+        if let Some(camera) = view.single.as_ref().and_then(|id| state.site().camera(id)) {
             let name = camera.name.clone();
             if ui
                 .button("Back to grid")
@@ -270,7 +216,7 @@ fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
                     view.side = side;
                 }
             }
-            let n = state.cameras.len();
+            let n = state.site().cameras().len();
             let tiles = view.side * view.side;
             if n > tiles && !view.fill {
                 ui.separator();
@@ -313,21 +259,6 @@ fn diagnostics_ui(ui: &mut Ui, why: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn start_views_parse() {
-        let v = CamerasView::parse_start("cameras:4x4").expect("4x4");
-        assert_eq!((v.side, v.fill, v.show_stats), (4, false, false));
-        let v = CamerasView::parse_start("cameras:3×3:fill:stats").expect("3x3");
-        assert_eq!((v.side, v.fill, v.show_stats), (3, true, true));
-        assert_eq!(
-            CamerasView::parse_start("cameras"),
-            Some(CamerasView::default())
-        );
-        for bad in ["doors", "cameras:5x5", "cameras:2x3", "cameras:axb", ""] {
-            assert_eq!(CamerasView::parse_start(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn cells_page_and_fill() {

@@ -4,8 +4,8 @@
 use egui::{Align, Button, CornerRadius, Frame, Layout, Margin, RichText, Ui, UiBuilder};
 
 use super::theme;
-use crate::app::{AppState, CommandPhase, CommandSender, CommandView, DoorView};
 use crate::domain::DoorAction;
+use crate::viewer::{AppState, CommandPhase, CommandSender, CommandView, DoorView};
 
 /// The buttons of a door row, in order, with their labels.
 const ACTIONS: [(DoorAction, &str); 5] = [
@@ -24,7 +24,7 @@ pub fn door_row_label(name: &str) -> String {
 /// Every door of the site.
 pub fn doors_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
     ui.heading("Doors");
-    for door in &state.doors {
+    for door in state.site().doors() {
         door_row_ui(ui, state, door, commands);
     }
 }

@@ -4,8 +4,8 @@
 use egui::{RichText, ScrollArea, Ui};
 
 use super::{format, theme};
-use crate::app::AppState;
 use crate::domain::{Event, EventKind};
+use crate::viewer::AppState;
 
 /// The height of one event row, in points.
 const ROW_HEIGHT: f32 = 18.0;
@@ -13,7 +13,7 @@ const ROW_HEIGHT: f32 = 18.0;
 /// The list of recent events.
 pub fn events_ui(ui: &mut Ui, state: &AppState) {
     ui.heading("Events");
-    if state.events.is_empty() {
+    if state.site().events().is_empty() {
         ui.label(RichText::new("No events yet").color(theme::MUTED));
         return;
     }
@@ -21,8 +21,8 @@ pub fn events_ui(ui: &mut Ui, state: &AppState) {
     ScrollArea::vertical()
         .id_salt("events")
         .auto_shrink([false, false])
-        .show_rows(ui, ROW_HEIGHT, state.events.len(), |ui, rows| {
-            for event in state.events.range(rows) {
+        .show_rows(ui, ROW_HEIGHT, state.site().events().len(), |ui, rows| {
+            for event in state.site().events().range(rows) {
                 ui.horizontal(|ui| {
                     ui.set_height(ROW_HEIGHT);
                     ui.label(RichText::new(format::site_time(event.time, tz)).monospace());
@@ -47,12 +47,12 @@ fn type_color(event: &Event) -> egui::Color32 {
 pub fn event_text(state: &AppState, event: &Event) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(door) = event.kind.door() {
-        parts.push(state.door_name(door).to_owned());
+        parts.push(state.site().door_name(door).to_owned());
     }
     if let Some(name) = event
         .kind
         .cardholder()
-        .and_then(|id| state.cardholder_name(id))
+        .and_then(|id| state.site().cardholder_name(id))
     {
         parts.push(name.to_owned());
     }

@@ -1,6 +1,8 @@
 //! Drawing only: one file per panel, each a `fn xxx_ui(ui, &state, ...,
-//! &commands)`. No I/O, no locks, no state changes: a click becomes a
-//! [`Command`](crate::app::Command) in the [`CommandSender`].
+//! &commands)`. Uses the viewer context (`crate::viewer`) and `domain` only,
+//! never the shell, the network or GStreamer (a test checks the imports).
+//! No I/O, no locks, no state changes: a click becomes a
+//! [`Command`](crate::viewer::Command) in the [`CommandSender`].
 
 pub mod cameras;
 pub mod doors;
@@ -14,44 +16,7 @@ pub mod video_tile;
 
 use egui::{CentralPanel, Color32, Frame, Margin, Panel, RichText, ScrollArea, Ui};
 
-use crate::app::{AppState, CommandSender, Link, NoticeLevel};
-
-/// The main area's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MainView {
-    /// Access requests and the door list.
-    #[default]
-    Doors,
-    /// The camera grid.
-    Cameras,
-}
-
-/// What only the view keeps: the sign-in form's text, which view is shown,
-/// and how the cameras are laid out.
-#[derive(Debug, Clone, Default)]
-pub struct ViewState {
-    pub username: String,
-    /// Cleared as soon as it is sent.
-    pub password: String,
-    pub main: MainView,
-    pub cameras: cameras::CamerasView,
-}
-
-impl ViewState {
-    /// The view for `state`: the demo site's form is prefilled.
-    pub fn new(state: &AppState) -> Self {
-        Self {
-            username: if state.demo {
-                "operator".into()
-            } else {
-                String::new()
-            },
-            password: String::new(),
-            main: MainView::default(),
-            cameras: cameras::CamerasView::default(),
-        }
-    }
-}
+use crate::viewer::{AppState, CommandSender, Link, MainView, NoticeLevel, ViewState};
 
 /// The whole window. `video` feeds the camera view's tiles.
 pub fn root_ui(
@@ -70,10 +35,10 @@ pub fn root_ui(
     Panel::top("top_bar")
         .frame(bare_bar)
         .show(ui, |ui| top_bar::top_bar_ui(ui, state, commands));
-    if state.session.is_some()
+    if state.runtime.session.is_some()
         && let Link::Down {
             attempt, reason, ..
-        } = &state.link
+        } = &state.runtime.link
     {
         Panel::top("link_banner")
             .frame(
@@ -83,29 +48,31 @@ pub fn root_ui(
             )
             .show(ui, |ui| top_bar::link_banner_ui(ui, *attempt, reason));
     }
-    if !state.notices.is_empty() {
+    if !state.runtime.notices.is_empty() {
         Panel::bottom("notices").show(ui, |ui| notices_ui(ui, state));
     }
-    if state.session.is_none() {
+    if state.runtime.session.is_none() {
         CentralPanel::default().show(ui, |ui| sign_in::sign_in_ui(ui, state, view, commands));
         return;
     }
-    Panel::right("events")
+    let events = Panel::right("events")
         .frame(bare_bar)
         .resizable(true)
-        .default_size(480.0)
+        .default_size(view.workspace.panels.events_width)
         .show(ui, |ui| events::events_ui(ui, state));
+    // The workspace keeps the width the operator dragged it to.
+    view.workspace.panels.events_width = events.response.rect.width();
     CentralPanel::default().frame(bare_central).show(ui, |ui| {
-        if state.site.is_none() {
+        if state.site().info.is_none() {
             ui.label("Loading the site's state…");
             return;
         }
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut view.main, MainView::Doors, "Doors");
-            ui.selectable_value(&mut view.main, MainView::Cameras, "Cameras");
+            ui.selectable_value(&mut view.workspace.main, MainView::Doors, "Doors");
+            ui.selectable_value(&mut view.workspace.main, MainView::Cameras, "Cameras");
         });
         ui.separator();
-        match view.main {
+        match view.workspace.main {
             MainView::Doors => {
                 ScrollArea::vertical()
                     .id_salt("doors_and_requests")
@@ -116,14 +83,14 @@ pub fn root_ui(
             }
             MainView::Cameras => {
                 // Access requests wait for an answer: they stay in sight.
-                if !state.open_requests.is_empty() {
+                if state.site().has_open_requests() {
                     ScrollArea::vertical()
                         .id_salt("requests_over_cameras")
                         .max_height(ui.available_height() / 4.0)
                         .show(ui, |ui| requests::requests_ui(ui, state, commands));
                     ui.separator();
                 }
-                cameras::cameras_ui(ui, state, &mut view.cameras, video);
+                cameras::cameras_ui(ui, state, &mut view.workspace.cameras, video);
             }
         }
     });
@@ -131,7 +98,7 @@ pub fn root_ui(
 
 /// Recent notices, newest last.
 fn notices_ui(ui: &mut Ui, state: &AppState) {
-    for notice in &state.notices {
+    for notice in &state.runtime.notices {
         let color = match notice.level {
             NoticeLevel::Info => theme::INFO,
             NoticeLevel::Error => theme::FAILED,

@@ -4,8 +4,8 @@
 use egui::{Button, CornerRadius, Frame, Margin, RichText, Ui, UiBuilder};
 
 use super::{format, theme};
-use crate::app::{AppState, Command, CommandSender};
 use crate::domain::AccessRequest;
+use crate::viewer::{AppState, Command, CommandSender};
 
 /// The accessible name of a request's row: `request ID`.
 pub fn request_row_label(request: &AccessRequest) -> String {
@@ -14,11 +14,14 @@ pub fn request_row_label(request: &AccessRequest) -> String {
 
 /// The open requests, oldest first; nothing when there are none.
 pub fn requests_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
-    if state.open_requests.is_empty() {
+    if !state.site().has_open_requests() {
         return;
     }
-    ui.heading(format!("Access requests ({})", state.open_requests.len()));
-    for request in &state.open_requests {
+    ui.heading(format!(
+        "Access requests ({})",
+        state.site().open_requests().len()
+    ));
+    for request in state.site().open_requests() {
         request_row_ui(ui, state, request, commands);
     }
     ui.add_space(8.0);
@@ -41,7 +44,7 @@ fn request_row_ui(
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.horizontal(|ui| {
-                    ui.label(RichText::new(state.door_name(&request.door)).strong());
+                    ui.label(RichText::new(state.site().door_name(&request.door)).strong());
                     ui.label(&request.reason);
                     if let Some(who) = who(state, request) {
                         ui.label(RichText::new(who).italics());
@@ -88,6 +91,7 @@ fn who(state: &AppState, request: &AccessRequest) -> Option<String> {
     let id = request.cardholder.as_ref()?;
     Some(
         state
+            .site()
             .cardholder_name(id)
             .map_or_else(|| id.to_string(), str::to_owned),
     )

@@ -3,8 +3,8 @@
 
 use egui::{Color32, CornerRadius, Frame, Margin, RichText, Stroke, Ui};
 
-use crate::app::CommandPhase;
 use crate::domain::DoorState;
+use crate::viewer::CommandPhase;
 
 /// Door locked (or locked down): safe.
 pub const LOCKED: Color32 = Color32::from_rgb(0x2e, 0x9e, 0x5b);

@@ -4,7 +4,8 @@
 //! optional stats). While the stream connects with no frame yet, the
 //! camera's still picture stands in.
 //!
-//! Drawing only: frames come from a [`TileSource`] (the video engine, or a
+//! Drawing only: frames come from a
+//! [`TileSource`](crate::viewer::TileSource) (the video engine, or a
 //! stand-in in tests), and a frame is uploaded to its texture only when it
 //! is a new one.
 
@@ -20,44 +21,13 @@ use egui::{
 };
 
 use super::{format, theme};
-use crate::app::StillImage;
 use crate::domain::{Camera, CameraId, Timestamp};
-use crate::video::{Frame, StreamChoice, TileRequest, TileStats, TileStatus, TileView};
+use crate::viewer::{StillImage, StreamChoice, TileFrame, TileStats, TileStatus, TileView};
 
 /// A frame captured further behind now than this gets the red marker.
 pub const LATE_AFTER_MS: i64 = 2_000;
 /// Space between a tile's edge and its overlays, in points.
 const INSET: f32 = 4.0;
-
-/// Where tiles get their frames: the video engine, or a stand-in in tests.
-pub trait TileSource {
-    /// The tile's newest frame and status. Called every UI frame for every
-    /// visible tile, so it must be cheap and never block.
-    fn tile(&self, req: &TileRequest<'_>) -> TileView;
-
-    /// Called once per UI frame after the tiles (and now and then while the
-    /// window is hidden): sources stop what nobody asked for.
-    fn end_frame(&self) {}
-
-    /// How many streams play now.
-    fn active_players(&self) -> usize {
-        0
-    }
-}
-
-impl TileSource for crate::video::VideoEngine {
-    fn tile(&self, req: &TileRequest<'_>) -> TileView {
-        crate::video::VideoEngine::tile(self, req)
-    }
-
-    fn end_frame(&self) {
-        crate::video::VideoEngine::end_frame(self);
-    }
-
-    fn active_players(&self) -> usize {
-        crate::video::VideoEngine::active_players(self)
-    }
-}
 
 /// The clocks a tile reads: the site's time (capture times are in it) and
 /// the monotonic clock (stall and retry countdowns).
@@ -167,7 +137,7 @@ impl TileTextures {
         &mut self,
         ctx: &egui::Context,
         key: &str,
-        frame: &Arc<Frame>,
+        frame: &TileFrame,
     ) -> Option<(TextureId, u64)> {
         self.drawn.insert(key.to_owned());
         if let Some(up) = self.tiles.get_mut(key) {
@@ -267,13 +237,13 @@ pub fn letterbox_bars(outer: Rect, inner: Rect) -> Vec<Rect> {
     bars
 }
 
-/// The width / height of a camera's picture (its main stream's).
+/// The width / height of a camera's picture: its main stream's, else its
+/// sub stream's, else 16:9 (not probed yet).
 pub fn camera_aspect(camera: &Camera) -> f32 {
-    if camera.main.height == 0 {
-        16.0 / 9.0
-    } else {
-        camera.main.width as f32 / camera.main.height as f32
-    }
+    [&camera.main, &camera.sub]
+        .into_iter()
+        .find(|s| s.width > 0 && s.height > 0)
+        .map_or(16.0 / 9.0, |s| s.width as f32 / s.height as f32)
 }
 
 /// The pixel size to ask the engine for: the letterboxed picture inside
@@ -358,7 +328,7 @@ pub fn status_overlay(
             Some(info(text, changes_in))
         }
         TileStatus::Error(e) => Some(StatusOverlay {
-            text: e.overlay_text(),
+            text: e.text.clone(),
             severity: Severity::Error,
             changes_in: None,
         }),
@@ -623,7 +593,8 @@ pub fn empty_tile_ui(ui: &Ui, rect: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::video::VideoError;
+    use crate::domain::ErrorKind;
+    use crate::viewer::TileError;
 
     #[test]
     fn letterbox_keeps_the_aspect_and_centres() {
@@ -696,10 +667,13 @@ mod tests {
         assert_eq!(o.text, "reconnecting (attempt 2)…\nconnection refused");
         assert_eq!(o.changes_in, None);
         // Errors read as the engine words them.
-        let e =
-            status_overlay(&TileStatus::Error(VideoError::Unauthorized), None, t0).expect("error");
+        let unauthorized = TileError {
+            kind: ErrorKind::Unauthenticated,
+            text: "camera refused the credentials".into(),
+        };
+        let e = status_overlay(&TileStatus::Error(unauthorized), None, t0).expect("error");
         assert_eq!(e.severity, Severity::Error);
-        assert_eq!(e.text, VideoError::Unauthorized.overlay_text());
+        assert_eq!(e.text, "camera refused the credentials");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::player::{Player, PlayerConfig};
 use super::{Credentials, Frame, StreamChoice, TileStats, TileStatus, Transport, choose_stream};
-use crate::domain::{Camera, StreamInfo};
+use crate::domain::{Camera, CameraId, StreamInfo};
 
 /// How the engine plays streams.
 #[derive(Clone)]
@@ -22,7 +22,8 @@ pub struct EngineOptions {
     pub stall_ms: u64,
     /// RTP over the RTSP TCP connection (default) or UDP.
     pub transport: Transport,
-    /// Given to every camera as `user-id`/`user-pw`.
+    /// Given as `user-id`/`user-pw` to every camera that has none of its
+    /// own (see [`VideoEngine::set_credentials`]).
     pub credentials: Option<Credentials>,
     /// `rtspsrc` jitter buffer, ms (0; never the 2000 default).
     pub rtsp_latency_ms: u32,
@@ -126,6 +127,8 @@ struct Tile {
 pub struct VideoEngine {
     opts: EngineOptions,
     tiles: Mutex<HashMap<String, Tile>>,
+    /// Per camera, ahead of `opts.credentials`.
+    credentials: Mutex<HashMap<CameraId, Credentials>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,17 +142,41 @@ impl VideoEngine {
         VideoEngine {
             opts,
             tiles: Mutex::new(HashMap::new()),
+            credentials: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Gives a camera its own credentials (`None`: back to the engine's
+    /// default). Its tiles start again with them, as does a tile that
+    /// showed "unauthorized".
+    pub fn set_credentials(&self, camera: &CameraId, credentials: Option<Credentials>) {
+        let changed = {
+            let mut all = lock(&self.credentials);
+            let changed = all.get(camera) != credentials.as_ref();
+            match credentials {
+                Some(c) => all.insert(camera.clone(), c),
+                None => all.remove(camera),
+            };
+            changed
+        };
+        if changed {
+            tracing::debug!(%camera, "camera credentials changed; restarting its tiles");
+            lock(&self.tiles).retain(|_, t| &t.camera.id != camera);
         }
     }
 
     fn start(&self, camera: &Camera, stream: StreamChoice, tile_px: [u32; 2]) -> Playing {
         let info = stream_info(camera, stream);
         let size = frame_size(tile_px, [info.width, info.height]);
+        let credentials = lock(&self.credentials)
+            .get(&camera.id)
+            .cloned()
+            .or_else(|| self.opts.credentials.clone());
         let cfg = PlayerConfig {
             camera: camera.id.to_string(),
             url: info.url.clone(),
             transport: self.opts.transport,
-            credentials: self.opts.credentials.clone(),
+            credentials,
             latency_ms: self.opts.rtsp_latency_ms,
             stall_ms: self.opts.stall_ms.max(100),
             decoder: self.opts.decoder.clone(),
@@ -168,18 +195,22 @@ impl VideoEngine {
     /// caller's thread.
     pub fn tile(&self, req: &TileRequest) -> TileView {
         let now = Instant::now();
-        let sub_px = [req.camera.sub.width, req.camera.sub.height];
-        let want = choose_stream(req.size_px, sub_px, req.single_view);
+        let want = choose_camera_stream(req.camera, req.size_px, req.single_view);
         let mut tiles = lock(&self.tiles);
 
-        // A tile now showing another camera (or changed URLs) starts afresh.
+        // A tile now showing another camera (or changed URLs) starts afresh;
+        // newly probed facts (size, rate) only update it.
         let stale = tiles.get(req.key).is_some_and(|t| {
             t.camera.id != req.camera.id
-                || t.camera.main != req.camera.main
-                || t.camera.sub != req.camera.sub
+                || t.camera.main.url != req.camera.main.url
+                || t.camera.sub.url != req.camera.sub.url
         });
         if stale {
             tiles.remove(req.key);
+        } else if let Some(t) = tiles.get_mut(req.key)
+            && t.camera != *req.camera
+        {
+            t.camera = req.camera.clone();
         }
         let tile = match tiles.get_mut(req.key) {
             Some(t) => t,
@@ -272,6 +303,17 @@ impl Drop for VideoEngine {
     }
 }
 
+/// The stream a tile plays: see [`choose_stream`]; main for a camera without
+/// a sub stream of its own, and while the sub stream's size is unknown (not
+/// probed yet).
+pub fn choose_camera_stream(camera: &Camera, tile_px: [u32; 2], single_view: bool) -> StreamChoice {
+    let sub_px = [camera.sub.width, camera.sub.height];
+    if !camera.has_sub_stream() || sub_px.contains(&0) {
+        return StreamChoice::Main;
+    }
+    choose_stream(tile_px, sub_px, single_view)
+}
+
 fn stream_info(camera: &Camera, stream: StreamChoice) -> &StreamInfo {
     match stream {
         StreamChoice::Main => &camera.main,
@@ -300,6 +342,69 @@ fn resize_debounced(p: &mut Playing, size: [u32; 2], now: Instant, debounce: Dur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn camera(main: [u32; 2], sub: Option<[u32; 2]>) -> Camera {
+        let info = |url: &str, [width, height]: [u32; 2]| StreamInfo {
+            url: url.to_owned(),
+            width,
+            height,
+            ..StreamInfo::default()
+        };
+        Camera {
+            id: CameraId::new("c"),
+            name: "C".into(),
+            main: info("rtsp://h/main", main),
+            sub: match sub {
+                Some(s) => info("rtsp://h/sub", s),
+                None => info("rtsp://h/main", main),
+            },
+            map: None,
+            state: Default::default(),
+            auth_required: false,
+        }
+    }
+
+    #[test]
+    fn a_camera_without_sub_stream_or_with_an_unprobed_one_plays_main() {
+        let small = [320, 180];
+        let cases = [
+            (
+                camera([1920, 1080], Some([704, 576])),
+                small,
+                StreamChoice::Sub,
+            ),
+            (
+                camera([1920, 1080], Some([704, 576])),
+                [1280, 720],
+                StreamChoice::Main,
+            ),
+            (camera([1920, 1080], None), small, StreamChoice::Main),
+            (camera([0, 0], Some([0, 0])), small, StreamChoice::Main),
+            (camera([0, 0], None), small, StreamChoice::Main),
+        ];
+        for (cam, tile, want) in cases {
+            assert_eq!(
+                choose_camera_stream(&cam, tile, false),
+                want,
+                "{:?} {tile:?}",
+                cam.sub
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_per_camera_restart_its_tiles_only_when_they_change() {
+        let engine = VideoEngine::new(EngineOptions::new(Arc::new(|| {})));
+        let id = CameraId::new("c");
+        let c = Credentials {
+            user: "u".into(),
+            password: "p".into(),
+        };
+        engine.set_credentials(&id, Some(c.clone()));
+        assert_eq!(lock(&engine.credentials).get(&id), Some(&c));
+        engine.set_credentials(&id, None);
+        assert!(lock(&engine.credentials).is_empty());
+    }
 
     #[test]
     fn frame_sizes_fit_the_tile_and_never_exceed_the_stream() {

@@ -11,7 +11,7 @@ mod player;
 mod stats;
 mod time;
 
-pub use engine::{EngineOptions, TileRequest, TileView, VideoEngine};
+pub use engine::{EngineOptions, TileRequest, TileView, VideoEngine, choose_camera_stream};
 pub use player::Backoff;
 pub use time::{utc_from_ntp, utc_from_ntp64};
 
@@ -134,7 +134,9 @@ impl VideoError {
     pub fn overlay_text(&self) -> String {
         match self {
             VideoError::NotFound(_) => "stream not found on the camera".to_owned(),
-            VideoError::Unauthorized => "camera refused the credentials".to_owned(),
+            VideoError::Unauthorized => {
+                "unauthorized: the camera refused the credentials".to_owned()
+            }
             VideoError::Unreachable(why) => format!("camera unreachable: {why}"),
             VideoError::MissingElement { element, package } => {
                 format!("missing GStreamer element {element}: install {package}")
@@ -171,6 +173,15 @@ pub struct TileStats {
 pub struct Credentials {
     pub user: String,
     pub password: String,
+}
+
+impl From<crate::domain::CameraCredentials> for Credentials {
+    fn from(c: crate::domain::CameraCredentials) -> Self {
+        Credentials {
+            user: c.username,
+            password: c.password,
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {

@@ -54,63 +54,13 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
-use rand::Rng;
 
 use super::convert::{self, Colorimetry, I420, Matrix, Plane};
 use super::stats::Counters;
 use super::time::utc_from_ntp;
 use super::{Credentials, Frame, TileStats, TileStatus, Transport, VideoError, package_of};
 
-/// Exponential backoff with jitter: 500 ms doubling to 10 s, each delay
-/// spread by ±20% so that cameras behind one failed switch do not retry in
-/// lockstep.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    /// The first delay.
-    pub initial_ms: u64,
-    /// The longest delay (before jitter).
-    pub max_ms: u64,
-    attempt: u32,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            initial_ms: 500,
-            max_ms: 10_000,
-            attempt: 0,
-        }
-    }
-}
-
-impl Backoff {
-    /// The number of failures so far.
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// The delay before jitter for the current failure count.
-    fn base_ms(&self) -> u64 {
-        let doublings = self.attempt.saturating_sub(1).min(20);
-        self.initial_ms
-            .saturating_mul(1u64 << doublings)
-            .min(self.max_ms)
-    }
-
-    /// Counts one failure and returns how long to wait before the next try.
-    pub fn next_delay(&mut self) -> Duration {
-        self.attempt = self.attempt.saturating_add(1);
-        let base = self.base_ms();
-        let jitter = rand::rng().random_range(0.8..=1.2);
-        // Lossless enough: delays are far below 2^52 ms.
-        Duration::from_millis((base as f64 * jitter) as u64)
-    }
-
-    /// Back to the first delay (after a success).
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
+pub use crate::backoff::Backoff;
 
 /// What the player plays, fixed for its life (a new URL is a new player).
 #[derive(Clone)]
@@ -1259,24 +1209,6 @@ fn frame_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_the_cap_with_bounded_jitter() {
-        let mut b = Backoff::default();
-        let mut bases = Vec::new();
-        for _ in 0..8 {
-            let d = b.next_delay().as_millis() as u64;
-            let base = b.base_ms();
-            assert!(d >= base * 8 / 10 && d <= base * 12 / 10, "{d} vs {base}");
-            bases.push(base);
-        }
-        assert_eq!(bases, [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
-        assert_eq!(b.attempt(), 8);
-        b.reset();
-        assert_eq!(b.attempt(), 0);
-        let d = b.next_delay().as_millis() as u64;
-        assert!((400..=600).contains(&d));
-    }
 
     #[test]
     fn host_and_port_of_urls() {

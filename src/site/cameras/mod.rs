@@ -1,4 +1,5 @@
-//! The demo cameras: an in-process RTSP server (gst-rtsp-server on loopback)
+//! Cameras on the site. Real cameras are probed for their stream facts and
+//! stills ([`probe`]). The demo cameras: an in-process RTSP server (gst-rtsp-server on loopback)
 //! that serves each demo scene as a main and a sub stream, encoded once and
 //! looped with fresh timestamps, plus one live-encoded latency camera; and
 //! the latest still of each camera as a JPEG.
@@ -18,7 +19,10 @@
 //! time.
 
 mod feeder;
+mod probe;
 mod scenes;
+
+pub use probe::{ProbeError, Probes, StreamFacts, probe_stream, rate_from_pts};
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -5,7 +5,6 @@
 
 use std::sync::mpsc;
 
-use crate::client::dispatch::new_idempotency_key;
 use crate::domain::{DoorAction, DoorId, RequestId};
 
 /// A request from the operator to the worker.
@@ -101,6 +100,12 @@ impl CommandSender {
             idempotency_key: new_idempotency_key(),
         });
     }
+}
+
+/// A fresh idempotency key (a random UUID v4, as the client's dispatch
+/// makes them for its own retries).
+fn new_idempotency_key() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 impl CommandReceiver {

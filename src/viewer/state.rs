@@ -1,176 +1,24 @@
-//! `AppState`: what the client knows, as plain data. It changes only through
-//! [`AppState::apply`]; it does no I/O and never reads the clock (time comes
-//! in with [`AppEvent::Tick`]). The UI reads it; table tests drive it.
+//! `AppState`: what the client knows, as plain data, in two parts: one
+//! [`SiteMirror`] per site (keyed maps of doors, cameras, requests,
+//! commands, events; `sites`, one today) and the runtime-only [`Runtime`]
+//! (the clock, sign-in, the session, the link, notices). The persisted part,
+//! the [`Workspace`](super::Workspace), is the view's. It changes only
+//! through [`AppState::apply`]; it does no I/O and never reads the clock
+//! (time comes in with [`AppEvent::Tick`]). The UI reads it; table tests
+//! drive it.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
+use super::event::AppEvent;
+use super::mirror::{DoorView, Keyed, SiteKey, SiteMirror};
 use crate::domain::{
-    self, AccessRequest, Camera, CameraId, CardholderId, CommandId, CommandInfo, CommandState,
-    Door, DoorAction, DoorId, DoorState, DoorStatus, ErrorKind, Event, EventKind, Permission,
-    RequestId, Role, Seq, Session, SiteInfo, SiteTime, Snapshot, Timestamp,
+    self, DoorAction, DoorId, DoorState, ErrorKind, Permission, Role, Session, Timestamp,
 };
 
-/// How many live events the list keeps.
-pub const EVENT_LIST_LEN: usize = 500;
-/// A command the site accepted but did not settle within this long has
-/// failed, as far as the operator is told.
-pub const COMMAND_DEADLINE_MS: i64 = 10_000;
-/// The text of that failure.
-pub const NO_ANSWER: &str = "no answer from the site";
 /// How long a notice stays up.
 pub const NOTICE_MS: i64 = 8_000;
 /// How many notices show at once.
 const NOTICE_LEN: usize = 4;
-/// How many command outcomes that arrived before their acceptance are kept.
-const EARLY_OUTCOME_LEN: usize = 256;
-
-/// Everything that changes the client's state.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AppEvent {
-    /// The current time (the client's clock). Expires deadlines.
-    Tick {
-        now: Timestamp,
-    },
-    /// Something is being prepared, e.g. the demo site starting.
-    Starting {
-        message: String,
-    },
-    /// The site could not be set up at all (e.g. the demo site failed).
-    StartFailed {
-        message: String,
-    },
-    /// A sign-in is under way.
-    SignInStarted {
-        username: String,
-    },
-    SignedIn(Session),
-    SignInFailed {
-        kind: ErrorKind,
-        message: String,
-    },
-    /// The site's state at a sequence number: replaces what was known.
-    Snapshot(Box<Snapshot>),
-    /// One live event.
-    Live(Event),
-    /// The live stream is connected.
-    LinkUp,
-    /// The live stream broke; the next try is in `retry_in_ms`.
-    LinkDown {
-        reason: String,
-        retry_in_ms: u64,
-    },
-    /// The site no longer accepts the session.
-    SessionEnded {
-        message: String,
-    },
-    SignedOut,
-    /// The operator asked for a door command; `key` is its idempotency key.
-    CommandSent {
-        door: DoorId,
-        action: DoorAction,
-        key: String,
-    },
-    /// The site accepted the command with this key.
-    CommandAccepted {
-        key: String,
-        info: CommandInfo,
-    },
-    /// The site refused the command, or it could not be delivered.
-    CommandRejected {
-        key: String,
-        kind: ErrorKind,
-        message: String,
-    },
-    /// An access decision the site refused or that could not be delivered.
-    DecisionFailed {
-        request: RequestId,
-        kind: ErrorKind,
-        message: String,
-    },
-    /// Names of cardholders, for the event list.
-    Cardholders(Vec<(CardholderId, String)>),
-    /// The site's clock, read at local time `local`.
-    SiteClock {
-        site: SiteTime,
-        local: Timestamp,
-    },
-    /// Something for the operator to know, e.g. a failed call.
-    Notice {
-        level: NoticeLevel,
-        text: String,
-    },
-    /// The site's cameras, read again (their stream addresses may have
-    /// changed, e.g. once the demo site's cameras are up).
-    Cameras(Vec<Camera>),
-    /// A camera's still picture, decoded off the UI thread: a tile shows it
-    /// while its stream connects.
-    CameraStill {
-        camera: CameraId,
-        image: Arc<StillImage>,
-    },
-}
-
-/// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).
-#[derive(Clone, PartialEq, Eq)]
-pub struct StillImage {
-    pub width: u32,
-    pub height: u32,
-    pub rgba: bytes::Bytes,
-}
-
-impl StillImage {
-    /// Whether the pixel buffer matches the size.
-    pub fn is_consistent(&self) -> bool {
-        let want = u64::from(self.width) * u64::from(self.height) * 4;
-        self.width > 0 && self.height > 0 && want == self.rgba.len() as u64
-    }
-}
-
-impl std::fmt::Debug for StillImage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the pixels.
-        f.debug_struct("StillImage")
-            .field("width", &self.width)
-            .field("height", &self.height)
-            .field("bytes", &self.rgba.len())
-            .finish()
-    }
-}
-
-/// The stage of a door command, as the operator sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandPhase {
-    /// Sent to the site, no answer yet.
-    Sending,
-    /// Accepted by the site, waiting for the door.
-    Pending,
-    /// The door did it.
-    Confirmed,
-    /// It did not happen, and why.
-    Failed(String),
-}
-
-/// The last command sent to a door.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandView {
-    pub action: DoorAction,
-    /// The idempotency key: our own name for it until the site names it.
-    pub key: String,
-    /// The site's id, once accepted.
-    pub id: Option<CommandId>,
-    pub phase: CommandPhase,
-    pub sent_at: Timestamp,
-    pub accepted_at: Option<Timestamp>,
-}
-
-/// A door, its last known status, and its last command.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DoorView {
-    pub door: Door,
-    pub status: DoorStatus,
-    pub last_command: Option<CommandView>,
-}
 
 /// The live link to the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,112 +56,132 @@ pub struct Notice {
     pub at: Timestamp,
 }
 
-/// The outcome of a command, as reported by its event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Completed,
-    Failed(String),
-}
-
-/// What the client knows. See the module doc.
+/// What is known only while the client runs: never saved, never the
+/// site's.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct Runtime {
     /// The client's clock at the last tick.
     pub now: Timestamp,
-    /// Site clock minus client clock, when measured.
-    pub clock_offset_ms: Option<i64>,
     /// Set while something is being prepared, e.g. the demo site.
     pub starting: Option<String>,
     /// Set when the site could not be set up.
     pub fatal: Option<String>,
     pub sign_in: SignInPhase,
     pub session: Option<Session>,
-    /// The site, from the last snapshot (kept after sign-out for its name).
-    pub site: Option<SiteInfo>,
-    /// Whether this is the built-in demo site, known before any snapshot.
-    pub demo: bool,
-    /// The address of the site, for the sign-in form.
-    pub site_url: String,
-    pub doors: Vec<DoorView>,
-    /// The site's cameras, in the site's order.
-    pub cameras: Vec<Camera>,
-    /// The still picture of each camera that has one.
-    pub stills: HashMap<CameraId, Arc<StillImage>>,
-    pub open_requests: Vec<AccessRequest>,
-    /// Newest first, at most [`EVENT_LIST_LEN`].
-    pub events: VecDeque<Event>,
-    /// The last event sequence number applied (the snapshot's, then the
-    /// stream's).
-    pub last_seq: Option<Seq>,
     pub link: Link,
-    pub cardholder_names: HashMap<CardholderId, String>,
     /// Newest last.
     pub notices: Vec<Notice>,
-    early_outcomes: VecDeque<(CommandId, Outcome)>,
+}
+
+/// What the client knows. See the module doc.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub runtime: Runtime,
+    /// Every site the client holds, one today; never empty.
+    sites: BTreeMap<SiteKey, SiteMirror>,
+    /// The site the window shows (and the worker talks to).
+    current: SiteKey,
 }
 
 impl AppState {
-    /// An empty state at time `now`.
+    /// An empty state at time `now`, for the site at `site_url`.
     pub fn new(now: Timestamp, site_url: impl Into<String>, demo: bool) -> Self {
+        let site_url = site_url.into();
+        let key = SiteKey::new(site_url.clone());
+        let mirror = SiteMirror::new(key.clone(), site_url, demo);
         Self {
-            now,
-            clock_offset_ms: None,
-            starting: None,
-            fatal: None,
-            sign_in: SignInPhase::Idle,
-            session: None,
-            site: None,
-            demo,
-            site_url: site_url.into(),
-            doors: Vec::new(),
-            cameras: Vec::new(),
-            stills: HashMap::new(),
-            open_requests: Vec::new(),
-            events: VecDeque::new(),
-            last_seq: None,
-            link: Link::Idle,
-            cardholder_names: HashMap::new(),
-            notices: Vec::new(),
-            early_outcomes: VecDeque::new(),
+            runtime: Runtime {
+                now,
+                starting: None,
+                fatal: None,
+                sign_in: SignInPhase::Idle,
+                session: None,
+                link: Link::Idle,
+                notices: Vec::new(),
+            },
+            sites: BTreeMap::from([(key.clone(), mirror)]),
+            current: key,
         }
     }
 
-    /// Applies one event.
+    /// Every site the client holds, by key.
+    pub fn sites(&self) -> &BTreeMap<SiteKey, SiteMirror> {
+        &self.sites
+    }
+
+    /// Holds another site (at `address`) beside the current one; its key.
+    /// Nothing feeds it yet: one worker talks to one site today.
+    pub fn add_site(&mut self, address: impl Into<String>, demo: bool) -> SiteKey {
+        let address = address.into();
+        let key = SiteKey::new(address.clone());
+        self.sites
+            .entry(key.clone())
+            .or_insert_with(|| SiteMirror::new(key.clone(), address, demo));
+        key
+    }
+
+    /// The site the window shows.
+    pub fn site(&self) -> &SiteMirror {
+        // `current` is always a key of `sites`: set with it in `new`, and
+        // sites are never removed.
+        match self.sites.get(&self.current) {
+            Some(site) => site,
+            None => unreachable!("the current site is always held"),
+        }
+    }
+
+    fn site_mut(&mut self) -> &mut SiteMirror {
+        match self.sites.get_mut(&self.current) {
+            Some(site) => site,
+            None => unreachable!("the current site is always held"),
+        }
+    }
+
+    /// Applies one event. Site events go to the current site's mirror
+    /// (the only one today; with several sites they will carry their key).
     pub fn apply(&mut self, event: AppEvent) {
+        let now = self.runtime.now;
         match event {
             AppEvent::Tick { now } => self.tick(now),
-            AppEvent::Starting { message } => self.starting = Some(message),
+            AppEvent::Starting { message } => self.runtime.starting = Some(message),
             AppEvent::StartFailed { message } => {
-                self.starting = None;
-                self.fatal = Some(message);
+                self.runtime.starting = None;
+                self.runtime.fatal = Some(message);
             }
             AppEvent::SignInStarted { username } => {
-                self.starting = None;
-                self.sign_in = SignInPhase::InProgress { username };
+                self.runtime.starting = None;
+                self.runtime.sign_in = SignInPhase::InProgress { username };
             }
             AppEvent::SignedIn(session) => {
-                self.sign_in = SignInPhase::Idle;
-                self.session = Some(session);
+                self.runtime.sign_in = SignInPhase::Idle;
+                self.runtime.session = Some(session);
             }
             AppEvent::SignInFailed { kind, message } => {
-                self.starting = None;
-                self.session = None;
-                self.sign_in = SignInPhase::Failed {
+                self.runtime.starting = None;
+                self.runtime.session = None;
+                self.runtime.sign_in = SignInPhase::Failed {
                     message: sign_in_message(kind, &message),
                 };
             }
-            AppEvent::Snapshot(snapshot) => self.apply_snapshot(*snapshot),
-            AppEvent::Live(event) => self.apply_live(event),
-            AppEvent::LinkUp => self.link = Link::Up,
+            AppEvent::Snapshot(snapshot) => {
+                self.site_mut().apply_snapshot(*snapshot);
+                // A fresh snapshot is the truth now.
+                self.runtime.link = Link::Up;
+                self.runtime.starting = None;
+            }
+            AppEvent::Live(event) => {
+                self.site_mut().apply(event);
+            }
+            AppEvent::LinkUp => self.runtime.link = Link::Up,
             AppEvent::LinkDown {
                 reason,
                 retry_in_ms,
             } => {
-                let attempt = match &self.link {
+                let attempt = match &self.runtime.link {
                     Link::Down { attempt, .. } => attempt.saturating_add(1),
                     Link::Up | Link::Idle => 1,
                 };
-                self.link = Link::Down {
+                self.runtime.link = Link::Down {
                     attempt,
                     reason,
                     retry_in_ms,
@@ -321,45 +189,31 @@ impl AppState {
             }
             AppEvent::SessionEnded { message } => {
                 self.clear_session();
-                self.sign_in = SignInPhase::Failed { message };
+                self.runtime.sign_in = SignInPhase::Failed { message };
             }
             AppEvent::SignedOut => {
                 self.clear_session();
-                self.sign_in = SignInPhase::Idle;
+                self.runtime.sign_in = SignInPhase::Idle;
             }
             AppEvent::CommandSent { door, action, key } => {
-                let now = self.now;
-                if let Some(d) = self.door_mut(&door) {
-                    d.last_command = Some(CommandView {
-                        action,
-                        key,
-                        id: None,
-                        phase: CommandPhase::Sending,
-                        sent_at: now,
-                        accepted_at: None,
-                    });
-                }
+                self.site_mut().command_sent(&door, action, key, now);
             }
-            AppEvent::CommandAccepted { key, info } => self.command_accepted(&key, info),
+            AppEvent::CommandAccepted { key, info } => {
+                self.site_mut().command_accepted(&key, info, now);
+            }
             AppEvent::CommandRejected { key, kind, message } => {
                 let text = rejection_message(kind, &message);
-                if let Some(cmd) = self.command_by_key_mut(&key) {
-                    cmd.phase = CommandPhase::Failed(text);
-                }
+                self.site_mut().command_rejected(&key, text);
             }
             AppEvent::DecisionFailed {
                 request,
                 kind,
                 message,
             } => {
-                let door = self
-                    .open_requests
-                    .iter()
-                    .find(|r| r.id == request)
-                    .map(|r| self.door_name(&r.door).to_owned());
-                let what = door.map_or_else(
+                let site = self.site();
+                let what = site.open_request(&request).map_or_else(
                     || "the access request".to_owned(),
-                    |d| format!("the access request at {d}"),
+                    |r| format!("the access request at {}", site.door_name(&r.door)),
                 );
                 let text = format!(
                     "Could not answer {what}: {}",
@@ -367,50 +221,37 @@ impl AppState {
                 );
                 self.notice(NoticeLevel::Error, text);
             }
-            AppEvent::Cardholders(names) => self.cardholder_names.extend(names),
+            AppEvent::Cardholders(names) => self.site_mut().add_cardholders(names),
             AppEvent::SiteClock { site, local } => {
-                self.clock_offset_ms = Some((site.now - local).num_milliseconds());
+                self.site_mut().clock_offset_ms = Some((site.now - local).num_milliseconds());
             }
             AppEvent::Notice { level, text } => self.notice(level, text),
+            AppEvent::CameraCredentials { .. } => {}
             AppEvent::Cameras(cameras) => {
-                if self.session.is_some() {
-                    self.set_cameras(cameras);
+                if self.runtime.session.is_some() {
+                    self.site_mut().set_cameras(cameras);
                 }
             }
-            AppEvent::CameraStill { camera, image } => {
-                if image.is_consistent() && self.camera(&camera).is_some() {
-                    self.stills.insert(camera, image);
-                }
-            }
+            AppEvent::CameraStill { camera, image } => self.site_mut().set_still(camera, image),
         }
     }
 
     fn tick(&mut self, now: Timestamp) {
-        self.now = now;
-        for d in &mut self.doors {
-            if let Some(cmd) = &mut d.last_command
-                && cmd.phase == CommandPhase::Pending
-                && let Some(accepted) = cmd.accepted_at
-                && (now - accepted).num_milliseconds() >= COMMAND_DEADLINE_MS
-            {
-                cmd.phase = CommandPhase::Failed(NO_ANSWER.to_owned());
-            }
+        self.runtime.now = now;
+        for site in self.sites.values_mut() {
+            site.tick(now);
         }
-        self.notices
+        self.runtime
+            .notices
             .retain(|n| (now - n.at).num_milliseconds() < NOTICE_MS);
     }
 
     /// The next moment a tick would change something (a command deadline or
     /// a notice going away), so the shell can wake up then and not before.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        let commands = self.doors.iter().filter_map(|d| {
-            let cmd = d.last_command.as_ref()?;
-            if cmd.phase != CommandPhase::Pending {
-                return None;
-            }
-            Some(cmd.accepted_at? + chrono::Duration::milliseconds(COMMAND_DEADLINE_MS))
-        });
+        let commands = self.sites.values().filter_map(SiteMirror::next_deadline);
         let notices = self
+            .runtime
             .notices
             .iter()
             .map(|n| n.at + chrono::Duration::milliseconds(NOTICE_MS));
@@ -418,172 +259,38 @@ impl AppState {
     }
 
     fn clear_session(&mut self) {
-        self.session = None;
-        self.doors.clear();
-        self.cameras.clear();
-        self.stills.clear();
-        self.open_requests.clear();
-        self.events.clear();
-        self.last_seq = None;
-        self.link = Link::Idle;
-        self.cardholder_names.clear();
-        self.early_outcomes.clear();
-    }
-
-    fn apply_snapshot(&mut self, snapshot: Snapshot) {
-        let mut old: HashMap<DoorId, Option<CommandView>> = self
-            .doors
-            .drain(..)
-            .map(|d| (d.door.id, d.last_command))
-            .collect();
-        self.doors = snapshot
-            .doors
-            .into_iter()
-            .map(|d| DoorView {
-                last_command: old.remove(&d.door.id).flatten(),
-                door: d.door,
-                status: d.status,
-            })
-            .collect();
-        self.set_cameras(snapshot.cameras);
-        self.demo = snapshot.site.demo;
-        self.site = Some(snapshot.site);
-        self.open_requests = snapshot.open_requests;
-        // Events after the snapshot will come again on the stream.
-        self.events.retain(|e| e.seq <= snapshot.seq);
-        self.last_seq = Some(snapshot.seq);
-        // A fresh snapshot is the truth now.
-        self.link = Link::Up;
-        self.starting = None;
-    }
-
-    fn set_cameras(&mut self, cameras: Vec<Camera>) {
-        self.cameras = cameras;
-        let cameras = &self.cameras;
-        self.stills
-            .retain(|id, _| cameras.iter().any(|c| &c.id == id));
-    }
-
-    fn apply_live(&mut self, event: Event) {
-        if self.last_seq.is_some_and(|last| event.seq <= last) {
-            return; // seen already
-        }
-        self.last_seq = Some(event.seq);
-        match &event.kind {
-            EventKind::DoorStateChanged { door, status } => {
-                let status = *status;
-                if let Some(d) = self.door_mut(door) {
-                    d.status = status;
-                }
-            }
-            EventKind::CommandCompleted { command, .. } => {
-                self.command_outcome(command, Outcome::Completed);
-            }
-            EventKind::CommandFailed {
-                command, reason, ..
-            } => {
-                self.command_outcome(command, Outcome::Failed(reason.clone()));
-            }
-            EventKind::AccessRequestOpened { request }
-                if !self.open_requests.iter().any(|r| r.id == request.id) =>
-            {
-                self.open_requests.push(request.clone());
-            }
-            EventKind::AccessRequestResolved { request, .. } => {
-                self.open_requests.retain(|r| &r.id != request);
-            }
-            _ => {}
-        }
-        self.events.push_front(event);
-        self.events.truncate(EVENT_LIST_LEN);
-    }
-
-    fn command_accepted(&mut self, key: &str, info: CommandInfo) {
-        let now = self.now;
-        let early = self
-            .early_outcomes
-            .iter()
-            .position(|(id, _)| *id == info.id)
-            .and_then(|i| self.early_outcomes.remove(i))
-            .map(|(_, outcome)| outcome);
-        let Some(cmd) = self.command_by_key_mut(key) else {
-            return; // superseded by a newer command to the door
-        };
-        cmd.id = Some(info.id);
-        cmd.accepted_at = Some(now);
-        cmd.phase = match (early, info.state) {
-            (Some(Outcome::Completed), _) | (None, CommandState::Completed) => {
-                CommandPhase::Confirmed
-            }
-            (Some(Outcome::Failed(reason)), _) => CommandPhase::Failed(reason),
-            (None, CommandState::Failed) => {
-                CommandPhase::Failed(info.reason.unwrap_or_else(|| "the door refused".into()))
-            }
-            (None, CommandState::Pending) => CommandPhase::Pending,
-        };
-    }
-
-    fn command_outcome(&mut self, id: &CommandId, outcome: Outcome) {
-        let cmd = self
-            .doors
-            .iter_mut()
-            .filter_map(|d| d.last_command.as_mut())
-            .find(|c| c.id.as_ref() == Some(id));
-        match cmd {
-            // The site's word wins, even after our own deadline passed.
-            Some(cmd) => {
-                cmd.phase = match outcome {
-                    Outcome::Completed => CommandPhase::Confirmed,
-                    Outcome::Failed(reason) => CommandPhase::Failed(reason),
-                };
-            }
-            None => {
-                // Perhaps ours, with the 202 still on its way.
-                self.early_outcomes.push_back((id.clone(), outcome));
-                if self.early_outcomes.len() > EARLY_OUTCOME_LEN {
-                    self.early_outcomes.pop_front();
-                }
-            }
-        }
+        self.runtime.session = None;
+        self.runtime.link = Link::Idle;
+        self.site_mut().clear();
     }
 
     fn notice(&mut self, level: NoticeLevel, text: String) {
-        self.notices.push(Notice {
+        let notices = &mut self.runtime.notices;
+        notices.push(Notice {
             level,
             text,
-            at: self.now,
+            at: self.runtime.now,
         });
-        if self.notices.len() > NOTICE_LEN {
-            self.notices.remove(0);
+        if notices.len() > NOTICE_LEN {
+            notices.remove(0);
         }
-    }
-
-    fn door_mut(&mut self, id: &DoorId) -> Option<&mut DoorView> {
-        self.doors.iter_mut().find(|d| &d.door.id == id)
-    }
-
-    fn command_by_key_mut(&mut self, key: &str) -> Option<&mut CommandView> {
-        self.doors
-            .iter_mut()
-            .filter_map(|d| d.last_command.as_mut())
-            .find(|c| c.key == key)
     }
 
     // ---- questions the UI asks ---------------------------------------------
 
     /// Whether the live link is up.
     pub fn link_up(&self) -> bool {
-        self.link == Link::Up
+        self.runtime.link == Link::Up
     }
 
     /// The signed-in user's role.
     pub fn role(&self) -> Option<Role> {
-        self.session.as_ref().map(|s| s.role)
+        self.runtime.session.as_ref().map(|s| s.role)
     }
 
-    /// A door by id.
-    pub fn door(&self, id: &DoorId) -> Option<&DoorView> {
-        self.doors.iter().find(|d| &d.door.id == id)
+    /// A door of any site the client holds.
+    pub fn door(&self, id: &Keyed<DoorId>) -> Option<&DoorView> {
+        self.sites.get(&id.site)?.door(&id.id)
     }
 
     /// What a door shows: UNKNOWN while the link is down, never a cached lock.
@@ -591,32 +298,15 @@ impl AppState {
         door.status.state(self.link_up())
     }
 
-    /// A camera by id.
-    pub fn camera(&self, id: &CameraId) -> Option<&Camera> {
-        self.cameras.iter().find(|c| &c.id == id)
-    }
-
-    /// A door's name, or its id when it is not known.
-    pub fn door_name<'a>(&'a self, id: &'a DoorId) -> &'a str {
-        self.door(id).map_or(id.as_str(), |d| d.door.name.as_str())
-    }
-
-    /// A cardholder's name, when known.
-    pub fn cardholder_name(&self, id: &CardholderId) -> Option<&str> {
-        self.cardholder_names.get(id).map(String::as_str)
-    }
-
     /// The site's time now, as well as the client can tell.
     pub fn site_now(&self) -> Timestamp {
-        self.now + chrono::Duration::milliseconds(self.clock_offset_ms.unwrap_or(0))
+        let offset = self.site().clock_offset_ms.unwrap_or(0);
+        self.runtime.now + chrono::Duration::milliseconds(offset)
     }
 
     /// The site's time zone (UTC when unknown or unreadable).
     pub fn time_zone(&self) -> chrono_tz::Tz {
-        self.site
-            .as_ref()
-            .and_then(|s| s.time_zone.parse().ok())
-            .unwrap_or(chrono_tz::UTC)
+        self.site().time_zone()
     }
 
     /// Why `action` cannot be sent now, or None when it can.
@@ -689,8 +379,15 @@ fn rejection_message(kind: ErrorKind, message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::domain::{DoorMode, DoorWithStatus, FailMode, RequestOutcome};
+    use crate::domain::{
+        AccessRequest, Camera, CameraId, CommandId, CommandInfo, CommandState, Door, DoorMode,
+        DoorStatus, DoorWithStatus, Event, EventKind, FailMode, RequestId, RequestOutcome, Seq,
+        SiteInfo, SiteTime, Snapshot,
+    };
+    use crate::viewer::{CommandPhase, EVENT_LIST_LEN, NO_ANSWER, StillImage};
 
     fn t(secs: i64) -> Timestamp {
         chrono::DateTime::from_timestamp(1_790_000_000 + secs, 0).unwrap()
@@ -817,13 +514,14 @@ mod tests {
     }
 
     fn phase(s: &AppState) -> Option<CommandPhase> {
-        s.door(&DoorId::new("d1"))
+        s.site()
+            .door(&DoorId::new("d1"))
             .and_then(|d| d.last_command.as_ref())
             .map(|c| c.phase.clone())
     }
 
     fn shown(s: &AppState, id: &str) -> DoorState {
-        s.door_state(s.door(&DoorId::new(id)).unwrap())
+        s.door_state(s.site().door(&DoorId::new(id)).unwrap())
     }
 
     /// Each row: the events applied after sign-in + snapshot, then what the
@@ -1111,7 +809,7 @@ mod tests {
             for e in events {
                 s.apply(e);
             }
-            let ids: Vec<&str> = s.open_requests.iter().map(|r| r.id.as_str()).collect();
+            let ids: Vec<&str> = s.site().open_requests().map(|r| r.id.as_str()).collect();
             assert_eq!(ids, want, "{name}");
         }
     }
@@ -1124,14 +822,14 @@ mod tests {
                 reason: "refused".into(),
                 retry_in_ms: 500,
             });
-            assert!(matches!(s.link, Link::Down { attempt, .. } if attempt == n));
+            assert!(matches!(s.runtime.link, Link::Down { attempt, .. } if attempt == n));
         }
         s.apply(AppEvent::LinkUp);
         s.apply(AppEvent::LinkDown {
             reason: "eof".into(),
             retry_in_ms: 250,
         });
-        assert!(matches!(s.link, Link::Down { attempt: 1, .. }));
+        assert!(matches!(s.runtime.link, Link::Down { attempt: 1, .. }));
     }
 
     #[test]
@@ -1140,10 +838,10 @@ mod tests {
         for seq in 11..=700 {
             s.apply(live(seq, EventKind::TestFlood { n: seq }));
         }
-        assert_eq!(s.events.len(), EVENT_LIST_LEN);
-        assert_eq!(s.events.front().map(|e| e.seq), Some(700));
-        assert_eq!(s.events.back().map(|e| e.seq), Some(201));
-        assert_eq!(s.last_seq, Some(700));
+        assert_eq!(s.site().events().len(), EVENT_LIST_LEN);
+        assert_eq!(s.site().events().front().map(|e| e.seq), Some(700));
+        assert_eq!(s.site().events().back().map(|e| e.seq), Some(201));
+        assert_eq!(s.site().last_seq(), Some(700));
     }
 
     fn camera(id: &str) -> Camera {
@@ -1153,6 +851,7 @@ mod tests {
             height,
             fps: 25,
             codec: "h264".into(),
+            ..Default::default()
         };
         Camera {
             id: CameraId::new(id),
@@ -1160,6 +859,8 @@ mod tests {
             main: stream("main", 1280, 720),
             sub: stream("sub", 640, 360),
             map: None,
+            state: Default::default(),
+            auth_required: false,
         }
     }
 
@@ -1178,9 +879,11 @@ mod tests {
         let mut snap = snapshot(10);
         snap.cameras = vec![camera("c1"), camera("c2")];
         s.apply(AppEvent::Snapshot(Box::new(snap)));
-        assert_eq!(s.cameras.len(), 2);
+        assert_eq!(s.site().cameras().len(), 2);
         assert_eq!(
-            s.camera(&CameraId::new("c2")).map(|c| c.name.as_str()),
+            s.site()
+                .camera(&CameraId::new("c2"))
+                .map(|c| c.name.as_str()),
             Some("Camera c2")
         );
 
@@ -1197,10 +900,10 @@ mod tests {
             camera: CameraId::new("nope"),
             image: still(2, 2, 16),
         });
-        assert_eq!(s.stills.len(), 1);
-        assert!(s.stills.contains_key(&CameraId::new("c1")));
+        assert_eq!(s.site().stills().len(), 1);
+        assert!(s.site().stills().contains_key(&CameraId::new("c1")));
         assert!(
-            !format!("{:?}", s.stills).contains("255"),
+            !format!("{:?}", s.site().stills()).contains("255"),
             "no pixels in Debug"
         );
 
@@ -1208,14 +911,14 @@ mod tests {
         let mut moved = camera("c2");
         moved.main.url = "rtsp://127.0.0.1:40000/c2/main".into();
         s.apply(AppEvent::Cameras(vec![moved.clone()]));
-        assert_eq!(s.cameras, vec![moved]);
-        assert!(s.stills.is_empty());
+        assert_eq!(s.site().cameras(), [moved]);
+        assert!(s.site().stills().is_empty());
 
         // Signed out: no cameras, and a late reading does not bring them back.
         s.apply(AppEvent::SignedOut);
-        assert!(s.cameras.is_empty());
+        assert!(s.site().cameras().is_empty());
         s.apply(AppEvent::Cameras(vec![camera("c1")]));
-        assert!(s.cameras.is_empty());
+        assert!(s.site().cameras().is_empty());
     }
 
     #[test]
@@ -1230,11 +933,14 @@ mod tests {
         s.apply(AppEvent::Snapshot(Box::new(snap)));
         assert_eq!(shown(&s, "d1"), DoorState::Unlocked);
         assert_eq!(phase(&s), Some(CommandPhase::Sending));
-        assert!(s.open_requests.is_empty());
+        assert_eq!(s.site().open_requests().len(), 0);
         // Event 12 is after the snapshot: it will come again on the stream.
-        assert_eq!(s.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![11]);
+        assert_eq!(
+            s.site().events().iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![11]
+        );
         s.apply(live(12, EventKind::TestFlood { n: 2 }));
-        assert_eq!(s.events.len(), 2);
+        assert_eq!(s.site().events().len(), 2);
     }
 
     #[test]
@@ -1275,13 +981,13 @@ mod tests {
         s.apply(AppEvent::SignInStarted {
             username: "operator".into(),
         });
-        assert!(matches!(s.sign_in, SignInPhase::InProgress { .. }));
+        assert!(matches!(s.runtime.sign_in, SignInPhase::InProgress { .. }));
         s.apply(AppEvent::SignInFailed {
             kind: ErrorKind::Unauthenticated,
             message: "bad".into(),
         });
         assert_eq!(
-            s.sign_in,
+            s.runtime.sign_in,
             SignInPhase::Failed {
                 message: "Wrong user name or password".into()
             }
@@ -1290,12 +996,16 @@ mod tests {
         s.apply(AppEvent::SessionEnded {
             message: "session expired".into(),
         });
-        assert!(s.session.is_none() && s.doors.is_empty() && s.link == Link::Idle);
-        assert!(s.site.is_some(), "the site's name stays");
+        assert!(
+            s.runtime.session.is_none()
+                && s.site().doors().is_empty()
+                && s.runtime.link == Link::Idle
+        );
+        assert!(s.site().info.is_some(), "the site's name stays");
         let mut s = signed_in(Role::Operator);
         s.apply(AppEvent::SignedOut);
-        assert!(s.session.is_none() && s.events.is_empty());
-        assert_eq!(s.sign_in, SignInPhase::Idle);
+        assert!(s.runtime.session.is_none() && s.site().events().is_empty());
+        assert_eq!(s.runtime.sign_in, SignInPhase::Idle);
     }
 
     #[test]
@@ -1308,7 +1018,7 @@ mod tests {
             },
             local: t(3),
         });
-        assert_eq!(s.clock_offset_ms, Some(2000));
+        assert_eq!(s.site().clock_offset_ms, Some(2000));
         s.apply(AppEvent::Tick { now: t(10) });
         assert_eq!(s.site_now(), t(12));
         assert_eq!(s.time_zone(), chrono_tz::Europe::Berlin);
@@ -1323,11 +1033,14 @@ mod tests {
                 text: format!("n{i}"),
             });
         }
-        assert_eq!(s.notices.len(), NOTICE_LEN);
-        assert_eq!(s.notices.last().map(|n| n.text.as_str()), Some("n5"));
+        assert_eq!(s.runtime.notices.len(), NOTICE_LEN);
+        assert_eq!(
+            s.runtime.notices.last().map(|n| n.text.as_str()),
+            Some("n5")
+        );
         assert_eq!(s.next_deadline(), Some(t(8)));
         s.apply(AppEvent::Tick { now: t(8) });
-        assert!(s.notices.is_empty());
+        assert!(s.runtime.notices.is_empty());
     }
 
     #[test]
@@ -1338,10 +1051,119 @@ mod tests {
             kind: ErrorKind::Conflict,
             message: "already answered".into(),
         });
-        let text = &s.notices[0].text;
+        let text = &s.runtime.notices[0].text;
         assert!(
             text.contains("Server room") && text.contains("already answered"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn commands_are_found_by_key_and_id_across_snapshots() {
+        // Accepted, then a snapshot (a reconnect), then the outcome: the
+        // mirror still finds the command by its id.
+        let mut s = signed_in(Role::Operator);
+        s.apply(sent("k"));
+        s.apply(AppEvent::CommandAccepted {
+            key: "k".into(),
+            info: info("c1", CommandState::Pending),
+        });
+        s.apply(AppEvent::Snapshot(Box::new(snapshot(20))));
+        assert_eq!(phase(&s), Some(CommandPhase::Pending));
+        assert_eq!(s.next_deadline(), Some(t(10)));
+        s.apply(completed(21, "c1"));
+        assert_eq!(phase(&s), Some(CommandPhase::Confirmed));
+        assert_eq!(s.next_deadline(), None);
+
+        // A superseded command's outcome does not touch the newer one.
+        let mut s = signed_in(Role::Operator);
+        s.apply(sent("k1"));
+        s.apply(AppEvent::CommandAccepted {
+            key: "k1".into(),
+            info: info("c1", CommandState::Pending),
+        });
+        s.apply(sent("k2"));
+        s.apply(failed(11, "c1", "jammed"));
+        assert_eq!(phase(&s), Some(CommandPhase::Sending));
+        s.apply(AppEvent::CommandRejected {
+            key: "k1".into(),
+            kind: ErrorKind::Unavailable,
+            message: "late".into(),
+        });
+        assert_eq!(phase(&s), Some(CommandPhase::Sending), "k1 is gone");
+
+        // A door gone from the snapshot takes its command with it.
+        let mut s = signed_in(Role::Operator);
+        s.apply(sent("k"));
+        let mut snap = snapshot(20);
+        snap.doors.retain(|d| d.door.id.as_str() != "d1");
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+        s.apply(AppEvent::CommandAccepted {
+            key: "k".into(),
+            info: info("c1", CommandState::Pending),
+        });
+        assert!(s.site().door(&DoorId::new("d1")).is_none());
+        assert_eq!(s.next_deadline(), None);
+    }
+
+    #[test]
+    fn ids_carry_their_site() {
+        let mut s = signed_in(Role::Operator);
+        let here = s.site().keyed(DoorId::new("d1"));
+        let other = s.add_site("https://other.example", false);
+        assert_eq!(s.sites().len(), 2);
+        assert_ne!(here.site, other);
+        assert_eq!(
+            s.door(&here).map(|d| d.door.name.as_str()),
+            Some("Server room")
+        );
+        let there = Keyed {
+            site: other.clone(),
+            id: DoorId::new("d1"),
+        };
+        assert!(
+            s.door(&there).is_none(),
+            "the other site knows no doors yet"
+        );
+        // Events still go to the site the window shows.
+        s.apply(live(
+            11,
+            EventKind::DoorStateChanged {
+                door: DoorId::new("d1"),
+                status: unlocked(),
+            },
+        ));
+        assert_eq!(shown(&s, "d1"), DoorState::Unlocked);
+        assert_eq!(s.sites()[&other].last_seq(), None);
+        assert_eq!(s.site().key(), &here.site);
+    }
+
+    /// The cost of one live event does not grow with the site: prints the
+    /// time per door event with 10 and with 5,000 doors (run with
+    /// `--ignored --nocapture`; a debug build's figures, for comparison only).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn event_cost_does_not_grow_with_the_site() {
+        for doors in [10, 5_000] {
+            let mut s = signed_in(Role::Operator);
+            let mut snap = snapshot(10);
+            snap.doors = (0..doors)
+                .map(|i| door(&format!("d{i}"), &format!("Door {i}")))
+                .collect();
+            s.apply(AppEvent::Snapshot(Box::new(snap)));
+            let n = 100_000;
+            let started = std::time::Instant::now();
+            for seq in 0..n {
+                s.apply(live(
+                    11 + seq,
+                    EventKind::DoorStateChanged {
+                        door: DoorId::new(format!("d{}", (seq as usize * 7919) % doors)),
+                        status: unlocked(),
+                    },
+                ));
+            }
+            let per_event = started.elapsed() / n as u32;
+            println!("{doors} doors: {per_event:?} per door event");
+        }
     }
 }

@@ -1,0 +1,272 @@
+//! The store's schema as an ordered list of steps, each from version `N` to
+//! `N + 1`. SQLite's `user_version` is the version; each step runs in one
+//! (immediate) transaction with the bump of `user_version`, so a store is
+//! always at a whole version. A fresh store runs every step from 0.
+//!
+//! A step, once released, is never edited: a change is a new step at the end.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use super::{Result, StoreError, parse_time_text, time_us};
+
+/// One step of the schema.
+pub(super) struct Migration {
+    /// The version the store has after this step.
+    pub to: i64,
+    /// What the step does, for errors and logs.
+    pub what: &'static str,
+    pub apply: fn(&Transaction<'_>) -> Result<()>,
+}
+
+/// Every step, in order: `MIGRATIONS[i].to == i + 1`.
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        to: 1,
+        what: "events, audit, sessions, commands, credential states, access requests",
+        apply: v1_initial,
+    },
+    Migration {
+        to: 2,
+        what: "every time as integer microseconds since 1970 (UTC)",
+        apply: v2_times_as_microseconds,
+    },
+    Migration {
+        to: 3,
+        what: "cardholders and their credentials",
+        apply: super::people::v3_people,
+    },
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The store's schema version.
+pub(super) fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Brings the store at `conn` to [`SCHEMA_VERSION`]; returns the version it
+/// had. A store newer than this build is refused and left as it is.
+pub(super) fn migrate(conn: &mut Connection) -> Result<i64> {
+    let found = user_version(conn)?;
+    check_known(found)?;
+    for m in MIGRATIONS.iter().skip(found.max(0) as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated since the first look.
+        let now = user_version(&tx)?;
+        check_known(now)?;
+        if now >= m.to {
+            continue;
+        }
+        (m.apply)(&tx).map_err(|e| StoreError::Migration {
+            to: m.to,
+            what: m.what,
+            source: Box::new(e),
+        })?;
+        tx.pragma_update(None, "user_version", m.to)?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+fn check_known(found: i64) -> Result<()> {
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found < 0 {
+        return Err(StoreError::Corrupt(format!("schema version {found}")));
+    }
+    Ok(())
+}
+
+/// Version 1: the schema as first released (times partly as RFC 3339 text).
+fn v1_initial(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    time_us INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    door TEXT,
+    cardholder TEXT,
+    credential TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_door ON events(door, seq) WHERE door IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_cardholder ON events(cardholder, seq) WHERE cardholder IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_credential ON events(credential, seq) WHERE credential IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_type ON events(type, seq);
+CREATE INDEX IF NOT EXISTS events_time ON events(time_us);
+
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    user TEXT NOT NULL,
+    role TEXT,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    source TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_user ON audit(user, id);
+CREATE INDEX IF NOT EXISTS audit_action ON audit(action, id);
+CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    expires_us INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS commands (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    door TEXT NOT NULL,
+    action TEXT NOT NULL,
+    user TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    created TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS credential_states (
+    credential TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    changed TEXT NOT NULL,
+    by TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS access_requests (
+    id TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
+    created TEXT NOT NULL,
+    outcome TEXT,
+    resolved_by TEXT,
+    reason TEXT,
+    resolved TEXT
+);
+",
+    )?;
+    Ok(())
+}
+
+/// Version 2: the RFC 3339 text times (`audit.time`, `commands.created`,
+/// `credential_states.changed`, `access_requests.created` and `.resolved`)
+/// become integer microseconds (`*_us`), like `events.time_us` and
+/// `sessions.expires_us` already were. Each table is rebuilt (SQLite cannot
+/// change a column's type); a text that is not a time fails the step.
+fn v2_times_as_microseconds(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "
+CREATE TABLE audit_v2 (
+    id INTEGER PRIMARY KEY,
+    time_us INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    role TEXT,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    source TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_v2 (id, time_us, user, role, action, target, source, outcome, prev_hash, hash)
+    SELECT id, 0, user, role, action, target, source, outcome, prev_hash, hash FROM audit;
+
+CREATE TABLE commands_v2 (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    door TEXT NOT NULL,
+    action TEXT NOT NULL,
+    user TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    created_us INTEGER NOT NULL
+);
+INSERT INTO commands_v2 (id, idempotency_key, door, action, user, state, reason, created_us)
+    SELECT id, idempotency_key, door, action, user, state, reason, 0 FROM commands;
+
+CREATE TABLE credential_states_v2 (
+    credential TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    changed_us INTEGER NOT NULL,
+    by TEXT NOT NULL
+);
+INSERT INTO credential_states_v2 (credential, state, changed_us, by)
+    SELECT credential, state, 0, by FROM credential_states;
+
+CREATE TABLE access_requests_v2 (
+    id TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    outcome TEXT,
+    resolved_by TEXT,
+    reason TEXT,
+    resolved_us INTEGER
+);
+INSERT INTO access_requests_v2 (id, request, created_us, outcome, resolved_by, reason, resolved_us)
+    SELECT id, request, 0, outcome, resolved_by, reason, NULL FROM access_requests;
+",
+    )?;
+    copy_times(tx, "audit", "id", "time", "time_us")?;
+    copy_times(tx, "commands", "id", "created", "created_us")?;
+    copy_times(
+        tx,
+        "credential_states",
+        "credential",
+        "changed",
+        "changed_us",
+    )?;
+    copy_times(tx, "access_requests", "id", "created", "created_us")?;
+    copy_times(tx, "access_requests", "id", "resolved", "resolved_us")?;
+    tx.execute_batch(
+        "
+DROP TABLE audit;
+ALTER TABLE audit_v2 RENAME TO audit;
+CREATE INDEX audit_user ON audit(user, id);
+CREATE INDEX audit_action ON audit(action, id);
+CREATE INDEX audit_time ON audit(time_us);
+
+DROP TABLE commands;
+ALTER TABLE commands_v2 RENAME TO commands;
+CREATE INDEX commands_state ON commands(state);
+
+DROP TABLE credential_states;
+ALTER TABLE credential_states_v2 RENAME TO credential_states;
+
+DROP TABLE access_requests;
+ALTER TABLE access_requests_v2 RENAME TO access_requests;
+CREATE INDEX access_requests_open ON access_requests(created_us, id) WHERE outcome IS NULL;
+",
+    )?;
+    Ok(())
+}
+
+/// Sets `{table}_v2.{to}` from the RFC 3339 text in `{table}.{from}`, row by
+/// row (matched on `key`); a NULL stays NULL.
+fn copy_times(tx: &Transaction<'_>, table: &str, key: &str, from: &str, to: &str) -> Result<()> {
+    let mut read = tx.prepare(&format!(
+        "SELECT {key}, {from} FROM {table} WHERE {from} IS NOT NULL"
+    ))?;
+    let mut write = tx.prepare(&format!("UPDATE {table}_v2 SET {to} = ?2 WHERE {key} = ?1"))?;
+    let mut rows = read.query([])?;
+    while let Some(r) = rows.next()? {
+        let k: Value = r.get(0)?;
+        let text: String = r.get(1)?;
+        let t = parse_time_text(&text).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "{table}.{from} of row {k:?} is not an RFC 3339 time: {text:?}"
+            ))
+        })?;
+        write.execute(params![k, time_us(t)])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! [`AppEvent`]: everything that changes the client's state, from the
+//! worker (the site's answers and live events), the shell (the clock, what
+//! the operator asked for) and the start-up.
+
+use std::sync::Arc;
+
+use crate::domain::{
+    Camera, CameraId, CardholderId, CommandInfo, DoorAction, DoorId, ErrorKind, Event, RequestId,
+    Session, SiteTime, Snapshot, Timestamp,
+};
+
+use super::state::NoticeLevel;
+
+/// Everything that changes the client's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppEvent {
+    /// The current time (the client's clock). Expires deadlines.
+    Tick {
+        now: Timestamp,
+    },
+    /// Something is being prepared, e.g. the demo site starting.
+    Starting {
+        message: String,
+    },
+    /// The site could not be set up at all (e.g. the demo site failed).
+    StartFailed {
+        message: String,
+    },
+    /// A sign-in is under way.
+    SignInStarted {
+        username: String,
+    },
+    SignedIn(Session),
+    SignInFailed {
+        kind: ErrorKind,
+        message: String,
+    },
+    /// The site's state at a sequence number: replaces what was known.
+    Snapshot(Box<Snapshot>),
+    /// One live event.
+    Live(Event),
+    /// The live stream is connected.
+    LinkUp,
+    /// The live stream broke; the next try is in `retry_in_ms`.
+    LinkDown {
+        reason: String,
+        retry_in_ms: u64,
+    },
+    /// The site no longer accepts the session.
+    SessionEnded {
+        message: String,
+    },
+    SignedOut,
+    /// The operator asked for a door command; `key` is its idempotency key.
+    CommandSent {
+        door: DoorId,
+        action: DoorAction,
+        key: String,
+    },
+    /// The site accepted the command with this key.
+    CommandAccepted {
+        key: String,
+        info: CommandInfo,
+    },
+    /// The site refused the command, or it could not be delivered.
+    CommandRejected {
+        key: String,
+        kind: ErrorKind,
+        message: String,
+    },
+    /// An access decision the site refused or that could not be delivered.
+    DecisionFailed {
+        request: RequestId,
+        kind: ErrorKind,
+        message: String,
+    },
+    /// Names of cardholders, for the event list.
+    Cardholders(Vec<(CardholderId, String)>),
+    /// The site's clock, read at local time `local`.
+    SiteClock {
+        site: SiteTime,
+        local: Timestamp,
+    },
+    /// Something for the operator to know, e.g. a failed call.
+    Notice {
+        level: NoticeLevel,
+        text: String,
+    },
+    /// The site's cameras, read again (their stream addresses may have
+    /// changed, e.g. once the demo site's cameras are up).
+    Cameras(Vec<Camera>),
+    /// A camera's RTSP credentials: the shell hands them to the video
+    /// engine; the state never keeps them.
+    CameraCredentials {
+        camera: CameraId,
+        credentials: crate::domain::CameraCredentials,
+    },
+    /// A camera's still picture, decoded off the UI thread: a tile shows it
+    /// while its stream connects.
+    CameraStill {
+        camera: CameraId,
+        image: Arc<StillImage>,
+    },
+}
+
+/// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StillImage {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: bytes::Bytes,
+}
+
+impl StillImage {
+    /// Whether the pixel buffer matches the size.
+    pub fn is_consistent(&self) -> bool {
+        let want = u64::from(self.width) * u64::from(self.height) * 4;
+        self.width > 0 && self.height > 0 && want == self.rgba.len() as u64
+    }
+}
+
+impl std::fmt::Debug for StillImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the pixels.
+        f.debug_struct("StillImage")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("bytes", &self.rgba.len())
+            .finish()
+    }
+}
