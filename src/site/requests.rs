@@ -20,6 +20,10 @@ use super::error::CoreError;
 use super::events::EventLog;
 use super::people::People;
 
+/// The longest the expiry task sleeps before it looks at the wall clock
+/// again.
+const MAX_EXPIRY_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The word for an outcome, in the audit trail and messages.
 pub fn outcome_text(o: RequestOutcome) -> &'static str {
     match o {
@@ -224,8 +228,11 @@ impl Requests {
             loop {
                 let clock = &requests.env.clock;
                 let earliest = requests.open_list().iter().map(|r| r.expires).min();
+                // Looks again at least every MAX_EXPIRY_SLEEP, so a step of
+                // the wall clock is noticed.
                 let due = match earliest {
-                    Some(at) => clock.sleep_until(clock.instant_at(at)),
+                    Some(at) => clock
+                        .sleep_until(clock.instant_at(at).min(clock.instant() + MAX_EXPIRY_SLEEP)),
                     None => Box::pin(std::future::pending()),
                 };
                 tokio::select! {
@@ -248,6 +255,23 @@ mod tests {
     use crate::site::store::Store;
     use std::path::Path;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_far_deadline_is_looked_at_again_within_the_cap() {
+        let f = fixture(3600);
+        let _task = f.requests.run_expiry();
+        let req = open(&f.requests);
+        let cap = f.clock.instant() + MAX_EXPIRY_SLEEP;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !f.clock.deadlines().contains(&cap) {
+            assert!(tokio::time::Instant::now() < deadline, "expiry never slept");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        f.clock.advance(MAX_EXPIRY_SLEEP);
+        f.clock.settle().await;
+        assert_eq!(f.requests.open_requests(), vec![req]);
+        f.requests.env.shutdown.trigger();
+    }
 
     struct Fixture {
         requests: Arc<Requests>,
