@@ -376,7 +376,7 @@ impl FromRequestParts<ApiState> for Caller {
                 ));
             }
         };
-        let principal = state.core.authenticate(token)?;
+        let principal = state.core.sessions().authenticate(token)?;
         Ok(Caller {
             principal,
             source: source_of(&parts.extensions),
@@ -542,6 +542,7 @@ async fn sign_in(
 ) -> ApiResult<Json<Session>> {
     Ok(Json(
         st.core
+            .sessions()
             .sign_in(&body.username, &body.password, &source)
             .await?,
     ))
@@ -558,7 +559,9 @@ async fn sign_in(
     ),
 )]
 async fn sign_out(State(st): State<ApiState>, caller: Caller) -> ApiResult<StatusCode> {
-    st.core.sign_out(&caller.principal, &caller.source)?;
+    st.core
+        .sessions()
+        .sign_out(&caller.principal, &caller.source)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -641,7 +644,7 @@ async fn event_stream(
         })?),
         None => q.after,
     };
-    let rx = st.core.stream(after);
+    let rx = st.core.events().stream(after);
     let stream = ReceiverStream::new(rx).map(|item| {
         Ok(match item {
             StreamItem::Heartbeat => sse::Event::default().comment("hb"),
@@ -716,8 +719,8 @@ async fn search_events(
         before: q.before,
         limit: page_size(q.limit)?,
     };
-    let core = Arc::clone(&st.core);
-    let page = tokio::task::spawn_blocking(move || core.search_events(&query))
+    let events = Arc::clone(st.core.events());
+    let page = tokio::task::spawn_blocking(move || events.search(&query))
         .await
         .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("search task: {e}")))??;
     Ok(Json(page).into_response())
@@ -757,7 +760,7 @@ async fn door_command(
         "door.command",
         &command_target(&door, cmd.action),
     )?;
-    let info = st.core.command(&caller.actor(), &door, &cmd)?;
+    let info = st.core.doors().command(&caller.actor(), &door, &cmd)?;
     Ok((StatusCode::ACCEPTED, Json(info)).into_response())
 }
 
@@ -781,7 +784,7 @@ async fn get_command(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Response> {
     caller.require(Permission::CommandDoor)?;
-    Ok(Json(st.core.get_command(&CommandId::new(id))?).into_response())
+    Ok(Json(st.core.doors().get_command(&CommandId::new(id))?).into_response())
 }
 
 // ---- access requests ---------------------------------------------------------------
@@ -800,7 +803,7 @@ async fn get_command(
 )]
 async fn access_requests(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
-    Ok(Json(st.core.open_requests()).into_response())
+    Ok(Json(st.core.requests().open_requests()).into_response())
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -823,7 +826,8 @@ async fn answer(
     caller.require_audited(&st.core, Permission::AnswerRequests, action, &id)?;
     let outcome =
         st.core
-            .answer_request(&caller.actor(), &RequestId::new(id), grant, decision.reason)?;
+            .requests()
+            .answer(&caller.actor(), &RequestId::new(id), grant, decision.reason)?;
     Ok(Json(OutcomeBody { outcome }).into_response())
 }
 
@@ -910,7 +914,7 @@ async fn cardholders(
     ApiQuery(q): ApiQuery<CardholderSearch>,
 ) -> ApiResult<Response> {
     caller.require(Permission::ViewCardholders)?;
-    Ok(Json(st.core.cardholders(q.q.as_deref().unwrap_or(""))).into_response())
+    Ok(Json(st.core.people().cardholders(q.q.as_deref().unwrap_or(""))).into_response())
 }
 
 #[utoipa::path(
@@ -933,7 +937,7 @@ async fn cardholder(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Response> {
     caller.require(Permission::ViewCardholders)?;
-    Ok(Json(st.core.cardholder(&CardholderId::new(id))?).into_response())
+    Ok(Json(st.core.people().cardholder(&CardholderId::new(id))?).into_response())
 }
 
 fn image_type(path: &std::path::Path) -> &'static str {
@@ -983,7 +987,7 @@ async fn cardholder_photo(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Response> {
     caller.require(Permission::ViewCardholders)?;
-    let path = st.core.photo_path(&CardholderId::new(id))?;
+    let path = st.core.people().photo_path(&CardholderId::new(id))?;
     file_response(path, "photo").await
 }
 
@@ -1017,6 +1021,7 @@ async fn update_credential(
     caller.require_audited(&st.core, Permission::ManageCredentials, action, &id)?;
     let credential =
         st.core
+            .people()
             .set_credential(&caller.actor(), &CredentialId::new(id), update.state)?;
     Ok(Json(credential).into_response())
 }
@@ -1063,7 +1068,7 @@ async fn search_audit(
         before: q.before,
         limit: page_size(q.limit)?,
     };
-    Ok(Json(st.core.search_audit(&query)?).into_response())
+    Ok(Json(st.core.audit_trail().search(&query)?).into_response())
 }
 
 #[utoipa::path(
@@ -1080,8 +1085,8 @@ async fn search_audit(
 )]
 async fn verify_audit(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewAudit)?;
-    let core = Arc::clone(&st.core);
-    let v = tokio::task::spawn_blocking(move || core.verify_audit())
+    let trail = Arc::clone(st.core.audit_trail());
+    let v = tokio::task::spawn_blocking(move || trail.verify())
         .await
         .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("verify task: {e}")))??;
     Ok(Json(v).into_response())
@@ -1110,7 +1115,7 @@ async fn camera_still(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
-    let jpeg = st.core.camera_still(&CameraId::new(id))?;
+    let jpeg = st.core.cameras().still(&CameraId::new(id))?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),
@@ -1199,7 +1204,7 @@ async fn camera_credentials(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
-    let creds = st.core.camera_credentials(&CameraId::new(id))?;
+    let creds = st.core.cameras().credentials(&CameraId::new(id))?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 

@@ -16,6 +16,7 @@ use crate::domain::{AuditEntry, AuditVerification, Page, Role, Timestamp};
 use super::SiteError;
 use super::auth::Principal;
 use super::env::Clock;
+use super::error::CoreError;
 use super::store::{
     Store, StoreError, audit_hashed_time, audit_time_column, time_from_us, time_text, time_us,
 };
@@ -99,13 +100,13 @@ impl AuditTrail {
     }
 
     /// Searches the trail.
-    pub fn search(&self, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
-        search(&self.store, q)
+    pub fn search(&self, q: &AuditQuery) -> Result<Page<AuditEntry>, CoreError> {
+        Ok(search(&self.store, q)?)
     }
 
     /// Recomputes the chain.
-    pub fn verify(&self) -> Result<AuditVerification, StoreError> {
-        verify_store(&self.store)
+    pub fn verify(&self) -> Result<AuditVerification, CoreError> {
+        Ok(verify_store(&self.store)?)
     }
 }
 

@@ -13,22 +13,18 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::SiteConfig;
 use crate::domain::{
-    AccessPointId, AccessRequest, AuditEntry, AuditVerification, Camera, Cardholder, CardholderId,
-    CommandId, CommandInfo, Credential, CredentialId, CredentialState, DoorCommand, DoorId,
-    DoorPosition, Event, EventKind, MapId, Page, RequestId, RequestOutcome, Seq, Session, SiteTime,
-    Snapshot,
+    AccessPointId, AccessRequest, AuditEntry, CredentialId, DoorId, DoorPosition, EventKind, MapId,
+    SiteTime, Snapshot,
 };
 
 use super::access::{self, AccessInput};
-use super::audit::{AuditQuery, AuditTrail};
-use super::auth::{Auth, Principal};
+use super::audit::AuditTrail;
+use super::auth::Auth;
 use super::camera_slot::CameraSlot;
-use super::cameras::{CameraError, DemoCameras};
 use super::controller::SimulatedController;
 use super::doors::Doors;
 use super::env::SiteEnv;
@@ -36,7 +32,7 @@ use super::events::EventLog;
 use super::people::People;
 use super::requests::Requests;
 use super::sessions::Sessions;
-use super::store::{EventQuery, Store};
+use super::store::Store;
 use super::traffic::TrafficSink;
 
 pub use super::audit::Actor;
@@ -128,32 +124,44 @@ impl SiteCore {
         self.env.drivers.simulator().ok()
     }
 
-    // ---- the event log -------------------------------------------------
+    // ---- the services ----------------------------------------------------
 
-    /// Appends one event to the log.
-    pub fn append(&self, kind: EventKind) -> Result<Event, CoreError> {
-        self.log.append(kind)
+    /// The event log: append, search, live streams.
+    pub fn events(&self) -> &Arc<EventLog> {
+        &self.log
     }
 
-    /// Appends several events in one transaction; returns the last seq.
-    pub fn append_batch(&self, kinds: Vec<EventKind>) -> Result<Seq, CoreError> {
-        self.log.append_batch(kinds)
+    /// Doors: the mirror and door commands.
+    pub fn doors(&self) -> &Arc<Doors> {
+        &self.doors
     }
 
-    /// The newest seq.
-    pub fn last_seq(&self) -> Seq {
-        self.log.last_seq()
+    /// Cardholders and credentials.
+    pub fn people(&self) -> &Arc<People> {
+        &self.people
     }
 
-    /// Every seq in the stored log, in order.
-    pub fn event_seqs(&self) -> Result<Vec<Seq>, CoreError> {
-        Ok(self.log.seqs()?)
+    /// Access requests.
+    pub fn requests(&self) -> &Arc<Requests> {
+        &self.requests
     }
 
-    /// Searches the stored log.
-    pub fn search_events(&self, q: &EventQuery) -> Result<Page<Event>, CoreError> {
-        Ok(self.log.search(q)?)
+    /// Sign-in, sessions, sign-out.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
+
+    /// The audit trail.
+    pub fn audit_trail(&self) -> &Arc<AuditTrail> {
+        &self.audit
+    }
+
+    /// Camera URLs, stills, credentials; the demo cameras.
+    pub fn cameras(&self) -> &CameraSlot {
+        &self.cameras
+    }
+
+    // ---- across services ----------------------------------------------------
 
     /// The state of the site, valid at its `seq`.
     pub fn snapshot(&self) -> Snapshot {
@@ -170,34 +178,6 @@ impl SiteCore {
             maps: self.cfg.maps.clone(),
             open_requests,
         }
-    }
-
-    /// A live stream of events after `after` (or from now); see
-    /// [`EventLog::stream`].
-    pub fn stream(&self, after: Option<Seq>) -> mpsc::Receiver<StreamItem> {
-        self.log.stream(after)
-    }
-
-    /// Closes every open live stream at once (clients must reconnect).
-    pub fn drop_streams(&self) {
-        self.log.drop_streams();
-    }
-
-    // ---- doors -----------------------------------------------------------
-
-    /// Sends a door command; see [`Doors::command`].
-    pub fn command(
-        &self,
-        actor: &Actor,
-        door: &DoorId,
-        cmd: &DoorCommand,
-    ) -> Result<CommandInfo, CoreError> {
-        self.doors.command(actor, door, cmd)
-    }
-
-    /// A command by id.
-    pub fn get_command(&self, id: &CommandId) -> Result<CommandInfo, CoreError> {
-        self.doors.get_command(id)
     }
 
     // ---- access ----------------------------------------------------------
@@ -270,76 +250,6 @@ impl SiteCore {
             .open_request(door, access_point, credential, reason, visitor_name)
     }
 
-    /// The requests waiting for an answer, oldest first.
-    pub fn open_requests(&self) -> Vec<AccessRequest> {
-        self.requests.open_requests()
-    }
-
-    /// Grants or denies an open request; see [`Requests::answer`].
-    pub fn answer_request(
-        &self,
-        actor: &Actor,
-        id: &RequestId,
-        grant: bool,
-        reason: Option<String>,
-    ) -> Result<RequestOutcome, CoreError> {
-        self.requests.answer(actor, id, grant, reason)
-    }
-
-    /// Denies (as `expired`) every open request past its time.
-    pub fn expire_requests(&self) {
-        self.requests.expire_due();
-    }
-
-    // ---- cardholders and credentials ------------------------------------
-
-    /// Cardholders whose name, department or a badge contains `q`.
-    pub fn cardholders(&self, q: &str) -> Vec<Cardholder> {
-        self.people.cardholders(q)
-    }
-
-    /// One cardholder.
-    pub fn cardholder(&self, id: &CardholderId) -> Result<Cardholder, CoreError> {
-        self.people.cardholder(id)
-    }
-
-    /// The photo file of a cardholder.
-    pub fn photo_path(&self, id: &CardholderId) -> Result<PathBuf, CoreError> {
-        self.people.photo_path(id)
-    }
-
-    /// Enables or disables a badge; see [`People::set_credential`].
-    pub fn set_credential(
-        &self,
-        actor: &Actor,
-        id: &CredentialId,
-        state: CredentialState,
-    ) -> Result<Credential, CoreError> {
-        self.people.set_credential(actor, id, state)
-    }
-
-    // ---- sessions ----------------------------------------------------------
-
-    /// Signs in; audited either way (a failure under the name given).
-    pub async fn sign_in(
-        &self,
-        username: &str,
-        password: &str,
-        source: &str,
-    ) -> Result<Session, CoreError> {
-        self.sessions.sign_in(username, password, source).await
-    }
-
-    /// The session of a bearer token.
-    pub fn authenticate(&self, token: &str) -> Result<Principal, CoreError> {
-        self.sessions.authenticate(token)
-    }
-
-    /// Ends a session; audited.
-    pub fn sign_out(&self, p: &Principal, source: &str) -> Result<(), CoreError> {
-        self.sessions.sign_out(p, source)
-    }
-
     // ---- audit -------------------------------------------------------------
 
     /// Writes an audit entry; a failure is logged (the action already
@@ -352,57 +262,6 @@ impl SiteCore {
         outcome: &str,
     ) -> Option<AuditEntry> {
         self.audit.record(actor, action, target, outcome)
-    }
-
-    /// Searches the audit trail.
-    pub fn search_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>, CoreError> {
-        Ok(self.audit.search(q)?)
-    }
-
-    /// Recomputes the audit chain.
-    pub fn verify_audit(&self) -> Result<AuditVerification, CoreError> {
-        Ok(self.audit.verify()?)
-    }
-
-    // ---- cameras, maps, time -------------------------------------------------
-
-    /// The cameras with the URLs they answer on now.
-    pub fn cameras(&self) -> Vec<Camera> {
-        self.cameras.cameras()
-    }
-
-    /// A real camera's credentials, for a signed-in client until the site
-    /// relays video; NotFound when the camera has none.
-    pub fn camera_credentials(
-        &self,
-        id: &crate::domain::CameraId,
-    ) -> Result<crate::domain::CameraCredentials, CoreError> {
-        self.cameras.credentials(id)
-    }
-
-    /// Marks the demo cameras as being started.
-    pub fn cameras_starting(&self) {
-        self.cameras.starting();
-    }
-
-    /// Hands over the started demo cameras (or their failure). After
-    /// shutdown they are stopped at once.
-    pub fn cameras_started(&self, result: Result<DemoCameras, CameraError>) {
-        self.cameras.started(result);
-    }
-
-    /// The newest still of a camera.
-    pub fn camera_still(&self, id: &crate::domain::CameraId) -> Result<Vec<u8>, CoreError> {
-        self.cameras.still(id)
-    }
-
-    /// Fault injection: stalls (or releases) a demo camera.
-    pub fn set_camera_stalled(
-        &self,
-        id: &crate::domain::CameraId,
-        stalled: bool,
-    ) -> Result<(), CoreError> {
-        self.cameras.set_stalled(id, stalled)
     }
 
     /// A floor plan's image file.

@@ -1,12 +1,18 @@
 //! Tests of the facade: the services together, as the API drives them.
 
 use super::*;
-use crate::domain::{CommandState, DenyReason, DoorAction, DoorCommand, DoorMode, ErrorKind, Role};
+use crate::domain::{
+    CardholderId, CommandState, CredentialState, DenyReason, DoorAction, DoorCommand, DoorMode,
+    ErrorKind, Event, RequestId, RequestOutcome, Role,
+};
+use crate::site::audit::AuditQuery;
 use crate::site::drivers::Drivers;
 use crate::site::env::{Clock, RealClock, SimulatedClock};
 use crate::site::events::{BROADCAST_CAPACITY, StreamItem};
+use crate::site::store::EventQuery;
 use std::path::Path;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 fn test_config() -> SiteConfig {
     let mut c =
@@ -76,13 +82,13 @@ async fn request_expires_exactly_at_its_deadline() {
         clock.deadlines().contains(&due)
     })
     .await;
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
 
     clock.advance(Duration::from_millis(29_999));
     clock.settle().await;
     // Even asked directly, a millisecond early it is still open.
-    core.expire_requests();
-    assert_eq!(core.open_requests(), vec![req.clone()]);
+    core.requests().expire_due();
+    assert_eq!(core.requests().open_requests(), vec![req.clone()]);
 
     clock.advance(Duration::from_millis(1));
     let seen = read_until(&mut rx, |e| matches!(&e.kind, EventKind::AccessRequestResolved { request, .. } if *request == req.id)).await;
@@ -92,9 +98,10 @@ async fn request_expires_exactly_at_its_deadline() {
         unreachable!()
     };
     assert_eq!((*outcome, by.clone()), (RequestOutcome::Expired, None));
-    assert!(core.open_requests().is_empty());
+    assert!(core.requests().open_requests().is_empty());
     let audit = core
-        .search_audit(&AuditQuery {
+        .audit_trail()
+        .search(&AuditQuery {
             action: Some("access_request.expire".into()),
             limit: 10,
             ..Default::default()
@@ -111,7 +118,8 @@ async fn request_expires_exactly_at_its_deadline() {
     assert_eq!(audit.items[0].target, req.id.as_str());
     // A late answer finds it closed.
     assert_eq!(
-        core.answer_request(&operator(), &req.id, true, None)
+        core.requests()
+            .answer(&operator(), &req.id, true, None)
             .unwrap_err()
             .kind(),
         ErrorKind::Conflict
@@ -126,11 +134,12 @@ async fn command_times_out_exactly_on_the_site_clock() {
     cfg.command_timeout_ms = 300;
     let clock = SimulatedClock::new(chrono::Utc::now());
     let (core, sim, _bg) = core_on(dir.path(), cfg, Arc::new(clock.clone()));
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
     sim.set_online(false);
     let door = DoorId::new("door-lobby");
     let sent = clock.instant();
     let cmd = core
+        .doors()
         .command(
             &operator(),
             &door,
@@ -148,7 +157,7 @@ async fn command_times_out_exactly_on_the_site_clock() {
     clock.advance(Duration::from_millis(299));
     clock.settle().await;
     assert_eq!(
-        core.get_command(&cmd.id).unwrap().state,
+        core.doors().get_command(&cmd.id).unwrap().state,
         CommandState::Pending
     );
     clock.advance(Duration::from_millis(1));
@@ -162,10 +171,11 @@ async fn command_times_out_exactly_on_the_site_clock() {
     };
     assert_eq!(reason, "the door did not confirm within 300 ms");
     assert_eq!(by, "operator");
-    let info = core.get_command(&cmd.id).unwrap();
+    let info = core.doors().get_command(&cmd.id).unwrap();
     assert_eq!(info.state, CommandState::Failed);
     let audit = core
-        .search_audit(&AuditQuery {
+        .audit_trail()
+        .search(&AuditQuery {
             action: Some("door.command".into()),
             limit: 10,
             ..Default::default()
@@ -193,7 +203,8 @@ async fn access_uses_the_site_clock_for_schedule_and_expiry() {
     let badge = CredentialId::new("100100");
     let last_denial = |core: &SiteCore| {
         let page = core
-            .search_events(&EventQuery {
+            .events()
+            .search(&EventQuery {
                 limit: 1,
                 ..Default::default()
             })
@@ -244,29 +255,34 @@ async fn read_until(
 async fn idempotent_command_actuates_once_and_reports_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let (core, _sim, _bg) = core_with(dir.path(), test_config());
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
     let door = DoorId::new("door-lobby");
     let cmd = DoorCommand {
         action: DoorAction::Unlock,
         idempotency_key: "k-1".into(),
     };
-    let first = core.command(&operator(), &door, &cmd).unwrap();
+    let first = core.doors().command(&operator(), &door, &cmd).unwrap();
     assert_eq!(first.state, CommandState::Pending);
-    let again = core.command(&operator(), &door, &cmd).unwrap();
+    let again = core.doors().command(&operator(), &door, &cmd).unwrap();
     assert_eq!(again.id, first.id);
     let clash = DoorCommand {
         action: DoorAction::Lock,
         idempotency_key: "k-1".into(),
     };
     assert_eq!(
-        core.command(&operator(), &door, &clash).unwrap_err().kind(),
+        core.doors()
+            .command(&operator(), &door, &clash)
+            .unwrap_err()
+            .kind(),
         ErrorKind::Conflict
     );
     let other_door = core
+        .doors()
         .command(&operator(), &DoorId::new("door-dock"), &cmd)
         .unwrap_err();
     assert_eq!(other_door.kind(), ErrorKind::Conflict);
     let unknown = core
+        .doors()
         .command(&operator(), &DoorId::new("nope"), &cmd)
         .unwrap_err();
     assert_eq!(unknown.kind(), ErrorKind::NotFound);
@@ -287,19 +303,20 @@ async fn idempotent_command_actuates_once_and_reports_in_order() {
         assert_eq!(w[1].seq, w[0].seq + 1, "stream has a gap or duplicate");
     }
     // The same key after completion: the first command, completed; no second actuation.
-    let third = core.command(&operator(), &door, &cmd).unwrap();
+    let third = core.doors().command(&operator(), &door, &cmd).unwrap();
     assert_eq!(
         (third.id.clone(), third.state),
         (first.id.clone(), CommandState::Completed)
     );
     assert_eq!(
-        core.get_command(&first.id).unwrap().state,
+        core.doors().get_command(&first.id).unwrap().state,
         CommandState::Completed
     );
     // Let any second actuation (there must be none) run to its end.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let completed = core
-        .search_events(&EventQuery {
+        .events()
+        .search(&EventQuery {
             type_name: Some("command.completed".into()),
             limit: 10,
             ..Default::default()
@@ -307,7 +324,8 @@ async fn idempotent_command_actuates_once_and_reports_in_order() {
         .unwrap();
     assert_eq!(completed.items.len(), 1);
     let audit = core
-        .search_audit(&AuditQuery {
+        .audit_trail()
+        .search(&AuditQuery {
             action: Some("door.command".into()),
             limit: 10,
             ..Default::default()
@@ -325,9 +343,10 @@ async fn offline_and_refused_commands_fail_with_reason() {
     let mut cfg = test_config();
     cfg.command_timeout_ms = 300;
     let (core, sim, _bg) = core_with(dir.path(), cfg);
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
     let door = DoorId::new("door-server");
     let lockdown = core
+        .doors()
         .command(
             &operator(),
             &door,
@@ -339,6 +358,7 @@ async fn offline_and_refused_commands_fail_with_reason() {
         .unwrap();
     read_until(&mut rx, |e| matches!(&e.kind, EventKind::CommandCompleted { command, .. } if *command == lockdown.id)).await;
     let unlock = core
+        .doors()
         .command(
             &operator(),
             &door,
@@ -362,6 +382,7 @@ async fn offline_and_refused_commands_fail_with_reason() {
     let seen = read_until(&mut rx, |e| matches!(&e.kind, EventKind::DoorStateChanged { door: d, status } if *d == door && !status.online)).await;
     assert!(!seen.is_empty());
     let release = core
+        .doors()
         .command(
             &operator(),
             &door,
@@ -380,7 +401,7 @@ async fn offline_and_refused_commands_fail_with_reason() {
         unreachable!()
     };
     assert_eq!(reason, "the door did not confirm within 300 ms");
-    let info = core.get_command(&release.id).unwrap();
+    let info = core.doors().get_command(&release.id).unwrap();
     assert_eq!(info.state, CommandState::Failed);
     assert_eq!(
         info.reason.as_deref(),
@@ -397,7 +418,8 @@ async fn access_decisions_follow_card_door_and_schedule() {
     let denied_for = |core: &SiteCore, badge: &str| -> Option<DenyReason> {
         let granted = core.present_credential_now(&ap, &CredentialId::new(badge));
         let page = core
-            .search_events(&EventQuery {
+            .events()
+            .search(&EventQuery {
                 limit: 1,
                 ..Default::default()
             })
@@ -427,6 +449,7 @@ async fn access_decisions_follow_card_door_and_schedule() {
         source: "127.0.0.1".into(),
     };
     let c = core
+        .people()
         .set_credential(
             &admin,
             &CredentialId::new("100107"),
@@ -435,14 +458,21 @@ async fn access_decisions_follow_card_door_and_schedule() {
         .unwrap();
     assert_eq!(c.state, CredentialState::Disabled);
     assert_eq!(denied_for(&core, "100107"), Some(DenyReason::CardDisabled));
-    let ch = core.cardholder(&CardholderId::new("ch-002")).unwrap();
+    let ch = core
+        .people()
+        .cardholder(&CardholderId::new("ch-002"))
+        .unwrap();
     assert_eq!(ch.credentials[0].state, CredentialState::Disabled);
-    assert_eq!(core.cardholders("okafor").len(), 1);
-    assert_eq!(core.cardholders("100107").len(), 1);
-    assert_eq!(core.cardholders("").len(), core.config().cardholders.len());
+    assert_eq!(core.people().cardholders("okafor").len(), 1);
+    assert_eq!(core.people().cardholders("100107").len(), 1);
+    assert_eq!(
+        core.people().cardholders("").len(),
+        core.config().cardholders.len()
+    );
 
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
     let cmd = core
+        .doors()
         .command(
             &admin,
             &DoorId::new("door-server"),
@@ -474,7 +504,7 @@ async fn requests_are_granted_denied_or_expire_once() {
     cfg.request_timeout_secs = 1;
     let clock = SimulatedClock::new(chrono::Utc::now());
     let (core, _sim, _bg) = core_on(dir.path(), cfg, Arc::new(clock.clone()));
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
     let door = DoorId::new("door-lobby");
     let a = core
         .open_request(
@@ -498,25 +528,30 @@ async fn requests_are_granted_denied_or_expire_once() {
     let c = core
         .open_request(&door, None, None, "visitor".into(), None)
         .unwrap();
-    assert_eq!(core.open_requests().len(), 3);
+    assert_eq!(core.requests().open_requests().len(), 3);
     assert_eq!(core.snapshot().open_requests.len(), 3);
     assert_eq!(
-        core.answer_request(&operator(), &a.id, true, None).unwrap(),
+        core.requests()
+            .answer(&operator(), &a.id, true, None)
+            .unwrap(),
         RequestOutcome::Granted
     );
     assert_eq!(
-        core.answer_request(&operator(), &b.id, false, Some("no appointment".into()))
+        core.requests()
+            .answer(&operator(), &b.id, false, Some("no appointment".into()))
             .unwrap(),
         RequestOutcome::Denied
     );
     assert_eq!(
-        core.answer_request(&operator(), &a.id, false, None)
+        core.requests()
+            .answer(&operator(), &a.id, false, None)
             .unwrap_err()
             .kind(),
         ErrorKind::Conflict
     );
     assert_eq!(
-        core.answer_request(&operator(), &RequestId::new("nope"), true, None)
+        core.requests()
+            .answer(&operator(), &RequestId::new("nope"), true, None)
             .unwrap_err()
             .kind(),
         ErrorKind::NotFound
@@ -543,9 +578,10 @@ async fn requests_are_granted_denied_or_expire_once() {
         unreachable!()
     };
     assert_eq!((*outcome, by.clone()), (RequestOutcome::Expired, None));
-    assert!(core.open_requests().is_empty());
+    assert!(core.requests().open_requests().is_empty());
     let audit = core
-        .search_audit(&AuditQuery {
+        .audit_trail()
+        .search(&AuditQuery {
             user: Some("system".into()),
             limit: 10,
             ..Default::default()
@@ -553,7 +589,7 @@ async fn requests_are_granted_denied_or_expire_once() {
         .unwrap();
     assert_eq!(audit.items.len(), 1);
     assert_eq!(audit.items[0].outcome, "expired");
-    assert!(core.verify_audit().unwrap().ok);
+    assert!(core.audit_trail().verify().unwrap().ok);
     core.shutdown();
 }
 
@@ -563,29 +599,29 @@ async fn seq_continues_after_reopen_and_stream_replays() {
     {
         let (core, _sim, bg) = core_with(dir.path(), test_config());
         for n in 1..=5 {
-            core.append(EventKind::TestFlood { n }).unwrap();
+            core.events().append(EventKind::TestFlood { n }).unwrap();
         }
-        assert_eq!(core.last_seq(), 5);
+        assert_eq!(core.events().last_seq(), 5);
         core.shutdown();
         bg.into_iter().for_each(|t| t.abort());
     }
     let (core, _sim, _bg) = core_with(dir.path(), test_config());
-    assert_eq!(core.last_seq(), 5);
-    let e = core.append(EventKind::TestFlood { n: 6 }).unwrap();
+    assert_eq!(core.events().last_seq(), 5);
+    let e = core.events().append(EventKind::TestFlood { n: 6 }).unwrap();
     assert_eq!(e.seq, 6);
     // A stream from seq 2 replays 3..=6 and then goes live.
-    let mut rx = core.stream(Some(2));
+    let mut rx = core.events().stream(Some(2));
     let seen = read_until(&mut rx, |e| e.seq == 6).await;
     assert_eq!(
         seen.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![3, 4, 5, 6]
     );
-    core.append(EventKind::TestFlood { n: 7 }).unwrap();
+    core.events().append(EventKind::TestFlood { n: 7 }).unwrap();
     let seen = read_until(&mut rx, |e| e.seq == 7).await;
     assert_eq!(seen.len(), 1);
-    assert_eq!(core.event_seqs().unwrap(), (1..=7).collect::<Vec<_>>());
+    assert_eq!(core.events().seqs().unwrap(), (1..=7).collect::<Vec<_>>());
     // Dropping streams ends them.
-    core.drop_streams();
+    core.events().drop_streams();
     let end = tokio::time::timeout(Duration::from_secs(2), async {
         while let Some(item) = rx.recv().await {
             assert!(matches!(item, StreamItem::Heartbeat), "unexpected {item:?}");
@@ -600,8 +636,8 @@ async fn seq_continues_after_reopen_and_stream_replays() {
 async fn flood_with_slow_reader_has_no_gap_or_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let (core, _sim, _bg) = core_with(dir.path(), test_config());
-    let start = core.last_seq();
-    let mut rx = core.stream(Some(start));
+    let start = core.events().last_seq();
+    let mut rx = core.events().stream(Some(start));
     // More than the broadcast buffer, while the reader dawdles: it lags and refills from the store.
     let count = (BROADCAST_CAPACITY as u64) * 2;
     core.flood(100_000, count).unwrap();
@@ -627,7 +663,7 @@ async fn idle_stream_sends_heartbeats() {
     let clock = SimulatedClock::new(chrono::Utc::now());
     let (core, _sim, _bg) = core_on(dir.path(), test_config(), Arc::new(clock.clone()));
     let opened = clock.instant();
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
     let beat = opened + Duration::from_millis(HEARTBEAT_MS);
     wait_for("the stream to sleep until its heartbeat", || {
         clock.deadlines().contains(&beat)
@@ -669,8 +705,9 @@ async fn each_door_is_mirrored_and_commanded_through_its_own_driver() {
     let env = SiteEnv::new(store, drivers);
     let core = SiteCore::new(cfg, env).unwrap();
     let _bg = core.start_background();
-    let mut rx = core.stream(None);
+    let mut rx = core.events().stream(None);
     let cmd = core
+        .doors()
         .command(
             &operator(),
             &dock,
@@ -712,7 +749,8 @@ async fn each_door_is_mirrored_and_commanded_through_its_own_driver() {
     )
     .await;
     let forced = core
-        .search_events(&EventQuery {
+        .events()
+        .search(&EventQuery {
             type_name: Some("door.forced_open".into()),
             limit: 10,
             ..Default::default()

@@ -134,13 +134,13 @@ impl EventLog {
     }
 
     /// Every seq in the stored log, in order.
-    pub fn seqs(&self) -> Result<Vec<Seq>, StoreError> {
-        self.store.event_seqs()
+    pub fn seqs(&self) -> Result<Vec<Seq>, CoreError> {
+        Ok(self.store.event_seqs()?)
     }
 
     /// Searches the stored log.
-    pub fn search(&self, q: &EventQuery) -> Result<Page<Event>, StoreError> {
-        self.store.search_events(q)
+    pub fn search(&self, q: &EventQuery) -> Result<Page<Event>, CoreError> {
+        Ok(self.store.search_events(q)?)
     }
 
     /// A live stream of events after `after` (or from now): the missed ones

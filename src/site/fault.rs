@@ -88,7 +88,7 @@ async fn controller(
 )]
 async fn drop_streams(_: FaultAccess, State(st): State<ApiState>) -> StatusCode {
     tracing::info!("fault injection: dropping every live stream");
-    st.core.drop_streams();
+    st.core.events().drop_streams();
     StatusCode::NO_CONTENT
 }
 
@@ -121,7 +121,8 @@ async fn camera(
     ApiJson(body): ApiJson<Stalled>,
 ) -> Result<StatusCode, ApiFailure> {
     st.core
-        .set_camera_stalled(&CameraId::new(id), body.stalled)?;
+        .cameras()
+        .set_stalled(&CameraId::new(id), body.stalled)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -96,12 +96,12 @@ impl SiteHandle {
 
     /// The newest event seq.
     pub fn last_seq(&self) -> Seq {
-        self.core.last_seq()
+        self.core.events().last_seq()
     }
 
     /// Every seq in the stored log, in order (empty if the store fails).
     pub fn event_seqs(&self) -> Vec<Seq> {
-        self.core.event_seqs().unwrap_or_else(|e| {
+        self.core.events().seqs().unwrap_or_else(|e| {
             tracing::error!("cannot read the event log: {e:#}");
             Vec::new()
         })
@@ -283,19 +283,20 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
     if cfg.video.demo_cameras {
         // A thread of its own, not `spawn_blocking`: the first encode takes
         // minutes and must not hold up the runtime's shutdown.
-        core.cameras_starting();
+        core.cameras().starting();
         let core2 = Arc::clone(&core);
         let dir = data_dir.clone();
         let spawned = std::thread::Builder::new()
             .name("demo-cameras-start".into())
             .spawn(move || {
                 let result = cameras::DemoCameras::start(core2.config(), &dir);
-                core2.cameras_started(result);
+                core2.cameras().started(result);
             });
         if let Err(e) = spawned {
-            core.cameras_started(Err(cameras::CameraError::Failed(format!(
-                "cannot start a thread: {e}"
-            ))));
+            core.cameras()
+                .started(Err(cameras::CameraError::Failed(format!(
+                    "cannot start a thread: {e}"
+                ))));
         }
     }
     let handle = SiteHandle {
@@ -1228,7 +1229,8 @@ mod tests {
         let kinds = loop {
             let page = site
                 .core()
-                .search_events(&store::EventQuery {
+                .events()
+                .search(&store::EventQuery {
                     limit: 1000,
                     ..Default::default()
                 })
@@ -1244,6 +1246,6 @@ mod tests {
             kinds.iter().any(|k| k == "access.granted"),
             "traffic produced only {kinds:?}"
         );
-        assert!(site.core().verify_audit().unwrap().ok);
+        assert!(site.core().audit_trail().verify().unwrap().ok);
     }
 }
