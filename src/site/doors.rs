@@ -400,7 +400,6 @@ mod tests {
 
     struct Fixture {
         doors: Arc<Doors>,
-        sim: Arc<SimulatedController>,
         log: Arc<EventLog>,
         clock: SimulatedClock,
         _dir: tempfile::TempDir,
@@ -416,7 +415,7 @@ mod tests {
         let store = Arc::new(Store::open_in(dir.path()).unwrap());
         let sim = SimulatedController::new(&cfg.doors, &cfg.controller);
         let drivers = if bind {
-            Drivers::simulated(Arc::clone(&sim))
+            Drivers::simulated(sim)
         } else {
             Drivers::new()
         };
@@ -430,7 +429,6 @@ mod tests {
         let doors = Arc::new(Doors::new(Arc::new(cfg), env, Arc::clone(&log), audit));
         Fixture {
             doors,
-            sim,
             log,
             clock,
             _dir: dir,
@@ -462,7 +460,6 @@ mod tests {
         assert_eq!(f.doors.mode(&door), Some(DoorMode::Unlocked));
         f.doors.apply_status(&DoorId::new("nope"), open);
         assert_eq!(f.log.last_seq(), seq + 1, "an unknown door is ignored");
-        let _ = &f.sim;
     }
 
     #[tokio::test]

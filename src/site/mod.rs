@@ -1,7 +1,10 @@
 //! The reference site server: HTTP API v1, event log with sequence numbers,
 //! SQLite store, door controller drivers (simulated first), demo traffic,
-//! demo RTSP cameras. It uses `domain` and `config`, and could move to its
-//! own crate without touching `client`.
+//! demo RTSP cameras. Small services (`events`, `doors`, `people`,
+//! `requests`, `sessions`, `audit`, `camera_slot`, the pure `access`
+//! decision) sit behind the [`core::SiteCore`] facade and get their clock,
+//! store, drivers and shutdown from a [`env::SiteEnv`]. It uses `domain` and
+//! `config`, and could move to its own crate without touching `client`.
 
 pub mod access;
 pub mod api;
