@@ -31,7 +31,7 @@ use crate::domain::{
     Session, SignIn, Timestamp,
 };
 
-use super::audit::AuditQuery;
+use super::audit::{AuditQuery, actions};
 use super::auth::Principal;
 use super::core::{Actor, CoreError, SiteCore, StreamItem, command_target};
 use super::fault;
@@ -757,7 +757,7 @@ async fn door_command(
     caller.require_audited(
         &st.core,
         permission,
-        "door.command",
+        actions::DOOR_COMMAND,
         &command_target(&door, cmd.action),
     )?;
     let info = st.core.doors().command(&caller.actor(), &door, &cmd)?;
@@ -819,9 +819,9 @@ async fn answer(
     decision: Decision,
 ) -> ApiResult<Response> {
     let action = if grant {
-        "access_request.grant"
+        actions::REQUEST_GRANT
     } else {
-        "access_request.deny"
+        actions::REQUEST_DENY
     };
     caller.require_audited(&st.core, Permission::AnswerRequests, action, &id)?;
     let outcome =
@@ -1015,8 +1015,8 @@ async fn update_credential(
     ApiJson(update): ApiJson<CredentialUpdate>,
 ) -> ApiResult<Response> {
     let action = match update.state {
-        crate::domain::CredentialState::Active => "credential.enable",
-        crate::domain::CredentialState::Disabled => "credential.disable",
+        crate::domain::CredentialState::Active => actions::CREDENTIAL_ENABLE,
+        crate::domain::CredentialState::Disabled => actions::CREDENTIAL_DISABLE,
     };
     caller.require_audited(&st.core, Permission::ManageCredentials, action, &id)?;
     let credential =

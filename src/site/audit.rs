@@ -21,7 +21,8 @@ use super::store::{
     Store, StoreError, audit_hashed_time, audit_time_column, time_from_us, time_text, time_us,
 };
 
-/// The audit action names, each written once.
+/// Every audit action name, written once; the API, the services and the
+/// tests use these.
 pub mod actions {
     pub const DOOR_COMMAND: &str = "door.command";
     pub const REQUEST_GRANT: &str = "access_request.grant";
