@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::demo_site::DemoSite;
+use crate::backoff::{Backoff, Jitter};
 use crate::client::dispatch::{DispatchOptions, send_door_command};
 use crate::client::live::{self, LiveHandle, LiveUpdate};
 use crate::client::{Client, ClientConfig, ClientError, error_chain};
@@ -272,13 +273,14 @@ impl Worker {
 
     /// Snapshot, then the live stream from its seq, then names and clock.
     async fn start_session(&mut self) {
+        let backoff = Backoff::new(500, 5_000, Jitter::Spread);
         let mut attempt = 1;
         let snapshot = loop {
             match self.client.snapshot().await {
                 Ok(s) => break s,
                 Err(e) if e.is_transient() && attempt < SNAPSHOT_ATTEMPTS => {
                     tracing::warn!(attempt, "snapshot failed, retrying: {}", error_chain(&e));
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                    tokio::time::sleep(backoff.delay_for(attempt)).await;
                     attempt += 1;
                 }
                 Err(e) => {
@@ -386,7 +388,7 @@ const STILLS_RETRY_MS: u64 = 600_000;
 async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
     use futures_util::StreamExt;
     let started = tokio::time::Instant::now();
-    let mut wait_ms = 100;
+    let mut backoff = Backoff::new(100, 10_000, Jitter::Spread);
     let mut pending = cameras;
     let mut loaded = 0_usize;
     loop {
@@ -423,13 +425,12 @@ async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
             tracing::info!("no camera stills; giving up");
             return;
         }
-        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-        wait_ms = (wait_ms * 2).min(10_000);
+        tokio::time::sleep(backoff.next_delay()).await;
         pending = unavailable;
     }
     // Stills are served, so the cameras are up: read their addresses again,
     // and again while a real camera's streams are still being probed.
-    let mut wait_ms = 500;
+    let mut backoff = Backoff::new(500, 10_000, Jitter::Spread);
     loop {
         match client.snapshot().await {
             Ok(snapshot) => {
@@ -449,8 +450,7 @@ async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
         if started.elapsed() > Duration::from_millis(STILLS_RETRY_MS) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-        wait_ms = (wait_ms * 2).min(10_000);
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 
