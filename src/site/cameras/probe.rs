@@ -22,7 +22,7 @@ use gstreamer_app as gst_app;
 
 use crate::config::{CameraSource, SiteConfig};
 use crate::domain::{Camera, CameraCredentials, CameraId, CameraState, StreamInfo};
-use crate::video::Backoff;
+use crate::backoff::Backoff;
 
 /// A probe that worked is done again after this long (fresh still, fresh facts).
 pub const REFRESH: Duration = Duration::from_secs(60);
