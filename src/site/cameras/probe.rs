@@ -20,9 +20,9 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
+use crate::backoff::Backoff;
 use crate::config::{CameraSource, SiteConfig};
 use crate::domain::{Camera, CameraCredentials, CameraId, CameraState, StreamInfo};
-use crate::backoff::Backoff;
 
 /// A probe that worked is done again after this long (fresh still, fresh facts).
 pub const REFRESH: Duration = Duration::from_secs(60);

@@ -2,7 +2,7 @@
 //! Bad input gets a 4xx with a clear message, and nothing panics: malformed
 //! JSON, wrong types, unknown ids, oversized bodies, bad query values.
 
-mod common;
+use crate::common;
 
 use common::{api_error, start_site};
 use serde_json::json;

@@ -10,7 +10,7 @@
 //! come back, the video engine must play each with its true size, aspect and
 //! rate, and a wrong password must show "unauthorized".
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

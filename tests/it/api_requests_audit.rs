@@ -2,7 +2,7 @@
 //! Operator-aided passage (grant, deny, expiry), access decisions for
 //! badges, credential enable/disable, and the hash-chained audit trail.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! controller within the timeout (and the door shown UNKNOWN, never locked),
 //! and an idempotency key that never actuates twice.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,7 @@
 //! Shared fixtures for the end-to-end tests: the real site server on
 //! `127.0.0.1:0` with a fresh SQLite file, and a plain HTTP client.
 
-#![allow(dead_code, reason = "each test binary uses a different part")]
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -30,6 +28,8 @@ pub fn test_config() -> SiteConfig {
 
 pub struct TestSite {
     pub handle: SiteHandle,
+    /// The site's data folder, removed when the test's site goes.
+    #[expect(dead_code, reason = "held for its Drop")]
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
 }
@@ -62,10 +62,6 @@ pub async fn start_site_with(edit: impl FnOnce(&mut SiteConfig)) -> TestSite {
 impl TestSite {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.handle.base_url(), path)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Signs in as the demo user of that role and returns the token.

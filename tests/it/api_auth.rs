@@ -2,7 +2,7 @@
 //! Sign-in, sessions, the role matrix as the server enforces it, and the
 //! OpenAPI document against the live routes.
 
-mod common;
+use crate::common;
 
 use common::{api_error, start_site, start_site_with};
 use serde_json::{Value, json};

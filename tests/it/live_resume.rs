@@ -3,7 +3,7 @@
 //! no duplicate while events flow, and 50 forced disconnects during a flood of
 //! 200 events/s that lose nothing.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

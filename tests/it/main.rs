@@ -1,0 +1,19 @@
+//! The end-to-end tests, one binary: the real site server on 127.0.0.1:0,
+//! real SQLite, real GStreamer, the real window. One binary instead of one per
+//! file, so a change to the library links the tests once, not fourteen times.
+
+mod api_auth;
+mod api_bad_input;
+mod api_doors;
+mod api_requests_audit;
+mod common;
+mod config_errors;
+mod demo_cameras;
+mod demo_site;
+mod https;
+mod live_resume;
+mod real_cameras;
+mod ui_app;
+mod ui_cameras;
+mod video_player;
+mod xvfb_app;
