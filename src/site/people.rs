@@ -1,5 +1,10 @@
-//! People: cardholders and their credentials (from the configuration), with
-//! each credential's state as changed since (kept in the store).
+//! People: cardholders, their credentials and the schedule their cards
+//! follow, kept in the store (seeded once from the configuration at site
+//! start, never overwriting what was edited since). The service keeps an
+//! index of them in memory, keyed by id, changed only inside an event-log
+//! commit together with the store, so a snapshot and the next access
+//! decision see exactly what the log says. Photos come from the config's
+//! photos folder, by cardholder id.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,6 +20,40 @@ use super::audit::{Actor, AuditTrail, actions};
 use super::env::SiteEnv;
 use super::error::CoreError;
 use super::events::EventLog;
+use super::store::Person;
+
+/// The stored people, by id, and who holds each badge.
+#[derive(Default)]
+struct Index {
+    people: HashMap<CardholderId, Person>,
+    holders: HashMap<CredentialId, CardholderId>,
+}
+
+impl Index {
+    /// Puts (or replaces) a person, and their badges.
+    fn put(&mut self, person: Person) {
+        let id = person.cardholder.id.clone();
+        self.remove(&id);
+        for c in &person.cardholder.credentials {
+            self.holders.insert(c.id.clone(), id.clone());
+        }
+        self.people.insert(id, person);
+    }
+
+    fn remove(&mut self, id: &CardholderId) {
+        if let Some(old) = self.people.remove(id) {
+            for c in &old.cardholder.credentials {
+                if self.holders.get(&c.id) == Some(id) {
+                    self.holders.remove(&c.id);
+                }
+            }
+        }
+    }
+
+    fn person_of(&self, badge: &CredentialId) -> Option<&Person> {
+        self.people.get(self.holders.get(badge)?)
+    }
+}
 
 /// The people service.
 pub struct People {
@@ -22,49 +61,103 @@ pub struct People {
     env: SiteEnv,
     log: Arc<EventLog>,
     audit: Arc<AuditTrail>,
-    /// Credential id → (cardholder index, credential index) in `cfg.cardholders`.
-    index: HashMap<CredentialId, (usize, usize)>,
-    /// Credential states changed since the configuration; changed only
-    /// inside a log commit.
-    states: Mutex<HashMap<CredentialId, CredentialState>>,
+    /// Photo files by cardholder id (from the configuration).
+    photos: HashMap<CardholderId, PathBuf>,
+    /// The stored people; changed only inside a log commit.
+    index: Mutex<Index>,
 }
 
 impl People {
-    /// The service, with the states kept from earlier runs.
+    /// The service over the store: seeds the configuration's cardholders
+    /// not stored yet (with the credential states an earlier run changed),
+    /// then loads everyone stored.
     pub fn new(
         cfg: Arc<SiteConfig>,
         env: SiteEnv,
         log: Arc<EventLog>,
         audit: Arc<AuditTrail>,
     ) -> Result<People, CoreError> {
-        let states = env.store.credential_states()?.into_iter().collect();
-        let mut index = HashMap::new();
-        for (ci, ch) in cfg.cardholders.iter().enumerate() {
-            for (ki, c) in ch.cardholder.credentials.iter().enumerate() {
-                index.insert(c.id.clone(), (ci, ki));
-            }
+        // States changed before people were kept in the store (schema < 3).
+        let states: HashMap<CredentialId, CredentialState> =
+            env.store.credential_states()?.into_iter().collect();
+        let seed: Vec<Person> = cfg
+            .cardholders
+            .iter()
+            .map(|c| {
+                let mut cardholder = c.cardholder.clone();
+                for cred in &mut cardholder.credentials {
+                    if let Some(s) = states.get(&cred.id) {
+                        cred.state = *s;
+                    }
+                }
+                Person {
+                    cardholder,
+                    schedule: Some(c.schedule.clone()),
+                }
+            })
+            .collect();
+        let seeded = env.store.seed_people_with_schedules(&seed)?;
+        if seeded > 0 {
+            tracing::info!(seeded, "cardholders copied from the configuration");
         }
-        Ok(People {
+        let photos = cfg
+            .cardholders
+            .iter()
+            .filter_map(|c| Some((c.cardholder.id.clone(), c.photo.clone()?)))
+            .collect();
+        let people = People {
             cfg,
             env,
             log,
             audit,
-            index,
-            states: Mutex::new(states),
-        })
+            photos,
+            index: Mutex::new(Index::default()),
+        };
+        {
+            let stored = people.env.store.people()?;
+            let mut index = people.index();
+            for p in stored {
+                index.put(people.with_photo_flag(p));
+            }
+        }
+        Ok(people)
     }
 
-    fn states(&self) -> MutexGuard<'_, HashMap<CredentialId, CredentialState>> {
-        self.states.lock().unwrap_or_else(PoisonError::into_inner)
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn photo_file(&self, id: &CardholderId) -> Option<&PathBuf> {
+        self.photos.get(id).filter(|p| p.is_file())
+    }
+
+    /// A person as served: `has_photo` says whether a photo file is there.
+    fn with_photo_flag(&self, mut p: Person) -> Person {
+        p.cardholder.has_photo = self.photo_file(&p.cardholder.id).is_some();
+        p
+    }
+
+    /// Reads a person back from the store into the index (after a write,
+    /// inside the commit that wrote it); returns them.
+    fn reload(&self, id: &CardholderId) -> Result<Person, CoreError> {
+        let stored = self.env.store.person(id)?;
+        let mut index = self.index();
+        match stored {
+            Some(p) => {
+                let p = self.with_photo_flag(p);
+                index.put(p.clone());
+                Ok(p)
+            }
+            None => {
+                index.remove(id);
+                Err(CoreError::NotFound(format!("no cardholder {id:?}")))
+            }
+        }
     }
 
     /// The cardholder who holds a badge.
     pub fn holder_of(&self, badge: &CredentialId) -> Option<CardholderId> {
-        let &(ci, _) = self.index.get(badge)?;
-        self.cfg
-            .cardholders
-            .get(ci)
-            .map(|ch| ch.cardholder.id.clone())
+        self.index().holders.get(badge).cloned()
     }
 
     /// What an access decision needs to know of a badge: its holder and the
@@ -73,41 +166,36 @@ impl People {
         &self,
         badge: &CredentialId,
     ) -> Option<(CardholderId, CredentialFacts<'_>)> {
-        let &(ci, ki) = self.index.get(badge)?;
-        let holder = self.cfg.cardholders.get(ci)?;
-        let cred = holder.cardholder.credentials.get(ki);
-        let state = match cred {
-            Some(c) => self.states().get(badge).copied().unwrap_or(c.state),
-            // A credential the site indexes but cannot find counts as disabled.
-            None => CredentialState::Disabled,
-        };
+        let index = self.index();
+        let person = index.person_of(badge)?;
+        let cred = person
+            .cardholder
+            .credentials
+            .iter()
+            .find(|c| &c.id == badge);
         Some((
-            holder.cardholder.id.clone(),
+            person.cardholder.id.clone(),
             CredentialFacts {
-                state,
+                // A credential the site indexes but cannot find counts as disabled.
+                state: cred.map_or(CredentialState::Disabled, |c| c.state),
                 valid_until: cred.and_then(|c| c.valid_until),
-                schedule: self.cfg.schedule(&holder.schedule),
+                schedule: person
+                    .schedule
+                    .as_deref()
+                    .and_then(|s| self.cfg.schedule(s)),
             },
         ))
     }
 
-    fn cardholder_now(&self, idx: usize) -> Option<Cardholder> {
-        let mut ch = self.cfg.cardholders.get(idx)?.cardholder.clone();
-        let states = self.states();
-        for c in &mut ch.credentials {
-            if let Some(s) = states.get(&c.id) {
-                c.state = *s;
-            }
-        }
-        Some(ch)
-    }
-
     /// Cardholders whose name, department or a badge contains `q` (any
-    /// case); all for an empty `q`.
+    /// case); all for an empty `q`. By name, then id.
     pub fn cardholders(&self, q: &str) -> Vec<Cardholder> {
         let q = q.trim().to_lowercase();
-        (0..self.cfg.cardholders.len())
-            .filter_map(|i| self.cardholder_now(i))
+        let mut out: Vec<Cardholder> = self
+            .index()
+            .people
+            .values()
+            .map(|p| &p.cardholder)
             .filter(|ch| {
                 q.is_empty()
                     || ch.name.to_lowercase().contains(&q)
@@ -117,30 +205,37 @@ impl People {
                         .iter()
                         .any(|c| c.id.as_str().to_lowercase().contains(&q))
             })
-            .collect()
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        out
     }
 
     /// One cardholder.
     pub fn cardholder(&self, id: &CardholderId) -> Result<Cardholder, CoreError> {
-        self.cfg
-            .cardholders
-            .iter()
-            .position(|c| &c.cardholder.id == id)
-            .and_then(|idx| self.cardholder_now(idx))
+        self.index()
+            .people
+            .get(id)
+            .map(|p| p.cardholder.clone())
+            .ok_or_else(|| CoreError::NotFound(format!("no cardholder {id:?}")))
+    }
+
+    /// The name of the schedule a cardholder's cards follow, if any.
+    pub fn schedule_of(&self, id: &CardholderId) -> Result<Option<String>, CoreError> {
+        self.index()
+            .people
+            .get(id)
+            .map(|p| p.schedule.clone())
             .ok_or_else(|| CoreError::NotFound(format!("no cardholder {id:?}")))
     }
 
     /// The photo file of a cardholder.
     pub fn photo_path(&self, id: &CardholderId) -> Result<PathBuf, CoreError> {
-        let ch = self
-            .cfg
-            .cardholders
-            .iter()
-            .find(|c| &c.cardholder.id == id)
-            .ok_or_else(|| CoreError::NotFound(format!("no cardholder {id:?}")))?;
-        ch.photo
-            .clone()
-            .filter(|p| p.is_file())
+        if !self.index().people.contains_key(id) {
+            return Err(CoreError::NotFound(format!("no cardholder {id:?}")));
+        }
+        self.photo_file(id)
+            .cloned()
             .ok_or_else(|| CoreError::NotFound(format!("cardholder {id:?} has no photo")))
     }
 
@@ -153,36 +248,36 @@ impl People {
         state: CredentialState,
     ) -> Result<Credential, CoreError> {
         let not_found = || CoreError::NotFound(format!("no credential {id:?}"));
-        let &(ci, ki) = self.index.get(id).ok_or_else(not_found)?;
-        let holder = self.cfg.cardholders.get(ci).ok_or_else(not_found)?;
-        let mut credential = holder
-            .cardholder
-            .credentials
-            .get(ki)
-            .cloned()
-            .ok_or_else(not_found)?;
-        self.log.commit(|| {
-            self.env.store.set_credential_state(
+        if self.holder_of(id).is_none() {
+            return Err(not_found());
+        }
+        let (_, credential) = self.log.commit(|| {
+            let holder = self.env.store.set_held_credential_state(
                 id,
                 state,
                 &actor.username,
                 self.env.clock.now(),
             )?;
-            self.states().insert(id.clone(), state);
+            let person = self.reload(&holder)?;
+            let credential = person
+                .cardholder
+                .credentials
+                .into_iter()
+                .find(|c| &c.id == id)
+                .ok_or_else(not_found)?;
             let kind = EventKind::CredentialChanged {
                 credential: id.clone(),
-                cardholder: holder.cardholder.id.clone(),
+                cardholder: holder,
                 state,
                 by: actor.username.clone(),
             };
-            Ok((vec![kind], ()))
+            Ok((vec![kind], credential))
         })?;
         let action = match state {
             CredentialState::Active => actions::CREDENTIAL_ENABLE,
             CredentialState::Disabled => actions::CREDENTIAL_DISABLE,
         };
         self.audit.record(actor, action, id.as_str(), "ok");
-        credential.state = state;
         Ok(credential)
     }
 }
@@ -288,5 +383,51 @@ mod tests {
             CredentialState::Disabled,
             "kept across a restart"
         );
+    }
+
+    #[test]
+    fn seeded_once_and_a_stored_edit_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = CardholderId::new("ch-002");
+        {
+            let p = people_in(dir.path());
+            assert_eq!(p.cardholders("").len(), p.cfg.cardholders.len());
+            assert_eq!(p.schedule_of(&id).unwrap().as_deref(), Some("all-areas"));
+            // An edit made in the store (as the API's edit does).
+            let mut person = p.env.store.person(&id).unwrap().unwrap();
+            person.cardholder.name = "Renamed Person".into();
+            person.schedule = Some("office".into());
+            person.cardholder.credentials[0].state = CredentialState::Disabled;
+            p.env.store.update_person(&person).unwrap();
+        }
+        let p = people_in(dir.path());
+        let ch = p.cardholder(&id).unwrap();
+        assert_eq!(ch.name, "Renamed Person", "the seed does not overwrite");
+        assert!(ch.has_photo, "the photo still comes by id");
+        assert_eq!(p.schedule_of(&id).unwrap().as_deref(), Some("office"));
+        let (_, facts) = p.credential_facts(&CredentialId::new("100107")).unwrap();
+        assert_eq!(facts.state, CredentialState::Disabled);
+        assert_eq!(facts.schedule.map(|s| s.id.as_str()), Some("office"));
+        assert_eq!(p.cardholders("").len(), p.cfg.cardholders.len());
+    }
+
+    #[test]
+    fn a_state_changed_before_people_were_stored_is_seeded() {
+        let dir = tempfile::tempdir().unwrap();
+        let badge = CredentialId::new("100107");
+        {
+            let store = Store::open_in(dir.path()).unwrap();
+            store
+                .set_credential_state(
+                    &badge,
+                    CredentialState::Disabled,
+                    "admin",
+                    chrono::Utc::now(),
+                )
+                .unwrap();
+        }
+        let p = people_in(dir.path());
+        let (_, facts) = p.credential_facts(&badge).unwrap();
+        assert_eq!(facts.state, CredentialState::Disabled);
     }
 }
