@@ -22,6 +22,81 @@ use super::error::CoreError;
 use super::events::EventLog;
 use super::store::Person;
 
+/// The longest cardholder name or department, in characters.
+pub const MAX_NAME_CHARS: usize = 120;
+/// The longest cardholder or credential id, in characters.
+pub const MAX_ID_CHARS: usize = 64;
+/// The most credentials one cardholder holds.
+pub const MAX_CREDENTIALS: usize = 16;
+
+/// What a create or an edit of a cardholder says. A field left `None` keeps
+/// what is stored (an edit); a create needs a name and a schedule.
+/// `credentials`, when given, replaces the cardholder's list, in its order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CardholderEdit {
+    pub name: Option<String>,
+    pub department: Option<String>,
+    /// The id of one of the site's schedules.
+    pub schedule: Option<String>,
+    pub credentials: Option<Vec<Credential>>,
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> CoreError {
+    CoreError::InvalidInput(format!("{field}: {why}"))
+}
+
+/// An id: 1 to [`MAX_ID_CHARS`] of ASCII letters, digits, `-`, `_`, `.`.
+fn check_id(field: &str, id: &str) -> Result<(), CoreError> {
+    if id.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(invalid(
+            field,
+            format!("is longer than {MAX_ID_CHARS} characters"),
+        ));
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(invalid(
+            field,
+            "may hold only ASCII letters, digits, '-', '_' and '.'",
+        ));
+    }
+    Ok(())
+}
+
+/// A name or department: trimmed, at most [`MAX_NAME_CHARS`], no control
+/// characters; empty only where allowed.
+fn check_text(field: &str, value: &str, may_be_empty: bool) -> Result<String, CoreError> {
+    let value = value.trim();
+    if value.is_empty() && !may_be_empty {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_NAME_CHARS {
+        return Err(invalid(
+            field,
+            format!("is longer than {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "must not hold control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// A store refusal of a people write, with the kind kept and a plain message.
+fn people_store_error(e: super::store::StoreError) -> CoreError {
+    use super::store::StoreError;
+    match e {
+        StoreError::Conflict(what) => CoreError::Conflict(what),
+        StoreError::NotFound(what) => CoreError::NotFound(format!("no {what}")),
+        e => CoreError::Store(e),
+    }
+}
+
 /// The stored people, by id, and who holds each badge.
 #[derive(Default)]
 struct Index {
@@ -239,6 +314,166 @@ impl People {
             .ok_or_else(|| CoreError::NotFound(format!("cardholder {id:?} has no photo")))
     }
 
+    /// Checks an edit and applies it to `person`. Run inside the log commit,
+    /// so that who holds which badge cannot change meanwhile.
+    fn apply_edit(&self, mut person: Person, edit: CardholderEdit) -> Result<Person, CoreError> {
+        if let Some(name) = edit.name {
+            person.cardholder.name = check_text("name", &name, false)?;
+        }
+        if let Some(department) = edit.department {
+            person.cardholder.department = check_text("department", &department, true)?;
+        }
+        if let Some(schedule) = edit.schedule {
+            if self.cfg.schedule(&schedule).is_none() {
+                return Err(invalid(
+                    "schedule",
+                    format!("no schedule {schedule:?} on this site"),
+                ));
+            }
+            person.schedule = Some(schedule);
+        }
+        if let Some(credentials) = edit.credentials {
+            if credentials.len() > MAX_CREDENTIALS {
+                return Err(invalid(
+                    "credentials",
+                    format!("a cardholder holds at most {MAX_CREDENTIALS}"),
+                ));
+            }
+            let index = self.index();
+            for (i, c) in credentials.iter().enumerate() {
+                let field = format!("credentials[{i}].id");
+                check_id(&field, c.id.as_str())?;
+                if credentials[..i].iter().any(|o| o.id == c.id) {
+                    return Err(invalid(&field, format!("badge {} is listed twice", c.id)));
+                }
+                if let Some(holder) = index.holders.get(&c.id)
+                    && holder != &person.cardholder.id
+                {
+                    return Err(CoreError::Conflict(format!(
+                        "{field}: badge {} is held by cardholder {holder}",
+                        c.id
+                    )));
+                }
+            }
+            person.cardholder.credentials = credentials;
+        }
+        Ok(self.with_photo_flag(person))
+    }
+
+    /// Records the outcome of a create or an edit in the audit trail.
+    fn audit_change<T>(
+        &self,
+        actor: &Actor,
+        action: &str,
+        id: &CardholderId,
+        result: &Result<T, CoreError>,
+    ) {
+        let outcome = match result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("failed: {e}"),
+        };
+        self.audit.record(actor, action, id.as_str(), &outcome);
+    }
+
+    /// Creates a cardholder: `cardholder.changed`, audited. A name and a
+    /// known schedule are needed; an id already taken, or a badge someone
+    /// else holds, is a conflict.
+    pub fn create_cardholder(
+        &self,
+        actor: &Actor,
+        id: &CardholderId,
+        edit: CardholderEdit,
+    ) -> Result<Cardholder, CoreError> {
+        let result = self.create_unaudited(actor, id, edit);
+        self.audit_change(actor, actions::CARDHOLDER_CREATE, id, &result);
+        result
+    }
+
+    fn create_unaudited(
+        &self,
+        actor: &Actor,
+        id: &CardholderId,
+        edit: CardholderEdit,
+    ) -> Result<Cardholder, CoreError> {
+        check_id("id", id.as_str())?;
+        if edit.name.is_none() {
+            return Err(invalid("name", "is required"));
+        }
+        if edit.schedule.is_none() {
+            return Err(invalid("schedule", "is required"));
+        }
+        let blank = Person {
+            cardholder: Cardholder {
+                id: id.clone(),
+                name: String::new(),
+                department: String::new(),
+                has_photo: false,
+                credentials: Vec::new(),
+            },
+            schedule: None,
+        };
+        let (_, cardholder) = self.log.commit(|| {
+            if self.index().people.contains_key(id) {
+                return Err(CoreError::Conflict(format!(
+                    "id: cardholder {id} already exists"
+                )));
+            }
+            let person = self.apply_edit(blank, edit)?;
+            self.env
+                .store
+                .insert_person(&person)
+                .map_err(people_store_error)?;
+            let stored = self.reload(id)?;
+            let kind = EventKind::CardholderChanged {
+                cardholder: id.clone(),
+                by: actor.username.clone(),
+            };
+            Ok((vec![kind], stored.cardholder))
+        })?;
+        Ok(cardholder)
+    }
+
+    /// Edits a cardholder (the fields given): `cardholder.changed`,
+    /// audited; the next access decision sees it.
+    pub fn update_cardholder(
+        &self,
+        actor: &Actor,
+        id: &CardholderId,
+        edit: CardholderEdit,
+    ) -> Result<Cardholder, CoreError> {
+        let result = self.update_unaudited(actor, id, edit);
+        self.audit_change(actor, actions::CARDHOLDER_UPDATE, id, &result);
+        result
+    }
+
+    fn update_unaudited(
+        &self,
+        actor: &Actor,
+        id: &CardholderId,
+        edit: CardholderEdit,
+    ) -> Result<Cardholder, CoreError> {
+        let (_, cardholder) = self.log.commit(|| {
+            let current = self
+                .index()
+                .people
+                .get(id)
+                .cloned()
+                .ok_or_else(|| CoreError::NotFound(format!("no cardholder {id:?}")))?;
+            let person = self.apply_edit(current, edit)?;
+            self.env
+                .store
+                .update_person(&person)
+                .map_err(people_store_error)?;
+            let stored = self.reload(id)?;
+            let kind = EventKind::CardholderChanged {
+                cardholder: id.clone(),
+                by: actor.username.clone(),
+            };
+            Ok((vec![kind], stored.cardholder))
+        })?;
+        Ok(cardholder)
+    }
+
     /// Enables or disables a badge: `credential.changed`, audited; the next
     /// access decision sees it.
     pub fn set_credential(
@@ -429,5 +664,173 @@ mod tests {
         let p = people_in(dir.path());
         let (_, facts) = p.credential_facts(&badge).unwrap();
         assert_eq!(facts.state, CredentialState::Disabled);
+    }
+
+    fn card(id: &str) -> Credential {
+        Credential {
+            id: CredentialId::new(id),
+            state: CredentialState::Active,
+            valid_until: None,
+        }
+    }
+
+    fn new_person(cards: &[&str]) -> CardholderEdit {
+        CardholderEdit {
+            name: Some("Ann Other".into()),
+            department: Some("Lab".into()),
+            schedule: Some("lab".into()),
+            credentials: Some(cards.iter().map(|c| card(c)).collect()),
+        }
+    }
+
+    #[test]
+    fn bad_edits_name_their_field_and_conflicts_keep_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = people_in(dir.path());
+        let id = CardholderId::new("ch-ann");
+        let seq = p.log.last_seq();
+        let refused = |edit: CardholderEdit| p.create_cardholder(&admin(), &id, edit).unwrap_err();
+        let cases: Vec<(CardholderEdit, ErrorKind, &str)> = vec![
+            (
+                CardholderEdit {
+                    name: Some("  ".into()),
+                    ..new_person(&[])
+                },
+                ErrorKind::InvalidInput,
+                "name:",
+            ),
+            (
+                CardholderEdit {
+                    name: None,
+                    ..new_person(&[])
+                },
+                ErrorKind::InvalidInput,
+                "name:",
+            ),
+            (
+                CardholderEdit {
+                    name: Some("x".repeat(MAX_NAME_CHARS + 1)),
+                    ..new_person(&[])
+                },
+                ErrorKind::InvalidInput,
+                "name:",
+            ),
+            (
+                CardholderEdit {
+                    department: Some("a\nb".into()),
+                    ..new_person(&[])
+                },
+                ErrorKind::InvalidInput,
+                "department:",
+            ),
+            (
+                CardholderEdit {
+                    schedule: Some("nowhere".into()),
+                    ..new_person(&[])
+                },
+                ErrorKind::InvalidInput,
+                "schedule:",
+            ),
+            (
+                new_person(&["900001", "bad id"]),
+                ErrorKind::InvalidInput,
+                "credentials[1].id:",
+            ),
+            (
+                new_person(&["900001", "900001"]),
+                ErrorKind::InvalidInput,
+                "credentials[1].id:",
+            ),
+            (
+                CardholderEdit {
+                    credentials: Some(
+                        (0..=MAX_CREDENTIALS)
+                            .map(|i| card(&format!("9{i}")))
+                            .collect(),
+                    ),
+                    ..new_person(&[])
+                },
+                ErrorKind::InvalidInput,
+                "credentials:",
+            ),
+            // Held by ch-002.
+            (
+                new_person(&["100107"]),
+                ErrorKind::Conflict,
+                "credentials[0].id:",
+            ),
+        ];
+        for (edit, kind, field) in cases {
+            let e = refused(edit.clone());
+            assert_eq!(e.kind(), kind, "{edit:?}: {e}");
+            assert!(e.to_string().starts_with(field), "{edit:?}: {e}");
+        }
+        let e = p
+            .create_cardholder(&admin(), &CardholderId::new(""), new_person(&[]))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("id:"), "{e}");
+        let e = p
+            .create_cardholder(&admin(), &CardholderId::new("ch-002"), new_person(&[]))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+        assert_eq!(
+            p.update_cardholder(&admin(), &CardholderId::new("ch-999"), new_person(&[]))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(p.log.last_seq(), seq, "nothing refused is logged");
+        assert!(p.cardholder(&id).is_err(), "nor stored");
+
+        // Every attempt is audited, refused ones as failed.
+        let audited = |action: &str| {
+            p.audit
+                .search(&crate::site::audit::AuditQuery {
+                    action: Some(action.into()),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .unwrap()
+                .items
+        };
+        let creates = audited(actions::CARDHOLDER_CREATE);
+        assert_eq!(creates.len(), 11);
+        assert!(creates.iter().all(|a| a.outcome.starts_with("failed: ")));
+
+        // Right, it is stored, logged and audited; a badge may move to
+        // its new holder once its old one lets go of it.
+        p.create_cardholder(&admin(), &id, new_person(&["900001"]))
+            .unwrap();
+        assert_eq!(p.log.last_seq(), seq + 1);
+        assert_eq!(p.holder_of(&CredentialId::new("900001")), Some(id.clone()));
+        p.update_cardholder(
+            &admin(),
+            &CardholderId::new("ch-002"),
+            CardholderEdit {
+                credentials: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.holder_of(&CredentialId::new("100107")), None);
+        p.update_cardholder(
+            &admin(),
+            &id,
+            CardholderEdit {
+                credentials: Some(vec![card("900001"), card("100107")]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.holder_of(&CredentialId::new("100107")), Some(id.clone()));
+        assert_eq!(p.log.last_seq(), seq + 3);
+        assert_eq!(audited(actions::CARDHOLDER_UPDATE).len(), 3);
+        assert_eq!(
+            audited(actions::CARDHOLDER_UPDATE)
+                .iter()
+                .filter(|a| a.outcome == "ok")
+                .count(),
+            2
+        );
     }
 }
