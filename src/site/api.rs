@@ -996,12 +996,10 @@ struct CardholderUpdate {
 
 /// Runs a people change (store writes under the log's commit) off the
 /// async workers.
-async fn people_change(
+async fn people_change<R: Send + 'static>(
     st: &ApiState,
-    change: impl FnOnce(&super::people::People) -> Result<crate::domain::Cardholder, CoreError>
-    + Send
-    + 'static,
-) -> ApiResult<crate::domain::Cardholder> {
+    change: impl FnOnce(&super::people::People) -> Result<R, CoreError> + Send + 'static,
+) -> ApiResult<R> {
     let people = Arc::clone(st.core.people());
     Ok(tokio::task::spawn_blocking(move || change(&people))
         .await
@@ -1168,10 +1166,10 @@ async fn update_credential(
         crate::domain::CredentialState::Disabled => actions::CREDENTIAL_DISABLE,
     };
     caller.require_audited(&st.core, Permission::ManageCredentials, action, &id)?;
+    let actor = caller.actor();
+    let id = CredentialId::new(id);
     let credential =
-        st.core
-            .people()
-            .set_credential(&caller.actor(), &CredentialId::new(id), update.state)?;
+        people_change(&st, move |p| p.set_credential(&actor, &id, update.state)).await?;
     Ok(Json(credential).into_response())
 }
 
