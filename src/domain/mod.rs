@@ -419,6 +419,10 @@ event_kinds! {
         state: CredentialState,
         by: String,
     },
+    "cardholder.changed" =>
+        /// A cardholder was created or edited (name, department, schedule,
+        /// credentials); fetch it again for what it is now.
+        CardholderChanged { cardholder: CardholderId, by: String },
     "test.flood" =>
         /// Synthetic traffic for tests and benchmarks (fault injection only).
         TestFlood { n: u64 },
@@ -437,7 +441,9 @@ impl EventKind {
             | EventKind::CommandCompleted { door, .. }
             | EventKind::CommandFailed { door, .. } => Some(door),
             EventKind::AccessRequestOpened { request } => Some(&request.door),
-            EventKind::CredentialChanged { .. } | EventKind::TestFlood { .. } => None,
+            EventKind::CredentialChanged { .. }
+            | EventKind::CardholderChanged { .. }
+            | EventKind::TestFlood { .. } => None,
         }
     }
 
@@ -447,7 +453,8 @@ impl EventKind {
             EventKind::AccessGranted { cardholder, .. }
             | EventKind::AccessDenied { cardholder, .. } => cardholder.as_ref(),
             EventKind::AccessRequestOpened { request } => request.cardholder.as_ref(),
-            EventKind::CredentialChanged { cardholder, .. } => Some(cardholder),
+            EventKind::CredentialChanged { cardholder, .. }
+            | EventKind::CardholderChanged { cardholder, .. } => Some(cardholder),
             _ => None,
         }
     }

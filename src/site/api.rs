@@ -79,8 +79,8 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(access_requests))
         .routes(routes!(grant_request))
         .routes(routes!(deny_request))
-        .routes(routes!(cardholders))
-        .routes(routes!(cardholder))
+        .routes(routes!(cardholders, create_cardholder))
+        .routes(routes!(cardholder, update_cardholder))
         .routes(routes!(cardholder_photo))
         .routes(routes!(update_credential))
         .routes(routes!(search_audit))
@@ -940,6 +940,153 @@ async fn cardholder(
     Ok(Json(st.core.people().cardholder(&CardholderId::new(id))?).into_response())
 }
 
+/// A badge as a create or an edit of a cardholder gives it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CredentialInput {
+    /// The badge (card number): ASCII letters, digits, `-`, `_`, `.`.
+    id: String,
+    /// `active` when left out.
+    #[serde(default)]
+    state: Option<crate::domain::CredentialState>,
+    /// After this the card is expired and refused.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    valid_until: Option<Timestamp>,
+}
+
+fn credentials_from(input: Vec<CredentialInput>) -> Vec<crate::domain::Credential> {
+    input
+        .into_iter()
+        .map(|c| crate::domain::Credential {
+            id: CredentialId::new(c.id),
+            state: c.state.unwrap_or(crate::domain::CredentialState::Active),
+            valid_until: c.valid_until,
+        })
+        .collect()
+}
+
+/// A new cardholder.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewCardholder {
+    /// ASCII letters, digits, `-`, `_`, `.`; at most 64.
+    id: String,
+    /// At most 120 characters.
+    name: String,
+    #[serde(default)]
+    department: String,
+    /// The id of one of the site's schedules.
+    schedule: String,
+    /// At most 16; none held by someone else.
+    #[serde(default)]
+    credentials: Vec<CredentialInput>,
+}
+
+/// An edit of a cardholder: the fields given replace what is stored;
+/// `credentials`, when given, is the whole new list.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CardholderUpdate {
+    name: Option<String>,
+    department: Option<String>,
+    schedule: Option<String>,
+    credentials: Option<Vec<CredentialInput>>,
+}
+
+/// Runs a people change (store writes under the log's commit) off the
+/// async workers.
+async fn people_change<R: Send + 'static>(
+    st: &ApiState,
+    change: impl FnOnce(&super::people::People) -> Result<R, CoreError> + Send + 'static,
+) -> ApiResult<R> {
+    let people = Arc::clone(st.core.people());
+    Ok(tokio::task::spawn_blocking(move || change(&people))
+        .await
+        .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("people task: {e}")))??)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/cardholders",
+    tag = "cardholders",
+    summary = "Create a cardholder",
+    description = "Emits `cardholder.changed`; audited (refusals too); the next access decision sees the badges. Needs the `ManageCredentials` permission. A field that is not right answers 400 naming it; an id already taken, or a badge someone else holds, answers 409.",
+    request_body = NewCardholder,
+    responses(
+        (status = 201, description = "the cardholder as stored", body = crate::domain::Cardholder),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 409, description = "the id or a badge is taken", body = crate::domain::ApiError),
+        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+    ),
+)]
+async fn create_cardholder(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiJson(new): ApiJson<NewCardholder>,
+) -> ApiResult<Response> {
+    caller.require_audited(
+        &st.core,
+        Permission::ManageCredentials,
+        actions::CARDHOLDER_CREATE,
+        &new.id,
+    )?;
+    let actor = caller.actor();
+    let id = CardholderId::new(new.id);
+    let edit = super::people::CardholderEdit {
+        name: Some(new.name),
+        department: Some(new.department),
+        schedule: Some(new.schedule),
+        credentials: Some(credentials_from(new.credentials)),
+    };
+    let created = people_change(&st, move |p| p.create_cardholder(&actor, &id, edit)).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/cardholders/{id}",
+    tag = "cardholders",
+    summary = "Edit a cardholder",
+    description = "Changes the fields given (name, department, schedule, the whole list of credentials). Emits `cardholder.changed`; audited (refusals too); the next access decision sees it. Needs the `ManageCredentials` permission. A field that is not right answers 400 naming it; a badge someone else holds answers 409.",
+    params(("id" = String, Path, description = "cardholder id")),
+    request_body = CardholderUpdate,
+    responses(
+        (status = 200, description = "the cardholder as stored", body = crate::domain::Cardholder),
+        (status = 400, description = "invalid input", body = crate::domain::ApiError),
+        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        (status = 409, description = "a badge is held by someone else", body = crate::domain::ApiError),
+        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+    ),
+)]
+async fn update_cardholder(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    ApiJson(update): ApiJson<CardholderUpdate>,
+) -> ApiResult<Response> {
+    caller.require_audited(
+        &st.core,
+        Permission::ManageCredentials,
+        actions::CARDHOLDER_UPDATE,
+        &id,
+    )?;
+    let actor = caller.actor();
+    let id = CardholderId::new(id);
+    let edit = super::people::CardholderEdit {
+        name: update.name,
+        department: update.department,
+        schedule: update.schedule,
+        credentials: update.credentials.map(credentials_from),
+    };
+    let updated = people_change(&st, move |p| p.update_cardholder(&actor, &id, edit)).await?;
+    Ok(Json(updated).into_response())
+}
+
 fn image_type(path: &std::path::Path) -> &'static str {
     match path
         .extension()
@@ -1019,10 +1166,10 @@ async fn update_credential(
         crate::domain::CredentialState::Disabled => actions::CREDENTIAL_DISABLE,
     };
     caller.require_audited(&st.core, Permission::ManageCredentials, action, &id)?;
+    let actor = caller.actor();
+    let id = CredentialId::new(id);
     let credential =
-        st.core
-            .people()
-            .set_credential(&caller.actor(), &CredentialId::new(id), update.state)?;
+        people_change(&st, move |p| p.set_credential(&actor, &id, update.state)).await?;
     Ok(Json(credential).into_response())
 }
 

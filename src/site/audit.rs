@@ -30,6 +30,8 @@ pub mod actions {
     pub const REQUEST_EXPIRE: &str = "access_request.expire";
     pub const CREDENTIAL_ENABLE: &str = "credential.enable";
     pub const CREDENTIAL_DISABLE: &str = "credential.disable";
+    pub const CARDHOLDER_CREATE: &str = "cardholder.create";
+    pub const CARDHOLDER_UPDATE: &str = "cardholder.update";
     pub const SIGN_IN: &str = "session.sign_in";
     pub const SIGN_OUT: &str = "session.sign_out";
 }

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::domain::{
-    CardholderId, CommandState, CredentialState, DenyReason, DoorAction, DoorCommand, DoorMode,
-    ErrorKind, Event, RequestId, RequestOutcome, Role,
+    CardholderId, CommandState, Credential, CredentialState, DenyReason, DoorAction, DoorCommand,
+    DoorMode, ErrorKind, Event, RequestId, RequestOutcome, Role,
 };
 use crate::site::audit::AuditQuery;
 use crate::site::drivers::Drivers;
@@ -765,5 +765,121 @@ async fn each_door_is_mirrored_and_commanded_through_its_own_driver() {
         })
         .collect();
     assert_eq!(doors, ["door-lobby"]);
+    core.shutdown();
+}
+
+#[tokio::test]
+async fn a_created_then_edited_cardholder_changes_the_next_decision_and_survives_a_restart() {
+    use crate::site::people::CardholderEdit;
+    let dir = tempfile::tempdir().unwrap();
+    let ap = AccessPointId::new("ap-server-in");
+    let badge = CredentialId::new("900001");
+    let id = CardholderId::new("ch-new");
+    let last_denial = |core: &SiteCore| -> Option<DenyReason> {
+        let granted = core.present_credential_now(&ap, &badge);
+        let page = core
+            .events()
+            .search(&EventQuery {
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        match &page.items[0].kind {
+            EventKind::AccessGranted { cardholder, .. } => {
+                assert!(granted);
+                assert_eq!(cardholder.as_ref(), Some(&id));
+                None
+            }
+            EventKind::AccessDenied { reason, .. } => {
+                assert!(!granted);
+                Some(*reason)
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let supervisor = Actor {
+        username: "supervisor".into(),
+        role: Some(Role::Supervisor),
+        source: "127.0.0.1".into(),
+    };
+    let card = |state, valid_until| Credential {
+        id: badge.clone(),
+        state,
+        valid_until,
+    };
+    {
+        let (core, _sim, _bg) = core_with(dir.path(), test_config());
+        assert_eq!(last_denial(&core), Some(DenyReason::UnknownCard));
+        let created = core
+            .people()
+            .create_cardholder(
+                &supervisor,
+                &id,
+                CardholderEdit {
+                    name: Some("  New Person ".into()),
+                    department: Some("IT".into()),
+                    schedule: Some("all-areas".into()),
+                    credentials: Some(vec![card(CredentialState::Active, None)]),
+                },
+            )
+            .unwrap();
+        assert_eq!(created.name, "New Person");
+        assert!(!created.has_photo);
+        assert_eq!(last_denial(&core), None);
+
+        // The schedule: the office one does not open the server room.
+        let edit = |e: CardholderEdit| core.people().update_cardholder(&supervisor, &id, e);
+        edit(CardholderEdit {
+            schedule: Some("office".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(last_denial(&core), Some(DenyReason::OutsideSchedule));
+        edit(CardholderEdit {
+            schedule: Some("all-areas".into()),
+            credentials: Some(vec![card(
+                CredentialState::Active,
+                Some(core.time().now - chrono::Duration::hours(1)),
+            )]),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(last_denial(&core), Some(DenyReason::CardExpired));
+        let edited = edit(CardholderEdit {
+            name: Some("Renamed".into()),
+            credentials: Some(vec![card(CredentialState::Disabled, None)]),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(edited.name, "Renamed");
+        assert_eq!(edited.department, "IT", "a field left out is kept");
+        assert_eq!(last_denial(&core), Some(DenyReason::CardDisabled));
+
+        // Each change is one `cardholder.changed` by its author.
+        let changes = core
+            .events()
+            .search(&EventQuery {
+                type_name: Some("cardholder.changed".into()),
+                cardholder: Some("ch-new".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(changes.items.len(), 4);
+        assert!(changes.items.iter().all(|e| matches!(
+            &e.kind,
+            EventKind::CardholderChanged { cardholder, by } if cardholder == &id && by == "supervisor"
+        )));
+        core.shutdown();
+    }
+    let (core, _sim, _bg) = core_with(dir.path(), test_config());
+    let ch = core.people().cardholder(&id).unwrap();
+    assert_eq!(ch.name, "Renamed");
+    assert_eq!(ch.credentials, vec![card(CredentialState::Disabled, None)]);
+    assert_eq!(last_denial(&core), Some(DenyReason::CardDisabled));
+    core.people()
+        .set_credential(&supervisor, &badge, CredentialState::Active)
+        .unwrap();
+    assert_eq!(last_denial(&core), None);
     core.shutdown();
 }

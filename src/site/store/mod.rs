@@ -44,6 +44,8 @@ mod worker;
 
 use self::worker::Worker;
 
+pub use self::people::Person;
+
 use crate::domain::{
     AccessRequest, Cardholder, CardholderId, CommandId, CommandInfo, CommandState, CredentialId,
     CredentialState, ErrorKind, Event, Page, RequestId, RequestOutcome, Role, Seq, Timestamp,
@@ -557,6 +559,53 @@ impl Store {
     /// [`Store::seed_people`] for async code.
     pub async fn seed_people_async(&self, people: Vec<Cardholder>) -> Result<usize> {
         self.writer.call(move |c| people::seed(c, &people)).await
+    }
+
+    /// Every stored person (cardholder, credentials, schedule), by name.
+    pub fn people(&self) -> Result<Vec<Person>> {
+        self.reader.blocking(|c| people::list_people(c))
+    }
+
+    /// One stored person.
+    pub fn person(&self, id: &CardholderId) -> Result<Option<Person>> {
+        let id = id.clone();
+        self.reader.blocking(move |c| people::get_person(c, &id))
+    }
+
+    /// Stores a new person in one transaction. An id already stored, or a
+    /// credential held by someone else, is [`StoreError::Conflict`].
+    pub fn insert_person(&self, person: &Person) -> Result<()> {
+        let p = person.clone();
+        self.writer.blocking(move |c| people::insert_person(c, &p))
+    }
+
+    /// Replaces a stored person's fields, credentials and schedule in one
+    /// transaction. A missing one is [`StoreError::NotFound`].
+    pub fn update_person(&self, person: &Person) -> Result<()> {
+        let p = person.clone();
+        self.writer.blocking(move |c| people::update_person(c, &p))
+    }
+
+    /// Stores the people (from config) not stored yet, by id, with their
+    /// schedules; returns how many. Stored ones are kept as they are.
+    pub fn seed_people_with_schedules(&self, people: &[Person]) -> Result<usize> {
+        let list = people.to_vec();
+        self.writer.blocking(move |c| people::seed_people(c, &list))
+    }
+
+    /// Sets a held credential's state (and who changed it, when) in one
+    /// transaction; returns its holder. One nobody holds is
+    /// [`StoreError::NotFound`].
+    pub fn set_held_credential_state(
+        &self,
+        id: &CredentialId,
+        state: CredentialState,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<CardholderId> {
+        let (id, by) = (id.clone(), by.to_owned());
+        self.writer
+            .blocking(move |c| people::set_held_credential_state(c, &id, state, &by, at))
     }
 
     /// The name of the schedule a stored cardholder's cards follow, if set.

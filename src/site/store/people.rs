@@ -1,7 +1,7 @@
 //! Cardholders and their credentials (schema version 3): the store side of
-//! the people service, so that people can be created and edited. The core
-//! still takes its people from the config; [`seed`] copies the config's
-//! cardholders in, once, and never overwrites one already stored.
+//! the people service (`site::people`), so that people can be created and
+//! edited. At site start [`seed_people`] copies the config's cardholders (with
+//! their schedule) in, once, and never overwrites one already stored.
 //!
 //! A credential belongs to one cardholder (its id is the key); a cardholder's
 //! credentials keep their order.
@@ -10,8 +10,18 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Result, StoreError, enum_parse, enum_text, time_from_us, time_us};
-use crate::domain::{Cardholder, CardholderId, Credential, CredentialId};
+use super::{Result, StoreError, enum_parse, enum_text, ops, time_from_us, time_us};
+use crate::domain::{
+    Cardholder, CardholderId, Credential, CredentialId, CredentialState, Timestamp,
+};
+
+/// A stored cardholder with the name of the schedule their cards follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub cardholder: Cardholder,
+    /// `None` when no schedule is stored: the cards open nothing.
+    pub schedule: Option<String>,
+}
 
 /// The step to schema version 3.
 pub(super) fn v3_people(tx: &Transaction<'_>) -> Result<()> {
@@ -238,6 +248,119 @@ pub(super) fn seed(conn: &mut Connection, people: &[Cardholder]) -> Result<usize
     }
     tx.commit()?;
     Ok(n)
+}
+
+/// Every stored cardholder with their credentials and schedule, by name.
+pub(super) fn list_people(conn: &Connection) -> Result<Vec<Person>> {
+    let mut schedules: HashMap<String, Option<String>> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached("SELECT id, schedule FROM cardholders")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            schedules.insert(r.get(0)?, r.get(1)?);
+        }
+    }
+    Ok(list(conn)?
+        .into_iter()
+        .map(|cardholder| Person {
+            schedule: schedules.remove(cardholder.id.as_str()).flatten(),
+            cardholder,
+        })
+        .collect())
+}
+
+/// One stored cardholder with their credentials and schedule.
+pub(super) fn get_person(conn: &Connection, id: &CardholderId) -> Result<Option<Person>> {
+    let Some(cardholder) = get(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(Some(Person {
+        schedule: schedule(conn, id)?,
+        cardholder,
+    }))
+}
+
+/// Stores a new person (cardholder, credentials, schedule) in one
+/// transaction; an id already stored, or a credential held by someone else,
+/// is a conflict.
+pub(super) fn insert_person(conn: &mut Connection, p: &Person) -> Result<()> {
+    let tx = conn.transaction()?;
+    if exists(&tx, &p.cardholder.id)? {
+        return Err(StoreError::Conflict(format!(
+            "cardholder {} already exists",
+            p.cardholder.id
+        )));
+    }
+    insert_in(&tx, &p.cardholder)?;
+    set_schedule(&tx, &p.cardholder.id, p.schedule.as_deref())?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Replaces a stored person's fields, credentials and schedule in one
+/// transaction.
+pub(super) fn update_person(conn: &mut Connection, p: &Person) -> Result<()> {
+    let tx = conn.transaction()?;
+    let ch = &p.cardholder;
+    let n = tx
+        .prepare_cached(
+            "UPDATE cardholders SET name = ?2, department = ?3, has_photo = ?4, schedule = ?5
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            ch.id.as_str(),
+            ch.name,
+            ch.department,
+            ch.has_photo as i64,
+            p.schedule
+        ])?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("cardholder {}", ch.id)));
+    }
+    put_credentials(&tx, &ch.id, &ch.credentials)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// [`seed`] with each person's schedule: stores the people not stored yet
+/// (by id), in one transaction; returns how many.
+pub(super) fn seed_people(conn: &mut Connection, people: &[Person]) -> Result<usize> {
+    let tx = conn.transaction()?;
+    let mut n = 0;
+    for p in people {
+        if !exists(&tx, &p.cardholder.id)? {
+            insert_in(&tx, &p.cardholder)?;
+            set_schedule(&tx, &p.cardholder.id, p.schedule.as_deref())?;
+            n += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Sets a held credential's state, and remembers who changed it when (the
+/// `credential_states` row), in one transaction; returns its holder. A
+/// credential nobody holds is not found.
+pub(super) fn set_held_credential_state(
+    conn: &mut Connection,
+    id: &CredentialId,
+    state: CredentialState,
+    by: &str,
+    at: Timestamp,
+) -> Result<CardholderId> {
+    let tx = conn.transaction()?;
+    let holder: Option<String> = tx
+        .prepare_cached("SELECT cardholder FROM credentials WHERE id = ?1")?
+        .query_row(params![id.as_str()], |r| r.get(0))
+        .optional()?;
+    let Some(holder) = holder else {
+        return Err(StoreError::NotFound(format!("credential {id}")));
+    };
+    tx.prepare_cached("UPDATE credentials SET state = ?2 WHERE id = ?1")?
+        .execute(params![id.as_str(), enum_text(&state)])?;
+    ops::set_credential_state(&tx, id, state, by, at)?;
+    tx.commit()?;
+    Ok(CardholderId::new(holder))
 }
 
 /// The name of the schedule a cardholder's cards follow, when one is stored.
