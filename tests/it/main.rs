@@ -5,6 +5,7 @@
 mod api_auth;
 mod api_bad_input;
 mod api_doors;
+mod api_people;
 mod api_requests_audit;
 mod common;
 mod config_errors;

@@ -2,7 +2,7 @@
 //! People over the API: creating and editing cardholders, role-checked,
 //! audited and logged, against the real server.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
