@@ -118,6 +118,8 @@ fn openapi_json() -> &'static str {
         description = "The contract between the Watchdesk client and a site server. JSON everywhere; every 4xx/5xx answer is an ApiError. Bodies over 64 KiB answer 413. Generated from the server's routes and types."
     ),
     modifiers(&BearerAuth),
+    // Every error answer's body (the error groups refer to it by name).
+    components(schemas(crate::domain::ApiError)),
     security(("bearer" = [])),
     tags(
         (name = "auth", description = "sign-in and sessions"),
@@ -132,6 +134,59 @@ fn openapi_json() -> &'static str {
     )
 )]
 struct ApiDoc;
+
+/// Declares the error answers of the OpenAPI document, each once: a route
+/// lists the groups it can give (`responses((status = 200, ..), SignedIn,
+/// NotFound)`), each answering an [`ApiError`] body. Empty enums: they are
+/// names for the document, never values.
+macro_rules! error_responses {
+    ($($(#[$doc:meta])* $name:ident => [$($status:literal: $text:literal),+];)*) => {$(
+        $(#[$doc])*
+        pub(crate) enum $name {}
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<
+                String,
+                utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+            > {
+                std::collections::BTreeMap::from([$(error_response($status, $text)),+])
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    /// Every signed-in route: no session, or a role without the permission.
+    SignedIn => [
+        "401": "not signed in, or the session expired",
+        "403": "the caller's role lacks the permission"
+    ];
+    /// A signed-in route every role may call.
+    Unauthenticated => ["401": "not signed in, or the session expired"];
+    BadInput => ["400": "invalid input: the message names the field"];
+    NotFound => ["404": "no such item"];
+    Conflict => ["409": "conflicts with the current state"];
+    TooLarge => ["413": "the body is over 64 KiB"];
+    Unavailable => ["503": "unavailable right now"];
+}
+
+fn error_response(
+    status: &str,
+    text: &str,
+) -> (
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let body = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ApiError")))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(text)
+        .content("application/json", body)
+        .build();
+    (status.to_owned(), response.into())
+}
 
 /// Declares the bearer-token scheme every signed-in route uses.
 struct BearerAuth;
@@ -529,9 +584,9 @@ fn non_empty(v: Option<String>) -> Option<String> {
     request_body = SignIn,
     responses(
         (status = 200, description = "signed in", body = Session),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+        Unauthenticated,
+        BadInput,
+        TooLarge,
     ),
     security(()),
 )]
@@ -555,7 +610,7 @@ async fn sign_in(
     summary = "Sign out (revokes the session)",
     responses(
         (status = 204, description = "signed out"),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        Unauthenticated,
     ),
 )]
 async fn sign_out(State(st): State<ApiState>, caller: Caller) -> ApiResult<StatusCode> {
@@ -572,7 +627,7 @@ async fn sign_out(State(st): State<ApiState>, caller: Caller) -> ApiResult<Statu
     summary = "The caller's session (token field empty)",
     responses(
         (status = 200, description = "the session", body = Session),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
+        Unauthenticated,
     ),
 )]
 async fn session(caller: Caller) -> Json<Session> {
@@ -595,8 +650,7 @@ async fn session(caller: Caller) -> Json<Session> {
     description = "Needs the `ViewSite` permission.",
     responses(
         (status = 200, description = "the snapshot", body = crate::domain::Snapshot),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
     ),
 )]
 async fn snapshot(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
@@ -608,6 +662,7 @@ async fn snapshot(State(st): State<ApiState>, caller: Caller) -> ApiResult<Respo
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StreamQuery {
+    #[param(value_type = Option<u64>)]
     after: Option<Seq>,
 }
 
@@ -620,9 +675,8 @@ struct StreamQuery {
     params(StreamQuery, ("Last-Event-ID" = Option<u64>, Header, description = "resume after this sequence number")),
     responses(
         (status = 200, description = "an endless `text/event-stream` of `Event`s and `: hb` heartbeats", content_type = "text/event-stream", body = crate::domain::Event),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
     ),
 )]
 async fn event_stream(
@@ -677,6 +731,7 @@ struct EventSearch {
     from: Option<String>,
     to: Option<String>,
     limit: Option<usize>,
+    #[param(value_type = Option<u64>)]
     before: Option<Seq>,
 }
 
@@ -689,9 +744,8 @@ struct EventSearch {
     params(EventSearch),
     responses(
         (status = 200, description = "a page of events", body = crate::domain::Page<crate::domain::Event>),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
     ),
 )]
 async fn search_events(
@@ -738,12 +792,11 @@ async fn search_events(
     request_body = DoorCommand,
     responses(
         (status = 202, description = "accepted, pending", body = crate::domain::CommandInfo),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
-        (status = 409, description = "conflict with the current state", body = crate::domain::ApiError),
-        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
+        NotFound,
+        Conflict,
+        TooLarge,
     ),
 )]
 async fn door_command(
@@ -773,9 +826,8 @@ async fn door_command(
     params(("id" = String, Path, description = "command id")),
     responses(
         (status = 200, description = "the command", body = crate::domain::CommandInfo),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        SignedIn,
+        NotFound,
     ),
 )]
 async fn get_command(
@@ -797,8 +849,7 @@ async fn get_command(
     description = "Needs the `ViewSite` permission.",
     responses(
         (status = 200, description = "open requests, oldest first", body = Vec<crate::domain::AccessRequest>),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
     ),
 )]
 async fn access_requests(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
@@ -841,12 +892,11 @@ async fn answer(
     request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
     responses(
         (status = 200, description = "the outcome", body = OutcomeBody),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
-        (status = 409, description = "conflict with the current state", body = crate::domain::ApiError),
-        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
+        NotFound,
+        Conflict,
+        TooLarge,
     ),
 )]
 async fn grant_request(
@@ -868,12 +918,11 @@ async fn grant_request(
     request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
     responses(
         (status = 200, description = "the outcome", body = OutcomeBody),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
-        (status = 409, description = "conflict with the current state", body = crate::domain::ApiError),
-        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
+        NotFound,
+        Conflict,
+        TooLarge,
     ),
 )]
 async fn deny_request(
@@ -903,9 +952,8 @@ struct CardholderSearch {
     params(CardholderSearch),
     responses(
         (status = 200, description = "matching cardholders", body = Vec<crate::domain::Cardholder>),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
     ),
 )]
 async fn cardholders(
@@ -926,9 +974,8 @@ async fn cardholders(
     params(("id" = String, Path, description = "cardholder id")),
     responses(
         (status = 200, description = "the cardholder", body = crate::domain::Cardholder),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        SignedIn,
+        NotFound,
     ),
 )]
 async fn cardholder(
@@ -1015,11 +1062,10 @@ async fn people_change<R: Send + 'static>(
     request_body = NewCardholder,
     responses(
         (status = 201, description = "the cardholder as stored", body = crate::domain::Cardholder),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 409, description = "the id or a badge is taken", body = crate::domain::ApiError),
-        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
+        Conflict,
+        TooLarge,
     ),
 )]
 async fn create_cardholder(
@@ -1055,12 +1101,11 @@ async fn create_cardholder(
     request_body = CardholderUpdate,
     responses(
         (status = 200, description = "the cardholder as stored", body = crate::domain::Cardholder),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
-        (status = 409, description = "a badge is held by someone else", body = crate::domain::ApiError),
-        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
+        NotFound,
+        Conflict,
+        TooLarge,
     ),
 )]
 async fn update_cardholder(
@@ -1123,9 +1168,8 @@ async fn file_response(path: std::path::PathBuf, what: &str) -> ApiResult<Respon
     params(("id" = String, Path, description = "cardholder id")),
     responses(
         (status = 200, description = "JPEG or PNG", content_type = "image/jpeg"),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        SignedIn,
+        NotFound,
     ),
 )]
 async fn cardholder_photo(
@@ -1148,11 +1192,10 @@ async fn cardholder_photo(
     request_body = CredentialUpdate,
     responses(
         (status = 200, description = "the credential", body = crate::domain::Credential),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
-        (status = 413, description = "body over 64 KiB", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
+        NotFound,
+        TooLarge,
     ),
 )]
 async fn update_credential(
@@ -1196,9 +1239,8 @@ struct AuditSearch {
     params(AuditSearch),
     responses(
         (status = 200, description = "a page of audit entries", body = crate::domain::Page<crate::domain::AuditEntry>),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
+        BadInput,
     ),
 )]
 async fn search_audit(
@@ -1226,8 +1268,7 @@ async fn search_audit(
     description = "Needs the `ViewAudit` permission.",
     responses(
         (status = 200, description = "the verification", body = crate::domain::AuditVerification),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
     ),
 )]
 async fn verify_audit(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
@@ -1250,10 +1291,9 @@ async fn verify_audit(State(st): State<ApiState>, caller: Caller) -> ApiResult<R
     params(("id" = String, Path, description = "camera id")),
     responses(
         (status = 200, description = "JPEG", content_type = "image/jpeg"),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
-        (status = 503, description = "unavailable right now", body = crate::domain::ApiError),
+        SignedIn,
+        NotFound,
+        Unavailable,
     ),
 )]
 async fn camera_still(
@@ -1282,9 +1322,8 @@ async fn camera_still(
     params(("id" = String, Path, description = "map id")),
     responses(
         (status = 200, description = "PNG or JPEG", content_type = "image/png"),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        SignedIn,
+        NotFound,
     ),
 )]
 async fn map_image(
@@ -1305,8 +1344,7 @@ async fn map_image(
     description = "Needs the `ViewSite` permission.",
     responses(
         (status = 200, description = "the site time", body = crate::domain::SiteTime),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
+        SignedIn,
     ),
 )]
 async fn site_time(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
@@ -1340,9 +1378,8 @@ async fn openapi() -> Response {
     params(("id" = String, Path, description = "camera id")),
     responses(
         (status = 200, description = "the credentials", body = crate::domain::CameraCredentials),
-        (status = 401, description = "not signed in, or the session expired", body = crate::domain::ApiError),
-        (status = 403, description = "the caller's role lacks the permission", body = crate::domain::ApiError),
-        (status = 404, description = "no such camera, or it has no credentials", body = crate::domain::ApiError),
+        SignedIn,
+        NotFound,
     ),
 )]
 async fn camera_credentials(
@@ -1432,6 +1469,28 @@ mod tests {
             "Session",
         ] {
             assert!(schemas[name].is_object(), "schema {name} missing");
+        }
+        // Every reference resolves.
+        fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        match (k.as_str(), x.as_str()) {
+                            ("$ref", Some(r)) => out.push(r.to_owned()),
+                            _ => refs(x, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.len() > 50, "few references: {}", all.len());
+        for r in &all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+            assert!(schemas[name].is_object(), "dangling reference {r}");
         }
         // The event types in the document are the ones the code declares.
         let text = schemas["EventKind"].to_string();

@@ -11,7 +11,9 @@ use utoipa_axum::routes;
 
 use crate::domain::{CameraId, DoorId, DoorPosition};
 
-use super::api::{ApiFailure, ApiJson, ApiPath, ApiState, peer_ip};
+use super::api::{
+    ApiFailure, ApiJson, ApiPath, ApiState, BadInput, NotFound, Unavailable, peer_ip,
+};
 
 /// The fault routes, each guarded by [`FaultAccess`].
 pub(crate) fn routes() -> OpenApiRouter<ApiState> {
@@ -59,8 +61,8 @@ struct Online {
     request_body = Online,
     responses(
         (status = 204, description = "done"),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        BadInput,
+        NotFound,
     ),
     security(()),
 )]
@@ -82,7 +84,7 @@ async fn controller(
     description = "Fault injection: only when the site runs with fault injection and only to loopback peers (otherwise 404). No sign-in.",
     responses(
         (status = 204, description = "done"),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        NotFound,
     ),
     security(()),
 )]
@@ -108,9 +110,9 @@ struct Stalled {
     request_body = Stalled,
     responses(
         (status = 204, description = "done"),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
-        (status = 503, description = "unavailable right now", body = crate::domain::ApiError),
+        BadInput,
+        NotFound,
+        Unavailable,
     ),
     security(()),
 )]
@@ -142,8 +144,8 @@ struct Flood {
     request_body = Flood,
     responses(
         (status = 202, description = "started"),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        BadInput,
+        NotFound,
     ),
     security(()),
 )]
@@ -177,8 +179,8 @@ struct Position {
     request_body = Position,
     responses(
         (status = 204, description = "done"),
-        (status = 400, description = "invalid input", body = crate::domain::ApiError),
-        (status = 404, description = "no such item", body = crate::domain::ApiError),
+        BadInput,
+        NotFound,
     ),
     security(()),
 )]
