@@ -655,7 +655,11 @@ async fn session(caller: Caller) -> Json<Session> {
 )]
 async fn snapshot(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
-    Ok(Json(st.core.snapshot()).into_response())
+    let snapshot = st.core.snapshot();
+    // Answered once every event up to its seq is stored: a client never
+    // holds a state the log could lose.
+    st.core.events().settled(snapshot.seq).await;
+    Ok(Json(snapshot).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -6,6 +6,13 @@
 //! service inside [`EventLog::read_at`]: the snapshot is exactly the state at
 //! its seq. Lock order: the log, then a service's own lock, never the other
 //! way round.
+//!
+//! No SQLite work happens under the lock: a commit numbers its events and
+//! queues them for the store's writer thread, then lets go of the lock and
+//! waits. The writer stores each batch in queue (so seq) order and only then
+//! broadcasts it, from its own thread: broadcast order is seq order, and no
+//! client sees an event that is not stored. [`EventLog::settled`] waits until
+//! every seq up to a number is stored (a snapshot is answered only then).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -16,7 +23,7 @@ use crate::domain::{Event, EventKind, Page, Seq};
 
 use super::env::{Clock, Shutdown, SiteEnv, Tasks};
 use super::error::CoreError;
-use super::store::{EventQuery, Store, StoreError};
+use super::store::{EventQuery, Pending, Store, StoreError};
 
 /// Live event broadcast capacity; a subscriber further behind refills from
 /// the store.
@@ -41,8 +48,10 @@ pub struct EventLog {
     clock: Arc<dyn Clock>,
     shutdown: Shutdown,
     tasks: Tasks,
-    /// The newest seq; held while a change is committed.
+    /// The newest seq handed out; held while a change is committed.
     head: Mutex<Seq>,
+    /// Every seq up to this one is stored (or was refused by the store).
+    settled: watch::Sender<Seq>,
     events: broadcast::Sender<Event>,
     /// Bumped to close every open live stream.
     stream_generation: watch::Sender<u64>,
@@ -58,6 +67,7 @@ impl EventLog {
             shutdown: env.shutdown.clone(),
             tasks: env.tasks.clone(),
             head: Mutex::new(head),
+            settled: watch::channel(head).0,
             events: broadcast::channel(BROADCAST_CAPACITY).0,
             stream_generation: watch::channel(0).0,
         })
@@ -67,30 +77,24 @@ impl EventLog {
         self.head.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `change` and appends the events it returns, numbered, stored and
-    /// broadcast, all in one critical section (so broadcast order is seq
-    /// order, and a snapshot never sees the change without its events).
+    /// Runs `change` and appends the events it returns: numbered under the
+    /// lock (so a snapshot never sees the change without its events), queued
+    /// for the store, then stored and broadcast in seq order by the store's
+    /// writer thread. Returns once they are stored.
     pub fn commit<R>(
         &self,
         change: impl FnOnce() -> Result<(Vec<EventKind>, R), CoreError>,
     ) -> Result<(Vec<Event>, R), CoreError> {
-        let mut head = self.head();
-        let (kinds, r) = change()?;
-        let time = self.clock.now();
-        let events: Vec<Event> = kinds
-            .into_iter()
-            .zip(*head + 1..)
-            .map(|(kind, seq)| Event { seq, time, kind })
-            .collect();
-        if events.is_empty() {
-            return Ok((events, r));
-        }
-        self.store.insert_events(&events)?;
-        *head += events.len() as u64;
-        for e in &events {
-            // No receiver is fine: nobody is streaming.
-            let _ = self.events.send(e.clone());
-        }
+        let (events, r, pending) = {
+            let mut head = self.head();
+            let (kinds, r) = change()?;
+            let events = self.number(&head, kinds);
+            let Some(pending) = self.queue(&mut head, &events)? else {
+                return Ok((events, r));
+            };
+            (events, r, pending)
+        };
+        pending.wait()?;
         Ok((events, r))
     }
 
@@ -104,21 +108,61 @@ impl EventLog {
 
     /// Appends several events in one transaction; returns the last seq.
     pub fn append_batch(&self, kinds: Vec<EventKind>) -> Result<Seq, CoreError> {
-        let mut head = self.head();
+        let (last, pending) = {
+            let mut head = self.head();
+            let events = self.number(&head, kinds);
+            let pending = self.queue(&mut head, &events)?;
+            (*head, pending)
+        };
+        if let Some(p) = pending {
+            p.wait()?;
+        }
+        Ok(last)
+    }
+
+    /// Stamps `kinds` with the next seqs and the site's time.
+    fn number(&self, head: &Seq, kinds: Vec<EventKind>) -> Vec<Event> {
         let time = self.clock.now();
-        let events: Vec<Event> = kinds
+        kinds
             .into_iter()
             .zip(*head + 1..)
             .map(|(kind, seq)| Event { seq, time, kind })
-            .collect();
-        if !events.is_empty() {
-            self.store.insert_events(&events)?;
-            *head += events.len() as u64;
-            for e in events {
-                let _ = self.events.send(e);
+            .collect()
+    }
+
+    /// Queues numbered events for the store (under the lock, so in seq
+    /// order) and moves the head past them. The writer thread broadcasts them
+    /// once stored and marks their seqs settled, stored or not (a refused
+    /// batch leaves a hole in the stored log, never a reused seq).
+    fn queue(&self, head: &mut Seq, events: &[Event]) -> Result<Option<Pending<()>>, CoreError> {
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(None);
+        };
+        let live = self.events.clone();
+        let settle = Settle {
+            settled: self.settled.clone(),
+            last,
+        };
+        let to_send = events.to_vec();
+        let pending = self.store.queue_events(events, move |stored| {
+            if stored {
+                for e in to_send {
+                    // No receiver is fine: nobody is streaming.
+                    let _ = live.send(e);
+                }
+            } else {
+                tracing::error!(last, "events not stored; they are not broadcast");
             }
-        }
-        Ok(*head)
+            drop(settle);
+        })?;
+        *head = last;
+        Ok(Some(pending))
+    }
+
+    /// Waits until every event up to `seq` is stored (or refused).
+    pub async fn settled(&self, seq: Seq) {
+        let mut rx = self.settled.subscribe();
+        let _ = rx.wait_for(|s| *s >= seq).await;
     }
 
     /// Reads other services' state with no change committed meanwhile:
@@ -128,9 +172,9 @@ impl EventLog {
         read(*head)
     }
 
-    /// The newest seq.
+    /// The newest stored seq.
     pub fn last_seq(&self) -> Seq {
-        *self.head()
+        *self.settled.borrow()
     }
 
     /// Every seq in the stored log, in order.
@@ -197,6 +241,26 @@ impl EventLog {
             }
             sent = due;
         }
+    }
+}
+
+/// Marks a queued batch's seqs settled when dropped: after the writer ran it,
+/// or if the job never ran (a panic, the store gone), so waiters never hang.
+struct Settle {
+    settled: watch::Sender<Seq>,
+    last: Seq,
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        let last = self.last;
+        self.settled.send_if_modified(|s| {
+            let newer = *s < last;
+            if newer {
+                *s = last;
+            }
+            newer
+        });
     }
 }
 
@@ -314,6 +378,65 @@ mod tests {
 
     fn t0() -> crate::domain::Timestamp {
         chrono::Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_commit_lets_go_of_the_log_while_the_store_writes_and_broadcasts_once_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = SimulatedClock::new(t0());
+        let log = log_in(dir.path(), &clock);
+        let mut live = log.events.subscribe();
+        // Stall the writer thread: it runs one job at a time.
+        let (stalled_tx, stalled_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let store = Arc::clone(&log.store);
+        let staller = std::thread::spawn(move || {
+            store.write_blocking(move |_| {
+                stalled_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok(())
+            })
+        });
+        stalled_rx.recv().unwrap();
+        let appender = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || log.append(EventKind::TestFlood { n: 1 }))
+        };
+        // The change is numbered at once and the lock let go: a snapshot
+        // reads the new head while the store has not written it. (Read on
+        // another thread: under a held lock it would block, not fail.)
+        let (head_tx, head_rx) = std::sync::mpsc::channel();
+        {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                while log.read_at(|seq| seq) != 1 {
+                    std::thread::yield_now();
+                }
+                let _ = head_tx.send(());
+            });
+        }
+        let read = head_rx.recv_timeout(Duration::from_secs(5));
+        if read.is_err() {
+            release_tx.send(()).unwrap();
+            panic!("the commit kept the log locked while the store wrote");
+        }
+        assert_eq!(log.last_seq(), 0, "not stored yet");
+        assert!(matches!(
+            live.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty)
+        ));
+        assert!(
+            !appender.is_finished(),
+            "append returned before its event was stored"
+        );
+        release_tx.send(()).unwrap();
+        staller.join().unwrap().unwrap();
+        let event = appender.join().unwrap().unwrap();
+        assert_eq!(event.seq, 1);
+        // Returned means stored, broadcast and settled.
+        assert_eq!(log.last_seq(), 1);
+        assert_eq!(live.try_recv().unwrap().seq, 1);
+        assert_eq!(log.seqs().unwrap(), vec![1]);
     }
 
     #[test]

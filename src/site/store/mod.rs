@@ -42,6 +42,7 @@ mod people;
 mod upgrade_tests;
 mod worker;
 
+pub use self::worker::Pending;
 use self::worker::Worker;
 
 pub use self::people::Person;
@@ -331,6 +332,23 @@ impl Store {
     pub fn insert_events(&self, events: &[Event]) -> Result<()> {
         let rows = ops::event_rows(events)?;
         self.writer.blocking(move |c| ops::insert_events(c, &rows))
+    }
+
+    /// Queues `events` for the writer thread and returns at once. Once they
+    /// are committed (or refused), `then(stored)` runs on the writer thread,
+    /// in queue order: the event log broadcasts from there, so broadcast
+    /// order is store order and nothing is broadcast before it is stored.
+    pub fn queue_events(
+        &self,
+        events: &[Event],
+        then: impl FnOnce(bool) + Send + 'static,
+    ) -> Result<Pending<()>> {
+        let rows = ops::event_rows(events)?;
+        self.writer.queue(move |c| {
+            let r = ops::insert_events(c, &rows);
+            then(r.is_ok());
+            r
+        })
     }
 
     /// [`Store::insert_events`] for async code.

@@ -81,10 +81,39 @@ impl Worker {
         rx.await.map_err(|_| StoreError::Gone(self.role))?
     }
 
+    /// Queues `f` and returns at once; [`Pending::wait`] blocks for its
+    /// answer. Jobs run in the order queued.
+    pub(super) fn queue<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    ) -> Result<Pending<R>> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        }))?;
+        Ok(Pending {
+            rx,
+            role: self.role,
+        })
+    }
+
     /// Runs `f` on the CALLING thread with the connection, between two jobs
     /// (for closures that borrow from the caller and so cannot be sent).
     pub(super) fn lend<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
         f(&mut lock(&self.conn))
+    }
+}
+
+/// The answer of a queued job, to wait for later.
+pub struct Pending<R> {
+    rx: mpsc::Receiver<Result<R>>,
+    role: &'static str,
+}
+
+impl<R> Pending<R> {
+    /// Blocks until the job has run (or its thread is gone).
+    pub fn wait(self) -> Result<R> {
+        self.rx.recv().map_err(|_| StoreError::Gone(self.role))?
     }
 }
 
