@@ -675,7 +675,7 @@ struct StreamQuery {
     path = "/api/v1/events/stream",
     tag = "events",
     summary = "Live events (Server-Sent Events)",
-    description = "Replays missed events (after `Last-Event-ID` or `after`) from the store, then live ones; never a gap, never a duplicate. Each SSE `id` is the event's `seq`, its `event` the type, its data an `Event`. Needs the `ViewSite` permission.",
+    description = "Replays missed events (after `Last-Event-ID` or `after`) from the store, then live ones; never a gap, never a duplicate. Each SSE `id` is the event's `seq`, its `event` the type, its data an `Event`. A replay is a search of the log: a role without the `SearchEvents` permission gets live events only, from the moment it connects; its `Last-Event-ID` and `after` are checked, then ignored (not refused: a browser's EventSource and the client resend `Last-Event-ID` on every reconnect, and a 403 there would cut such a role off the live stream). Needs the `ViewSite` permission.",
     params(StreamQuery, ("Last-Event-ID" = Option<u64>, Header, description = "resume after this sequence number")),
     responses(
         (status = 200, description = "an endless `text/event-stream` of `Event`s and `: hb` heartbeats", content_type = "text/event-stream", body = crate::domain::Event),
@@ -702,6 +702,8 @@ async fn event_stream(
         })?),
         None => q.after,
     };
+    // The replay is a search of the log: without that right, live only.
+    let after = after.filter(|_| caller.require(Permission::SearchEvents).is_ok());
     let rx = st.core.events().stream(after);
     let stream = ReceiverStream::new(rx).map(|item| {
         Ok(match item {

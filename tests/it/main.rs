@@ -7,6 +7,7 @@ mod api_bad_input;
 mod api_doors;
 mod api_people;
 mod api_requests_audit;
+mod api_roles;
 mod common;
 mod config_errors;
 mod demo_cameras;
