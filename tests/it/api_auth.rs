@@ -194,6 +194,13 @@ async fn every_route_in_the_openapi_document_is_served() {
         (404, "not_found"),
         "unknown routes answer ApiError JSON"
     );
+    // The mark of an unrouted request (its message names the path, so the
+    // loop compares the prefix, not the whole message).
+    let no_route = no_route
+        .strip_suffix("GET /api/v1/definitely-not-a-route")
+        .unwrap_or_else(|| panic!("the unknown route is not named: {no_route:?}"))
+        .to_owned();
+    assert_eq!(no_route, "no route ");
 
     let mut routes = 0;
     for (template, ops) in paths {
@@ -239,10 +246,10 @@ async fn every_route_in_the_openapi_document_is_served() {
             );
             if status == 404 {
                 let v: Value = serde_json::from_str(&body).unwrap_or_default();
-                assert_ne!(
-                    v["message"].as_str(),
-                    Some(no_route.as_str()),
-                    "{method} {template} is documented but not served"
+                let message = v["message"].as_str().unwrap_or("");
+                assert!(
+                    !message.starts_with(&no_route),
+                    "{method} {template} is documented but not served: {message}"
                 );
             }
             routes += 1;
