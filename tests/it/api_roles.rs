@@ -35,6 +35,8 @@ struct Case {
     action: Option<DoorAction>,
     guard: Guard,
     success: u16,
+    /// The documented media type of the success answer, if it has a body.
+    content_type: Option<String>,
 }
 
 fn permission_named(name: &str) -> Permission {
@@ -75,12 +77,16 @@ fn cases(doc: &Value) -> Vec<Case> {
                 .filter(|s| (200..300).contains(s))
                 .collect();
             assert_eq!(ok.len(), 1, "{method} {template}: one success status");
+            let content_type = op["responses"][ok[0].to_string()]["content"]
+                .as_object()
+                .and_then(|c| c.keys().next().cloned());
             let case = Case {
                 method: method.to_uppercase(),
                 template: template.clone(),
                 action: None,
                 guard,
                 success: ok[0],
+                content_type,
             };
             if template == "/api/v1/doors/{id}/commands" {
                 // One route, two permissions: the action decides, as the
@@ -326,6 +332,20 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
             if may {
                 let want = real_status(case);
                 let status = r.status().as_u16();
+                if let (true, Some(ct)) = (status == case.success, &case.content_type) {
+                    let got = r
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    // The type, not the subtype: photos and maps are
+                    // documented as one image type and may be the other.
+                    let top = ct.split('/').next().unwrap_or("");
+                    assert!(
+                        got.starts_with(&format!("{top}/")),
+                        "{role} on {what}: {got}, documented {ct}"
+                    );
+                }
                 let body = if status == want {
                     String::new()
                 } else {
