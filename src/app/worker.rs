@@ -14,7 +14,7 @@ use crate::backoff::{Backoff, Jitter};
 use crate::client::dispatch::{DispatchOptions, send_door_command};
 use crate::client::live::{self, LiveHandle, LiveUpdate};
 use crate::client::{Client, ClientConfig, ClientError, error_chain};
-use crate::domain::{CameraId, Decision, ErrorKind, RequestId, Seq};
+use crate::domain::{self, CameraId, Decision, ErrorKind, Permission, RequestId, Role, Seq};
 use crate::viewer::{AppEvent, Command, NoticeLevel, StillImage};
 
 /// How often the site's clock is read again.
@@ -267,12 +267,13 @@ impl Worker {
             token: String::new(),
             ..session
         };
+        let role = session.role;
         self.sink.send(AppEvent::SignedIn(session)).await;
-        self.start_session().await;
+        self.start_session(role).await;
     }
 
     /// Snapshot, then the live stream from its seq, then names and clock.
-    async fn start_session(&mut self) {
+    async fn start_session(&mut self, role: Role) {
         let backoff = Backoff::new(500, 5_000, Jitter::Spread);
         let mut attempt = 1;
         let snapshot = loop {
@@ -322,9 +323,13 @@ impl Worker {
 
         let (live_tx, live_rx) = mpsc::channel(256);
         self.session.live = Some(live::spawn(self.client.clone(), seq, live_tx));
-        self.session
-            .tasks
-            .push(tokio::spawn(forward_live(live_rx, self.sink.clone())));
+        self.session.tasks.push(tokio::spawn(forward_live(
+            live_rx,
+            self.sink.clone(),
+            // The site replays missed events only to roles that may
+            // search the log; the others read the state again instead.
+            (!domain::allowed(role, Permission::SearchEvents)).then(|| self.client.clone()),
+        )));
         self.session.tasks.push(tokio::spawn(load_names(
             self.client.clone(),
             self.sink.clone(),
@@ -346,11 +351,30 @@ async fn session_end_check(sink: &EventSink, e: &ClientError) {
     }
 }
 
-async fn forward_live(mut rx: mpsc::Receiver<LiveUpdate>, sink: EventSink) {
+/// Passes the live stream's updates on. With `resync`, each (re)connection
+/// is followed by a fresh snapshot: the stream then starts from "now" with no
+/// replay, so the snapshot covers what happened while the link was down;
+/// events it already holds are ignored by their seq.
+async fn forward_live(mut rx: mpsc::Receiver<LiveUpdate>, sink: EventSink, resync: Option<Client>) {
     while let Some(update) = rx.recv().await {
         let event = match update {
             LiveUpdate::Event(e) => AppEvent::Live(e),
-            LiveUpdate::LinkUp => AppEvent::LinkUp,
+            LiveUpdate::LinkUp => {
+                if let Some(client) = &resync {
+                    match client.snapshot().await {
+                        Ok(snapshot) => {
+                            if !sink.send(AppEvent::Snapshot(Box::new(snapshot))).await {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::warn!(
+                            "cannot read the site's state after reconnecting: {}",
+                            error_chain(&e)
+                        ),
+                    }
+                }
+                AppEvent::LinkUp
+            }
             LiveUpdate::LinkDown {
                 reason,
                 retry_in_ms,

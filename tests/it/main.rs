@@ -18,4 +18,5 @@ mod real_cameras;
 mod ui_app;
 mod ui_cameras;
 mod video_player;
+mod viewer_resync;
 mod xvfb_app;
