@@ -1,12 +1,21 @@
 //! Sessions: sign-in, bearer tokens and sign-out over [`Auth`], each
-//! audited (a failed sign-in under the name given).
+//! audited (a failed sign-in under the name given). Sign-in goes through the
+//! [`throttle`]: a few password checks at once, and a backoff per user name
+//! and per address after failures, each start of one audited.
+
+mod checks;
+mod throttle;
 
 use std::sync::Arc;
 
 use crate::domain::Session;
 
+use self::checks::PasswordChecks;
+pub use self::throttle::SignInLimits;
+use self::throttle::{Refusal, Subject, Throttle};
+
 use super::audit::{Actor, AuditTrail, actions};
-use super::auth::{Auth, Principal};
+use super::auth::{Auth, AuthError, Principal};
 use super::error::CoreError;
 
 /// Longest user name written to the audit trail.
@@ -16,22 +25,49 @@ const MAX_AUDITED_NAME: usize = 128;
 pub struct Sessions {
     auth: Auth,
     audit: Arc<AuditTrail>,
+    throttle: Throttle,
+    checks: PasswordChecks,
 }
 
 impl Sessions {
+    /// Sessions with the default [`SignInLimits`].
     pub fn new(auth: Auth, audit: Arc<AuditTrail>) -> Sessions {
-        Sessions { auth, audit }
+        Sessions::with_limits(auth, audit, SignInLimits::default())
     }
 
-    /// Signs in; audited either way.
+    pub fn with_limits(auth: Auth, audit: Arc<AuditTrail>, limits: SignInLimits) -> Sessions {
+        let checks = PasswordChecks::new(limits.checks_at_once);
+        let throttle = Throttle::new(limits, Arc::clone(auth.clock()));
+        Sessions {
+            auth,
+            audit,
+            throttle,
+            checks,
+        }
+    }
+
+    /// Signs in; audited either way. A user name or address backed off
+    /// after failures, or a full queue of password checks, answers
+    /// [`AuthError::Throttled`] without checking the password (and without
+    /// an audit row: the start of the backoff has one).
     pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
         source: &str,
     ) -> Result<Session, CoreError> {
-        let result = self.auth.sign_in(username, password).await;
         let name: String = username.chars().take(MAX_AUDITED_NAME).collect();
+        let subjects = [
+            Subject::User(name.clone()),
+            Subject::Address(source.to_owned()),
+        ];
+        self.throttle.check(&subjects).map_err(throttled)?;
+        let permit = self.throttle.permit().await.map_err(throttled)?;
+        // A backoff may have started while this one waited in the queue.
+        self.throttle.check(&subjects).map_err(throttled)?;
+        let check = self.auth.password_check(username, password);
+        let password_ok = self.checks.run(permit, check).await;
+        let result = self.auth.open_session(username, password_ok);
         let (role, outcome) = match &result {
             Ok(s) => (Some(s.role), "ok"),
             Err(_) => (None, "denied"),
@@ -42,6 +78,25 @@ impl Sessions {
             source: source.to_owned(),
         };
         self.audit.record(&actor, actions::SIGN_IN, &name, outcome);
+        match &result {
+            Ok(_) => self.throttle.succeeded(&subjects[0]),
+            Err(AuthError::BadCredentials) => {
+                for b in self.throttle.failed(&subjects) {
+                    let outcome = format!(
+                        "backoff {} ms after {} failures",
+                        b.wait.as_millis(),
+                        b.failures
+                    );
+                    self.audit.record(
+                        &actor,
+                        actions::SIGN_IN_BACKOFF,
+                        &b.subject.target(),
+                        &outcome,
+                    );
+                }
+            }
+            Err(_) => {}
+        }
         Ok(result?)
     }
 
@@ -61,6 +116,19 @@ impl Sessions {
         );
         Ok(())
     }
+}
+
+/// A refusal of the throttle as the error the API answers (429).
+fn throttled(r: Refusal) -> CoreError {
+    let reason = match &r {
+        Refusal::BackedOff { .. } => "too many failed sign-ins",
+        Refusal::Busy { .. } => "too many sign-ins at once",
+    };
+    AuthError::Throttled {
+        reason: reason.to_owned(),
+        retry_after_secs: r.retry_after_secs(),
+    }
+    .into()
 }
 
 #[cfg(test)]
