@@ -186,4 +186,88 @@ mod tests {
         );
         assert!(page.items.iter().all(|e| e.source == "10.0.0.9"));
     }
+
+    #[tokio::test]
+    async fn failures_back_off_without_checking_audited_and_lift_on_the_site_clock() {
+        use crate::site::env::SimulatedClock;
+        let cfg = SiteConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open_in(dir.path()).unwrap());
+        let sim = SimulatedClock::new(chrono::Utc::now());
+        let clock: Arc<dyn Clock> = Arc::new(sim.clone());
+        let audit = Arc::new(AuditTrail::new(Arc::clone(&store), Arc::clone(&clock)));
+        let sessions = Sessions::new(Auth::new(&cfg, store, clock), Arc::clone(&audit));
+        let retry_after = |e: CoreError| match e {
+            CoreError::Auth(AuthError::Throttled {
+                retry_after_secs, ..
+            }) => Some(retry_after_secs),
+            _ => None,
+        };
+        for _ in 0..6 {
+            let e = sessions
+                .sign_in("viewer", "guess", "10.0.0.9")
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+        }
+        // Backed off: even the right password is not checked.
+        let e = sessions
+            .sign_in("viewer", "demo-viewer", "10.0.0.8")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        assert_eq!(retry_after(e), Some(1));
+        // So is another name from the same address.
+        let e = sessions
+            .sign_in("operator", "demo-operator", "10.0.0.9")
+            .await
+            .unwrap_err();
+        assert_eq!(retry_after(e), Some(1));
+        // Another name from another address gets in.
+        sessions
+            .sign_in("operator", "demo-operator", "10.0.0.8")
+            .await
+            .unwrap();
+        sim.advance(std::time::Duration::from_millis(999));
+        assert!(
+            sessions
+                .sign_in("viewer", "demo-viewer", "10.0.0.8")
+                .await
+                .is_err()
+        );
+        sim.advance(std::time::Duration::from_millis(1));
+        sessions
+            .sign_in("viewer", "demo-viewer", "10.0.0.8")
+            .await
+            .unwrap();
+
+        let page = audit
+            .search(&AuditQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap();
+        let backoffs: Vec<(String, String)> = page
+            .items
+            .iter()
+            .rev()
+            .filter(|e| e.action == actions::SIGN_IN_BACKOFF)
+            .map(|e| (e.target.clone(), e.outcome.clone()))
+            .collect();
+        let want = "backoff 1000 ms after 6 failures".to_owned();
+        assert_eq!(
+            backoffs,
+            [
+                ("user:viewer".to_owned(), want.clone()),
+                ("address:10.0.0.9".to_owned(), want),
+            ]
+        );
+        let sign_ins = page
+            .items
+            .iter()
+            .filter(|e| e.action == actions::SIGN_IN)
+            .count();
+        assert_eq!(sign_ins, 8, "throttled attempts write no sign-in row");
+    }
 }

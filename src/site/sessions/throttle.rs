@@ -119,10 +119,12 @@ impl Throttle {
         self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Refused when the user name or the address is backed off.
+    /// Refused when the user name or the address is backed off, with the
+    /// longer of their waits.
     pub fn check(&self, subjects: &[Subject]) -> Result<(), Refusal> {
         let now = self.clock.instant();
         let mut table = self.table();
+        let mut refusal: Option<Refusal> = None;
         for subject in subjects {
             let Some(entry) = table.get(subject).copied() else {
                 continue;
@@ -132,13 +134,20 @@ impl Throttle {
                 continue;
             }
             if let Some(until) = entry.until.filter(|u| *u > now) {
-                return Err(Refusal::BackedOff {
-                    subject: subject.clone(),
-                    wait: until - now,
-                });
+                let wait = until - now;
+                let longer = match &refusal {
+                    Some(Refusal::BackedOff { wait: w, .. }) => wait > *w,
+                    _ => true,
+                };
+                if longer {
+                    refusal = Some(Refusal::BackedOff {
+                        subject: subject.clone(),
+                        wait,
+                    });
+                }
             }
         }
-        Ok(())
+        refusal.map_or(Ok(()), Err)
     }
 
     /// Waits for a check's turn, at most the queue wait (on the site's
@@ -319,6 +328,15 @@ mod tests {
         // A good sign-in forgets the user's failures.
         t.succeeded(&user("operator"));
         assert!(t.check(&[user("operator"), addr("10.2.0.1")]).is_ok());
+        // Both backed off: the longer wait is the answer.
+        t.failed(&[user("operator"), addr("10.0.0.1")]);
+        assert_eq!(
+            t.check(&[user("operator"), addr("10.0.0.1")]),
+            Err(Refusal::BackedOff {
+                subject: addr("10.0.0.1"),
+                wait: Duration::from_secs(2)
+            })
+        );
     }
 
     #[test]
