@@ -166,3 +166,23 @@ async fn a_sign_in_flood_stays_bounded_and_a_real_user_gets_in() {
         mb(growth)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_declares_the_sign_in_429_and_its_retry_after() {
+    let site = start_site().await;
+    let doc: serde_json::Value = site
+        .http
+        .get(site.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer = &doc["paths"]["/api/v1/auth/sign-in"]["post"]["responses"]["429"];
+    assert!(answer.is_object(), "429 documented: {answer}");
+    assert!(
+        answer["headers"]["Retry-After"].is_object(),
+        "Retry-After documented: {answer}"
+    );
+}
