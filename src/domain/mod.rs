@@ -679,6 +679,8 @@ pub enum ErrorKind {
     Unavailable,
     InvalidInput,
     Conflict,
+    /// Too many requests (sign-in throttling): retry after a wait.
+    RateLimited,
     Internal,
 }
 
@@ -691,6 +693,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Internal => "internal",
         }
     }

@@ -275,6 +275,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -339,6 +340,7 @@ async fn ensure_api_error(res: Response) -> Response {
         StatusCode::FORBIDDEN => ErrorKind::PermissionDenied,
         StatusCode::NOT_FOUND => ErrorKind::NotFound,
         StatusCode::CONFLICT => ErrorKind::Conflict,
+        StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited,
         StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
         s if s.is_server_error() => ErrorKind::Internal,
         _ => ErrorKind::InvalidInput,
@@ -580,13 +582,19 @@ fn non_empty(v: Option<String>) -> Option<String> {
     path = "/api/v1/auth/sign-in",
     tag = "auth",
     summary = "Sign in",
-    description = "A failed sign-in is audited and answers 401 without saying whether the user exists.",
+    description = "A failed sign-in is audited and answers 401 without saying whether the user exists. After 5 failures of one user name or from one address, each further failure makes that name and that address wait (1 s, doubling to 5 min; audited): meanwhile sign-in answers 429 without checking the password. A few passwords are checked at once; a sign-in that waits over 1 s for its turn answers 429 too.",
     request_body = SignIn,
     responses(
         (status = 200, description = "signed in", body = Session),
         Unauthenticated,
         BadInput,
         TooLarge,
+        (
+            status = 429,
+            description = "too many failed sign-ins of this user name or from this address, or too many at once",
+            body = crate::domain::ApiError,
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again")),
+        ),
     ),
     security(()),
 )]
@@ -594,13 +602,29 @@ async fn sign_in(
     State(st): State<ApiState>,
     Peer(source): Peer,
     ApiJson(body): ApiJson<SignIn>,
-) -> ApiResult<Json<Session>> {
-    Ok(Json(
-        st.core
-            .sessions()
-            .sign_in(&body.username, &body.password, &source)
-            .await?,
-    ))
+) -> Result<Json<Session>, Response> {
+    match st
+        .core
+        .sessions()
+        .sign_in(&body.username, &body.password, &source)
+        .await
+    {
+        Ok(session) => Ok(Json(session)),
+        Err(e) => {
+            let retry_after = match &e {
+                CoreError::Auth(super::auth::AuthError::Throttled {
+                    retry_after_secs, ..
+                }) => Some(*retry_after_secs),
+                _ => None,
+            };
+            let mut res = ApiFailure::from(e).into_response();
+            if let Some(secs) = retry_after {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Err(res)
+        }
+    }
 }
 
 #[utoipa::path(

@@ -34,6 +34,8 @@ pub mod actions {
     pub const CARDHOLDER_UPDATE: &str = "cardholder.update";
     pub const SIGN_IN: &str = "session.sign_in";
     pub const SIGN_OUT: &str = "session.sign_out";
+    /// A user name or address backed off after failed sign-ins.
+    pub const SIGN_IN_BACKOFF: &str = "session.sign_in_backoff";
 }
 
 /// Who does something, and from where (the peer IP), for the audit trail.

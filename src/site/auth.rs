@@ -25,6 +25,13 @@ pub enum AuthError {
     NoSession,
     #[error("{role} may not {what}", what = .permission.label())]
     Forbidden { role: Role, permission: Permission },
+    /// Too many failed sign-ins, or too many at once: try again after
+    /// `retry_after_secs` (the `Retry-After` header).
+    #[error("{reason}; try again in {retry_after_secs} s")]
+    Throttled {
+        reason: String,
+        retry_after_secs: u64,
+    },
     #[error("cannot hash the password: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -36,6 +43,7 @@ impl AuthError {
         match self {
             AuthError::BadCredentials | AuthError::NoSession => ErrorKind::Unauthenticated,
             AuthError::Forbidden { .. } => ErrorKind::PermissionDenied,
+            AuthError::Throttled { .. } => ErrorKind::RateLimited,
             AuthError::Hash(_) | AuthError::Store(_) => ErrorKind::Internal,
         }
     }
@@ -113,22 +121,47 @@ impl Auth {
         }
     }
 
+    /// The site's clock.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Checks the password (on a blocking thread: argon2 is slow on
     /// purpose) and opens a session. An unknown user costs the same time as
     /// a wrong password.
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<Session, AuthError> {
+        let check = self.password_check(username, password);
+        let ok = tokio::task::spawn_blocking(check).await.unwrap_or(false);
+        self.open_session(username, ok)
+    }
+
+    /// The password check of a sign-in, to run on a blocking thread: true
+    /// when the user exists and the password is theirs. An unknown user
+    /// costs the same time as a wrong password.
+    pub(crate) fn password_check(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> impl FnOnce() -> bool + Send + 'static {
         let user = self.users.get(username).cloned();
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || match &user {
+        move || match &user {
             Some(u) => verify_password(&password, &u.password_hash),
             None => {
                 verify_password(&password, dummy_hash());
                 false
             }
-        })
-        .await
-        .unwrap_or(false);
-        let Some(user) = self.users.get(username).filter(|_| ok) else {
+        }
+    }
+
+    /// Opens a session for `username` once its password checked out
+    /// (`password_ok`), else [`AuthError::BadCredentials`].
+    pub(crate) fn open_session(
+        &self,
+        username: &str,
+        password_ok: bool,
+    ) -> Result<Session, AuthError> {
+        let Some(user) = self.users.get(username).filter(|_| password_ok) else {
             return Err(AuthError::BadCredentials);
         };
         let token = hex::encode(rand::random::<[u8; 32]>());
