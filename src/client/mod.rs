@@ -107,7 +107,8 @@ pub fn kind_of_status(status: u16, api_kind: Option<&str>) -> ErrorKind {
         404 => ErrorKind::NotFound,
         400 | 413 | 422 => ErrorKind::InvalidInput,
         409 => ErrorKind::Conflict,
-        408 | 429 | 500..=599 => ErrorKind::Unavailable,
+        429 => ErrorKind::RateLimited,
+        408 | 500..=599 => ErrorKind::Unavailable,
         _ => match api_kind {
             Some("unauthenticated") => ErrorKind::Unauthenticated,
             Some("permission_denied") => ErrorKind::PermissionDenied,
@@ -115,6 +116,7 @@ pub fn kind_of_status(status: u16, api_kind: Option<&str>) -> ErrorKind {
             Some("unavailable") => ErrorKind::Unavailable,
             Some("invalid_input") => ErrorKind::InvalidInput,
             Some("conflict") => ErrorKind::Conflict,
+            Some("rate_limited") => ErrorKind::RateLimited,
             _ => ErrorKind::Internal,
         },
     }
@@ -640,6 +642,8 @@ mod tests {
             (413, None, ErrorKind::InvalidInput),
             (422, None, ErrorKind::InvalidInput),
             (409, None, ErrorKind::Conflict),
+            (429, None, ErrorKind::RateLimited),
+            (418, Some("rate_limited"), ErrorKind::RateLimited),
             (500, None, ErrorKind::Unavailable),
             (503, Some("internal"), ErrorKind::Unavailable),
             (418, Some("conflict"), ErrorKind::Conflict),

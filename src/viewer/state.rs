@@ -364,6 +364,7 @@ fn sign_in_message(kind: ErrorKind, message: &str) -> String {
     match kind {
         ErrorKind::Unauthenticated => "Wrong user name or password".into(),
         ErrorKind::Unavailable => format!("Cannot reach the site: {message}"),
+        ErrorKind::RateLimited => format!("Too many sign-ins: {message}"),
         _ => message.to_owned(),
     }
 }
