@@ -20,6 +20,7 @@ pub mod env;
 pub mod error;
 pub mod events;
 mod fault;
+mod listen;
 pub mod people;
 pub mod requests;
 pub mod sessions;
@@ -243,11 +244,15 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         addr: listen,
         source,
     };
+    let limits = cfg.connections;
+    let conn_limit = listen::ConnLimit::new(&limits);
     let server_task = match tls {
         None => {
             let srv = axum_server::from_tcp(listener)
                 .map_err(listen_err)?
+                .acceptor(conn_limit)
                 .handle(server.clone());
+            let srv = listen::bound(srv, &limits);
             tokio::spawn(async move {
                 if let Err(e) = srv.serve(app).await {
                     tracing::error!("site server stopped: {e}");
@@ -267,9 +272,12 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
                             files.key.display()
                         ))
                     })?;
+            let header_timeout = Duration::from_millis(limits.header_timeout_ms);
             let srv = axum_server::tls_rustls::from_tcp_rustls(listener, rustls_cfg)
                 .map_err(listen_err)?
+                .map(|tls| tls.handshake_timeout(header_timeout).acceptor(conn_limit))
                 .handle(server.clone());
+            let srv = listen::bound(srv, &limits);
             tokio::spawn(async move {
                 if let Err(e) = srv.serve(app).await {
                     tracing::error!("site server stopped: {e}");
