@@ -47,15 +47,24 @@ pub(crate) fn bound<A: axum_server::Address, Acc>(
 #[derive(Clone)]
 pub(crate) struct ConnLimit {
     permits: Arc<Semaphore>,
+    max: usize,
     idle: Duration,
 }
 
 impl ConnLimit {
     pub(crate) fn new(limits: &ConnectionLimits) -> Self {
+        // More than the semaphore can count means no limit in practice.
+        let max = limits.max_connections.min(Semaphore::MAX_PERMITS);
         Self {
-            permits: Arc::new(Semaphore::new(limits.max_connections)),
+            permits: Arc::new(Semaphore::new(max)),
+            max,
             idle: Duration::from_millis(limits.idle_timeout_ms),
         }
+    }
+
+    /// The connections that hold a place now.
+    pub(crate) fn open(&self) -> usize {
+        self.max.saturating_sub(self.permits.available_permits())
     }
 }
 
@@ -253,7 +262,9 @@ mod tests {
         );
         assert!(a.is_ok() && b.is_ok());
         assert!(c.is_err(), "the third connection is refused");
+        assert_eq!(limit.open(), 2);
         drop(a);
+        assert_eq!(limit.open(), 1);
         assert!(limit.accept((), ()).await.is_ok(), "a freed place is taken");
     }
 }

@@ -72,6 +72,7 @@ pub struct SiteHandle {
     https: bool,
     core: Arc<SiteCore>,
     server: axum_server::Handle<SocketAddr>,
+    conn_limit: listen::ConnLimit,
     server_task: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     traffic: Option<traffic::TrafficHandle>,
@@ -96,6 +97,12 @@ impl SiteHandle {
             });
         }
         format!("{scheme}://{addr}")
+    }
+
+    /// The connections the server holds now (each counts against
+    /// `max_connections` until it is closed).
+    pub fn open_connections(&self) -> usize {
+        self.conn_limit.open()
     }
 
     /// The newest event seq.
@@ -250,7 +257,7 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         None => {
             let srv = axum_server::from_tcp(listener)
                 .map_err(listen_err)?
-                .acceptor(conn_limit)
+                .acceptor(conn_limit.clone())
                 .handle(server.clone());
             let srv = listen::bound(srv, &limits);
             tokio::spawn(async move {
@@ -275,7 +282,10 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
             let header_timeout = Duration::from_millis(limits.header_timeout_ms);
             let srv = axum_server::tls_rustls::from_tcp_rustls(listener, rustls_cfg)
                 .map_err(listen_err)?
-                .map(|tls| tls.handshake_timeout(header_timeout).acceptor(conn_limit))
+                .map(|tls| {
+                    tls.handshake_timeout(header_timeout)
+                        .acceptor(conn_limit.clone())
+                })
                 .handle(server.clone());
             let srv = listen::bound(srv, &limits);
             tokio::spawn(async move {
@@ -315,6 +325,7 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         https,
         core,
         server,
+        conn_limit,
         server_task: Some(server_task),
         tasks,
         traffic,

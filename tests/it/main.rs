@@ -9,6 +9,7 @@ mod api_people;
 mod api_requests_audit;
 mod common;
 mod config_errors;
+mod connections;
 mod demo_cameras;
 mod demo_site;
 mod https;
