@@ -25,6 +25,7 @@ pub mod people;
 pub mod requests;
 pub mod sessions;
 pub mod store;
+pub mod stream_cap;
 pub mod traffic;
 
 use std::io::BufRead;

@@ -246,3 +246,56 @@ async fn a_live_stream_outlives_the_header_timeout() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_holds_at_most_four_live_streams_and_a_closed_one_frees_its_place() {
+    use watchdesk::site::stream_cap::STREAMS_PER_SESSION;
+    let site = common::start_site().await;
+    let token = site.token(Role::Operator).await;
+    let open = || async {
+        site.http
+            .get(site.url("/api/v1/events/stream"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut streams = Vec::new();
+    for _ in 0..STREAMS_PER_SESSION {
+        let s = open().await;
+        assert_eq!(s.status(), 200);
+        streams.push(s);
+    }
+    let refused = open().await;
+    assert_eq!(refused.status(), 429, "the stream past the cap");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["kind"], "unavailable");
+
+    // Another session of the same user is not affected.
+    let other = site.token(Role::Operator).await;
+    let s = site
+        .http
+        .get(site.url("/api/v1/events/stream"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.status(), 200, "another session's stream");
+
+    // A closed stream frees its place once the server notices (at its next
+    // heartbeat write, within 2 s).
+    drop(streams.pop());
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let s = open().await;
+        if s.status() == 200 {
+            break;
+        }
+        assert_eq!(s.status(), 429);
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
