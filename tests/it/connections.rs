@@ -35,10 +35,15 @@ fn connections_allowed(wanted: usize) -> usize {
 
 /// Opens `n` connections that each send half a request header.
 async fn half_headers(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    stalled(addr, n, HALF_HEADER).await
+}
+
+/// Opens `n` connections that each send `first` and then nothing.
+pub(crate) async fn stalled(addr: SocketAddr, n: usize, first: &[u8]) -> Vec<TcpStream> {
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         let mut c = TcpStream::connect(addr).await.unwrap();
-        c.write_all(HALF_HEADER).await.unwrap();
+        c.write_all(first).await.unwrap();
         conns.push(c);
     }
     conns
@@ -46,7 +51,7 @@ async fn half_headers(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 
 /// Waits (up to `deadline`) until the server closes each connection; returns
 /// when each was seen closed, from `since`, or `None` for one still held.
-async fn wait_closed(
+pub(crate) async fn wait_closed(
     conns: Vec<TcpStream>,
     since: Instant,
     deadline: Instant,
