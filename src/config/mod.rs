@@ -1248,6 +1248,56 @@ mod tests {
         "[[camera]]\nid = \"gate\"\nname = \"Gate\"\nmain_url = \"rtsp://10.0.0.5/main\"\n";
 
     #[test]
+    fn connection_limits_default_and_their_mistakes_name_line_and_key() {
+        // No keys: the defaults.
+        let cfg = load_cams("", &[]).expect("loads");
+        assert_eq!(cfg.connections, ConnectionLimits::default());
+        assert_eq!(cfg.connections.header_timeout_ms, 10_000);
+        assert_eq!(cfg.connections.max_connections, 512);
+        // Set: taken as written (the lines land in `[site]`, the last table).
+        let set = "header_timeout_ms = 1500\nidle_timeout_ms = 9000\nmax_connections = 64\n";
+        let cfg = load_cams(set, &[]).expect("loads");
+        assert_eq!(
+            cfg.connections,
+            ConnectionLimits {
+                header_timeout_ms: 1500,
+                idle_timeout_ms: 9000,
+                max_connections: 64,
+            }
+        );
+        // (line, key, words in the message); [site] takes lines 1-7, a blank line 8.
+        let cases = [
+            (
+                "header_timeout_ms = 0\n",
+                9,
+                "site.header_timeout_ms",
+                "at least 1",
+            ),
+            (
+                "idle_timeout_ms = 2000\n",
+                9,
+                "site.idle_timeout_ms",
+                "heartbeat",
+            ),
+            (
+                "max_connections = 0\n",
+                9,
+                "site.max_connections",
+                "at least 1",
+            ),
+        ];
+        for (text, line, key, words) in cases {
+            let (file, l, k, m) = invalid(load_cams(text, &[]));
+            assert_eq!(
+                (file.as_str(), l, k.as_str()),
+                ("site.toml", line, key),
+                "{text}"
+            );
+            assert!(m.contains(words), "{text}: {m}");
+        }
+    }
+
+    #[test]
     fn a_real_camera_takes_its_password_from_a_file() {
         let cams = format!("{REAL}username = \"viewer\"\npassword_file = \"gate.pw\"\n");
         let cfg = load_cams(&cams, &[("gate.pw", "p@ss:w/rd\n")]).expect("loads");
