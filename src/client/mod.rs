@@ -26,6 +26,8 @@ use crate::domain::{
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// How long connecting to the site may take.
 pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// How long an idle connection stays in the pool (under the site's header timeout).
+const POOL_IDLE_MS: u64 = 5_000;
 
 /// A failed call to the site. Never carries the session token.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +211,10 @@ impl Client {
         let base_url = check_base_url(&config.base_url)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
+            // Under the site's header timeout (default 10 s), which also closes
+            // a connection idle between requests: a pooled connection is let go
+            // before the site closes it, so no request races that close.
+            .pool_idle_timeout(Duration::from_millis(POOL_IDLE_MS))
             .user_agent(concat!("watchdesk/", env!("CARGO_PKG_VERSION")))
             .no_proxy();
         if let Some(path) = &config.ca_cert {

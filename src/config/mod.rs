@@ -141,6 +141,15 @@ struct SiteSection {
     /// An unanswered access request is denied after this long. Default: 60 s.
     #[serde(default = "default_request_timeout")]
     request_timeout_secs: u64,
+    /// See [`ConnectionLimits::header_timeout_ms`]. Default: 10000 ms.
+    #[serde(default = "default_header_timeout")]
+    header_timeout_ms: u64,
+    /// See [`ConnectionLimits::idle_timeout_ms`]. Default: 60000 ms.
+    #[serde(default = "default_idle_timeout")]
+    idle_timeout_ms: u64,
+    /// See [`ConnectionLimits::max_connections`]. Default: 512.
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
 }
 
 fn default_session_ttl() -> u64 {
@@ -152,6 +161,46 @@ fn default_command_timeout() -> u64 {
 fn default_request_timeout() -> u64 {
     60
 }
+fn default_header_timeout() -> u64 {
+    10_000
+}
+fn default_idle_timeout() -> u64 {
+    60_000
+}
+fn default_max_connections() -> usize {
+    512
+}
+
+/// How the site's HTTP(S) server bounds its connections (`[site]` keys), so
+/// slow or idle clients cannot pin it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A connection must complete its TLS handshake and each request's
+    /// header within this long; an HTTP/1 connection idle between requests
+    /// is closed after it too.
+    pub header_timeout_ms: u64,
+    /// A connection on which no byte moves either way for this long is
+    /// closed (HTTP/2, a client that stops reading). Longer than the live
+    /// stream's 2 s heartbeat, so an open live stream is never idle.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; one more is closed as soon as it is
+    /// accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout_ms: default_header_timeout(),
+            idle_timeout_ms: default_idle_timeout(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+/// The shortest `idle_timeout_ms`: a live stream's heartbeats (every 2 s)
+/// must keep it open with room to spare.
+const MIN_IDLE_TIMEOUT_MS: u64 = 5000;
 
 /// The simulated door controller's behaviour.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -429,6 +478,7 @@ pub struct SiteConfig {
     pub session_ttl_secs: u64,
     pub command_timeout_ms: u64,
     pub request_timeout_secs: u64,
+    pub connections: ConnectionLimits,
     pub controller: ControllerConfig,
     pub traffic: TrafficConfig,
     pub video: VideoConfig,
@@ -471,6 +521,33 @@ impl SiteConfig {
                     s.time_zone
                 ),
             ));
+        }
+
+        for (bad, needle, key, message) in [
+            (
+                s.header_timeout_ms == 0,
+                "header_timeout_ms",
+                "site.header_timeout_ms",
+                "must be at least 1".to_owned(),
+            ),
+            (
+                s.idle_timeout_ms < MIN_IDLE_TIMEOUT_MS,
+                "idle_timeout_ms",
+                "site.idle_timeout_ms",
+                format!(
+                    "must be at least {MIN_IDLE_TIMEOUT_MS} (live streams send a heartbeat every 2 s)"
+                ),
+            ),
+            (
+                s.max_connections == 0,
+                "max_connections",
+                "site.max_connections",
+                "must be at least 1".to_owned(),
+            ),
+        ] {
+            if bad {
+                return Err(ConfigError::invalid(site_toml, &text, needle, key, message));
+            }
         }
 
         let maps_dir = clean_join(base, &s.maps_dir);
@@ -782,6 +859,11 @@ impl SiteConfig {
             session_ttl_secs: s.session_ttl_secs,
             command_timeout_ms: s.command_timeout_ms,
             request_timeout_secs: s.request_timeout_secs,
+            connections: ConnectionLimits {
+                header_timeout_ms: s.header_timeout_ms,
+                idle_timeout_ms: s.idle_timeout_ms,
+                max_connections: s.max_connections,
+            },
             controller: file.controller.clone(),
             traffic: file.traffic.clone(),
             video: file.video.clone(),
@@ -1164,6 +1246,56 @@ mod tests {
 
     const REAL: &str =
         "[[camera]]\nid = \"gate\"\nname = \"Gate\"\nmain_url = \"rtsp://10.0.0.5/main\"\n";
+
+    #[test]
+    fn connection_limits_default_and_their_mistakes_name_line_and_key() {
+        // No keys: the defaults.
+        let cfg = load_cams("", &[]).expect("loads");
+        assert_eq!(cfg.connections, ConnectionLimits::default());
+        assert_eq!(cfg.connections.header_timeout_ms, 10_000);
+        assert_eq!(cfg.connections.max_connections, 512);
+        // Set: taken as written (the lines land in `[site]`, the last table).
+        let set = "header_timeout_ms = 1500\nidle_timeout_ms = 9000\nmax_connections = 64\n";
+        let cfg = load_cams(set, &[]).expect("loads");
+        assert_eq!(
+            cfg.connections,
+            ConnectionLimits {
+                header_timeout_ms: 1500,
+                idle_timeout_ms: 9000,
+                max_connections: 64,
+            }
+        );
+        // (line, key, words in the message); [site] takes lines 1-7, a blank line 8.
+        let cases = [
+            (
+                "header_timeout_ms = 0\n",
+                9,
+                "site.header_timeout_ms",
+                "at least 1",
+            ),
+            (
+                "idle_timeout_ms = 2000\n",
+                9,
+                "site.idle_timeout_ms",
+                "heartbeat",
+            ),
+            (
+                "max_connections = 0\n",
+                9,
+                "site.max_connections",
+                "at least 1",
+            ),
+        ];
+        for (text, line, key, words) in cases {
+            let (file, l, k, m) = invalid(load_cams(text, &[]));
+            assert_eq!(
+                (file.as_str(), l, k.as_str()),
+                ("site.toml", line, key),
+                "{text}"
+            );
+            assert!(m.contains(words), "{text}: {m}");
+        }
+    }
 
     #[test]
     fn a_real_camera_takes_its_password_from_a_file() {

@@ -705,6 +705,7 @@ struct StreamQuery {
         (status = 200, description = "an endless `text/event-stream` of `Event`s and `: hb` heartbeats", content_type = "text/event-stream", body = crate::domain::Event),
         SignedIn,
         BadInput,
+        (status = 429, description = "this session already holds as many live streams as it may", body = crate::domain::ApiError),
     ),
 )]
 async fn event_stream(
@@ -714,6 +715,15 @@ async fn event_stream(
     ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     caller.require(Permission::ViewSite)?;
+    // Held by the stream: its place under the per-session cap is given back when it ends.
+    let slot = st
+        .core
+        .events()
+        .stream_cap()
+        .take(&caller.principal.token_sha256)
+        .map_err(|e| {
+            ApiFailure::new(e.kind(), e.to_string()).with_status(StatusCode::TOO_MANY_REQUESTS)
+        })?;
     let last_id = headers
         .get("last-event-id")
         .map(|v| v.to_str().unwrap_or("?").trim())
@@ -746,7 +756,7 @@ async fn event_stream(
             }
         })
     });
-    Ok(Sse::new(stream))
+    Ok(Sse::new(slot.hold(stream)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

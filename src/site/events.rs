@@ -24,6 +24,7 @@ use crate::domain::{Event, EventKind, Page, Seq};
 use super::env::{Clock, Shutdown, SiteEnv, Tasks};
 use super::error::CoreError;
 use super::store::{EventQuery, Pending, Store, StoreError};
+use super::stream_cap::StreamCap;
 
 /// Live event broadcast capacity; a subscriber further behind refills from
 /// the store.
@@ -55,6 +56,8 @@ pub struct EventLog {
     events: broadcast::Sender<Event>,
     /// Bumped to close every open live stream.
     stream_generation: watch::Sender<u64>,
+    /// Live streams open per session.
+    stream_cap: StreamCap,
 }
 
 impl EventLog {
@@ -70,7 +73,14 @@ impl EventLog {
             settled: watch::channel(head).0,
             events: broadcast::channel(BROADCAST_CAPACITY).0,
             stream_generation: watch::channel(0).0,
+            stream_cap: StreamCap::default(),
         })
+    }
+
+    /// How many live streams each session holds (the API takes a place
+    /// before it opens one).
+    pub fn stream_cap(&self) -> &StreamCap {
+        &self.stream_cap
     }
 
     fn head(&self) -> MutexGuard<'_, Seq> {

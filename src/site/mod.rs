@@ -20,10 +20,12 @@ pub mod env;
 pub mod error;
 pub mod events;
 mod fault;
+mod listen;
 pub mod people;
 pub mod requests;
 pub mod sessions;
 pub mod store;
+pub mod stream_cap;
 pub mod traffic;
 
 use std::io::BufRead;
@@ -71,6 +73,7 @@ pub struct SiteHandle {
     https: bool,
     core: Arc<SiteCore>,
     server: axum_server::Handle<SocketAddr>,
+    conn_limit: listen::ConnLimit,
     server_task: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     traffic: Option<traffic::TrafficHandle>,
@@ -95,6 +98,12 @@ impl SiteHandle {
             });
         }
         format!("{scheme}://{addr}")
+    }
+
+    /// The connections the server holds now (each counts against
+    /// `max_connections` until it is closed).
+    pub fn open_connections(&self) -> usize {
+        self.conn_limit.open()
     }
 
     /// The newest event seq.
@@ -243,11 +252,15 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         addr: listen,
         source,
     };
+    let limits = cfg.connections;
+    let conn_limit = listen::ConnLimit::new(&limits);
     let server_task = match tls {
         None => {
             let srv = axum_server::from_tcp(listener)
                 .map_err(listen_err)?
+                .acceptor(conn_limit.clone())
                 .handle(server.clone());
+            let srv = listen::bound(srv, &limits);
             tokio::spawn(async move {
                 if let Err(e) = srv.serve(app).await {
                     tracing::error!("site server stopped: {e}");
@@ -267,9 +280,15 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
                             files.key.display()
                         ))
                     })?;
+            let header_timeout = Duration::from_millis(limits.header_timeout_ms);
             let srv = axum_server::tls_rustls::from_tcp_rustls(listener, rustls_cfg)
                 .map_err(listen_err)?
+                .map(|tls| {
+                    tls.handshake_timeout(header_timeout)
+                        .acceptor(conn_limit.clone())
+                })
                 .handle(server.clone());
+            let srv = listen::bound(srv, &limits);
             tokio::spawn(async move {
                 if let Err(e) = srv.serve(app).await {
                     tracing::error!("site server stopped: {e}");
@@ -307,6 +326,7 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         https,
         core,
         server,
+        conn_limit,
         server_task: Some(server_task),
         tasks,
         traffic,

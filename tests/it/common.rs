@@ -54,6 +54,9 @@ pub async fn start_site_with(edit: impl FnOnce(&mut SiteConfig)) -> TestSite {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        // Under the site's header timeout (10 s), which also closes idle
+        // keep-alive connections: a request never races that close.
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .expect("http client");
     TestSite { handle, dir, http }

@@ -88,6 +88,7 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
     .unwrap();
     config.video.demo_cameras = false;
     config.traffic.enabled = false;
+    config.connections.header_timeout_ms = 1000;
     let site = watchdesk::site::start(SiteOptions {
         config,
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -100,6 +101,18 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
     let url = site.base_url();
     assert!(url.starts_with("https://"), "{url}");
 
+    // Slow clients cannot pin the TLS server either: handshakes that stall
+    // (silent, or after half a record header) are closed within the header
+    // timeout, while the client below is served.
+    let mut stalled = crate::connections::stalled(site.addr(), 50, &[]).await;
+    stalled.extend(crate::connections::stalled(site.addr(), 50, &[0x16, 0x03]).await);
+    let opened = tokio::time::Instant::now();
+    let closing = tokio::spawn(crate::connections::wait_closed(
+        stalled,
+        opened,
+        opened + std::time::Duration::from_secs(5),
+    ));
+
     let mut trusting = Client::new(&ClientConfig {
         base_url: url.clone(),
         ca_cert: Some(ca),
@@ -111,6 +124,9 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
         .unwrap();
     assert_eq!(session.username, "investigator");
     assert!(!trusting.snapshot().await.unwrap().doors.is_empty());
+    let closed = closing.await.unwrap();
+    let held = closed.iter().filter(|c| c.is_none()).count();
+    assert_eq!(held, 0, "stalled TLS handshakes still held after 5 s");
 
     let mut stranger = Client::new(&ClientConfig {
         base_url: url,

@@ -10,6 +10,7 @@ mod api_requests_audit;
 mod api_roles;
 mod common;
 mod config_errors;
+mod connections;
 mod demo_cameras;
 mod demo_site;
 mod https;
