@@ -721,9 +721,7 @@ async fn event_stream(
         .events()
         .stream_cap()
         .take(&caller.principal.token_sha256)
-        .map_err(|e| {
-            ApiFailure::new(e.kind(), e.to_string()).with_status(StatusCode::TOO_MANY_REQUESTS)
-        })?;
+        .map_err(|e| ApiFailure::new(e.kind(), e.to_string()))?;
     let last_id = headers
         .get("last-event-id")
         .map(|v| v.to_str().unwrap_or("?").trim())

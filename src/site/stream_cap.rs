@@ -26,7 +26,7 @@ pub struct TooManyStreams(pub usize);
 
 impl TooManyStreams {
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::Unavailable
+        ErrorKind::RateLimited
     }
 }
 
@@ -118,7 +118,7 @@ mod tests {
             .map(|_| cap.take("a").unwrap())
             .collect();
         let err = cap.take("a").unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert!(cap.take("b").is_ok(), "another session is not affected");
         let mut slots = slots;
         drop(slots.pop());
