@@ -274,7 +274,7 @@ async fn a_session_holds_at_most_four_live_streams_and_a_closed_one_frees_its_pl
     let refused = open().await;
     assert_eq!(refused.status(), 429, "the stream past the cap");
     let body: serde_json::Value = refused.json().await.unwrap();
-    assert_eq!(body["kind"], "unavailable");
+    assert_eq!(body["kind"], "rate_limited");
 
     // Another session of the same user is not affected.
     let other = site.token(Role::Operator).await;
