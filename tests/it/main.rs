@@ -16,7 +16,6 @@ mod demo_site;
 mod https;
 mod live_resume;
 mod real_cameras;
-mod sign_in_flood;
 mod ui_app;
 mod ui_cameras;
 mod video_player;

@@ -3,13 +3,18 @@
 //! against the real site (in this process, on `127.0.0.1:0`). Every answer is
 //! 401 or 429, a real user from another address gets in within 2 s, and the
 //! process grows by less than 300 MB (each argon2 check holds about 19 MiB).
+//!
+//! A test binary of its own (not a module of `tests/it`): it measures the
+//! process's memory and a sign-in's time, so no other test may run beside it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common;
+#[path = "it/common.rs"]
+#[expect(dead_code, reason = "this binary uses a part of the shared fixtures")]
+mod common;
 
 use common::start_site;
 use serde_json::json;
