@@ -15,9 +15,9 @@ use crate::common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::rtsp_fixture::RunningServer;
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
@@ -250,12 +250,7 @@ fn feed(src: &glib::WeakRef<gst_app::AppSrc>, stream: &Stream) {
 
 /// An RTSP server on 127.0.0.1 with its own main loop thread.
 struct Server {
-    port: u16,
-    server: rtsp::RTSPServer,
-    context: glib::MainContext,
-    main_loop: glib::MainLoop,
-    source: Option<glib::SourceId>,
-    thread: Option<JoinHandle<()>>,
+    running: RunningServer,
 }
 
 impl Server {
@@ -285,47 +280,13 @@ impl Server {
         for (path, f) in mounts {
             points.add_factory(path, f);
         }
-        let context = glib::MainContext::new();
-        let main_loop = glib::MainLoop::new(Some(&context), false);
-        let source = server.attach(Some(&context)).expect("RTSP server listens");
-        let port = u16::try_from(server.bound_port()).expect("bound port");
-        let (ctx, ml) = (context.clone(), main_loop.clone());
-        let thread = std::thread::spawn(move || {
-            ctx.with_thread_default(|| ml.run())
-                .expect("main context free");
-        });
         Server {
-            port,
-            server,
-            context,
-            main_loop,
-            source: Some(source),
-            thread: Some(thread),
+            running: RunningServer::run(server),
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("rtsp://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self
-            .server
-            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        if let Some(pool) = self.server.session_pool() {
-            let _ = pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        }
-        if let Some(id) = self.source.take()
-            && let Some(s) = self.context.find_source_by_id(&id)
-        {
-            s.destroy();
-        }
-        self.main_loop.quit();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.running.url(path)
     }
 }
 

@@ -2,9 +2,9 @@
 //! server (gst-rtsp-server on a loopback port), real `rtspsrc` players.
 
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::rtsp_fixture::RunningServer;
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
@@ -23,13 +23,8 @@ const FPS: u32 = 15;
 /// An RTSP server on 127.0.0.1 serving `/test` (320×240 H.264), `/small`
 /// (160×120 H.264) and `/mjpeg` (an unsupported codec), live-encoded.
 struct Server {
-    port: u16,
     gates: Gates,
-    server: rtsp::RTSPServer,
-    context: glib::MainContext,
-    main_loop: glib::MainLoop,
-    source: Option<glib::SourceId>,
-    thread: Option<JoinHandle<()>>,
+    running: RunningServer,
 }
 
 /// The `valve`s of the served media, to freeze them.
@@ -92,28 +87,14 @@ impl Server {
         mounts.add_factory("/test", test);
         mounts.add_factory("/small", small);
         mounts.add_factory("/mjpeg", mjpeg);
-        let context = glib::MainContext::new();
-        let main_loop = glib::MainLoop::new(Some(&context), false);
-        let source = server.attach(Some(&context)).expect("RTSP server listens");
-        let port = u16::try_from(server.bound_port()).expect("bound port");
-        let (ctx, ml) = (context.clone(), main_loop.clone());
-        let thread = std::thread::spawn(move || {
-            ctx.with_thread_default(|| ml.run())
-                .expect("main context free");
-        });
         Server {
-            port,
             gates,
-            server,
-            context,
-            main_loop,
-            source: Some(source),
-            thread: Some(thread),
+            running: RunningServer::run(server),
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("rtsp://127.0.0.1:{}{path}", self.port)
+        self.running.url(path)
     }
 
     /// A frozen camera keeps its connections but sends no pictures.
@@ -126,26 +107,6 @@ impl Server {
             .filter_map(|g| g.upgrade())
         {
             gate.set_property("drop", frozen);
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self
-            .server
-            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        if let Some(pool) = self.server.session_pool() {
-            let _ = pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        }
-        if let Some(id) = self.source.take()
-            && let Some(s) = self.context.find_source_by_id(&id)
-        {
-            s.destroy();
-        }
-        self.main_loop.quit();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }
@@ -392,7 +353,7 @@ fn decodes_rgba_frames_halved_to_the_tile_and_resizes_without_restart() {
 #[test]
 fn a_stalled_then_stopped_camera_reconnects_when_it_returns() {
     let server = Server::start(0, None);
-    let port = server.port;
+    let port = server.running.port;
     let url = server.url("/test");
     let cam = camera(&url, [W, H], &url, [W, H]);
     let mut ui = Ui::new(options());
