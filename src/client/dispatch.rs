@@ -26,10 +26,7 @@ impl Default for DispatchOptions {
     }
 }
 
-/// A fresh idempotency key (a random UUID v4).
-pub fn new_idempotency_key() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+pub use crate::domain::new_idempotency_key;
 
 /// Sends `action` to `door` with `idempotency_key`, retrying on a network
 /// error or a "try again" status with the same key. Ok is the site's

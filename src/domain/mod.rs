@@ -510,6 +510,12 @@ pub struct DoorCommand {
     pub idempotency_key: String,
 }
 
+/// A fresh idempotency key for a [`DoorCommand`] (a random UUID v4): one
+/// per operator action, sent again unchanged on every retry of it.
+pub fn new_idempotency_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandState {

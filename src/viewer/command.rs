@@ -97,15 +97,9 @@ impl CommandSender {
         self.send(Command::Door {
             door: door.clone(),
             action,
-            idempotency_key: new_idempotency_key(),
+            idempotency_key: crate::domain::new_idempotency_key(),
         });
     }
-}
-
-/// A fresh idempotency key (a random UUID v4, as the client's dispatch
-/// makes them for its own retries).
-fn new_idempotency_key() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 impl CommandReceiver {
