@@ -3,6 +3,7 @@
 
 mod door;
 mod ids;
+mod redact;
 mod roles;
 
 pub use door::{
@@ -12,6 +13,7 @@ pub use door::{
 pub use ids::{
     AccessPointId, CameraId, CardholderId, CommandId, CredentialId, DoorId, MapId, RequestId,
 };
+pub use redact::{REDACTED, Redaction};
 pub use roles::{Permission, allowed, matrix};
 
 use chrono::{DateTime, Utc};

@@ -27,8 +27,8 @@ use utoipa_axum::routes;
 
 use crate::domain::{
     ApiError, CameraId, CardholderId, CommandId, CredentialId, CredentialUpdate, Decision,
-    DoorCommand, DoorId, ErrorKind, EventKind, MapId, Permission, RequestId, RequestOutcome, Seq,
-    Session, SignIn, Timestamp,
+    DoorCommand, DoorId, ErrorKind, EventKind, MapId, Page, Permission, Redaction, RequestId,
+    RequestOutcome, Seq, Session, SignIn, Timestamp,
 };
 
 use super::audit::{AuditQuery, actions};
@@ -387,6 +387,11 @@ impl Caller {
         Actor::user(&self.principal, self.source.clone())
     }
 
+    /// What the caller's role may read of people and users.
+    fn redaction(&self) -> Redaction {
+        Redaction::for_role(self.principal.role)
+    }
+
     /// 403 unless the caller's role has `permission`.
     fn require(&self, permission: Permission) -> ApiResult<()> {
         self.principal
@@ -683,7 +688,7 @@ async fn snapshot(State(st): State<ApiState>, caller: Caller) -> ApiResult<Respo
     // Answered once every event up to its seq is stored: a client never
     // holds a state the log could lose.
     st.core.events().settled(snapshot.seq).await;
-    Ok(Json(snapshot).into_response())
+    Ok(Json(caller.redaction().snapshot(snapshot)).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -737,10 +742,12 @@ async fn event_stream(
     // The replay is a search of the log: without that right, live only.
     let after = after.filter(|_| caller.require(Permission::SearchEvents).is_ok());
     let rx = st.core.events().stream(after);
-    let stream = ReceiverStream::new(rx).map(|item| {
+    let redaction = caller.redaction();
+    let stream = ReceiverStream::new(rx).map(move |item| {
         Ok(match item {
             StreamItem::Heartbeat => sse::Event::default().comment("hb"),
             StreamItem::Event(e) => {
+                let e = redaction.event(*e);
                 let base = sse::Event::default()
                     .id(e.seq.to_string())
                     .event(e.kind.type_name());
@@ -815,6 +822,11 @@ async fn search_events(
     let page = tokio::task::spawn_blocking(move || events.search(&query))
         .await
         .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("search task: {e}")))??;
+    let redaction = caller.redaction();
+    let page = Page {
+        items: page.items.into_iter().map(|e| redaction.event(e)).collect(),
+        ..page
+    };
     Ok(Json(page).into_response())
 }
 
@@ -892,7 +904,15 @@ async fn get_command(
 )]
 async fn access_requests(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
-    Ok(Json(st.core.requests().open_requests()).into_response())
+    let redaction = caller.redaction();
+    let open: Vec<_> = st
+        .core
+        .requests()
+        .open_requests()
+        .into_iter()
+        .map(|r| redaction.request(r))
+        .collect();
+    Ok(Json(open).into_response())
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

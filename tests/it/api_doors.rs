@@ -17,6 +17,19 @@ async fn snapshot(site: &common::TestSite, token: &str) -> Snapshot {
     r.json().await.expect("snapshot parses as the domain type")
 }
 
+/// Waits until the snapshot shows `id` in `state`.
+async fn wait_state(site: &common::TestSite, token: &str, id: &str, state: DoorState) {
+    common::eventually(
+        &format!("{id} {state:?}"),
+        Duration::from_secs(5),
+        || async {
+            let s = snapshot(site, token).await;
+            (door(&s, id).status.state(true) == state).then_some(())
+        },
+    )
+    .await;
+}
+
 fn door<'a>(s: &'a Snapshot, id: &str) -> &'a DoorWithStatus {
     s.doors
         .iter()
@@ -143,9 +156,7 @@ async fn a_command_to_an_offline_door_fails_within_its_timeout_and_the_door_is_u
 
     // Back online: the true state returns.
     site.fault("controller", json!({"online": true})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let s = snapshot(&site, &token).await;
-    assert_eq!(door(&s, "door-lobby").status.state(true), DoorState::Locked);
+    wait_state(&site, &token, "door-lobby", DoorState::Locked).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +181,15 @@ async fn the_same_idempotency_key_three_times_actuates_once() {
         ids.iter().all(|i| i == &ids[0]),
         "same key, same command: {ids:?}"
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The one command completes; a second actuation would be a second
+    // command id (checked above) and a second completion (checked below).
+    site.wait_event(
+        &token,
+        "door=door-stair2&type=command.completed",
+        Duration::from_secs(5),
+        |e| e["command"] == ids[0].as_str(),
+    )
+    .await;
     let events = site.events(&token, "door=door-stair2").await;
     let completed = events
         .iter()
@@ -280,7 +299,5 @@ async fn a_forced_door_raises_its_alarm_event() {
     assert_eq!(door(&s, "door-east").status.state(true), DoorState::Forced);
     site.fault("doors/door-east", json!({"position": "closed"}))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let s = snapshot(&site, &token).await;
-    assert_eq!(door(&s, "door-east").status.state(true), DoorState::Locked);
+    wait_state(&site, &token, "door-east", DoorState::Locked).await;
 }

@@ -9,8 +9,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{TestSite, api_error, start_site, start_site_with};
-use futures_util::StreamExt;
+use common::{Sse, TestSite, api_error, start_site, start_site_with};
 use serde_json::{Value, json};
 use watchdesk::domain::{DoorAction, DoorId, Permission, Role, allowed};
 
@@ -364,58 +363,6 @@ async fn every_route_answers_every_role_as_the_matrix_says() {
         }
     }
     assert_eq!(checked, cases.len() * (Role::ALL.len() + 1));
-}
-
-/// A minimal SSE reader: the next (id, event type), heartbeats skipped.
-struct Sse {
-    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: String,
-}
-
-impl Sse {
-    async fn open(site: &TestSite, token: &str, query: &str, last_id: Option<&str>) -> Sse {
-        let mut req = site
-            .http
-            .get(site.url(&format!("/api/v1/events/stream{query}")))
-            .bearer_auth(token)
-            .timeout(Duration::from_secs(60));
-        if let Some(id) = last_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        let r = req.send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        Sse {
-            body: Box::pin(r.bytes_stream()),
-            buf: String::new(),
-        }
-    }
-
-    async fn next(&mut self) -> (u64, String) {
-        loop {
-            if let Some(pos) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..pos + 2).collect();
-                let mut id = None;
-                let mut name = None;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = v.parse::<u64>().ok();
-                    } else if let Some(v) = line.strip_prefix("event: ") {
-                        name = Some(v.to_owned());
-                    }
-                }
-                if let (Some(id), Some(name)) = (id, name) {
-                    return (id, name);
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.next())
-                .await
-                .expect("no SSE data for 10 s")
-                .expect("the stream ended")
-                .unwrap();
-            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

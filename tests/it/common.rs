@@ -186,3 +186,94 @@ pub async fn api_error(r: reqwest::Response) -> (u16, String, String) {
         v["message"].as_str().unwrap_or("").to_owned(),
     )
 }
+
+/// One event off the live stream: its SSE id, event type and data.
+pub struct SseEvent {
+    pub id: u64,
+    pub name: String,
+    pub data: Value,
+}
+
+/// A minimal reader of `/api/v1/events/stream`, heartbeats skipped.
+pub struct Sse {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+impl Sse {
+    /// Opens the stream as `token`, with an optional `Last-Event-ID`.
+    pub async fn open(site: &TestSite, token: &str, query: &str, last_id: Option<&str>) -> Sse {
+        let mut req = site
+            .http
+            .get(site.url(&format!("/api/v1/events/stream{query}")))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(60));
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        Sse {
+            body: Box::pin(r.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event's (id, type).
+    pub async fn next(&mut self) -> (u64, String) {
+        let e = self.next_event().await;
+        (e.id, e.name)
+    }
+
+    /// The next event, waiting at most 10 s for data.
+    pub async fn next_event(&mut self) -> SseEvent {
+        use futures_util::StreamExt;
+        loop {
+            if let Some(pos) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..pos + 2).collect();
+                let (mut id, mut name, mut data) = (None, None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.parse::<u64>().ok();
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        name = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                if let (Some(id), Some(name)) = (id, name) {
+                    let data = serde_json::from_str(&data).expect("event data is JSON");
+                    return SseEvent { id, name, data };
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.next())
+                .await
+                .expect("no SSE data for 10 s")
+                .expect("the stream ended")
+                .unwrap();
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+/// Polls `check` every 20 ms until it gives `Some`, or panics after
+/// `timeout` naming `what`: a test waits for the state it needs, never a
+/// fixed time.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

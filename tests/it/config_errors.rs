@@ -181,10 +181,8 @@ fn bad_time_zone_and_credentials_in_urls_are_refused() {
         "main_url = \"rtsp://admin:secret@10.1.2.3/live\"",
     );
     let err = SiteConfig::load(&site).unwrap_err();
-    assert!(
-        !err.to_string().contains("secret") || err.to_string().contains("no credentials"),
-        "{err}"
-    );
+    // The error says what is wrong without repeating the password.
+    assert!(!err.to_string().contains("secret"), "{err}");
     let (_, _, _, message) = invalid(err);
     assert!(message.contains("no credentials"), "{message}");
 }

@@ -57,7 +57,12 @@ async fn snapshot_then_stream_has_no_gap_and_no_duplicate_while_events_flow() {
     let c = client(&site).await;
     site.fault("flood", json!({"rate_per_sec": 200, "count": 600}))
         .await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    common::eventually(
+        "the flood is under way",
+        Duration::from_secs(10),
+        || async { (site.handle.last_seq() >= 100).then_some(()) },
+    )
+    .await;
 
     // Mid-flood: the snapshot says where it stands, the stream goes on from there.
     let snap = c.snapshot().await.unwrap();

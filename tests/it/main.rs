@@ -16,6 +16,7 @@ mod demo_site;
 mod https;
 mod live_resume;
 mod real_cameras;
+mod redaction;
 mod rtsp_fixture;
 mod ui_app;
 mod ui_cameras;

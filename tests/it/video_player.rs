@@ -563,9 +563,25 @@ fn switches_streams_by_tile_size_keeping_the_last_frame() {
         "playing",
         is_playing_with_frame,
     );
-    std::thread::sleep(Duration::from_millis(150));
-    idle.engine.end_frame();
-    assert_eq!(idle.engine.active_players(), 0);
+    // Not drawn any more: its player stops once idle for 100 ms.
+    let t0 = Instant::now();
+    loop {
+        idle.engine.end_frame();
+        if idle.engine.active_players() == 0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "an undrawn player still runs after {:?}",
+            t0.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(90),
+        "stopped before its idle time: {:?}",
+        t0.elapsed()
+    );
     ui.assert_responsive();
 }
 
