@@ -4,7 +4,7 @@
 use egui::{RichText, ScrollArea, Ui};
 
 use super::{format, theme};
-use crate::domain::{Event, EventKind};
+use crate::domain::{Event, EventKind, REDACTED};
 use crate::viewer::AppState;
 
 /// The height of one event row, in points.
@@ -69,24 +69,69 @@ pub fn event_text(state: &AppState, event: &Event) -> String {
         }
         EventKind::AccessRequestResolved { outcome, by, .. } => {
             let outcome = format!("{outcome:?}").to_lowercase();
-            parts.push(match by {
-                Some(by) => format!("{outcome} by {by}"),
-                None => outcome,
-            });
+            parts.push(format!("{outcome}{}", by_whom(by.as_deref())));
         }
         EventKind::CommandCompleted { action, by, .. } => {
-            parts.push(format!("{} by {by}", action.label()));
+            parts.push(format!("{}{}", action.label(), by_whom(Some(by))));
         }
         EventKind::CommandFailed {
             action, by, reason, ..
-        } => parts.push(format!("{} by {by} failed: {reason}", action.label())),
+        } => parts.push(format!(
+            "{}{} failed: {reason}",
+            action.label(),
+            by_whom(Some(by))
+        )),
         EventKind::CredentialChanged {
             credential,
             state: s,
             by,
             ..
-        } => parts.push(format!("badge {credential} {s:?} by {by}").to_lowercase()),
+        } => {
+            let badge = if credential.as_str() == REDACTED {
+                "a badge".to_owned()
+            } else {
+                format!("badge {credential}")
+            };
+            parts.push(format!("{badge} {s:?}{}", by_whom(Some(by))).to_lowercase());
+        }
         _ => {}
     }
     parts.join(" · ")
+}
+
+/// " by <user>", or nothing when there is no user or the role may not see it.
+fn by_whom(by: Option<&str>) -> String {
+    match by {
+        Some(by) if by != REDACTED => format!(" by {by}"),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CommandId, DoorAction, DoorId};
+
+    fn completed(by: &str) -> Event {
+        Event {
+            seq: 1,
+            time: chrono::Utc::now(),
+            kind: EventKind::CommandCompleted {
+                command: CommandId::new("c1"),
+                door: DoorId::new("door-x"),
+                action: DoorAction::Unlock,
+                by: by.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_hidden_user_is_left_out_not_shown_as_a_placeholder() {
+        let state = AppState::new(chrono::Utc::now(), "http://127.0.0.1:1", false);
+        let shown = event_text(&state, &completed("jansen"));
+        assert!(shown.ends_with(" by jansen"), "{shown}");
+        let hidden = event_text(&state, &completed(REDACTED));
+        assert!(!hidden.contains(" by "), "{hidden}");
+        assert!(!hidden.contains(REDACTED), "{hidden}");
+    }
 }
