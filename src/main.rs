@@ -70,6 +70,12 @@ struct SiteArgs {
     /// ...and this private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback (without TLS):
+    /// passwords and session tokens then cross the network in clear text.
+    /// Without it (or `[site] allow_plain_http = true`) the site refuses to
+    /// start there.
+    #[arg(long)]
+    allow_plain_http: bool,
 }
 
 #[derive(Subcommand)]
@@ -166,10 +172,11 @@ fn site(args: SiteArgs) -> ExitCode {
             }
         }
         None => {
-            let config = match SiteConfig::load(&args.config) {
+            let mut config = match SiteConfig::load(&args.config) {
                 Ok(c) => c,
                 Err(e) => return fail(&e),
             };
+            config.allow_plain_http |= args.allow_plain_http;
             let tls = match (args.tls_cert, args.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 _ => None,

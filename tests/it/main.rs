@@ -17,6 +17,7 @@ mod https;
 mod live_resume;
 mod real_cameras;
 mod rtsp_fixture;
+mod sessions_transport;
 mod ui_app;
 mod ui_cameras;
 mod video_player;

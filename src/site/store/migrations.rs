@@ -36,6 +36,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "cardholders and their credentials",
         apply: super::people::v3_people,
     },
+    Migration {
+        to: 4,
+        what: "idempotency keys per scope; when each session was last used",
+        apply: v4_key_scopes_and_session_use,
+    },
 ];
 
 /// The schema version this build writes.
@@ -268,5 +273,43 @@ fn copy_times(tx: &Transaction<'_>, table: &str, key: &str, from: &str, to: &str
         })?;
         write.execute(params![k, time_us(t)])?;
     }
+    Ok(())
+}
+
+/// Version 4 (issue 8, keys and sessions): a command's idempotency key is
+/// unique per `scope` (`user:<name>` for a client's command, `site` for a
+/// key the site makes itself, such as `access-request:<id>`), no longer
+/// across the site, so no client can claim a key the site will use. A
+/// command made before keeps its key under its user's scope. Sessions get
+/// `last_used_us` (for the idle timeout), set to the time of the upgrade,
+/// and an index by user (for revocation).
+pub(super) fn v4_key_scopes_and_session_use(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "
+CREATE TABLE commands_v4 (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    door TEXT NOT NULL,
+    action TEXT NOT NULL,
+    user TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    created_us INTEGER NOT NULL,
+    UNIQUE (scope, idempotency_key)
+);
+INSERT INTO commands_v4 (id, scope, idempotency_key, door, action, user, state, reason, created_us)
+    SELECT id, 'user:' || user, idempotency_key, door, action, user, state, reason, created_us
+    FROM commands;
+DROP TABLE commands;
+ALTER TABLE commands_v4 RENAME TO commands;
+CREATE INDEX commands_state ON commands(state);
+CREATE INDEX commands_created ON commands(created_us);
+
+ALTER TABLE sessions ADD COLUMN last_used_us INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET last_used_us = CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER);
+CREATE INDEX sessions_user ON sessions(username);
+",
+    )?;
     Ok(())
 }
