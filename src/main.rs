@@ -33,6 +33,10 @@ struct Cli {
     /// cameras:3x3, cameras:4x4:fill.
     #[arg(long)]
     view: Option<String>,
+    /// Accept an http:// site address that is not on this machine: the
+    /// password and the session token then cross the network in clear text.
+    #[arg(long)]
+    allow_plain_http: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
             username: cli.user,
             demo_config: cli.demo_config,
             start_view: cli.view,
+            allow_plain_http: cli.allow_plain_http,
         }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
