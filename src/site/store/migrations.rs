@@ -313,3 +313,70 @@ CREATE INDEX sessions_user ON sessions(username);
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+    use super::*;
+
+    /// A store at version 3, with a command and a session as version 3
+    /// wrote them.
+    fn store_at_v3() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for m in &MIGRATIONS[..3] {
+            let tx = conn.transaction().unwrap();
+            (m.apply)(&tx).unwrap();
+            tx.pragma_update(None, "user_version", m.to).unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO commands (id, idempotency_key, door, action, user, state, reason, created_us)
+                 VALUES ('c1', 'access-request:r1', 'door-lobby', 'lock', 'operator', 'completed', NULL, 5);
+             INSERT INTO sessions (token_sha256, username, role, expires_us, revoked)
+                 VALUES ('t1', 'viewer', 'viewer', 9, 0);",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn v4_scopes_old_keys_to_their_user_and_stamps_sessions_with_the_upgrade_time() {
+        let mut conn = store_at_v3();
+        let before = time_us(chrono::Utc::now());
+        assert_eq!(migrate(&mut conn).unwrap(), 3);
+        assert_eq!(user_version(&conn).unwrap(), 4);
+        let (scope, key): (String, String) = conn
+            .query_row(
+                "SELECT scope, idempotency_key FROM commands WHERE id = 'c1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (scope.as_str(), key.as_str()),
+            ("user:operator", "access-request:r1")
+        );
+        // The site's own scope is free for that key now; the user's is not.
+        let insert = "INSERT INTO commands
+             (id, scope, idempotency_key, door, action, user, state, reason, created_us)
+             VALUES (?1, ?2, 'access-request:r1', 'door-lobby', 'access', 'operator', 'pending', NULL, 6)";
+        conn.execute(insert, params!["c2", "site"]).unwrap();
+        assert!(
+            conn.execute(insert, params!["c3", "user:operator"])
+                .is_err()
+        );
+        let used: i64 = conn
+            .query_row(
+                "SELECT last_used_us FROM sessions WHERE token_sha256 = 't1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let after = time_us(chrono::Utc::now());
+        // julianday() is good to about a millisecond.
+        assert!(
+            (before - 1000..=after + 1000).contains(&used),
+            "{before} {used} {after}"
+        );
+    }
+}
