@@ -74,6 +74,7 @@ async fn bench() {
         let mut c = Client::new(&ClientConfig {
             base_url: base.clone(),
             ca_cert: None,
+            allow_plain_http: false,
         })
         .expect("client");
         c.sign_in("viewer", "demo-viewer").await.expect("sign in");

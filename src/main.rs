@@ -33,6 +33,10 @@ struct Cli {
     /// cameras:3x3, cameras:4x4:fill.
     #[arg(long)]
     view: Option<String>,
+    /// Accept an http:// site address that is not on this machine: the
+    /// password and the session token then cross the network in clear text.
+    #[arg(long)]
+    allow_plain_http: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -70,6 +74,12 @@ struct SiteArgs {
     /// ...and this private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address that is not loopback (without TLS):
+    /// passwords and session tokens then cross the network in clear text.
+    /// Without it (or `[site] allow_plain_http = true`) the site refuses to
+    /// start there.
+    #[arg(long)]
+    allow_plain_http: bool,
 }
 
 #[derive(Subcommand)]
@@ -129,6 +139,7 @@ fn main() -> ExitCode {
             username: cli.user,
             demo_config: cli.demo_config,
             start_view: cli.view,
+            allow_plain_http: cli.allow_plain_http,
         }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
@@ -166,10 +177,11 @@ fn site(args: SiteArgs) -> ExitCode {
             }
         }
         None => {
-            let config = match SiteConfig::load(&args.config) {
+            let mut config = match SiteConfig::load(&args.config) {
                 Ok(c) => c,
                 Err(e) => return fail(&e),
             };
+            config.allow_plain_http |= args.allow_plain_http;
             let tls = match (args.tls_cert, args.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 _ => None,

@@ -45,6 +45,8 @@ pub struct ClientOptions {
     pub site: Option<String>,
     /// An extra trusted CA certificate (PEM) for the site.
     pub ca_cert: Option<PathBuf>,
+    /// Accept `http://` to a site that is not on loopback (`--allow-plain-http`).
+    pub allow_plain_http: bool,
     /// Prefills the sign-in form.
     pub username: Option<String>,
     /// The demo site's `site.toml`; found next to the program when none.
@@ -129,6 +131,7 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
         crate::client::Client::new(&crate::client::ClientConfig {
             base_url: base_url.clone(),
             ca_cert: opts.ca_cert.clone(),
+            allow_plain_http: opts.allow_plain_http,
         })?;
     }
 
@@ -143,6 +146,7 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
     let worker_config = worker::WorkerConfig {
         site,
         ca_cert: opts.ca_cert.clone(),
+        allow_plain_http: opts.allow_plain_http,
         auto_sign_in,
     };
     let username = opts.username.clone();

@@ -62,6 +62,8 @@ pub enum SiteSource {
 pub struct WorkerConfig {
     pub site: SiteSource,
     pub ca_cert: Option<PathBuf>,
+    /// Accept `http://` to a site that is not on loopback.
+    pub allow_plain_http: bool,
     /// Sign in with these as soon as the site is there (the demo's operator).
     pub auto_sign_in: Option<(String, String)>,
 }
@@ -124,6 +126,7 @@ pub async fn run(config: WorkerConfig, mut commands: mpsc::Receiver<Command>, si
     let client = match Client::new(&ClientConfig {
         base_url,
         ca_cert: config.ca_cert,
+        allow_plain_http: config.allow_plain_http,
     }) {
         Ok(c) => c,
         Err(e) => {
@@ -721,6 +724,7 @@ mod tests {
                 base_url: format!("http://{addr}"),
             },
             ca_cert: None,
+            allow_plain_http: false,
             auto_sign_in: None,
         };
         let worker = tokio::spawn(run(config, command_rx, sink));

@@ -146,6 +146,7 @@ mod tests {
         let client = Client::new(&ClientConfig {
             base_url: format!("http://{addr}"),
             ca_cert: None,
+            allow_plain_http: false,
         })
         .unwrap()
         .with_token("tok");

@@ -397,6 +397,7 @@ mod tests {
         Client::new(&ClientConfig {
             base_url,
             ca_cert: None,
+            allow_plain_http: false,
         })
         .unwrap()
         .with_token("tok")
@@ -486,6 +487,7 @@ mod tests {
         let c = Client::new(&ClientConfig {
             base_url: base,
             ca_cert: None,
+            allow_plain_http: false,
         })
         .unwrap()
         .with_token("expired");

@@ -172,6 +172,10 @@ pub struct ClientConfig {
     pub base_url: String,
     /// An extra trusted CA certificate (PEM), for sites with their own CA.
     pub ca_cert: Option<PathBuf>,
+    /// Accept an `http://` address whose host is not loopback (the client's
+    /// `--allow-plain-http`): the password and the session token then cross
+    /// the network in clear text. Without it such an address is refused.
+    pub allow_plain_http: bool,
 }
 
 /// A typed client of the site API v1. Cheap to clone; clones share the
@@ -208,7 +212,7 @@ impl Client {
     pub fn new(config: &ClientConfig) -> Result<Client, ClientError> {
         install_crypto_provider();
 
-        let base_url = check_base_url(&config.base_url)?;
+        let base_url = check_base_url(&config.base_url, config.allow_plain_http)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
             // Under the site's header timeout (default 10 s), which also closes
@@ -530,7 +534,7 @@ impl Client {
 }
 
 /// The base URL, checked and without a trailing slash.
-fn check_base_url(url: &str) -> Result<String, ClientError> {
+fn check_base_url(url: &str, allow_plain_http: bool) -> Result<String, ClientError> {
     let bad = |reason: &str| ClientError::BadUrl {
         reason: reason.to_owned(),
         // Never echo anything that could be a password.
@@ -549,7 +553,27 @@ fn check_base_url(url: &str) -> Result<String, ClientError> {
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(bad("no query or fragment allowed"));
     }
+    if parsed.scheme() == "http" && !allow_plain_http && !is_loopback_host(&parsed) {
+        return Err(bad(
+            "plain http:// to a site that is not on this machine would send the password and \
+             the session in clear text: use https://, or pass --allow-plain-http to accept that",
+        ));
+    }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Whether the address's host is this machine: `localhost` or a loopback
+/// address.
+fn is_loopback_host(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    // An IPv6 host comes in brackets.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 fn redact_userinfo(url: &str) -> String {
@@ -662,13 +686,56 @@ mod tests {
 
     #[test]
     fn base_url_is_checked_and_normalised() {
-        let ok = check_base_url("http://127.0.0.1:8080/").unwrap();
+        let ok = check_base_url("http://127.0.0.1:8080/", false).unwrap();
         assert_eq!(ok, "http://127.0.0.1:8080");
-        let err = check_base_url("https://user:secret@site.example").unwrap_err();
+        let err = check_base_url("https://user:secret@site.example", false).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(!err.to_string().contains("secret"), "{err}");
-        assert!(check_base_url("ftp://site").is_err());
-        assert!(check_base_url("not a url").is_err());
+        assert!(check_base_url("ftp://site", false).is_err());
+        assert!(check_base_url("not a url", false).is_err());
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_site_needs_the_flag() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://localhost:8080/",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]:8080",
+        ] {
+            assert!(check_base_url(local, false).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://192.0.2.7:8080",
+            "http://site.example",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://[fd00::2]:8080",
+            "http://0.0.0.0:8080",
+        ] {
+            let err = check_base_url(remote, false).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{remote}");
+            assert!(
+                err.to_string().contains("--allow-plain-http"),
+                "{remote}: {err}"
+            );
+            assert!(
+                check_base_url(remote, true).is_ok(),
+                "{remote} with the flag"
+            );
+            let tls = remote.replacen("http://", "https://", 1);
+            assert!(check_base_url(&tls, false).is_ok(), "{tls}");
+        }
+        // Through Client::new too.
+        let err = Client::new(&ClientConfig {
+            base_url: "http://192.0.2.7:8080".into(),
+            ca_cert: None,
+            allow_plain_http: false,
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
     }
 
     #[test]
@@ -683,6 +750,7 @@ mod tests {
         let c = Client::new(&ClientConfig {
             base_url: "http://127.0.0.1:1".into(),
             ca_cert: None,
+            allow_plain_http: false,
         })
         .unwrap()
         .with_token("s3cr3t-token");
@@ -694,6 +762,7 @@ mod tests {
         let err = Client::new(&ClientConfig {
             base_url: "https://127.0.0.1:1".into(),
             ca_cert: Some("/nonexistent/ca.pem".into()),
+            allow_plain_http: false,
         })
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
@@ -708,6 +777,7 @@ mod tests {
         let c = Client::new(&ClientConfig {
             base_url: format!("http://127.0.0.1:{port}"),
             ca_cert: None,
+            allow_plain_http: false,
         })
         .unwrap()
         .with_token("t");
@@ -761,6 +831,7 @@ mod tests {
         let mut c = Client::new(&ClientConfig {
             base_url: format!("http://{addr}"),
             ca_cert: None,
+            allow_plain_http: false,
         })
         .unwrap();
         assert_eq!(

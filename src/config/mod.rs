@@ -150,6 +150,12 @@ struct SiteSection {
     /// See [`ConnectionLimits::max_connections`]. Default: 512.
     #[serde(default = "default_max_connections")]
     max_connections: usize,
+    /// A session not used for this long ends. Default: 30 minutes.
+    #[serde(default = "default_session_idle")]
+    session_idle_secs: u64,
+    /// Serve plain HTTP on an address that is not loopback. Default: false.
+    #[serde(default)]
+    allow_plain_http: bool,
 }
 
 fn default_session_ttl() -> u64 {
@@ -170,6 +176,13 @@ fn default_idle_timeout() -> u64 {
 fn default_max_connections() -> usize {
     512
 }
+fn default_session_idle() -> u64 {
+    30 * 60
+}
+
+/// The shortest idle timeout of a session: its use is written at most
+/// every 15 s to a minute, so a shorter one would end sessions in use.
+pub const MIN_SESSION_IDLE_SECS: u64 = 60;
 
 /// How the site's HTTP(S) server bounds its connections (`[site]` keys), so
 /// slow or idle clients cannot pin it.
@@ -476,6 +489,13 @@ pub struct SiteConfig {
     pub file: PathBuf,
     pub site: SiteInfo,
     pub session_ttl_secs: u64,
+    /// A session not used for this long ends (every authenticated call and
+    /// every open live stream counts as use).
+    pub session_idle_secs: u64,
+    /// Serve plain HTTP on an address that is not loopback (`[site]`
+    /// `allow_plain_http`, or `watchdesk site --allow-plain-http`). Without
+    /// it the site refuses to start there; TLS on any address is fine.
+    pub allow_plain_http: bool,
     pub command_timeout_ms: u64,
     pub request_timeout_secs: u64,
     pub connections: ConnectionLimits,
@@ -543,6 +563,12 @@ impl SiteConfig {
                 "max_connections",
                 "site.max_connections",
                 "must be at least 1".to_owned(),
+            ),
+            (
+                s.session_idle_secs < MIN_SESSION_IDLE_SECS,
+                "session_idle_secs",
+                "site.session_idle_secs",
+                format!("must be at least {MIN_SESSION_IDLE_SECS}"),
             ),
         ] {
             if bad {
@@ -857,6 +883,8 @@ impl SiteConfig {
                 demo: s.demo,
             },
             session_ttl_secs: s.session_ttl_secs,
+            session_idle_secs: s.session_idle_secs,
+            allow_plain_http: s.allow_plain_http,
             command_timeout_ms: s.command_timeout_ms,
             request_timeout_secs: s.request_timeout_secs,
             connections: ConnectionLimits {
@@ -1254,6 +1282,8 @@ mod tests {
         assert_eq!(cfg.connections, ConnectionLimits::default());
         assert_eq!(cfg.connections.header_timeout_ms, 10_000);
         assert_eq!(cfg.connections.max_connections, 512);
+        assert_eq!(cfg.session_idle_secs, 30 * 60);
+        assert!(!cfg.allow_plain_http);
         // Set: taken as written (the lines land in `[site]`, the last table).
         let set = "header_timeout_ms = 1500\nidle_timeout_ms = 9000\nmax_connections = 64\n";
         let cfg = load_cams(set, &[]).expect("loads");
@@ -1265,6 +1295,9 @@ mod tests {
                 max_connections: 64,
             }
         );
+        let set = "session_idle_secs = 600\nallow_plain_http = true\n";
+        let cfg = load_cams(set, &[]).expect("loads");
+        assert_eq!((cfg.session_idle_secs, cfg.allow_plain_http), (600, true));
         // (line, key, words in the message); [site] takes lines 1-7, a blank line 8.
         let cases = [
             (
@@ -1284,6 +1317,12 @@ mod tests {
                 9,
                 "site.max_connections",
                 "at least 1",
+            ),
+            (
+                "session_idle_secs = 59\n",
+                9,
+                "site.session_idle_secs",
+                "at least 60",
             ),
         ];
         for (text, line, key, words) in cases {

@@ -23,11 +23,13 @@ pub enum Permission {
     ManageCredentials,
     /// Read and verify the audit trail.
     ViewAudit,
+    /// End other users' sessions (revocation).
+    ManageSessions,
 }
 
 impl Permission {
     /// Every permission, for tables and tests.
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::ViewSite,
         Permission::SearchEvents,
         Permission::CommandDoor,
@@ -36,6 +38,7 @@ impl Permission {
         Permission::ViewCardholders,
         Permission::ManageCredentials,
         Permission::ViewAudit,
+        Permission::ManageSessions,
     ];
 
     /// A short name for messages.
@@ -49,6 +52,7 @@ impl Permission {
             Permission::ViewCardholders => "view cardholders",
             Permission::ManageCredentials => "manage credentials",
             Permission::ViewAudit => "view the audit trail",
+            Permission::ManageSessions => "revoke sessions",
         }
     }
 }
@@ -66,6 +70,7 @@ pub fn allowed(role: Role, permission: Permission) -> bool {
         ViewCardholders => matches!(role, Operator | Supervisor | Investigator | Admin),
         ManageCredentials => matches!(role, Supervisor | Admin),
         ViewAudit => matches!(role, Supervisor | Investigator | Admin),
+        ManageSessions => matches!(role, Admin),
     }
 }
 
@@ -109,6 +114,7 @@ mod tests {
             (ViewCardholders, false, true, true, true, true),
             (ManageCredentials, false, false, true, false, true),
             (ViewAudit, false, false, true, true, true),
+            (ManageSessions, false, false, false, false, true),
         ];
         assert_eq!(table.len(), Permission::ALL.len());
         for (p, v, o, s, i, a) in table {
@@ -122,7 +128,7 @@ mod tests {
                 assert_eq!(allowed(role, p), want, "{role} / {p:?}");
             }
         }
-        assert_eq!(matrix().len(), 5 * 8);
+        assert_eq!(matrix().len(), 5 * 9);
         assert!(matrix().iter().all(|&(r, p, ok)| allowed(r, p) == ok));
     }
 

@@ -35,6 +35,7 @@ use super::audit::{AuditQuery, actions};
 use super::auth::Principal;
 use super::core::{Actor, CoreError, SiteCore, StreamItem, command_target};
 use super::fault;
+use super::sessions::Revoke;
 use super::store::EventQuery;
 
 /// Largest accepted request body.
@@ -71,6 +72,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(sign_in))
         .routes(routes!(sign_out))
         .routes(routes!(session))
+        .routes(routes!(revoke_sessions))
         .routes(routes!(snapshot))
         .routes(routes!(event_stream))
         .routes(routes!(search_events))
@@ -669,6 +671,74 @@ async fn session(caller: Caller) -> Json<Session> {
     })
 }
 
+/// Whose sessions to revoke: exactly one of `user` and `all`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RevokeSessions {
+    /// Every session of this user.
+    user: Option<String>,
+    /// `true`: every session of every user (but the caller's own).
+    all: Option<bool>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct RevokedBody {
+    /// How many live sessions were revoked.
+    revoked: usize,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/revoke",
+    tag = "auth",
+    summary = "Revoke one user's sessions, or everyone's",
+    description = "Body: `{\"user\": \"name\"}` or `{\"all\": true}`. The caller's own session is never revoked here (sign out to end it), so an admin who revokes everyone stays signed in. A revoked session's calls answer 401 and its live streams end within seconds. Audited, refusals too. Needs the `ManageSessions` permission.",
+    request_body = RevokeSessions,
+    responses(
+        (status = 200, description = "how many sessions were revoked", body = RevokedBody),
+        SignedIn,
+        BadInput,
+        TooLarge,
+    ),
+)]
+async fn revoke_sessions(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RevokeSessions>,
+) -> ApiResult<Response> {
+    let what = match (body.user, body.all) {
+        (Some(user), None) => Some(Revoke::User(user)),
+        (None, Some(true)) => Some(Revoke::All),
+        _ => None,
+    };
+    let target = match &what {
+        Some(Revoke::User(u)) => format!("user:{}", u.chars().take(128).collect::<String>()),
+        _ => "all".to_owned(),
+    };
+    caller.require_audited(
+        &st.core,
+        Permission::ManageSessions,
+        actions::SESSION_REVOKE,
+        &target,
+    )?;
+    let what = match what {
+        Some(Revoke::User(u)) if u.is_empty() || u.len() > 128 => {
+            return Err(ApiFailure::invalid("user must be 1 to 128 bytes"));
+        }
+        Some(w) => w,
+        None => {
+            return Err(ApiFailure::invalid(
+                "send either {\"user\": \"name\"} or {\"all\": true}",
+            ));
+        }
+    };
+    let revoked = st
+        .core
+        .sessions()
+        .revoke(&caller.principal, &caller.source, &what)?;
+    Ok(Json(RevokedBody { revoked }).into_response())
+}
+
 // ---- site state and events -----------------------------------------------------
 
 #[utoipa::path(
@@ -704,7 +774,7 @@ struct StreamQuery {
     path = "/api/v1/events/stream",
     tag = "events",
     summary = "Live events (Server-Sent Events)",
-    description = "Replays missed events (after `Last-Event-ID` or `after`) from the store, then live ones; never a gap, never a duplicate. Each SSE `id` is the event's `seq`, its `event` the type, its data an `Event`. A replay is a search of the log: a role without the `SearchEvents` permission gets live events only, from the moment it connects; its `Last-Event-ID` and `after` are checked, then ignored (not refused: a browser's EventSource and the client resend `Last-Event-ID` on every reconnect, and a 403 there would cut such a role off the live stream). Needs the `ViewSite` permission.",
+    description = "Replays missed events (after `Last-Event-ID` or `after`) from the store, then live ones; never a gap, never a duplicate. Each SSE `id` is the event's `seq`, its `event` the type, its data an `Event`. A replay is a search of the log: a role without the `SearchEvents` permission gets live events only, from the moment it connects; its `Last-Event-ID` and `after` are checked, then ignored (not refused: a browser's EventSource and the client resend `Last-Event-ID` on every reconnect, and a 403 there would cut such a role off the live stream). The stream ends with its session: at once when it is revoked, else within 5 s of its expiry or idle timeout; an open stream counts as use of its session. Needs the `ViewSite` permission.",
     params(StreamQuery, ("Last-Event-ID" = Option<u64>, Header, description = "resume after this sequence number")),
     responses(
         (status = 200, description = "an endless `text/event-stream` of `Event`s and `: hb` heartbeats", content_type = "text/event-stream", body = crate::domain::Event),
@@ -743,7 +813,9 @@ async fn event_stream(
     let after = after.filter(|_| caller.require(Permission::SearchEvents).is_ok());
     let rx = st.core.events().stream(after);
     let redaction = caller.redaction();
-    let stream = ReceiverStream::new(rx).map(move |item| {
+    // The stream ends with its session (revoked, expired, idle).
+    let ended = st.core.sessions().ended(&caller.principal);
+    let stream = ReceiverStream::new(rx).take_until(ended).map(move |item| {
         Ok(match item {
             StreamItem::Heartbeat => sse::Event::default().comment("hb"),
             StreamItem::Event(e) => {

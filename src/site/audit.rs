@@ -36,6 +36,8 @@ pub mod actions {
     pub const SIGN_OUT: &str = "session.sign_out";
     /// A user name or address backed off after failed sign-ins.
     pub const SIGN_IN_BACKOFF: &str = "session.sign_in_backoff";
+    pub const SESSION_REVOKE: &str = "session.revoke";
+    pub const FAULT_INJECTION: &str = "fault.inject";
 }
 
 /// Who does something, and from where (the peer IP), for the audit trail.

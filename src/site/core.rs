@@ -342,6 +342,7 @@ impl SiteCore {
         // Whatever changed between `new` and the subscription.
         self.doors.resync();
         tasks.push(self.requests.run_expiry());
+        tasks.push(self.sessions.run_purge());
         tasks
     }
 

@@ -20,7 +20,7 @@ use super::controller::ControllerEvent;
 use super::env::SiteEnv;
 use super::error::CoreError;
 use super::events::EventLog;
-use super::store::{CommandInsert, CommandRow};
+use super::store::{CommandInsert, CommandRow, SITE_KEY_SCOPE, user_key_scope};
 
 /// Longest accepted idempotency key.
 const MAX_KEY_LEN: usize = 200;
@@ -170,16 +170,32 @@ impl Doors {
         }
         // A door no driver drives cannot be commanded: unavailable (503).
         self.env.drivers.for_door(door)?;
-        self.start_command(actor, door, cmd.action, key, true)
+        // A client's key is unique among its user's keys only, so no client
+        // can claim a key the site makes (such as `access-request:<id>`).
+        let scope = user_key_scope(&actor.username);
+        self.start_in_scope(actor, door, cmd.action, &scope, key, true)
     }
 
-    /// Records a command under its idempotency key and starts it (or
-    /// answers with the first command of that key).
+    /// Records a command under an idempotency key the site made (scope
+    /// [`SITE_KEY_SCOPE`]) and starts it (or answers with the first command
+    /// of that key).
     pub fn start_command(
         self: &Arc<Self>,
         actor: &Actor,
         door: &DoorId,
         action: DoorAction,
+        key: &str,
+        audited: bool,
+    ) -> Result<CommandInfo, CoreError> {
+        self.start_in_scope(actor, door, action, SITE_KEY_SCOPE, key, audited)
+    }
+
+    fn start_in_scope(
+        self: &Arc<Self>,
+        actor: &Actor,
+        door: &DoorId,
+        action: DoorAction,
+        scope: &str,
         key: &str,
         audited: bool,
     ) -> Result<CommandInfo, CoreError> {
@@ -191,6 +207,7 @@ impl Doors {
                 state: CommandState::Pending,
                 reason: None,
             },
+            scope: scope.to_owned(),
             idempotency_key: key.to_owned(),
             user: actor.username.clone(),
             created: self.env.clock.now(),

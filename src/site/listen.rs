@@ -11,9 +11,15 @@
 //!   connection still holds its socket, and the limit is there to bound
 //!   exactly that; a client sees the close at once and retries with its
 //!   backoff, while clients already connected keep being served.
+//!
+//! And whether to serve at all ([`check_plain_http`]): plain HTTP on an
+//! address that is not loopback sends passwords and tokens in clear text,
+//! so the site refuses it unless `allow_plain_http` says so explicitly
+//! (then it warns); HTTPS is fine on any address.
 
 use std::future::{Ready, ready};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,6 +31,33 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
 use crate::config::ConnectionLimits;
+
+/// Whether the site may serve on `addr`: HTTPS anywhere, plain HTTP on a
+/// loopback address, or plain HTTP elsewhere only when `allow_plain_http`
+/// (logged as a warning). The error names the way out.
+pub(crate) fn check_plain_http(
+    addr: SocketAddr,
+    https: bool,
+    allow_plain_http: bool,
+) -> Result<(), String> {
+    if https || addr.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    if allow_plain_http {
+        tracing::warn!(
+            %addr,
+            "serving plain HTTP on an address that is not loopback (allow_plain_http): \
+             passwords and session tokens cross the network in clear text"
+        );
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to serve plain HTTP on {addr}, which is not a loopback address: passwords \
+         and session tokens would cross the network in clear text. Serve HTTPS (--tls-cert and \
+         --tls-key), listen on loopback (127.0.0.1), or accept the risk explicitly with \
+         --allow-plain-http (config: [site] allow_plain_http = true)"
+    ))
+}
 
 /// Sets the header and first-request timeouts on a server.
 pub(crate) fn bound<A: axum_server::Address, Acc>(
@@ -212,6 +245,35 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const IDLE: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn plain_http_off_loopback_needs_the_flag() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for a in [
+            "127.0.0.1:8080",
+            "127.3.2.1:0",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+        ] {
+            assert_eq!(check_plain_http(addr(a), false, false), Ok(()), "{a}");
+        }
+        for a in [
+            "0.0.0.0:8080",
+            "192.0.2.7:8080",
+            "[::]:8080",
+            "[fd00::2]:80",
+        ] {
+            let err = check_plain_http(addr(a), false, false).unwrap_err();
+            assert!(
+                err.contains("--allow-plain-http") && err.contains("allow_plain_http = true"),
+                "{a}: {err}"
+            );
+            assert!(err.contains(a), "{a}: {err}");
+            // Allowed explicitly, or over TLS: served.
+            assert_eq!(check_plain_http(addr(a), false, true), Ok(()), "{a}");
+            assert_eq!(check_plain_http(addr(a), true, false), Ok(()), "{a}");
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_connection_fails_after_the_idle_time() {

@@ -222,6 +222,8 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         fault_injection,
         tls,
     } = opts;
+    listen::check_plain_http(listen, tls.is_some(), config.allow_plain_http)
+        .map_err(SiteError::Invalid)?;
     let mut config = config;
     if config.video.demo_cameras && config.video.rtsp_port == 0 {
         // Fix the RTSP port now, so the snapshot's camera URLs are right from
@@ -1036,6 +1038,7 @@ mod tests {
         // Fault injection: drop-streams ends the open stream.
         let dropped = c
             .post(format!("{base}/api/v1/fault/drop-streams"))
+            .json(&json!({}))
             .send()
             .await
             .unwrap();

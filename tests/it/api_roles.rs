@@ -149,6 +149,10 @@ async fn call(
             Some(json!({"username": "viewer", "password": "demo-viewer"})),
         ),
         ("POST", "/api/v1/auth/sign-out") => (case.template.clone(), Some(json!({}))),
+        // Nobody has that name: the matrix's own sessions live on.
+        ("POST", "/api/v1/sessions/revoke") => {
+            (case.template.clone(), Some(json!({"user": "nobody-here"})))
+        }
         ("POST", "/api/v1/doors/{id}/commands") => {
             let (door, action) = match case.action {
                 Some(DoorAction::Lockdown) => ("door-lab", "lockdown"),
@@ -192,7 +196,7 @@ async fn call(
         ("POST", "/api/v1/fault/controller") => {
             (case.template.clone(), Some(json!({"online": true})))
         }
-        ("POST", "/api/v1/fault/drop-streams") => (case.template.clone(), None),
+        ("POST", "/api/v1/fault/drop-streams") => (case.template.clone(), Some(json!({}))),
         ("POST", "/api/v1/fault/flood") => (
             case.template.clone(),
             Some(json!({"rate_per_sec": 1000, "count": 1})),

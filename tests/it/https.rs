@@ -116,6 +116,7 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
     let mut trusting = Client::new(&ClientConfig {
         base_url: url.clone(),
         ca_cert: Some(ca),
+        allow_plain_http: false,
     })
     .unwrap();
     let session = trusting
@@ -131,6 +132,7 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
     let mut stranger = Client::new(&ClientConfig {
         base_url: url,
         ca_cert: None,
+        allow_plain_http: false,
     })
     .unwrap();
     let err = stranger

@@ -18,6 +18,7 @@ async fn client(site: &common::TestSite) -> Client {
     let mut c = Client::new(&ClientConfig {
         base_url: site.handle.base_url(),
         ca_cert: None,
+        allow_plain_http: false,
     })
     .unwrap();
     c.sign_in("operator", "demo-operator").await.unwrap();

@@ -18,6 +18,7 @@ mod live_resume;
 mod real_cameras;
 mod redaction;
 mod rtsp_fixture;
+mod sessions_transport;
 mod ui_app;
 mod ui_cameras;
 mod video_player;

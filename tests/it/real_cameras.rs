@@ -484,6 +484,7 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
                         base_url: site.handle.base_url(),
                     },
                     ca_cert: None,
+                    allow_plain_http: false,
                     auto_sign_in: Some(("viewer".into(), "demo-viewer".into())),
                 },
                 command_rx,

@@ -49,6 +49,7 @@ async fn a_viewer_reads_the_state_again_after_the_link_comes_back() {
                 base_url: site.handle.base_url(),
             },
             ca_cert: None,
+            allow_plain_http: false,
             auto_sign_in: Some(("viewer".into(), "demo-viewer".into())),
         },
         command_rx,

@@ -36,6 +36,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "cardholders and their credentials",
         apply: super::people::v3_people,
     },
+    Migration {
+        to: 4,
+        what: "idempotency keys per scope; when each session was last used",
+        apply: v4_key_scopes_and_session_use,
+    },
 ];
 
 /// The schema version this build writes.
@@ -269,4 +274,109 @@ fn copy_times(tx: &Transaction<'_>, table: &str, key: &str, from: &str, to: &str
         write.execute(params![k, time_us(t)])?;
     }
     Ok(())
+}
+
+/// Version 4 (issue 8, keys and sessions): a command's idempotency key is
+/// unique per `scope` (`user:<name>` for a client's command, `site` for a
+/// key the site makes itself, such as `access-request:<id>`), no longer
+/// across the site, so no client can claim a key the site will use. A
+/// command made before keeps its key under its user's scope. Sessions get
+/// `last_used_us` (for the idle timeout), set to the time of the upgrade,
+/// and an index by user (for revocation).
+pub(super) fn v4_key_scopes_and_session_use(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "
+CREATE TABLE commands_v4 (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    door TEXT NOT NULL,
+    action TEXT NOT NULL,
+    user TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    created_us INTEGER NOT NULL,
+    UNIQUE (scope, idempotency_key)
+);
+INSERT INTO commands_v4 (id, scope, idempotency_key, door, action, user, state, reason, created_us)
+    SELECT id, 'user:' || user, idempotency_key, door, action, user, state, reason, created_us
+    FROM commands;
+DROP TABLE commands;
+ALTER TABLE commands_v4 RENAME TO commands;
+CREATE INDEX commands_state ON commands(state);
+CREATE INDEX commands_created ON commands(created_us);
+
+ALTER TABLE sessions ADD COLUMN last_used_us INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET last_used_us = CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER);
+CREATE INDEX sessions_user ON sessions(username);
+",
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+    use super::*;
+
+    /// A store at version 3, with a command and a session as version 3
+    /// wrote them.
+    fn store_at_v3() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for m in &MIGRATIONS[..3] {
+            let tx = conn.transaction().unwrap();
+            (m.apply)(&tx).unwrap();
+            tx.pragma_update(None, "user_version", m.to).unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO commands (id, idempotency_key, door, action, user, state, reason, created_us)
+                 VALUES ('c1', 'access-request:r1', 'door-lobby', 'lock', 'operator', 'completed', NULL, 5);
+             INSERT INTO sessions (token_sha256, username, role, expires_us, revoked)
+                 VALUES ('t1', 'viewer', 'viewer', 9, 0);",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn v4_scopes_old_keys_to_their_user_and_stamps_sessions_with_the_upgrade_time() {
+        let mut conn = store_at_v3();
+        let before = time_us(chrono::Utc::now());
+        assert_eq!(migrate(&mut conn).unwrap(), 3);
+        assert_eq!(user_version(&conn).unwrap(), 4);
+        let (scope, key): (String, String) = conn
+            .query_row(
+                "SELECT scope, idempotency_key FROM commands WHERE id = 'c1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (scope.as_str(), key.as_str()),
+            ("user:operator", "access-request:r1")
+        );
+        // The site's own scope is free for that key now; the user's is not.
+        let insert = "INSERT INTO commands
+             (id, scope, idempotency_key, door, action, user, state, reason, created_us)
+             VALUES (?1, ?2, 'access-request:r1', 'door-lobby', 'access', 'operator', 'pending', NULL, 6)";
+        conn.execute(insert, params!["c2", "site"]).unwrap();
+        assert!(
+            conn.execute(insert, params!["c3", "user:operator"])
+                .is_err()
+        );
+        let used: i64 = conn
+            .query_row(
+                "SELECT last_used_us FROM sessions WHERE token_sha256 = 't1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let after = time_us(chrono::Utc::now());
+        // julianday() is good to about a millisecond.
+        assert!(
+            (before - 1000..=after + 1000).contains(&used),
+            "{before} {used} {after}"
+        );
+    }
 }

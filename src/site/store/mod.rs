@@ -190,12 +190,29 @@ pub struct SessionRow {
     pub role: Role,
     pub expires: Timestamp,
     pub revoked: bool,
+    /// When the session was last used (written at most every so often).
+    pub last_used: Timestamp,
+}
+
+/// How long an idempotency key holds: a reuse within it answers with the
+/// first command, a reuse after it is a new command (site clock).
+pub const IDEMPOTENCY_KEY_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The idempotency-key scope of the keys the site makes itself (such as
+/// `access-request:<id>`), apart from every client's.
+pub const SITE_KEY_SCOPE: &str = "site";
+
+/// The idempotency-key scope of a user's commands.
+pub fn user_key_scope(username: &str) -> String {
+    format!("user:{username}")
 }
 
 /// A stored door command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandRow {
     pub info: CommandInfo,
+    /// Where its key is unique: [`user_key_scope`] or [`SITE_KEY_SCOPE`].
+    pub scope: String,
     pub idempotency_key: String,
     pub user: String,
     pub created: Timestamp,
@@ -395,23 +412,31 @@ impl Store {
 
     // ---- sessions -------------------------------------------------------
 
-    /// Stores a new session under the sha256 (hex) of its token.
+    /// Stores a new session under the sha256 (hex) of its token, used `now`.
     pub fn insert_session(
         &self,
         token_sha256: &str,
         username: &str,
         role: Role,
         expires: Timestamp,
+        now: Timestamp,
     ) -> Result<()> {
         let (token, user) = (token_sha256.to_owned(), username.to_owned());
         self.writer
-            .blocking(move |c| ops::insert_session(c, &token, &user, role, expires))
+            .blocking(move |c| ops::insert_session(c, &token, &user, role, expires, now))
     }
 
     /// The session stored under this token hash, if any.
     pub fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>> {
         let token = token_sha256.to_owned();
         self.reader.blocking(move |c| ops::session(c, &token))
+    }
+
+    /// Records that a session was used at `at`.
+    pub fn touch_session(&self, token_sha256: &str, at: Timestamp) -> Result<()> {
+        let token = token_sha256.to_owned();
+        self.writer
+            .blocking(move |c| ops::touch_session(c, &token, at))
     }
 
     /// Revokes a session. True when one was live.
@@ -421,18 +446,42 @@ impl Store {
             .blocking(move |c| ops::revoke_session(c, &token))
     }
 
-    /// Forgets sessions that expired before `now`.
-    pub fn purge_sessions(&self, now: Timestamp) -> Result<usize> {
-        self.writer.blocking(move |c| ops::purge_sessions(c, now))
+    /// Revokes every live session of `username` (of every user when
+    /// `None`), except the one whose token hash is `except`; returns how
+    /// many.
+    pub fn revoke_sessions(&self, username: Option<&str>, except: Option<&str>) -> Result<usize> {
+        let (user, except) = (username.map(str::to_owned), except.map(str::to_owned));
+        self.writer
+            .blocking(move |c| ops::revoke_sessions(c, user.as_deref(), except.as_deref()))
+    }
+
+    /// Forgets sessions that are revoked, expired by `now`, or last used at
+    /// or before `idle_since`; returns how many.
+    pub fn purge_sessions(&self, now: Timestamp, idle_since: Timestamp) -> Result<usize> {
+        self.writer
+            .blocking(move |c| ops::purge_sessions(c, now, idle_since))
     }
 
     // ---- commands -------------------------------------------------------
 
     /// Records a new pending command, unless its idempotency key was used
-    /// before: then answers with that earlier command.
+    /// in its scope within [`IDEMPOTENCY_KEY_TTL`] before `row.created`:
+    /// then answers with that earlier command.
     pub fn insert_command(&self, row: &CommandRow) -> Result<CommandInsert> {
         let row = row.clone();
-        self.writer.blocking(move |c| ops::insert_command(c, &row))
+        let key_since = row
+            .created
+            .checked_sub_signed(IDEMPOTENCY_KEY_TTL)
+            .unwrap_or(Timestamp::MIN_UTC);
+        self.writer
+            .blocking(move |c| ops::insert_command(c, &row, key_since))
+    }
+
+    /// Forgets the finished commands made before `before` (with them their
+    /// idempotency keys); returns how many.
+    pub fn purge_commands(&self, before: Timestamp) -> Result<usize> {
+        self.writer
+            .blocking(move |c| ops::purge_commands(c, before))
     }
 
     /// A command by id.
@@ -776,6 +825,7 @@ mod tests {
                 state: CommandState::Pending,
                 reason: None,
             },
+            scope: user_key_scope("operator"),
             idempotency_key: "k1".into(),
             user: "operator".into(),
             created: Utc::now(),
@@ -801,12 +851,117 @@ mod tests {
     }
 
     #[test]
+    fn command_keys_are_unique_per_scope_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        let t0 = Utc::now();
+        let row = |id: &str, scope: &str, at: Timestamp| CommandRow {
+            info: CommandInfo {
+                id: CommandId::new(id),
+                door: DoorId::new("d"),
+                action: DoorAction::Access,
+                state: CommandState::Pending,
+                reason: None,
+            },
+            scope: scope.to_owned(),
+            idempotency_key: "access-request:r1".into(),
+            user: "operator".into(),
+            created: at,
+        };
+        let op = user_key_scope("operator");
+        let first = row("c1", &op, t0);
+        assert_eq!(
+            store.insert_command(&first).unwrap(),
+            CommandInsert::Inserted
+        );
+        // The same key in another scope (another user, the site) is another command.
+        for (id, scope) in [
+            ("c2", user_key_scope("admin")),
+            ("c3", SITE_KEY_SCOPE.into()),
+        ] {
+            assert_eq!(
+                store.insert_command(&row(id, &scope, t0)).unwrap(),
+                CommandInsert::Inserted,
+                "{scope}"
+            );
+        }
+        // Within the key's life the first answers; still pending, even after it.
+        let just_before = t0 + IDEMPOTENCY_KEY_TTL - chrono::TimeDelta::microseconds(1);
+        let late = t0 + IDEMPOTENCY_KEY_TTL + chrono::TimeDelta::seconds(1);
+        for (id, at) in [("c4", just_before), ("c5", late)] {
+            match store.insert_command(&row(id, &op, at)).unwrap() {
+                CommandInsert::Existing(f) => assert_eq!(f.info.id, first.info.id, "{id}"),
+                other => panic!("{id}: expected the first command, got {other:?}"),
+            }
+        }
+        // Finished and past its life: the key is free, the old command forgotten.
+        store
+            .finish_command(&first.info.id, CommandState::Completed, None)
+            .unwrap();
+        assert_eq!(
+            store.insert_command(&row("c6", &op, late)).unwrap(),
+            CommandInsert::Inserted
+        );
+        assert!(store.command(&first.info.id).unwrap().is_none());
+        // The purge forgets finished commands made before the cut only.
+        for id in ["c2", "c3"] {
+            store
+                .finish_command(&CommandId::new(id), CommandState::Failed, Some("x"))
+                .unwrap();
+        }
+        assert_eq!(store.purge_commands(t0).unwrap(), 0);
+        let cut = t0 + chrono::TimeDelta::microseconds(1);
+        assert_eq!(store.purge_commands(cut).unwrap(), 2);
+        assert!(store.command(&CommandId::new("c6")).unwrap().is_some());
+    }
+
+    #[test]
+    fn sessions_are_revoked_by_user_or_all_and_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        // Whole microseconds, as stored.
+        let t0 = time_from_us(time_us(Utc::now())).unwrap();
+        let hour = chrono::TimeDelta::hours(1);
+        for (token, user, used) in [
+            ("a1", "alice", t0),
+            ("a2", "alice", t0),
+            ("b1", "bob", t0),
+            ("m1", "admin", t0),
+            ("idle", "carol", t0 - hour),
+        ] {
+            store
+                .insert_session(token, user, Role::Operator, t0 + hour, used)
+                .unwrap();
+        }
+        assert_eq!(store.session("a1").unwrap().unwrap().last_used, t0);
+        let later = t0 + chrono::TimeDelta::seconds(90);
+        store.touch_session("a1", later).unwrap();
+        // Never backwards.
+        store.touch_session("a1", t0).unwrap();
+        assert_eq!(store.session("a1").unwrap().unwrap().last_used, later);
+
+        assert_eq!(store.revoke_sessions(Some("alice"), None).unwrap(), 2);
+        assert_eq!(store.revoke_sessions(Some("alice"), None).unwrap(), 0);
+        assert!(!store.session("b1").unwrap().unwrap().revoked);
+        // Everyone but the caller's own session.
+        assert_eq!(store.revoke_sessions(None, Some("m1")).unwrap(), 2);
+        assert!(!store.session("m1").unwrap().unwrap().revoked);
+        assert!(store.session("b1").unwrap().unwrap().revoked);
+        // Revoked ones, expired ones and idle ones go; m1 stays.
+        let idle_since = t0 - chrono::TimeDelta::minutes(30);
+        assert_eq!(store.purge_sessions(t0, idle_since).unwrap(), 4);
+        assert!(store.session("m1").unwrap().is_some());
+        assert_eq!(store.purge_sessions(t0 + hour, idle_since).unwrap(), 1);
+        assert!(store.session("m1").unwrap().is_none());
+    }
+
+    #[test]
     fn sessions_and_requests_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_in(dir.path()).unwrap();
         let exp = Utc::now() + chrono::Duration::hours(1);
         store
-            .insert_session("abc", "operator", Role::Operator, exp)
+            .insert_session("abc", "operator", Role::Operator, exp, Utc::now())
             .unwrap();
         let s = store.session("abc").unwrap().unwrap();
         assert_eq!(

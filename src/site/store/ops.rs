@@ -173,23 +173,25 @@ pub(super) fn search_events(conn: &Connection, q: &EventQuery) -> Result<Page<Ev
 
 // ---- sessions -------------------------------------------------------
 
-/// Stores a new session under the sha256 (hex) of its token.
+/// Stores a new session under the sha256 (hex) of its token, used `now`.
 pub(super) fn insert_session(
     conn: &Connection,
     token_sha256: &str,
     username: &str,
     role: Role,
     expires: Timestamp,
+    now: Timestamp,
 ) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO sessions (token_sha256, username, role, expires_us, revoked)
-         VALUES (?1, ?2, ?3, ?4, 0)",
+        "INSERT INTO sessions (token_sha256, username, role, expires_us, revoked, last_used_us)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5)",
     )?
     .execute(params![
         token_sha256,
         username,
         role.as_str(),
-        time_us(expires)
+        time_us(expires),
+        time_us(now)
     ])?;
     Ok(())
 }
@@ -198,7 +200,8 @@ pub(super) fn insert_session(
 pub(super) fn session(conn: &Connection, token_sha256: &str) -> Result<Option<SessionRow>> {
     let row = conn
         .prepare_cached(
-            "SELECT username, role, expires_us, revoked FROM sessions WHERE token_sha256 = ?1",
+            "SELECT username, role, expires_us, revoked, last_used_us
+             FROM sessions WHERE token_sha256 = ?1",
         )?
         .query_row(params![token_sha256], |r| {
             Ok((
@@ -206,10 +209,11 @@ pub(super) fn session(conn: &Connection, token_sha256: &str) -> Result<Option<Se
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
             ))
         })
         .optional()?;
-    let Some((username, role, expires_us, revoked)) = row else {
+    let Some((username, role, expires_us, revoked, last_used_us)) = row else {
         return Ok(None);
     };
     let role = role
@@ -220,7 +224,17 @@ pub(super) fn session(conn: &Connection, token_sha256: &str) -> Result<Option<Se
         role,
         expires: time_from_us(expires_us)?,
         revoked: revoked != 0,
+        last_used: time_from_us(last_used_us)?,
     }))
+}
+
+/// Records that a session was used at `at`.
+pub(super) fn touch_session(conn: &Connection, token_sha256: &str, at: Timestamp) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET last_used_us = MAX(last_used_us, ?2) WHERE token_sha256 = ?1",
+    )?
+    .execute(params![token_sha256, time_us(at)])?;
+    Ok(())
 }
 
 /// Revokes a session. True when one was live.
@@ -231,27 +245,65 @@ pub(super) fn revoke_session(conn: &Connection, token_sha256: &str) -> Result<bo
     Ok(n > 0)
 }
 
-/// Forgets sessions that expired before `now`.
-pub(super) fn purge_sessions(conn: &Connection, now: Timestamp) -> Result<usize> {
+/// Revokes every live session of `username` (every user's when `None`),
+/// except the one under `except`; returns how many.
+pub(super) fn revoke_sessions(
+    conn: &Connection,
+    username: Option<&str>,
+    except: Option<&str>,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET revoked = 1
+             WHERE revoked = 0 AND (?1 IS NULL OR username = ?1)
+               AND (?2 IS NULL OR token_sha256 != ?2)",
+        )?
+        .execute(params![username, except])?)
+}
+
+/// Forgets sessions that are revoked, expired by `now`, or last used at or
+/// before `idle_since`.
+pub(super) fn purge_sessions(
+    conn: &Connection,
+    now: Timestamp,
+    idle_since: Timestamp,
+) -> Result<usize> {
     Ok(conn.execute(
-        "DELETE FROM sessions WHERE expires_us < ?1",
-        params![time_us(now)],
+        "DELETE FROM sessions WHERE revoked != 0 OR expires_us <= ?1 OR last_used_us <= ?2",
+        params![time_us(now), time_us(idle_since)],
     )?)
 }
 
 // ---- commands -------------------------------------------------------
 
-/// Records a new pending command, unless its idempotency key was used
-/// before: then answers with that earlier command.
-pub(super) fn insert_command(conn: &Connection, row: &CommandRow) -> Result<CommandInsert> {
+/// Records a new pending command, unless its idempotency key was used in
+/// its scope since `key_since`: then answers with that earlier command. An
+/// older command under the key (finished) is forgotten: the key is free.
+pub(super) fn insert_command(
+    conn: &Connection,
+    row: &CommandRow,
+    key_since: Timestamp,
+) -> Result<CommandInsert> {
+    conn.prepare_cached(
+        "DELETE FROM commands
+         WHERE scope = ?1 AND idempotency_key = ?2 AND created_us < ?3 AND state != ?4",
+    )?
+    .execute(params![
+        row.scope,
+        row.idempotency_key,
+        time_us(key_since),
+        enum_text(&CommandState::Pending)
+    ])?;
     let n = conn
         .prepare_cached(
-            "INSERT INTO commands (id, idempotency_key, door, action, user, state, reason, created_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT(idempotency_key) DO NOTHING",
+            "INSERT INTO commands
+                 (id, scope, idempotency_key, door, action, user, state, reason, created_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(scope, idempotency_key) DO NOTHING",
         )?
         .execute(params![
             row.info.id.as_str(),
+            row.scope,
             row.idempotency_key,
             row.info.door.as_str(),
             enum_text(&row.info.action),
@@ -263,14 +315,34 @@ pub(super) fn insert_command(conn: &Connection, row: &CommandRow) -> Result<Comm
     if n == 1 {
         return Ok(CommandInsert::Inserted);
     }
-    let existing = query_command(conn, "idempotency_key", &row.idempotency_key)?
+    let existing = conn
+        .prepare_cached(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM commands WHERE scope = ?1 AND idempotency_key = ?2"
+        ))?
+        .query_row(params![row.scope, row.idempotency_key], command_from_row)
+        .optional()?
+        .transpose()?
         .ok_or_else(|| StoreError::Corrupt("command insert conflicted on a missing row".into()))?;
     Ok(CommandInsert::Existing(existing))
 }
 
+/// Forgets finished commands made before `before` (their keys are free).
+pub(super) fn purge_commands(conn: &Connection, before: Timestamp) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM commands WHERE created_us < ?1 AND state != ?2",
+        params![time_us(before), enum_text(&CommandState::Pending)],
+    )?)
+}
+
 /// A command by id.
 pub(super) fn command(conn: &Connection, id: &CommandId) -> Result<Option<CommandRow>> {
-    query_command(conn, "id", id.as_str())
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM commands WHERE id = ?1"
+        ))?
+        .query_row(params![id.as_str()], command_from_row)
+        .optional()?;
+    row.transpose()
 }
 
 /// Records how a command ended.
@@ -290,10 +362,9 @@ pub(super) fn fail_stale_commands(conn: &Connection, reason: &str) -> Result<Vec
     let pending = enum_text(&CommandState::Pending);
     let mut stale = Vec::new();
     {
-        let mut stmt = conn.prepare(
-            "SELECT id, idempotency_key, door, action, user, state, reason, created_us
-             FROM commands WHERE state = ?1",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM commands WHERE state = ?1"
+        ))?;
         let rows = stmt.query_map(params![pending], command_from_row)?;
         for r in rows {
             stale.push(r??);
@@ -413,15 +484,20 @@ fn parse_json<T: DeserializeOwned>(body: &str) -> Result<T> {
 
 type RowResult<T> = rusqlite::Result<Result<T>>;
 
+/// The columns [`command_from_row`] reads, in its order.
+const COMMAND_COLUMNS: &str =
+    "id, scope, idempotency_key, door, action, user, state, reason, created_us";
+
 fn command_from_row(r: &rusqlite::Row<'_>) -> RowResult<CommandRow> {
     let id: String = r.get(0)?;
-    let key: String = r.get(1)?;
-    let door: String = r.get(2)?;
-    let action: String = r.get(3)?;
-    let user: String = r.get(4)?;
-    let state: String = r.get(5)?;
-    let reason: Option<String> = r.get(6)?;
-    let created: i64 = r.get(7)?;
+    let scope: String = r.get(1)?;
+    let key: String = r.get(2)?;
+    let door: String = r.get(3)?;
+    let action: String = r.get(4)?;
+    let user: String = r.get(5)?;
+    let state: String = r.get(6)?;
+    let reason: Option<String> = r.get(7)?;
+    let created: i64 = r.get(8)?;
     Ok((|| {
         Ok(CommandRow {
             info: CommandInfo {
@@ -431,27 +507,10 @@ fn command_from_row(r: &rusqlite::Row<'_>) -> RowResult<CommandRow> {
                 state: enum_parse::<CommandState>(&state)?,
                 reason,
             },
+            scope,
             idempotency_key: key,
             user,
             created: time_from_us(created)?,
         })
     })())
-}
-
-fn query_command(conn: &Connection, column: &str, value: &str) -> Result<Option<CommandRow>> {
-    let sql = match column {
-        "id" => {
-            "SELECT id, idempotency_key, door, action, user, state, reason, created_us
-             FROM commands WHERE id = ?1"
-        }
-        _ => {
-            "SELECT id, idempotency_key, door, action, user, state, reason, created_us
-             FROM commands WHERE idempotency_key = ?1"
-        }
-    };
-    let row = conn
-        .prepare_cached(sql)?
-        .query_row(params![value], command_from_row)
-        .optional()?;
-    row.transpose()
 }
