@@ -36,6 +36,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "cardholders and their credentials",
         apply: super::people::v3_people,
     },
+    Migration {
+        to: 4,
+        what: "the audit chain keyed (HMAC-SHA256 under the key beside the store), its head anchored",
+        apply: v4_keyed_audit,
+    },
 ];
 
 /// The schema version this build writes.
@@ -269,4 +274,40 @@ fn copy_times(tx: &Transaction<'_>, table: &str, key: &str, from: &str, to: &str
         write.execute(params![k, time_us(t)])?;
     }
     Ok(())
+}
+
+/// Version 4: the audit chain under the site's key. Adds `audit_head`, checks
+/// the old unkeyed chain, then re-chains every row under the key beside the
+/// store (which [`super::Store::open`] made sure of) and writes the head. When
+/// the old chain does not verify, the rows are kept and re-chained too (so
+/// nothing changes them unseen from now on), and the head records the first
+/// bad one: verification reports it for ever instead of blessing it.
+fn v4_keyed_audit(tx: &Transaction<'_>) -> Result<()> {
+    use crate::site::audit;
+    tx.execute_batch(
+        "
+CREATE TABLE audit_head (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    entries INTEGER NOT NULL,
+    last_id INTEGER NOT NULL,
+    last_mac TEXT NOT NULL,
+    unverified_from INTEGER NOT NULL,
+    mac TEXT NOT NULL
+);
+",
+    )?;
+    let old = audit::verify_unkeyed(tx)?;
+    if let Some(bad) = old.first_bad {
+        tracing::warn!(
+            first_bad = bad,
+            entries = old.entries,
+            "the audit trail's old chain is broken; its rows are kept, re-chained under the key, and reported unverified from entry {bad}"
+        );
+    }
+    let sqlite = tx
+        .path()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| StoreError::Audit("the keyed audit chain needs a store on disk".into()))?;
+    let key = audit::AuditKey::for_upgrade(std::path::Path::new(sqlite))?;
+    audit::rechain(tx, &key, old.first_bad)
 }
