@@ -825,7 +825,7 @@ async fn search_events(
     path = "/api/v1/doors/{id}/commands",
     tag = "doors",
     summary = "Send a door command",
-    description = "Answers 202 with the command pending; the outcome arrives as `command.completed` or `command.failed` and the door's own `door.state_changed`. Needs the `CommandDoor` permission (`Lockdown` for lockdown and release_lockdown).",
+    description = "Answers 202 with the command pending; the outcome arrives as `command.completed` or `command.failed` and the door's own `door.state_changed`. Audited as `pending` before the door is told; when the audit trail cannot be written it answers 503 and does nothing. Needs the `CommandDoor` permission (`Lockdown` for lockdown and release_lockdown).",
     params(("id" = String, Path, description = "door id")),
     request_body = DoorCommand,
     responses(
@@ -835,6 +835,7 @@ async fn search_events(
         NotFound,
         Conflict,
         TooLarge,
+        Unavailable,
     ),
 )]
 async fn door_command(
@@ -925,7 +926,7 @@ async fn answer(
     path = "/api/v1/access-requests/{id}/grant",
     tag = "access",
     summary = "Grant an open access request",
-    description = "A grant momentarily unlocks the door. Audited. Needs the `AnswerRequests` permission.",
+    description = "A grant momentarily unlocks the door. Audited before it is acted on; when the audit trail cannot be written it answers 503 and changes nothing. Needs the `AnswerRequests` permission.",
     params(("id" = String, Path, description = "request id")),
     request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
     responses(
@@ -935,6 +936,7 @@ async fn answer(
         NotFound,
         Conflict,
         TooLarge,
+        Unavailable,
     ),
 )]
 async fn grant_request(
@@ -951,7 +953,7 @@ async fn grant_request(
     path = "/api/v1/access-requests/{id}/deny",
     tag = "access",
     summary = "Deny an open access request",
-    description = "The door stays locked. Audited. Needs the `AnswerRequests` permission.",
+    description = "The door stays locked. Audited before it is acted on; when the audit trail cannot be written it answers 503 and changes nothing. Needs the `AnswerRequests` permission.",
     params(("id" = String, Path, description = "request id")),
     request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
     responses(
@@ -961,6 +963,7 @@ async fn grant_request(
         NotFound,
         Conflict,
         TooLarge,
+        Unavailable,
     ),
 )]
 async fn deny_request(
