@@ -413,6 +413,7 @@ async fn a_failing_audit_write_refuses_commands_and_answers() {
     .await;
     let op = site.token(Role::Operator).await;
     let admin = site.token(Role::Admin).await;
+    let sup = site.token(Role::Supervisor).await;
     let id = open_request(&site, "door-dock").await;
     let db = rusqlite::Connection::open(site.handle.sqlite_path()).unwrap();
     db.execute_batch(
@@ -456,6 +457,24 @@ async fn a_failing_audit_write_refuses_commands_and_answers() {
         open.iter().any(|r| r["id"] == id.as_str()),
         "the request is still open"
     );
+    // A badge change too: refused, the badge as it was.
+    let (status, kind, msg) = api_error(
+        site.put(
+            &sup,
+            "/api/v1/credentials/100107",
+            json!({"state": "disabled"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (503, "unavailable"), "{msg}");
+    let ch: Value = site
+        .get(&sup, "/api/v1/cardholders/ch-002")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ch["credentials"][0]["state"], "active");
     assert_eq!(stored_audit(&site), before);
 
     // Back up: the same key now starts a new command, audited pending
@@ -481,7 +500,6 @@ async fn a_failing_audit_write_refuses_commands_and_answers() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let sup = site.token(Role::Supervisor).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     let entries = loop {
         let entries: Vec<(i64, String, String, String)> = stored_audit(&site)
@@ -524,7 +542,6 @@ async fn a_failing_audit_write_refuses_commands_and_answers() {
         .await
         .unwrap();
     assert_eq!(v["ok"], true, "{v}");
-    drop(sup);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
