@@ -86,10 +86,13 @@ struct SiteArgs {
 enum SiteCommand {
     /// Read a password from standard input and print its argon2 hash for users.toml.
     HashPassword,
-    /// Verify the audit trail's hash chain in a site's data folder.
+    /// Verify the audit trail's keyed chain and its head in a site's data folder.
     VerifyAudit {
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
+        /// The audit key file (default: audit.key beside the store, in the data folder).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
 }
 
@@ -159,8 +162,15 @@ fn site(args: SiteArgs) -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Some(SiteCommand::VerifyAudit { data_dir }) => {
-            match watchdesk::site::verify_audit_dir(&data_dir) {
+        Some(SiteCommand::VerifyAudit { data_dir, key_file }) => {
+            let verified = match key_file {
+                None => watchdesk::site::verify_audit_dir(&data_dir),
+                Some(key) => watchdesk::site::audit::verify_audit_file_with_key(
+                    &data_dir.join("site.sqlite"),
+                    &key,
+                ),
+            };
+            match verified {
                 Ok(v) if v.ok => {
                     println!("audit chain intact: {} entries", v.entries);
                     ExitCode::SUCCESS

@@ -909,7 +909,7 @@ async fn search_events(
     path = "/api/v1/doors/{id}/commands",
     tag = "doors",
     summary = "Send a door command",
-    description = "Answers 202 with the command pending; the outcome arrives as `command.completed` or `command.failed` and the door's own `door.state_changed`. Needs the `CommandDoor` permission (`Lockdown` for lockdown and release_lockdown).",
+    description = "Answers 202 with the command pending; the outcome arrives as `command.completed` or `command.failed` and the door's own `door.state_changed`. Audited as `pending` before the door is told; when the audit trail cannot be written it answers 503 and does nothing. Needs the `CommandDoor` permission (`Lockdown` for lockdown and release_lockdown).",
     params(("id" = String, Path, description = "door id")),
     request_body = DoorCommand,
     responses(
@@ -919,6 +919,7 @@ async fn search_events(
         NotFound,
         Conflict,
         TooLarge,
+        Unavailable,
     ),
 )]
 async fn door_command(
@@ -1017,7 +1018,7 @@ async fn answer(
     path = "/api/v1/access-requests/{id}/grant",
     tag = "access",
     summary = "Grant an open access request",
-    description = "A grant momentarily unlocks the door. Audited. Needs the `AnswerRequests` permission.",
+    description = "A grant momentarily unlocks the door. Audited before it is acted on; when the audit trail cannot be written it answers 503 and changes nothing. Needs the `AnswerRequests` permission.",
     params(("id" = String, Path, description = "request id")),
     request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
     responses(
@@ -1027,6 +1028,7 @@ async fn answer(
         NotFound,
         Conflict,
         TooLarge,
+        Unavailable,
     ),
 )]
 async fn grant_request(
@@ -1043,7 +1045,7 @@ async fn grant_request(
     path = "/api/v1/access-requests/{id}/deny",
     tag = "access",
     summary = "Deny an open access request",
-    description = "The door stays locked. Audited. Needs the `AnswerRequests` permission.",
+    description = "The door stays locked. Audited before it is acted on; when the audit trail cannot be written it answers 503 and changes nothing. Needs the `AnswerRequests` permission.",
     params(("id" = String, Path, description = "request id")),
     request_body(content = Option<Decision>, description = "an optional reason; the body may be empty"),
     responses(
@@ -1053,6 +1055,7 @@ async fn grant_request(
         NotFound,
         Conflict,
         TooLarge,
+        Unavailable,
     ),
 )]
 async fn deny_request(

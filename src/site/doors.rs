@@ -15,7 +15,7 @@ use crate::domain::{
     DoorStatus, EventKind,
 };
 
-use super::audit::{Actor, AuditTrail, actions};
+use super::audit::{Actor, AuditTrail, PENDING, actions};
 use super::controller::ControllerEvent;
 use super::env::SiteEnv;
 use super::error::CoreError;
@@ -178,7 +178,10 @@ impl Doors {
 
     /// Records a command under an idempotency key the site made (scope
     /// [`SITE_KEY_SCOPE`]) and starts it (or answers with the first command
-    /// of that key).
+    /// of that key). An `audited` command writes its audit entry (outcome
+    /// `pending`) in the same transaction as the command, before the driver
+    /// hears of it: when the entry cannot be written, nothing is recorded or
+    /// sent and the answer is 503.
     pub fn start_command(
         self: &Arc<Self>,
         actor: &Actor,
@@ -212,7 +215,21 @@ impl Doors {
             user: actor.username.clone(),
             created: self.env.clock.now(),
         };
-        match self.env.store.insert_command(&row)? {
+        let (inserted, pending) = if audited {
+            let (inserted, entry) = self.env.store.insert_command_audited(
+                &row,
+                self.audit.writer(
+                    actor,
+                    actions::DOOR_COMMAND,
+                    &command_target(door, action),
+                    PENDING,
+                ),
+            )?;
+            (inserted, entry.map(|e| e.id))
+        } else {
+            (self.env.store.insert_command(&row)?, None)
+        };
+        match inserted {
             CommandInsert::Existing(first) => {
                 if &first.info.door == door && first.info.action == action {
                     Ok(first.info)
@@ -230,14 +247,17 @@ impl Doors {
                 let actor = actor.clone();
                 self.env
                     .tasks
-                    .spawn(async move { doors.run_command(info, actor, audited).await });
+                    .spawn(async move { doors.run_command(info, actor, pending).await });
                 Ok(row.info)
             }
         }
     }
 
-    async fn run_command(self: Arc<Self>, info: CommandInfo, actor: Actor, audited: bool) {
+    /// Carries a command out; `pending` is its audit entry, completed here
+    /// with a new entry (`ok`, `failed: …` or `timeout`).
+    async fn run_command(self: Arc<Self>, info: CommandInfo, actor: Actor, pending: Option<u64>) {
         let timeout_ms = self.cfg.command_timeout_ms;
+        let mut timed_out = false;
         let failure = match self.env.drivers.for_door(&info.door) {
             Err(e) => Some(e.to_string()),
             Ok(driver) => {
@@ -251,7 +271,10 @@ impl Doors {
                         None
                     }
                     Some(Err(refused)) => Some(refused.to_string()),
-                    None => Some(format!("the door did not confirm within {timeout_ms} ms")),
+                    None => {
+                        timed_out = true;
+                        Some(format!("the door did not confirm within {timeout_ms} ms"))
+                    }
                 }
             }
         };
@@ -285,16 +308,18 @@ impl Doors {
         if let Err(e) = self.log.append(kind) {
             tracing::error!(command = %info.id, "cannot log a command's outcome: {e:#}");
         }
-        if audited {
-            let outcome = match &failure {
-                None => "completed".to_owned(),
+        if let Some(pending) = pending {
+            let result = match &failure {
+                None => "ok".to_owned(),
+                Some(_) if timed_out => "timeout".to_owned(),
                 Some(reason) => format!("failed: {reason}"),
             };
-            self.audit.record(
+            self.audit.complete(
                 &actor,
                 actions::DOOR_COMMAND,
                 &command_target(&info.door, info.action),
-                &outcome,
+                pending,
+                &result,
             );
         }
     }
@@ -423,6 +448,17 @@ mod tests {
     }
 
     fn fixture(bind: bool) -> Fixture {
+        fixture_with(|_, cfg| {
+            let sim = SimulatedController::new(&cfg.doors, &cfg.controller);
+            if bind {
+                Drivers::simulated(sim)
+            } else {
+                Drivers::new()
+            }
+        })
+    }
+
+    fn fixture_with(drivers: impl FnOnce(&Arc<Store>, &SiteConfig) -> Drivers) -> Fixture {
         let mut cfg =
             SiteConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"))
                 .unwrap();
@@ -430,12 +466,7 @@ mod tests {
         cfg.command_timeout_ms = 1000;
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open_in(dir.path()).unwrap());
-        let sim = SimulatedController::new(&cfg.doors, &cfg.controller);
-        let drivers = if bind {
-            Drivers::simulated(sim)
-        } else {
-            Drivers::new()
-        };
+        let drivers = drivers(&store, &cfg);
         let clock = SimulatedClock::new(chrono::Utc::now());
         let env = SiteEnv::with_clock(Arc::new(clock.clone()), store, drivers);
         let log = Arc::new(EventLog::open(&env).unwrap());
@@ -566,6 +597,165 @@ mod tests {
             "{failed:?}"
         );
         assert_eq!(f.clock.sleepers(), 0);
+    }
+
+    /// A driver that never answers, and notes, when it is told of a
+    /// command, whether the audit trail already holds its pending entry.
+    struct Silent {
+        store: Arc<Store>,
+        told: Arc<Mutex<Vec<bool>>>,
+        events: broadcast::Sender<ControllerEvent>,
+    }
+
+    impl crate::site::controller::DoorController for Silent {
+        fn statuses(&self) -> Vec<(DoorId, DoorStatus)> {
+            vec![(DoorId::new("door-lobby"), DoorStatus::locked_closed())]
+        }
+
+        fn command(
+            &self,
+            _door: &DoorId,
+            _action: DoorAction,
+        ) -> futures_util::future::BoxFuture<
+            'static,
+            Result<DoorStatus, crate::site::controller::ControllerError>,
+        > {
+            let pending = crate::site::audit::search(
+                &self.store,
+                &crate::site::audit::AuditQuery {
+                    action: Some(actions::DOOR_COMMAND.into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| e.outcome == PENDING && e.target == "door-lobby:unlock");
+            self.told.lock().unwrap().push(pending);
+            Box::pin(std::future::pending())
+        }
+
+        fn subscribe(&self) -> broadcast::Receiver<ControllerEvent> {
+            self.events.subscribe()
+        }
+    }
+
+    fn silent_fixture() -> (Fixture, Arc<Mutex<Vec<bool>>>) {
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let t = Arc::clone(&told);
+        let f = fixture_with(move |store, _| {
+            let mut d = Drivers::new();
+            d.register(
+                "silent",
+                Arc::new(Silent {
+                    store: Arc::clone(store),
+                    told: t,
+                    events: broadcast::channel(4).0,
+                }),
+            );
+            d.bind(DoorId::new("door-lobby"), "silent").unwrap();
+            d
+        });
+        (f, told)
+    }
+
+    fn door_audit(f: &Fixture) -> Vec<crate::domain::AuditEntry> {
+        crate::site::audit::search(
+            &f.doors.env.store,
+            &crate::site::audit::AuditQuery {
+                action: Some(actions::DOOR_COMMAND.into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .items
+    }
+
+    #[tokio::test]
+    async fn a_command_is_audited_pending_before_the_driver_hears_of_it() {
+        let (f, told) = silent_fixture();
+        let door = DoorId::new("door-lobby");
+        let cmd = DoorCommand {
+            action: DoorAction::Unlock,
+            idempotency_key: "k".into(),
+        };
+        let info = f.doors.command(&op(), &door, &cmd).unwrap();
+        assert_eq!(info.state, CommandState::Pending);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while told.lock().unwrap().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the driver was never told"
+            );
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            *told.lock().unwrap(),
+            vec![true],
+            "the pending entry came first"
+        );
+        // The driver never answers: the pending entry is all there is.
+        let pending = door_audit(&f);
+        assert_eq!(
+            pending
+                .iter()
+                .map(|e| e.outcome.as_str())
+                .collect::<Vec<_>>(),
+            vec![PENDING]
+        );
+        // The timeout completes it with a new entry that names it.
+        while f.clock.sleepers() == 0 {
+            tokio::task::yield_now().await;
+        }
+        f.clock.advance(Duration::from_millis(1000));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let done = loop {
+            let entries = door_audit(&f);
+            if entries.len() == 2 {
+                break entries;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{entries:?}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        assert_eq!(done[0].outcome, format!("entry {}: timeout", pending[0].id));
+        assert_eq!(done[1], pending[0]);
+        assert_eq!(
+            f.doors.get_command(&info.id).unwrap().state,
+            CommandState::Failed
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_whose_audit_entry_cannot_be_written_is_refused() {
+        let (f, told) = silent_fixture();
+        let conn = rusqlite::Connection::open(f.doors.env.store.path()).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER audit_down BEFORE INSERT ON audit
+             BEGIN SELECT RAISE(ABORT, 'audit disk gone'); END;",
+        )
+        .unwrap();
+        let door = DoorId::new("door-lobby");
+        let cmd = DoorCommand {
+            action: DoorAction::Unlock,
+            idempotency_key: "k".into(),
+        };
+        let e = f.doors.command(&op(), &door, &cmd).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+        assert!(e.to_string().contains("audit disk gone"), "{e}");
+        // Nothing recorded, so nothing to start and no driver told.
+        let commands: i64 = conn
+            .query_row("SELECT count(*) FROM commands", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(commands, 0);
+        assert_eq!(f.doors.env.tasks.running(), 0);
+        assert!(told.lock().unwrap().is_empty());
+        // Once it can be written, the same key is a new command.
+        conn.execute_batch("DROP TRIGGER audit_down").unwrap();
+        let info = f.doors.command(&op(), &door, &cmd).unwrap();
+        assert_eq!(info.state, CommandState::Pending);
+        assert_eq!(door_audit(&f).len(), 1);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 
 use super::access::CredentialFacts;
-use super::audit::{Actor, AuditTrail, actions};
+use super::audit::{Actor, AuditTrail, PENDING, actions};
 use super::env::SiteEnv;
 use super::error::CoreError;
 use super::events::EventLog;
@@ -360,19 +360,24 @@ impl People {
         Ok(self.with_photo_flag(person))
     }
 
-    /// Records the outcome of a create or an edit in the audit trail.
-    fn audit_change<T>(
+    /// Runs a create or an edit audited: its entry is written (`pending`)
+    /// before anything changes, and the call refused (503) when it cannot
+    /// be; the outcome is a new entry naming it.
+    fn audited<T>(
         &self,
         actor: &Actor,
         action: &str,
-        id: &CardholderId,
-        result: &Result<T, CoreError>,
-    ) {
-        let outcome = match result {
+        id: &str,
+        change: impl FnOnce() -> Result<T, CoreError>,
+    ) -> Result<T, CoreError> {
+        let pending = self.audit.try_record(actor, action, id, PENDING)?;
+        let result = change();
+        let outcome = match &result {
             Ok(_) => "ok".to_owned(),
             Err(e) => format!("failed: {e}"),
         };
-        self.audit.record(actor, action, id.as_str(), &outcome);
+        self.audit.complete(actor, action, id, pending.id, &outcome);
+        result
     }
 
     /// Creates a cardholder: `cardholder.changed`, audited. A name and a
@@ -384,9 +389,9 @@ impl People {
         id: &CardholderId,
         edit: CardholderEdit,
     ) -> Result<Cardholder, CoreError> {
-        let result = self.create_unaudited(actor, id, edit);
-        self.audit_change(actor, actions::CARDHOLDER_CREATE, id, &result);
-        result
+        self.audited(actor, actions::CARDHOLDER_CREATE, id.as_str(), || {
+            self.create_unaudited(actor, id, edit)
+        })
     }
 
     fn create_unaudited(
@@ -441,9 +446,9 @@ impl People {
         id: &CardholderId,
         edit: CardholderEdit,
     ) -> Result<Cardholder, CoreError> {
-        let result = self.update_unaudited(actor, id, edit);
-        self.audit_change(actor, actions::CARDHOLDER_UPDATE, id, &result);
-        result
+        self.audited(actor, actions::CARDHOLDER_UPDATE, id.as_str(), || {
+            self.update_unaudited(actor, id, edit)
+        })
     }
 
     fn update_unaudited(
@@ -486,6 +491,22 @@ impl People {
         if self.holder_of(id).is_none() {
             return Err(not_found());
         }
+        let action = match state {
+            CredentialState::Active => actions::CREDENTIAL_ENABLE,
+            CredentialState::Disabled => actions::CREDENTIAL_DISABLE,
+        };
+        self.audited(actor, action, id.as_str(), || {
+            self.set_credential_unaudited(actor, id, state)
+        })
+    }
+
+    fn set_credential_unaudited(
+        &self,
+        actor: &Actor,
+        id: &CredentialId,
+        state: CredentialState,
+    ) -> Result<Credential, CoreError> {
+        let not_found = || CoreError::NotFound(format!("no credential {id:?}"));
         let (_, credential) = self.log.commit(|| {
             let holder = self.env.store.set_held_credential_state(
                 id,
@@ -508,11 +529,6 @@ impl People {
             };
             Ok((vec![kind], credential))
         })?;
-        let action = match state {
-            CredentialState::Active => actions::CREDENTIAL_ENABLE,
-            CredentialState::Disabled => actions::CREDENTIAL_DISABLE,
-        };
-        self.audit.record(actor, action, id.as_str(), "ok");
         Ok(credential)
     }
 }
@@ -599,7 +615,12 @@ mod tests {
                     ..Default::default()
                 })
                 .unwrap();
-            assert_eq!(audit.items.len(), 1);
+            assert_eq!(audit.items.len(), 2, "pending, then its outcome");
+            assert_eq!(audit.items[1].outcome, PENDING);
+            assert_eq!(
+                audit.items[0].outcome,
+                format!("entry {}: ok", audit.items[1].id)
+            );
             assert_eq!(
                 p.set_credential(
                     &admin(),
@@ -793,9 +814,14 @@ mod tests {
                 .unwrap()
                 .items
         };
+        // (each `pending` first, then `entry N: failed: …`).
         let creates = audited(actions::CARDHOLDER_CREATE);
-        assert_eq!(creates.len(), 11);
-        assert!(creates.iter().all(|a| a.outcome.starts_with("failed: ")));
+        assert_eq!(creates.len(), 22);
+        for pair in creates.chunks(2) {
+            assert_eq!(pair[1].outcome, PENDING);
+            let failed = format!("entry {}: failed: ", pair[1].id);
+            assert!(pair[0].outcome.starts_with(&failed), "{pair:?}");
+        }
 
         // Right, it is stored, logged and audited; a badge may move to
         // its new holder once its old one lets go of it.
@@ -824,11 +850,11 @@ mod tests {
         .unwrap();
         assert_eq!(p.holder_of(&CredentialId::new("100107")), Some(id.clone()));
         assert_eq!(p.log.last_seq(), seq + 3);
-        assert_eq!(audited(actions::CARDHOLDER_UPDATE).len(), 3);
+        assert_eq!(audited(actions::CARDHOLDER_UPDATE).len(), 6);
         assert_eq!(
             audited(actions::CARDHOLDER_UPDATE)
                 .iter()
-                .filter(|a| a.outcome == "ok")
+                .filter(|a| a.outcome.ends_with(": ok"))
                 .count(),
             2
         );

@@ -13,7 +13,7 @@ use crate::domain::{
     RequestOutcome,
 };
 
-use super::audit::{Actor, AuditTrail, actions};
+use super::audit::{Actor, AuditTrail, PENDING, actions};
 use super::doors::Doors;
 use super::env::SiteEnv;
 use super::error::CoreError;
@@ -152,7 +152,10 @@ impl Requests {
     }
 
     /// Grants or denies an open request. A grant gives the door a momentary
-    /// access. Both are audited.
+    /// access. The answer is audited before it is acted on (outcome
+    /// `pending`; when that entry cannot be written the answer is refused,
+    /// 503, and nothing changes), then completed with a new entry; the
+    /// grant's door command is audited as a command of its own.
     pub fn answer(
         &self,
         actor: &Actor,
@@ -169,17 +172,37 @@ impl Requests {
         let reason = reason
             .map(|r| r.trim().to_owned())
             .filter(|r| !r.is_empty());
-        let Some(request) = self.resolve(id, outcome, Some(&actor.username), reason)? else {
-            return match self.env.store.request(id)? {
-                None => Err(CoreError::NotFound(format!("no access request {id:?}"))),
-                Some(row) => Err(CoreError::Conflict(format!(
+        let not_open = || -> CoreError {
+            match self.env.store.request(id) {
+                Err(e) => e.into(),
+                Ok(None) => CoreError::NotFound(format!("no access request {id:?}")),
+                Ok(Some(row)) => CoreError::Conflict(format!(
                     "access request {id:?} is already {}",
                     row.outcome.map(outcome_text).unwrap_or("resolved")
-                ))),
-            };
+                )),
+            }
         };
-        self.audit
-            .record(actor, action, id.as_str(), outcome_text(outcome));
+        if !self.open_list().iter().any(|r| &r.id == id) {
+            return Err(not_open());
+        }
+        let pending = self.audit.try_record(actor, action, id.as_str(), PENDING)?;
+        let complete = |result: &str| {
+            self.audit
+                .complete(actor, action, id.as_str(), pending.id, result);
+        };
+        let request = match self.resolve(id, outcome, Some(&actor.username), reason) {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                let e = not_open();
+                complete(&format!("failed: {e}"));
+                return Err(e);
+            }
+            Err(e) => {
+                complete(&format!("failed: {e}"));
+                return Err(e);
+            }
+        };
+        complete(outcome_text(outcome));
         if grant {
             let key = format!("access-request:{id}");
             if let Err(e) =

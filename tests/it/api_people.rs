@@ -20,14 +20,22 @@ async fn audit_outcomes(
         .await;
     assert_eq!(r.status(), 200);
     let page: Value = r.json().await.unwrap();
+    // A change is audited `pending`, then completed by `entry N: OUTCOME`:
+    // the outcomes, without the pending entries.
     page["items"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|a| a["outcome"] != "pending")
         .map(|a| {
+            let outcome = a["outcome"].as_str().unwrap_or_default();
+            let outcome = outcome
+                .strip_prefix("entry ")
+                .and_then(|rest| rest.split_once(": "))
+                .map_or(outcome, |(_, o)| o);
             (
                 a["user"].as_str().unwrap_or_default().to_owned(),
-                a["outcome"].as_str().unwrap_or_default().to_owned(),
+                outcome.to_owned(),
             )
         })
         .collect()

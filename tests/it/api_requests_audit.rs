@@ -299,7 +299,24 @@ async fn the_audit_chain_verifies_and_a_changed_row_breaks_it() {
         json!({}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every command's completion entry is written once its outcome is known.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let sup = site.token(Role::Supervisor).await;
+    loop {
+        let done = audit(&site, &sup, "action=door.command")
+            .await
+            .iter()
+            .filter(|e| e["outcome"].as_str().unwrap_or("").starts_with("entry "))
+            .count();
+        if done == 3 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{done} of 3 commands completed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let admin = site.token(Role::Admin).await;
     let v: Value = site
@@ -327,4 +344,275 @@ async fn the_audit_chain_verifies_and_a_changed_row_breaks_it() {
         .unwrap();
     assert_eq!(v["ok"], false, "{v}");
     assert!(v["first_bad"].as_u64().is_some(), "{v}");
+}
+
+/// Entries of the trail straight from the database, oldest first.
+fn stored_audit(site: &common::TestSite) -> Vec<(i64, String, String, String)> {
+    let db = rusqlite::Connection::open(site.handle.sqlite_path()).unwrap();
+    let mut stmt = db
+        .prepare("SELECT id, action, target, outcome FROM audit ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_row_deleted_is_detected_and_no_longer_chained_onto() {
+    let site = start_site_with(short_access).await;
+    let admin = site.token(Role::Admin).await;
+    let _ = site.token(Role::Operator).await;
+    let verify = || async {
+        site.get(&admin, "/api/v1/audit/verify")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let v = verify().await;
+    assert_eq!(v["ok"], true, "{v}");
+    let n = v["entries"].as_u64().unwrap();
+    let db = rusqlite::Connection::open(site.handle.sqlite_path()).unwrap();
+    db.execute(
+        "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)",
+        [],
+    )
+    .unwrap();
+    let v = verify().await;
+    assert_eq!(
+        (
+            v["ok"].as_bool(),
+            v["entries"].as_u64(),
+            v["first_bad"].as_u64()
+        ),
+        (Some(false), Some(n - 1), Some(n)),
+        "{v}"
+    );
+    // A world-changing call now refuses to chain onto the damaged head.
+    let op = site.token(Role::Operator).await;
+    let (status, kind, msg) = api_error(
+        site.post(
+            &op,
+            "/api/v1/doors/door-lobby/commands",
+            json!({"action": "unlock", "idempotency_key": "after-delete"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (503, "unavailable"), "{msg}");
+    assert!(msg.contains("audit"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_audit_write_refuses_commands_and_answers() {
+    let site = start_site_with(|c| {
+        short_access(c);
+        c.request_timeout_secs = 600;
+    })
+    .await;
+    let op = site.token(Role::Operator).await;
+    let admin = site.token(Role::Admin).await;
+    let sup = site.token(Role::Supervisor).await;
+    let id = open_request(&site, "door-dock").await;
+    let db = rusqlite::Connection::open(site.handle.sqlite_path()).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER audit_down BEFORE INSERT ON audit
+         BEGIN SELECT RAISE(ABORT, 'audit disk gone'); END;",
+    )
+    .unwrap();
+    let before = stored_audit(&site);
+
+    let command = json!({"action": "unlock", "idempotency_key": "while-down"});
+    let (status, kind, msg) = api_error(
+        site.post(&op, "/api/v1/doors/door-lobby/commands", command.clone())
+            .await,
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (503, "unavailable"), "{msg}");
+    assert!(msg.contains("audit"), "{msg}");
+    // Refused before anything was recorded or sent: no command row.
+    let commands: i64 = db
+        .query_row("SELECT count(*) FROM commands", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(commands, 0);
+
+    let (status, kind, msg) = api_error(
+        site.post(
+            &op,
+            &format!("/api/v1/access-requests/{id}/grant"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (503, "unavailable"), "{msg}");
+    let open: Vec<Value> = site
+        .get(&op, "/api/v1/access-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        open.iter().any(|r| r["id"] == id.as_str()),
+        "the request is still open"
+    );
+    // A badge change too: refused, the badge as it was.
+    let (status, kind, msg) = api_error(
+        site.put(
+            &sup,
+            "/api/v1/credentials/100107",
+            json!({"state": "disabled"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (503, "unavailable"), "{msg}");
+    let ch: Value = site
+        .get(&sup, "/api/v1/cardholders/ch-002")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ch["credentials"][0]["state"], "active");
+    assert_eq!(stored_audit(&site), before);
+
+    // Back up: the same key now starts a new command, audited pending
+    // before its completion.
+    db.execute_batch("DROP TRIGGER audit_down").unwrap();
+    let r = site
+        .post(&op, "/api/v1/doors/door-lobby/commands", command)
+        .await;
+    assert_eq!(r.status(), 202);
+    let cmd: Value = r.json().await.unwrap();
+    site.wait_event(
+        &op,
+        "door=door-lobby&type=command.completed",
+        Duration::from_secs(3),
+        |e| e["command"] == cmd["id"],
+    )
+    .await;
+    let r = site
+        .post(
+            &op,
+            &format!("/api/v1/access-requests/{id}/grant"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let entries = loop {
+        let entries: Vec<(i64, String, String, String)> = stored_audit(&site)
+            .into_iter()
+            .filter(|e| e.1 != "session.sign_in")
+            .collect();
+        // unlock: pending + ok; grant: pending + granted; the grant's
+        // access command: pending + its outcome.
+        if entries.len() == 6 {
+            break entries;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{entries:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let unlock = &entries[0];
+    assert_eq!(
+        (unlock.1.as_str(), unlock.2.as_str(), unlock.3.as_str()),
+        ("door.command", "door-lobby:unlock", "pending")
+    );
+    let grant = entries
+        .iter()
+        .find(|e| e.1 == "access_request.grant" && e.3 == "pending")
+        .unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.3 == format!("entry {}: ok", unlock.0)),
+        "{entries:#?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.3 == format!("entry {}: granted", grant.0)),
+        "{entries:#?}"
+    );
+    let v: Value = site
+        .get(&admin, "/api/v1/audit/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_call_audits_a_bounded_path_id() {
+    let site = start_site_with(short_access).await;
+    let viewer = site.token(Role::Viewer).await;
+    // As long a path as a URI can be (under 64 KiB): the refusal is
+    // audited, cut.
+    let long = "r".repeat(60_000);
+    let r = site
+        .post(
+            &viewer,
+            &format!("/api/v1/access-requests/{long}/grant"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // 1 MB, on a raw connection (no client builds such a URI): refused by
+    // the server before any handler, so no row either.
+    let huge = "r".repeat(1 << 20);
+    let addr = site
+        .handle
+        .base_url()
+        .trim_start_matches("http://")
+        .to_owned();
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/access-requests/{huge}/deny HTTP/1.1\r\nHost: {addr}\r\n\
+             Authorization: Bearer {viewer}\r\nContent-Length: 2\r\n\r\n{{}}"
+        );
+        // The server may close while the request is still being written.
+        let _ = tcp.write_all(head.as_bytes()).await;
+        let mut buf = vec![0u8; 64];
+        let n = tcp.read(&mut buf).await.unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    })
+    .await
+    .expect("the server answers or closes");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
+    let stored = stored_audit(&site);
+    let denied: Vec<_> = stored.iter().filter(|e| e.3 == "denied").collect();
+    assert!(!denied.is_empty(), "{stored:#?}");
+    for (_, action, target, outcome) in &stored {
+        assert!(
+            target.chars().count() <= 256,
+            "{action}: {} chars",
+            target.len()
+        );
+        assert!(outcome.chars().count() <= 256);
+    }
+    let cut = denied
+        .iter()
+        .find(|e| e.1 == "access_request.grant")
+        .expect("the refusal is audited");
+    assert_eq!(cut.2.chars().count(), 256);
+    assert!(
+        cut.2.starts_with("rrrr") && cut.2.ends_with('…'),
+        "{}",
+        cut.2
+    );
+    let admin = site.token(Role::Admin).await;
+    let v: Value = site
+        .get(&admin, "/api/v1/audit/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], true, "{v}");
 }

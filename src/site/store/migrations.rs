@@ -38,8 +38,13 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         to: 4,
+        what: "the audit chain keyed (HMAC-SHA256 under the key beside the store), its head anchored",
+        apply: v4_keyed_audit,
+    },
+    Migration {
+        to: 5,
         what: "idempotency keys per scope; when each session was last used",
-        apply: v4_key_scopes_and_session_use,
+        apply: v5_key_scopes_and_session_use,
     },
 ];
 
@@ -276,17 +281,53 @@ fn copy_times(tx: &Transaction<'_>, table: &str, key: &str, from: &str, to: &str
     Ok(())
 }
 
-/// Version 4 (issue 8, keys and sessions): a command's idempotency key is
+/// Version 4: the audit chain under the site's key. Adds `audit_head`, checks
+/// the old unkeyed chain, then re-chains every row under the key beside the
+/// store (which [`super::Store::open`] made sure of) and writes the head. When
+/// the old chain does not verify, the rows are kept and re-chained too (so
+/// nothing changes them unseen from now on), and the head records the first
+/// bad one: verification reports it for ever instead of blessing it.
+fn v4_keyed_audit(tx: &Transaction<'_>) -> Result<()> {
+    use crate::site::audit;
+    tx.execute_batch(
+        "
+CREATE TABLE audit_head (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    entries INTEGER NOT NULL,
+    last_id INTEGER NOT NULL,
+    last_mac TEXT NOT NULL,
+    unverified_from INTEGER NOT NULL,
+    mac TEXT NOT NULL
+);
+",
+    )?;
+    let old = audit::verify_unkeyed(tx)?;
+    if let Some(bad) = old.first_bad {
+        tracing::warn!(
+            first_bad = bad,
+            entries = old.entries,
+            "the audit trail's old chain is broken; its rows are kept, re-chained under the key, and reported unverified from entry {bad}"
+        );
+    }
+    let sqlite = tx
+        .path()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| StoreError::Audit("the keyed audit chain needs a store on disk".into()))?;
+    let key = audit::AuditKey::for_upgrade(std::path::Path::new(sqlite))?;
+    audit::rechain(tx, &key, old.first_bad)
+}
+
+/// Version 5 (issue 8, keys and sessions): a command's idempotency key is
 /// unique per `scope` (`user:<name>` for a client's command, `site` for a
 /// key the site makes itself, such as `access-request:<id>`), no longer
 /// across the site, so no client can claim a key the site will use. A
 /// command made before keeps its key under its user's scope. Sessions get
 /// `last_used_us` (for the idle timeout), set to the time of the upgrade,
 /// and an index by user (for revocation).
-pub(super) fn v4_key_scopes_and_session_use(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn v5_key_scopes_and_session_use(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "
-CREATE TABLE commands_v4 (
+CREATE TABLE commands_v5 (
     id TEXT PRIMARY KEY,
     scope TEXT NOT NULL,
     idempotency_key TEXT NOT NULL,
@@ -298,11 +339,11 @@ CREATE TABLE commands_v4 (
     created_us INTEGER NOT NULL,
     UNIQUE (scope, idempotency_key)
 );
-INSERT INTO commands_v4 (id, scope, idempotency_key, door, action, user, state, reason, created_us)
+INSERT INTO commands_v5 (id, scope, idempotency_key, door, action, user, state, reason, created_us)
     SELECT id, 'user:' || user, idempotency_key, door, action, user, state, reason, created_us
     FROM commands;
 DROP TABLE commands;
-ALTER TABLE commands_v4 RENAME TO commands;
+ALTER TABLE commands_v5 RENAME TO commands;
 CREATE INDEX commands_state ON commands(state);
 CREATE INDEX commands_created ON commands(created_us);
 
@@ -319,9 +360,10 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
     use super::*;
 
-    /// A store at version 3, with a command and a session as version 3
-    /// wrote them.
-    fn store_at_v3() -> Connection {
+    /// A store at version 4, with a command and a session as versions 3 and
+    /// 4 wrote them. Step 4 (the keyed audit chain) needs a store on disk and
+    /// touches only the audit tables, so this store skips it.
+    fn store_at_v4() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         for m in &MIGRATIONS[..3] {
             let tx = conn.transaction().unwrap();
@@ -329,6 +371,7 @@ mod tests {
             tx.pragma_update(None, "user_version", m.to).unwrap();
             tx.commit().unwrap();
         }
+        conn.pragma_update(None, "user_version", 4).unwrap();
         conn.execute_batch(
             "INSERT INTO commands (id, idempotency_key, door, action, user, state, reason, created_us)
                  VALUES ('c1', 'access-request:r1', 'door-lobby', 'lock', 'operator', 'completed', NULL, 5);
@@ -340,11 +383,11 @@ mod tests {
     }
 
     #[test]
-    fn v4_scopes_old_keys_to_their_user_and_stamps_sessions_with_the_upgrade_time() {
-        let mut conn = store_at_v3();
+    fn v5_scopes_old_keys_to_their_user_and_stamps_sessions_with_the_upgrade_time() {
+        let mut conn = store_at_v4();
         let before = time_us(chrono::Utc::now());
-        assert_eq!(migrate(&mut conn).unwrap(), 3);
-        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert_eq!(migrate(&mut conn).unwrap(), 4);
+        assert_eq!(user_version(&conn).unwrap(), 5);
         let (scope, key): (String, String) = conn
             .query_row(
                 "SELECT scope, idempotency_key FROM commands WHERE id = 'c1'",

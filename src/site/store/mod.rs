@@ -47,6 +47,8 @@ use self::worker::Worker;
 
 pub use self::people::Person;
 
+use crate::site::audit::AuditKey;
+
 use crate::domain::{
     AccessRequest, Cardholder, CardholderId, CommandId, CommandInfo, CommandState, CredentialId,
     CredentialState, ErrorKind, Event, Page, RequestId, RequestOutcome, Role, Seq, Timestamp,
@@ -86,6 +88,14 @@ pub enum StoreError {
         what: &'static str,
         source: Box<StoreError>,
     },
+    #[error("the audit key {}: {reason}", .path.display())]
+    AuditKey { path: PathBuf, reason: String },
+    #[error("audit trail: {0}")]
+    Audit(String),
+    /// The audit entry of a world-changing action could not be written, so
+    /// the action was not done.
+    #[error("the audit trail cannot be written, so nothing was done: {0}")]
+    AuditWrite(Box<StoreError>),
 }
 
 impl StoreError {
@@ -94,6 +104,7 @@ impl StoreError {
         match self {
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::NotFound(_) => ErrorKind::NotFound,
+            StoreError::AuditWrite(_) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
@@ -104,8 +115,9 @@ type Result<T> = std::result::Result<T, StoreError>;
 pub use self::migrations::SCHEMA_VERSION;
 
 /// A time as text: RFC 3339, microseconds, `Z`. The store keeps times as
-/// [`time_us`]; this text is what the audit hash chain covers (so it must
-/// never change), and what version 1 stores held.
+/// [`time_us`]; this text is what the old audit hash chain covered (so it
+/// must never change: the upgrade to the keyed chain checks it), and what
+/// version 1 stores held.
 pub fn time_text(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
@@ -128,20 +140,10 @@ pub fn parse_time_text(s: &str) -> Result<Timestamp> {
         .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
 }
 
-/// The audit table's time column in a store of this schema version: `time`
-/// (text) before version 2, `time_us` from it. For `verify-audit`, which
-/// reads a file read-only, perhaps not yet upgraded.
-pub fn audit_time_column(conn: &Connection) -> Result<&'static str> {
-    Ok(if migrations::user_version(conn)? < 2 {
-        "time"
-    } else {
-        "time_us"
-    })
-}
-
-/// The text the audit hash chain covers for a stored audit time of either
-/// encoding: [`time_text`] of the microseconds, or the version-1 text as
-/// written. Anything else comes back as it is, so the chain breaks there.
+/// The text the old (unkeyed, before schema 4) audit hash chain covered for
+/// a stored audit time of either encoding: [`time_text`] of the
+/// microseconds, or the version-1 text as written. Anything else comes back
+/// as it is, so the chain breaks there. Only the upgrade to schema 4 reads it.
 pub fn audit_hashed_time(v: ValueRef<'_>) -> String {
     match v {
         ValueRef::Integer(us) => match time_from_us(us) {
@@ -238,6 +240,8 @@ pub struct RequestRow {
 /// lets queued jobs finish and closes the connections.
 pub struct Store {
     path: PathBuf,
+    /// The audit chain's key, from beside the SQLite file.
+    audit_key: AuditKey,
     writer: Worker,
     reader: Worker,
 }
@@ -268,13 +272,27 @@ impl Store {
 
     /// Opens (creating when missing) the store at `path`, upgrading an older
     /// schema; a store newer than this build is refused ([`StoreError::TooNew`]).
+    /// The audit key is read from beside it (created for a store whose audit
+    /// trail is not keyed yet; see [`crate::site::audit`]).
     pub fn open(path: &Path) -> Result<Store> {
         let mut writer = open_connection(path)?;
-        migrations::migrate(&mut writer)?;
+        let (audit_key, new_key) = crate::site::audit::key_for_store(&writer, path)?;
+        let migrated = migrations::migrate(&mut writer);
+        match (migrated, new_key) {
+            (Ok(_), Some(new_key)) => new_key.commit()?,
+            (Ok(_), None) => {}
+            (Err(e), new_key) => {
+                if let Some(new_key) = new_key {
+                    new_key.discard();
+                }
+                return Err(e);
+            }
+        }
         let reader = open_connection(path)?;
         reader.pragma_update(None, "query_only", true)?;
         Ok(Store {
             path: path.to_owned(),
+            audit_key,
             writer: Worker::spawn("writer", writer)?,
             reader: Worker::spawn("reader", reader)?,
         })
@@ -283,6 +301,11 @@ impl Store {
     /// The SQLite file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The audit chain's key.
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
     }
 
     /// Runs `f` on the writer thread, which no other write interleaves
@@ -482,6 +505,32 @@ impl Store {
     pub fn purge_commands(&self, before: Timestamp) -> Result<usize> {
         self.writer
             .blocking(move |c| ops::purge_commands(c, before))
+    }
+
+    /// [`Store::insert_command`] and, for a new command, its audit entry
+    /// (`audit`, e.g. [`crate::site::audit::AuditTrail::writer`]) in one
+    /// transaction: when the entry cannot be written, the command is not
+    /// recorded either.
+    pub fn insert_command_audited<A: Send + 'static>(
+        &self,
+        row: &CommandRow,
+        audit: impl FnOnce(&Connection) -> Result<A> + Send + 'static,
+    ) -> Result<(CommandInsert, Option<A>)> {
+        let row = row.clone();
+        let key_since = row
+            .created
+            .checked_sub_signed(IDEMPOTENCY_KEY_TTL)
+            .unwrap_or(Timestamp::MIN_UTC);
+        self.writer.blocking(move |c| {
+            let tx = c.transaction()?;
+            let inserted = ops::insert_command(&tx, &row, key_since)?;
+            let entry = match inserted {
+                CommandInsert::Inserted => Some(audit(&tx)?),
+                CommandInsert::Existing(_) => None,
+            };
+            tx.commit()?;
+            Ok((inserted, entry))
+        })
     }
 
     /// A command by id.

@@ -77,7 +77,14 @@ fn version_1_store_opens_upgraded_with_every_row() {
         vec![2, 1]
     );
 
-    // The audit chain still verifies, and reads back the same times.
+    // The old chain verified, so the rows were re-chained under the key
+    // beside the store: the chain verifies with it, and with no other.
+    let key_path = dir.path().join(audit::KEY_FILE);
+    assert_eq!(std::fs::read(&key_path).unwrap().len(), audit::KEY_LEN);
+    assert!(!dir.path().join("audit.key.new").exists());
+    let other = audit::AuditKey::generate();
+    let with_other = store.with_reader(|c| audit::verify(c, &other)).unwrap();
+    assert_eq!((with_other.ok, with_other.first_bad), (false, Some(1)));
     assert_eq!(
         audit::verify_store(&store).unwrap(),
         AuditVerification {
@@ -227,20 +234,70 @@ fn newer_store_is_refused_and_left_alone() {
 }
 
 #[test]
-fn verify_audit_reads_a_version_1_file_as_it_is() {
+fn verify_audit_does_not_pass_an_unkeyed_version_1_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = fixture_copy(dir.path());
-    assert_eq!(
-        audit::verify_audit_file(&path).unwrap(),
-        AuditVerification {
-            ok: true,
-            entries: 3,
-            first_bad: None
-        }
-    );
-    // Read-only: still version 1.
+    // Its unkeyed chain is intact, but anyone could have recomputed it.
+    let err = audit::verify_audit_file(&path).unwrap_err().to_string();
+    assert!(err.contains("not chained under a key"), "{err}");
+    // Read-only: still version 1, and no key made.
     let conn = Connection::open(&path).unwrap();
     assert_eq!(user_version(&conn).unwrap(), 1);
+    assert!(!dir.path().join(audit::KEY_FILE).exists());
+}
+
+#[test]
+fn a_broken_old_chain_is_kept_and_reported_not_blessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture_copy(dir.path());
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE audit SET outcome = 'denied' WHERE id = 2", [])
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let v = audit::verify_store(&store).unwrap();
+    assert_eq!(
+        v,
+        AuditVerification {
+            ok: false,
+            entries: 3,
+            first_bad: Some(2)
+        }
+    );
+    // The rows are all there, the edited one as found.
+    let trail = audit::search(
+        &store,
+        &audit::AuditQuery {
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(trail.items.len(), 3);
+    assert_eq!(trail.items[1].outcome, "denied");
+    // New entries chain on; the finding stays, here and from the file.
+    audit::append(
+        &store,
+        &audit::AuditRecord {
+            user: "admin".into(),
+            role: Some(Role::Admin),
+            action: "session.sign_in".into(),
+            target: "".into(),
+            source: "127.0.0.1".into(),
+            outcome: "ok".into(),
+        },
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let v = audit::verify_store(&store).unwrap();
+    assert_eq!((v.ok, v.entries, v.first_bad), (false, 4, Some(2)));
+    assert_eq!(audit::verify_audit_file(&path).unwrap(), v);
+    // Clearing the finding in the head is seen (its MAC needs the key).
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE audit_head SET unverified_from = 0", [])
+        .unwrap();
+    assert!(!audit::verify_store(&store).unwrap().ok);
 }
 
 #[test]
@@ -274,4 +331,17 @@ fn a_failed_step_leaves_the_store_as_it_was() {
         })
         .unwrap();
     assert_eq!(created, "2026-11-22T10:00:02.250000Z");
+    // No audit key was left behind, so a retry after the fix upgrades.
+    assert!(!dir.path().join(audit::KEY_FILE).exists());
+    assert!(!dir.path().join("audit.key.new").exists());
+    drop(conn);
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE commands SET created = '2026-11-22T10:00:02.250000Z' WHERE id = 'cmd-2'",
+            [],
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    assert!(audit::verify_store(&store).unwrap().ok);
 }
