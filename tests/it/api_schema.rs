@@ -453,7 +453,10 @@ fn bodies(doc: &Value, template: &str, op: &Value) -> Vec<(String, Option<String
     }
     out.push((valid.to_string(), Some("text/plain".into())));
     out.push((valid.to_string(), None));
-    out.push((format!("{{\"pad\":\"{}\"}}", "x".repeat(2 << 20)), json));
+    out.push((
+        format!("{{\"pad\":\"{}\"}}", "x".repeat(2 * BODY_LIMIT)),
+        json,
+    ));
     out
 }
 
@@ -476,7 +479,18 @@ impl Call {
     }
 }
 
-async fn send(site: &TestSite, token: &str, call: &Call, stream: bool) -> (u16, String, Vec<u8>) {
+/// Bodies past this the site refuses (413) before reading them all, and
+/// closes the connection: the client may see the close while still sending.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Sends one call; `None` when an oversized body was cut off by the site
+/// closing the connection (its 413 may not reach the client).
+async fn send(
+    site: &TestSite,
+    token: &str,
+    call: &Call,
+    stream: bool,
+) -> Option<(u16, String, Vec<u8>)> {
     let method: reqwest::Method = call.method.to_uppercase().parse().unwrap();
     let mut req = site
         .http
@@ -487,10 +501,11 @@ async fn send(site: &TestSite, token: &str, call: &Call, stream: bool) -> (u16, 
     if let Some(ct) = &call.content_type {
         req = req.header("content-type", ct);
     }
-    let r = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", call.label()));
+    let r = match req.send().await {
+        Ok(r) => r,
+        Err(_) if call.body.len() > BODY_LIMIT => return None,
+        Err(e) => panic!("{}: {e}", call.label()),
+    };
     let status = r.status().as_u16();
     let ct = r
         .headers()
@@ -500,10 +515,10 @@ async fn send(site: &TestSite, token: &str, call: &Call, stream: bool) -> (u16, 
         .to_owned();
     if stream && status == 200 {
         // An endless stream: the status and type are what there is to check.
-        return (status, ct, Vec::new());
+        return Some((status, ct, Vec::new()));
     }
     let body = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-    (status, ct, body)
+    Some((status, ct, body))
 }
 
 /// Checks one answer against the operation's documented responses.
@@ -695,7 +710,9 @@ async fn every_operation_answers_generated_requests_as_documented() {
             let mut ok = false;
             for call in &requests {
                 for token in [&admin, &operator] {
-                    let (status, ct, body) = send(&site, token, call, stream).await;
+                    let Some((status, ct, body)) = send(&site, token, call, stream).await else {
+                        continue;
+                    };
                     calls += 1;
                     ok |= (200..300).contains(&status);
                     problems.extend(check(&doc, op, call, status, &ct, &body));
