@@ -19,3 +19,9 @@ start_xvfb
 
 echo "== cargo test"
 WATCHDESK_REQUIRE_DISPLAY=1 cargo test 2>&1 | tee target/test-output.txt
+
+# The fuzz targets (tests/fuzz.rs: SSE parser, config files, map placements,
+# door state machine) ran for a few seconds each above; here each gets a
+# minute, two at a time (one per core), so four take about two minutes.
+echo "== fuzz targets, 60 s each"
+WATCHDESK_FUZZ_SECS=60 cargo test --test fuzz -- --test-threads=2 2>&1 | tee target/fuzz-output.txt

@@ -564,4 +564,46 @@ mod tests {
         assert_eq!(got, vec![250, 500, 1000, 2000, 4000, 5000, 5000]);
         assert_eq!(b.jitter, Jitter::Equal);
     }
+
+    /// A hostile site's endless line (no line end, ever) and endless event
+    /// (data lines that never dispatch): the link is dropped as unreadable
+    /// once the parser's limit is reached, not read into memory forever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_endless_line_or_event_drops_the_link() {
+        async fn endless(body: &'static [u8]) -> Response {
+            let chunk = Bytes::from(body.repeat(64 * 1024 / body.len()));
+            let s =
+                futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(s))
+                .unwrap()
+        }
+        for (path, want) in [("/line", "longer than"), ("/event", "data longer than")] {
+            let router = axum::Router::new().route(
+                "/api/v1/events/stream",
+                get(move || {
+                    endless(if path == "/line" {
+                        b"a"
+                    } else {
+                        b"data: aaaaaaa\n"
+                    })
+                }),
+            );
+            let base = serve(router).await;
+            let (tx, mut rx) = mpsc::channel(16);
+            let handle = spawn_with(client(base), 0, tx, fast());
+            let reason = loop {
+                let u = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                    .await
+                    .expect("an update within 20 s")
+                    .expect("the task runs");
+                if let LiveUpdate::LinkDown { reason, .. } = u {
+                    break reason;
+                }
+            };
+            assert!(reason.contains(want), "{path}: {reason}");
+            handle.join().await;
+        }
+    }
 }

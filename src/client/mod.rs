@@ -28,6 +28,11 @@ pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// How long an idle connection stays in the pool (under the site's header timeout).
 const POOL_IDLE_MS: u64 = 5_000;
+/// The largest JSON answer read from the site, in bytes; a larger one is
+/// [`ClientError::TooLarge`], read no further.
+pub const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The largest picture (photo, still, floor plan) read from the site, in bytes.
+pub const MAX_IMAGE_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A failed call to the site. Never carries the session token.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +51,10 @@ pub enum ClientError {
     /// The site's answer was not what the API promises.
     #[error("unexpected answer from the site: {0}")]
     Decode(String),
+    /// The site's answer was larger than the client reads; it was not read
+    /// to its end.
+    #[error("the site's answer is larger than {limit_bytes} bytes")]
+    TooLarge { limit_bytes: usize },
     /// A call that needs a session was made without one.
     #[error("not signed in")]
     NotSignedIn,
@@ -68,7 +77,9 @@ impl ClientError {
             ClientError::Api {
                 status, api_kind, ..
             } => kind_of_status(*status, api_kind.as_deref()),
-            ClientError::Decode(_) | ClientError::Setup(_) => ErrorKind::Internal,
+            ClientError::Decode(_) | ClientError::TooLarge { .. } | ClientError::Setup(_) => {
+                ErrorKind::Internal
+            }
             ClientError::NotSignedIn => ErrorKind::Unauthenticated,
             ClientError::BadUrl { .. } | ClientError::CaCert { .. } => ErrorKind::InvalidInput,
         }
@@ -529,7 +540,7 @@ impl Client {
         if !resp.status().is_success() {
             return Err(error_of(resp).await);
         }
-        resp.bytes().await.map_err(ClientError::Network)
+        read_capped(resp, MAX_IMAGE_BODY_BYTES).await
     }
 }
 
@@ -617,15 +628,48 @@ fn segment(id: &str) -> String {
 /// The most of an error body we read, in bytes.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
+/// Reads a body of at most `limit` bytes, chunk by chunk: a longer one (by
+/// its `Content-Length` or by what arrives) is [`ClientError::TooLarge`], and
+/// no more of it is read, so a hostile site cannot make the client hold more.
+async fn read_capped(resp: reqwest::Response, limit: usize) -> Result<Bytes, ClientError> {
+    let too_large = ClientError::TooLarge { limit_bytes: limit };
+    let declared = resp.content_length().unwrap_or(0);
+    if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
+        return Err(too_large);
+    }
+    let mut resp = resp;
+    // Trust a declared length only as far as the limit.
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(limit));
+    while let Some(chunk) = resp.chunk().await.map_err(ClientError::Network)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
+/// Reads at most `limit` bytes of a body and drops the rest unread (an error
+/// answer is only shown, so a cut one is still of use).
+async fn read_prefix(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
 /// Turns a non-success answer into a [`ClientError::Api`].
 async fn error_of(resp: reqwest::Response) -> ClientError {
     let status = resp.status();
-    let body = match resp.bytes().await {
-        Ok(b) => b,
-        Err(_) => Bytes::new(),
-    };
-    let body = &body[..body.len().min(MAX_ERROR_BODY_BYTES)];
-    match serde_json::from_slice::<ApiError>(body) {
+    let body = read_prefix(resp, MAX_ERROR_BODY_BYTES).await;
+    match serde_json::from_slice::<ApiError>(&body) {
         Ok(api) => ClientError::Api {
             status: status.as_u16(),
             api_kind: Some(api.kind),
@@ -646,7 +690,7 @@ async fn json_of<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, Clie
     if !resp.status().is_success() {
         return Err(error_of(resp).await);
     }
-    let body = resp.bytes().await.map_err(ClientError::Network)?;
+    let body = read_capped(resp, MAX_JSON_BODY_BYTES).await?;
     serde_json::from_slice(&body).map_err(|e| ClientError::Decode(format!("{e:#}")))
 }
 
@@ -846,5 +890,129 @@ mod tests {
         let err = c.snapshot().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PermissionDenied);
         assert!(err.to_string().contains("viewers may not"), "{err}");
+    }
+
+    /// A hostile site: a 100 MB answer (declared and not), one that never
+    /// ends, a 100 MB error body, and clocks at the ends of chrono's range.
+    /// The client answers with errors, reads no more than its caps, and
+    /// never panics.
+    #[tokio::test]
+    async fn a_hostile_site_gets_errors_not_panics_or_oom() {
+        use axum::body::Body;
+        use axum::http::{StatusCode as Http, header};
+        use axum::response::{IntoResponse, Response};
+        use axum::routing::get;
+        use futures_util::{StreamExt, stream};
+        use std::convert::Infallible;
+
+        const CHUNK: usize = 64 * 1024;
+        const HUNDRED_MB: usize = 100 * 1024 * 1024;
+        fn spaces(n: Option<usize>) -> Body {
+            let chunk = Bytes::from(vec![b' '; CHUNK]);
+            let s = stream::repeat_with(move || Ok::<_, Infallible>(chunk.clone()));
+            match n {
+                Some(n) => Body::from_stream(s.take(n / CHUNK)),
+                None => Body::from_stream(s),
+            }
+        }
+        async fn declared() -> Response {
+            Response::builder()
+                .header(header::CONTENT_LENGTH, HUNDRED_MB)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(spaces(Some(HUNDRED_MB)))
+                .unwrap()
+        }
+        async fn undeclared() -> Response {
+            Response::new(spaces(Some(HUNDRED_MB)))
+        }
+        async fn endless() -> Response {
+            Response::new(spaces(None))
+        }
+        async fn endless_error() -> Response {
+            (Http::INTERNAL_SERVER_ERROR, spaces(None)).into_response()
+        }
+        async fn time_max() -> &'static str {
+            r#"{"now":"+262142-12-31T23:59:59Z","time_zone":"Europe/Berlin"}"#
+        }
+        async fn time_min() -> &'static str {
+            r#"{"now":"-262143-01-01T00:00:00Z","time_zone":"Nowhere/Land"}"#
+        }
+        async fn time_past_max() -> &'static str {
+            r#"{"now":"+262143-01-01T00:00:00Z","time_zone":"UTC"}"#
+        }
+        let app = axum::Router::new()
+            .route("/api/v1/snapshot", get(declared))
+            .route("/api/v1/audit/verify", get(undeclared))
+            .route("/api/v1/access-requests", get(endless))
+            .route("/api/v1/maps/{id}/image", get(endless))
+            .route("/api/v1/cameras/{id}/still.jpg", get(declared))
+            .route("/api/v1/auth/session", get(endless_error))
+            .route("/api/v1/time", get(time_max))
+            .route("/api/v1/time-min", get(time_min))
+            .route("/api/v1/time-past", get(time_past_max));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let c = Client::new(&ClientConfig {
+            base_url: format!("http://{addr}"),
+            ca_cert: None,
+        })
+        .unwrap()
+        .with_token("t");
+
+        let too_large = |r: Result<(), ClientError>, limit: usize, what: &str| match r {
+            Err(ClientError::TooLarge { limit_bytes }) => {
+                assert_eq!(limit_bytes, limit, "{what}");
+            }
+            other => panic!("{what}: {other:?}"),
+        };
+        too_large(
+            c.snapshot().await.map(drop),
+            MAX_JSON_BODY_BYTES,
+            "declared 100 MB",
+        );
+        too_large(
+            c.audit_verify().await.map(drop),
+            MAX_JSON_BODY_BYTES,
+            "undeclared 100 MB",
+        );
+        too_large(
+            c.access_requests().await.map(drop),
+            MAX_JSON_BODY_BYTES,
+            "endless JSON",
+        );
+        too_large(
+            c.map_image(&MapId::new("m")).await.map(drop),
+            MAX_IMAGE_BODY_BYTES,
+            "endless image",
+        );
+        too_large(
+            c.camera_still(&CameraId::new("c")).await.map(drop),
+            MAX_IMAGE_BODY_BYTES,
+            "declared 100 MB image",
+        );
+        let err = c.session().await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::Api { status: 500, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            ClientError::TooLarge { limit_bytes: 1 }.kind(),
+            ErrorKind::Internal
+        );
+
+        // Clocks at and past the ends of chrono's range: a value or an
+        // error, never a panic; what the client derives from one saturates.
+        let site = c.time().await;
+        if let Ok(t) = &site {
+            let local = chrono::Utc::now();
+            let _ = (t.now - local).num_milliseconds();
+        }
+        for path in ["/api/v1/time-min", "/api/v1/time-past"] {
+            let r: Result<SiteTime, _> = c.get_json(path).await;
+            if let Err(e) = r {
+                assert!(matches!(e, ClientError::Decode(_)), "{path}: {e:?}");
+            }
+        }
     }
 }

@@ -45,9 +45,14 @@ impl SseError {
 }
 
 /// The incremental parser. Feed it chunks in order; it keeps what it needs
-/// between them.
-#[derive(Debug, Default)]
+/// between them, never more than its limits: a line of at most
+/// `max_line_bytes`, an event's data of at most `max_event_data_bytes` (as
+/// text, after invalid UTF-8 became U+FFFD), an event type and an id of at
+/// most one line each.
+#[derive(Debug)]
 pub struct SseParser {
+    max_line_bytes: usize,
+    max_event_data_bytes: usize,
     /// Bytes of the line not yet complete.
     line: Vec<u8>,
     /// The previous chunk ended in `\r`: a leading `\n` of the next one
@@ -55,7 +60,8 @@ pub struct SseParser {
     after_cr: bool,
     /// The stream's first bytes may be a UTF-8 byte order mark to drop.
     started: bool,
-    /// The first bytes, held until we know whether they are a BOM.
+    /// The first bytes (at most three), held until we know whether they are
+    /// a BOM.
     head: Vec<u8>,
     data: String,
     has_data: bool,
@@ -63,10 +69,44 @@ pub struct SseParser {
     last_event_id: String,
 }
 
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::with_limits(MAX_LINE_BYTES, MAX_EVENT_DATA_BYTES)
+    }
+}
+
 impl SseParser {
     /// A parser at the start of a stream.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A parser with other limits than [`MAX_LINE_BYTES`] and
+    /// [`MAX_EVENT_DATA_BYTES`] (the fuzz tests use small ones).
+    pub fn with_limits(max_line_bytes: usize, max_event_data_bytes: usize) -> Self {
+        Self {
+            max_line_bytes,
+            max_event_data_bytes,
+            line: Vec::new(),
+            after_cr: false,
+            started: false,
+            head: Vec::new(),
+            data: String::new(),
+            has_data: false,
+            event_type: String::new(),
+            last_event_id: String::new(),
+        }
+    }
+
+    /// The bytes held between chunks: the unfinished line, the event being
+    /// built (data, type) and the last id. Bounded by the limits whatever
+    /// was fed.
+    pub fn buffered_bytes(&self) -> usize {
+        self.head.len()
+            + self.line.len()
+            + self.data.len()
+            + self.event_type.len()
+            + self.last_event_id.len()
     }
 
     /// The last event id seen so far (persists across events).
@@ -79,15 +119,19 @@ impl SseParser {
         if self.started {
             return self.feed_started(bytes, out);
         }
-        // Hold the first bytes until we can tell whether a BOM is there.
+        // Hold the first bytes (no more than a BOM's length) until we can
+        // tell whether a BOM is there.
         const BOM: &[u8] = b"\xEF\xBB\xBF";
-        self.head.extend_from_slice(bytes);
+        let take = bytes.len().min(BOM.len() - self.head.len());
+        let (first, rest) = bytes.split_at(take);
+        self.head.extend_from_slice(first);
         if self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
             return Ok(());
         }
         self.started = true;
         let head = std::mem::take(&mut self.head);
-        self.feed_started(head.strip_prefix(BOM).unwrap_or(&head), out)
+        self.feed_started(head.strip_prefix(BOM).unwrap_or(&head), out)?;
+        self.feed_started(rest, out)
     }
 
     fn feed_started(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
@@ -101,9 +145,9 @@ impl SseParser {
             self.after_cr = false;
         }
         while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-            if self.line.len() + pos > MAX_LINE_BYTES {
+            if self.line.len() + pos > self.max_line_bytes {
                 return Err(SseError::LineTooLong {
-                    limit_bytes: MAX_LINE_BYTES,
+                    limit_bytes: self.max_line_bytes,
                 });
             }
             self.line.extend_from_slice(&rest[..pos]);
@@ -119,9 +163,9 @@ impl SseParser {
             let line = std::mem::take(&mut self.line);
             self.process_line(&line, out)?;
         }
-        if self.line.len() + rest.len() > MAX_LINE_BYTES {
+        if self.line.len() + rest.len() > self.max_line_bytes {
             return Err(SseError::LineTooLong {
-                limit_bytes: MAX_LINE_BYTES,
+                limit_bytes: self.max_line_bytes,
             });
         }
         self.line.extend_from_slice(rest);
@@ -146,15 +190,18 @@ impl SseParser {
         };
         match name {
             b"data" => {
-                if self.data.len() + value.len() + 1 > MAX_EVENT_DATA_BYTES {
+                // Counted as text: invalid UTF-8 grows (one byte becomes a
+                // three-byte U+FFFD), so the raw length would not bound it.
+                let value = String::from_utf8_lossy(value);
+                if self.data.len() + value.len() + 1 > self.max_event_data_bytes {
                     return Err(SseError::EventTooLarge {
-                        limit_bytes: MAX_EVENT_DATA_BYTES,
+                        limit_bytes: self.max_event_data_bytes,
                     });
                 }
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                self.data.push_str(&value);
                 self.has_data = true;
             }
             b"event" => self.event_type = String::from_utf8_lossy(value).into_owned(),

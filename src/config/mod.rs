@@ -1155,7 +1155,10 @@ fn load_maps(dir: &Path) -> Result<Vec<FloorMap>, ConfigError> {
             ));
         }
         for p in m.doors.iter().chain(&m.cameras) {
-            if p.x < 0.0 || p.y < 0.0 || p.x > m.width as f32 || p.y > m.height as f32 {
+            // `contains` is false for NaN, which TOML can spell (`nan`).
+            let on_plan =
+                (0.0..=m.width as f32).contains(&p.x) && (0.0..=m.height as f32).contains(&p.y);
+            if !on_plan {
                 return Err(ConfigError::invalid(
                     &path,
                     &text,

@@ -845,8 +845,12 @@ struct EventSearch {
     credential: Option<String>,
     #[serde(rename = "type")]
     type_name: Option<String>,
+    #[param(format = DateTime)]
     from: Option<String>,
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// Page size; larger than the largest page gives the largest page.
+    #[param(minimum = 1)]
     limit: Option<usize>,
     #[param(value_type = Option<u64>)]
     before: Option<Seq>,
@@ -1357,8 +1361,12 @@ async fn update_credential(
 struct AuditSearch {
     user: Option<String>,
     action: Option<String>,
+    #[param(format = DateTime)]
     from: Option<String>,
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// Page size; larger than the largest page gives the largest page.
+    #[param(minimum = 1)]
     limit: Option<usize>,
     before: Option<u64>,
 }

@@ -421,7 +421,10 @@ impl SiteMirror {
                 if cmd.phase != CommandPhase::Pending {
                     return None;
                 }
-                Some(cmd.accepted_at? + chrono::Duration::milliseconds(COMMAND_DEADLINE_MS))
+                Some(super::state::saturating_add_ms(
+                    cmd.accepted_at?,
+                    COMMAND_DEADLINE_MS,
+                ))
             })
             .min()
     }

@@ -254,7 +254,7 @@ impl AppState {
             .runtime
             .notices
             .iter()
-            .map(|n| n.at + chrono::Duration::milliseconds(NOTICE_MS));
+            .map(|n| saturating_add_ms(n.at, NOTICE_MS));
         commands.chain(notices).min()
     }
 
@@ -301,7 +301,8 @@ impl AppState {
     /// The site's time now, as well as the client can tell.
     pub fn site_now(&self) -> Timestamp {
         let offset = self.site().clock_offset_ms.unwrap_or(0);
-        self.runtime.now + chrono::Duration::milliseconds(offset)
+        // The offset comes from the site's clock, which may say anything.
+        saturating_add_ms(self.runtime.now, offset)
     }
 
     /// The site's time zone (UTC when unknown or unreadable).
@@ -376,6 +377,18 @@ fn rejection_message(kind: ErrorKind, message: &str) -> String {
         ErrorKind::Unauthenticated => "the session has ended; sign in again".into(),
         _ => message.to_owned(),
     }
+}
+
+/// `at + ms`, held at the ends of chrono's range rather than panicking: the
+/// site's clock (and so any time derived from it) is not trusted.
+pub(crate) fn saturating_add_ms(at: Timestamp, ms: i64) -> Timestamp {
+    chrono::TimeDelta::try_milliseconds(ms)
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(if ms < 0 {
+            chrono::DateTime::<chrono::Utc>::MIN_UTC
+        } else {
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        })
 }
 
 #[cfg(test)]
@@ -1023,6 +1036,44 @@ mod tests {
         s.apply(AppEvent::Tick { now: t(10) });
         assert_eq!(s.site_now(), t(12));
         assert_eq!(s.time_zone(), chrono_tz::Europe::Berlin);
+    }
+
+    /// A site clock at either end of chrono's range (hostile or broken) is
+    /// held there: the site's time, deadlines and their text never panic.
+    #[test]
+    fn absurd_site_clock_saturates() {
+        use chrono::{DateTime, Utc};
+        for (site_now, local_later, want) in [
+            (DateTime::<Utc>::MAX_UTC, t(3600), DateTime::<Utc>::MAX_UTC),
+            (DateTime::<Utc>::MIN_UTC, t(-3600), DateTime::<Utc>::MIN_UTC),
+        ] {
+            let mut s = signed_in(Role::Operator);
+            s.apply(AppEvent::SiteClock {
+                site: SiteTime {
+                    now: site_now,
+                    time_zone: "Pacific/Kiritimati".into(),
+                },
+                local: t(0),
+            });
+            s.apply(AppEvent::Tick { now: local_later });
+            assert_eq!(s.site_now(), want);
+            // What `ui::format::site_date_time` does with it.
+            let text = s
+                .site_now()
+                .with_timezone(&s.time_zone())
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string();
+            assert!(!text.is_empty());
+            assert!(s.next_deadline().is_none_or(|d| d >= local_later));
+        }
+        assert_eq!(
+            saturating_add_ms(t(0), i64::MAX),
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        );
+        assert_eq!(
+            saturating_add_ms(t(0), i64::MIN),
+            chrono::DateTime::<chrono::Utc>::MIN_UTC
+        );
     }
 
     #[test]

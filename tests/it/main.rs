@@ -8,6 +8,7 @@ mod api_doors;
 mod api_people;
 mod api_requests_audit;
 mod api_roles;
+mod api_schema;
 mod common;
 mod config_errors;
 mod connections;
