@@ -956,6 +956,7 @@ mod tests {
         let c = Client::new(&ClientConfig {
             base_url: format!("http://{addr}"),
             ca_cert: None,
+            allow_plain_http: false,
         })
         .unwrap()
         .with_token("t");

@@ -170,8 +170,13 @@ async fn a_denied_request_keeps_the_door_locked() {
     // the door for twice that, failing at the first move.
     let watch = tokio::time::Instant::now() + Duration::from_millis(800);
     while tokio::time::Instant::now() < watch {
-        let events = site.events(&op, "door=door-dock&type=door.state_changed").await;
-        assert!(events.is_empty(), "a denial never moves the lock: {events:#?}");
+        let events = site
+            .events(&op, "door=door-dock&type=door.state_changed")
+            .await;
+        assert!(
+            events.is_empty(),
+            "a denial never moves the lock: {events:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let sup = site.token(Role::Supervisor).await;
