@@ -47,18 +47,32 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
-        let _ = self
-            .server
-            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        if let Some(pool) = self.server.session_pool() {
-            let _ = pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-        }
-        if let Some(id) = self.source.take()
-            && let Some(s) = self.context.find_source_by_id(&id)
-        {
-            s.destroy();
-        }
-        self.main_loop.quit();
+        // Undone on the loop's own thread, as `DemoCameras` does: closing a
+        // client from this thread races the loop's read on its connection,
+        // and the loser spins on a closed stream (a flood of
+        // `GLib-GIO-CRITICAL g_pollable_input_stream_read_nonblocking` for the
+        // rest of the test process).
+        let server = self.server.clone();
+        let context = self.context.clone();
+        let main_loop = self.main_loop.clone();
+        let mut source = self.source.take();
+        let stop =
+            glib::idle_source_new(Some("fixture-rtsp-stop"), glib::Priority::HIGH, move || {
+                let _ = server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+                if let Some(pool) = server.session_pool() {
+                    let _ = pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+                }
+                if let Some(id) = source.take()
+                    && let Some(s) = context.find_source_by_id(&id)
+                {
+                    s.destroy();
+                }
+                // Quit from inside the loop: a quit() before the thread entered
+                // run() would be lost.
+                main_loop.quit();
+                glib::ControlFlow::Break
+            });
+        stop.attach(Some(&self.context));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
