@@ -55,6 +55,12 @@ impl PasswordChecks {
     ) -> bool {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
+            // A caller that went away before its turn (a dropped request)
+            // costs no check.
+            if answer.is_closed() {
+                drop(held);
+                return;
+            }
             let ok = check();
             drop(held);
             // The caller may have gone: nobody to tell.
@@ -109,5 +115,39 @@ mod tests {
         )
         .await;
         assert!(again.is_ok(), "the permit comes back when the check ends");
+    }
+
+    #[tokio::test]
+    async fn a_caller_gone_before_its_turn_costs_no_check() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let checks = PasswordChecks::new(1);
+        // The one thread is busy until released.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let busy = checks.run((), move || released.recv().is_ok());
+        tokio::pin!(busy);
+        assert!(futures_util::FutureExt::now_or_never(busy.as_mut()).is_none());
+        // A second caller queues, then goes away.
+        let ran = Arc::new(AtomicBool::new(false));
+        let sem = Arc::new(tokio::sync::Semaphore::new(1));
+        let permit = Arc::clone(&sem).acquire_owned().await.unwrap();
+        {
+            let ran = Arc::clone(&ran);
+            let gone = checks.run(permit, move || {
+                ran.store(true, Ordering::SeqCst);
+                true
+            });
+            tokio::pin!(gone);
+            assert!(futures_util::FutureExt::now_or_never(gone.as_mut()).is_none());
+        }
+        release.send(()).unwrap();
+        assert!(busy.await, "the first check ends");
+        // Its permit comes back without its check having run.
+        let again = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            Arc::clone(&sem).acquire_owned(),
+        )
+        .await;
+        assert!(again.is_ok(), "the dropped caller's permit comes back");
+        assert!(!ran.load(Ordering::SeqCst), "a dropped caller's check ran");
     }
 }
