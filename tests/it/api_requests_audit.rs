@@ -8,28 +8,12 @@ use std::time::Duration;
 
 use common::{api_error, start_site_with};
 use serde_json::{Value, json};
-use watchdesk::domain::{AccessPointId, CredentialId, DoorId, Role};
+use watchdesk::domain::{AccessPointId, CredentialId, Role};
 
 fn short_access(c: &mut watchdesk::config::SiteConfig) {
     for d in &mut c.doors {
         d.access_time_ms = 400;
     }
-}
-
-/// A person at the door asks for access (what a reader or intercom does).
-async fn open_request(site: &common::TestSite, door: &str) -> String {
-    let req = site
-        .handle
-        .core()
-        .open_request(
-            &DoorId::new(door),
-            None,
-            None,
-            "visitor".into(),
-            Some("Pat Visitor".into()),
-        )
-        .expect("request opens");
-    req.id.to_string()
 }
 
 /// A badge presented at a reader: the site decides.
@@ -39,22 +23,11 @@ fn badge(site: &common::TestSite, ap: &str, badge: &str) -> bool {
         .present_credential_now(&AccessPointId::new(ap), &CredentialId::new(badge))
 }
 
-async fn audit(site: &common::TestSite, token: &str, query: &str) -> Vec<Value> {
-    let r = site
-        .get(token, &format!("/api/v1/audit?limit=1000&{query}"))
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_granted_request_accesses_the_door_then_relocks_and_is_audited() {
     let site = start_site_with(short_access).await;
     let op = site.token(Role::Operator).await;
-    let id = open_request(&site, "door-lobby").await;
+    let id = site.open_request("door-lobby");
 
     let open: Vec<Value> = site
         .get(&op, "/api/v1/access-requests")
@@ -130,7 +103,7 @@ async fn a_granted_request_accesses_the_door_then_relocks_and_is_audited() {
     );
 
     let sup = site.token(Role::Supervisor).await;
-    let entries = audit(&site, &sup, "action=access_request.grant").await;
+    let entries = site.audit(&sup, "action=access_request.grant").await;
     let e = entries
         .iter()
         .find(|e| e["target"].as_str().unwrap_or("").contains(&id))
@@ -150,7 +123,7 @@ async fn a_granted_request_accesses_the_door_then_relocks_and_is_audited() {
 async fn a_denied_request_keeps_the_door_locked() {
     let site = start_site_with(short_access).await;
     let op = site.token(Role::Operator).await;
-    let id = open_request(&site, "door-dock").await;
+    let id = site.open_request("door-dock");
     let r = site
         .post(
             &op,
@@ -181,7 +154,8 @@ async fn a_denied_request_keeps_the_door_locked() {
     }
     let sup = site.token(Role::Supervisor).await;
     assert!(
-        !audit(&site, &sup, "action=access_request.deny")
+        !site
+            .audit(&sup, "action=access_request.deny")
             .await
             .is_empty()
     );
@@ -191,7 +165,7 @@ async fn a_denied_request_keeps_the_door_locked() {
 async fn an_unanswered_request_expires_denied_and_is_audited() {
     let site = start_site_with(short_access).await;
     let op = site.token(Role::Operator).await;
-    let id = open_request(&site, "door-reception").await;
+    let id = site.open_request("door-reception");
     // request_timeout_secs is 2 in the test config.
     let e = site
         .wait_event(
@@ -214,7 +188,7 @@ async fn an_unanswered_request_expires_denied_and_is_audited() {
     .await;
     assert_eq!(status, 409, "an expired request cannot be granted");
     let sup = site.token(Role::Supervisor).await;
-    let entries = audit(&site, &sup, "user=system").await;
+    let entries = site.audit(&sup, "user=system").await;
     assert!(
         entries
             .iter()
@@ -279,7 +253,7 @@ async fn badges_are_decided_by_the_site_and_a_disabled_badge_is_refused() {
         .await
         .unwrap();
     assert_eq!(ch["credentials"][0]["state"], "disabled");
-    let entries = audit(&site, &sup, "action=credential.disable").await;
+    let entries = site.audit(&sup, "action=credential.disable").await;
     assert!(
         entries
             .iter()
@@ -301,7 +275,7 @@ async fn the_audit_chain_verifies_and_a_changed_row_breaks_it() {
         )
         .await;
     }
-    let id = open_request(&site, "door-lobby").await;
+    let id = site.open_request("door-lobby");
     site.post(
         &op,
         &format!("/api/v1/access-requests/{id}/deny"),
@@ -312,7 +286,8 @@ async fn the_audit_chain_verifies_and_a_changed_row_breaks_it() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let sup = site.token(Role::Supervisor).await;
     loop {
-        let done = audit(&site, &sup, "action=door.command")
+        let done = site
+            .audit(&sup, "action=door.command")
             .await
             .iter()
             .filter(|e| e["outcome"].as_str().unwrap_or("").starts_with("entry "))
@@ -423,7 +398,7 @@ async fn a_failing_audit_write_refuses_commands_and_answers() {
     let op = site.token(Role::Operator).await;
     let admin = site.token(Role::Admin).await;
     let sup = site.token(Role::Supervisor).await;
-    let id = open_request(&site, "door-dock").await;
+    let id = site.open_request("door-dock");
     let db = rusqlite::Connection::open(site.handle.sqlite_path()).unwrap();
     db.execute_batch(
         "CREATE TRIGGER audit_down BEFORE INSERT ON audit

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{Sse, TestSite, api_error, start_site, start_site_with};
 use serde_json::{Value, json};
-use watchdesk::domain::{DoorAction, DoorId, Permission, Role, allowed};
+use watchdesk::domain::{DoorAction, Permission, Role, allowed};
 
 /// What a route asks of its caller, read from the document.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,22 +115,6 @@ struct Fixture {
     command_id: String,
 }
 
-/// A person waiting at a door: the id of a fresh open request.
-fn open_request(site: &TestSite) -> String {
-    site.handle
-        .core()
-        .open_request(
-            &DoorId::new("door-lobby"),
-            None,
-            None,
-            "visitor".into(),
-            Some("Pat Visitor".into()),
-        )
-        .expect("request opens")
-        .id
-        .to_string()
-}
-
 /// Sends one case as `who` (None: no token). Valid bodies and real ids, so
 /// an allowed caller gets the route's real answer.
 async fn call(
@@ -165,7 +149,7 @@ async fn call(
         }
         ("GET", "/api/v1/commands/{id}") => (format!("/api/v1/commands/{}", fx.command_id), None),
         ("POST", t) if t.starts_with("/api/v1/access-requests/{id}/") => (
-            t.replace("{id}", &open_request(site)),
+            t.replace("{id}", &site.open_request("door-lobby")),
             Some(json!({"reason": "role matrix"})),
         ),
         ("POST", "/api/v1/cardholders") => (

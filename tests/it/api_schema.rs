@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::{TestSite, start_site};
 use serde_json::{Value, json};
-use watchdesk::domain::{DoorId, Role};
+use watchdesk::domain::Role;
 
 /// Operations not called here, and why.
 const EXCLUDED: &[(&str, &str)] = &[
@@ -642,7 +642,7 @@ async fn every_operation_answers_generated_requests_as_documented() {
             // An access request to answer: a fresh one per operation, since
             // an answer closes it.
             if template.contains("/access-requests/") {
-                known.request = Some(open_request(&site));
+                known.request = Some(site.open_request("door-lobby"));
             }
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
             let stream = op
@@ -762,20 +762,4 @@ fn url_encode(v: &str) -> String {
         }
     }
     out
-}
-
-/// A person waiting at a door: the id of a fresh open request.
-fn open_request(site: &TestSite) -> String {
-    site.handle
-        .core()
-        .open_request(
-            &DoorId::new("door-lobby"),
-            None,
-            None,
-            "visitor".into(),
-            Some("Schema Test".into()),
-        )
-        .expect("request opens")
-        .id
-        .to_string()
 }

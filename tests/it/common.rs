@@ -277,3 +277,34 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+impl TestSite {
+    /// A visitor asks for access at `door` (what an intercom does): the id
+    /// of the new open request.
+    pub fn open_request(&self, door: &str) -> String {
+        self.handle
+            .core()
+            .open_request(
+                &watchdesk::domain::DoorId::new(door),
+                None,
+                None,
+                "visitor".into(),
+                Some("Pat Visitor".into()),
+            )
+            .expect("request opens")
+            .id
+            .to_string()
+    }
+
+    /// Audit entries matching `query`, newest first (one page of 1,000).
+    pub async fn audit(&self, token: &str, query: &str) -> Vec<Value> {
+        let r = self
+            .get(token, &format!("/api/v1/audit?limit=1000&{query}"))
+            .await;
+        assert_eq!(r.status(), 200, "audit search {query}");
+        r.json::<Value>().await.unwrap()["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}

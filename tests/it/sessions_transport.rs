@@ -10,23 +10,12 @@ use crate::common;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use common::{TestSite, api_error, start_site_with, test_config};
+use common::{api_error, start_site_with, test_config};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use watchdesk::domain::{DoorId, Role};
+use watchdesk::domain::Role;
 use watchdesk::site::audit::AuditQuery;
 use watchdesk::site::{SiteError, SiteOptions};
-
-async fn audit(site: &TestSite, token: &str, query: &str) -> Vec<Value> {
-    let r = site
-        .get(token, &format!("/api/v1/audit?limit=1000&{query}"))
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
 
 fn short_access(c: &mut watchdesk::config::SiteConfig) {
     for d in &mut c.doors {
@@ -38,19 +27,7 @@ fn short_access(c: &mut watchdesk::config::SiteConfig) {
 async fn a_client_cannot_pre_claim_the_key_of_a_grant() {
     let site = start_site_with(short_access).await;
     let op = site.token(Role::Operator).await;
-    let id = site
-        .handle
-        .core()
-        .open_request(
-            &DoorId::new("door-lobby"),
-            None,
-            None,
-            "visitor".into(),
-            Some("Pat Visitor".into()),
-        )
-        .expect("request opens")
-        .id
-        .to_string();
+    let id = site.open_request("door-lobby");
     // The operator claims the key the grant will use, for another action.
     let key = format!("access-request:{id}");
     let r = site
@@ -223,7 +200,7 @@ async fn an_admin_revokes_sessions_audited_and_a_live_stream_ends() {
     }
     assert_eq!(site.get(&admin, "/api/v1/snapshot").await.status(), 200);
 
-    let rows = audit(&site, &admin, "action=session.revoke").await;
+    let rows = site.audit(&admin, "action=session.revoke").await;
     let got: Vec<(&str, &str, &str)> = rows
         .iter()
         .rev()
@@ -311,7 +288,7 @@ async fn fault_routes_need_json_and_a_loopback_host_and_are_audited() {
     assert_eq!(r.status(), 404);
 
     let admin = site.token(Role::Admin).await;
-    let rows = audit(&site, &admin, "action=fault.inject").await;
+    let rows = site.audit(&admin, "action=fault.inject").await;
     assert_eq!(rows.len(), 5, "{rows:?}");
     assert!(
         rows.iter()
