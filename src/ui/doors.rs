@@ -1,11 +1,18 @@
-//! The door list: name, zone, fail mode, live state, the last command's
-//! progress, and the commands an operator may send.
+//! The door list: a filter (name, zone, floor, state), then each door with
+//! its live state, zone, fail mode, how long ago it changed and its last
+//! command's progress, and the commands an operator may send, to one door or
+//! to a selection (a group lockdown or release is confirmed first).
 
-use egui::{Align, Button, CornerRadius, Frame, Layout, Margin, RichText, Ui, UiBuilder};
+use egui::{
+    Align, Button, ComboBox, CornerRadius, Frame, Layout, Margin, Modal, RichText, TextEdit, Ui,
+    UiBuilder,
+};
 
 use super::theme;
-use crate::domain::DoorAction;
-use crate::viewer::{AppState, CommandPhase, CommandSender, CommandView, DoorView};
+use crate::domain::{DoorAction, DoorState, MapId};
+use crate::viewer::{
+    AppState, CommandPhase, CommandSender, CommandView, DoorView, DoorsPanel, GroupCommand,
+};
 
 /// The buttons of a door row, in order, with their labels.
 const ACTIONS: [(DoorAction, &str); 5] = [
@@ -21,15 +28,160 @@ pub fn door_row_label(name: &str) -> String {
     format!("door {name}")
 }
 
-/// Every door of the site.
-pub fn doors_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+/// The states the filter offers, in the order an operator scans them.
+const STATES: [DoorState; 8] = [
+    DoorState::Forced,
+    DoorState::HeldOpen,
+    DoorState::Unknown,
+    DoorState::LockedDown,
+    DoorState::Open,
+    DoorState::Unlocked,
+    DoorState::Accessed,
+    DoorState::Locked,
+];
+
+/// The doors of the site that pass the panel's filter.
+pub fn doors_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel, commands: &CommandSender) {
     ui.heading("Doors");
-    for door in state.site().doors() {
-        door_row_ui(ui, state, door, commands);
+    filter_ui(ui, state, panel);
+    selection_ui(ui, state, panel, commands);
+    confirm_ui(ui, panel, commands);
+    let shown = panel.shown(state);
+    if shown.is_empty() {
+        ui.label(RichText::new("No door matches the filter.").color(theme::MUTED));
+    }
+    for door in shown {
+        door_row_ui(ui, state, panel, door, commands);
     }
 }
 
-fn door_row_ui(ui: &mut Ui, state: &AppState, door: &DoorView, commands: &CommandSender) {
+fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
+    let f = &mut panel.filter;
+    ui.horizontal_wrapped(|ui| {
+        ui.add(
+            TextEdit::singleline(&mut f.text)
+                .hint_text("Find a door")
+                .desired_width(140.0),
+        );
+        ComboBox::new("door_zone", "Zone")
+            .selected_text(f.zone.as_deref().unwrap_or("any"))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut f.zone, None, "Any zone");
+                for zone in DoorsPanel::zones(state) {
+                    let label = zone.clone();
+                    ui.selectable_value(&mut f.zone, Some(zone), label);
+                }
+            });
+        let floors = DoorsPanel::floors(state);
+        if !floors.is_empty() {
+            ComboBox::new("door_floor", "Floor")
+                .selected_text(f.floor.as_ref().map_or("any", MapId::as_str))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut f.floor, None, "Any floor");
+                    for floor in floors {
+                        let label = floor.to_string();
+                        ui.selectable_value(&mut f.floor, Some(floor), label);
+                    }
+                });
+        }
+        ComboBox::new("door_state", "State")
+            .selected_text(f.state.map_or("any", DoorState::label))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut f.state, None, "Any state");
+                for s in STATES {
+                    ui.selectable_value(&mut f.state, Some(s), s.label());
+                }
+            });
+        if !f.is_empty() && ui.button("Clear").clicked() {
+            *f = Default::default();
+        }
+    });
+}
+
+/// The commands for the selected doors.
+fn selection_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel, commands: &CommandSender) {
+    let doors = panel.selection(state);
+    if doors.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("{} selected:", doors.len())).strong());
+        for (action, text) in ACTIONS {
+            let blocked = state.door_action_blocked(action);
+            let response = ui.add_enabled(blocked.is_none(), Button::new(text));
+            let response = match &blocked {
+                Some(reason) => response.on_disabled_hover_text(reason.as_str()),
+                None => response.on_hover_text(format!(
+                    "{} the {} selected doors",
+                    action.label(),
+                    doors.len()
+                )),
+            };
+            if response.clicked() {
+                let group = GroupCommand {
+                    action,
+                    doors: doors.clone(),
+                };
+                if group.needs_confirmation() {
+                    panel.confirm = Some(group);
+                } else {
+                    for door in &group.doors {
+                        commands.door(door, action);
+                    }
+                }
+            }
+        }
+        if ui.button("Clear selection").clicked() {
+            panel.selected.clear();
+        }
+    });
+}
+
+/// "Lock down 4 doors?" before a group lockdown or release goes out.
+fn confirm_ui(ui: &mut Ui, panel: &mut DoorsPanel, commands: &CommandSender) {
+    let Some(group) = panel.confirm.clone() else {
+        return;
+    };
+    let mut close = false;
+    let modal = Modal::new(egui::Id::unique("confirm_group_command")).show(ui.ctx(), |ui| {
+        let verb = match group.action {
+            DoorAction::Lockdown => "Lock down",
+            _ => "Release the lockdown of",
+        };
+        ui.heading(format!("{verb} {} doors?", group.doors.len()));
+        ui.label(
+            group
+                .doors
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button("Confirm").clicked() {
+                for door in &group.doors {
+                    commands.door(door, group.action);
+                }
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close || modal.should_close() {
+        panel.confirm = None;
+    }
+}
+
+fn door_row_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    panel: &mut DoorsPanel,
+    door: &DoorView,
+    commands: &CommandSender,
+) {
     let builder = UiBuilder::new()
         .id_salt(("door", door.door.id.as_str()))
         .accessibility_label(door_row_label(&door.door.name));
@@ -41,6 +193,22 @@ fn door_row_ui(ui: &mut Ui, state: &AppState, door: &DoorView, commands: &Comman
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.horizontal(|ui| {
+                    let mut selected = panel.selected.contains(&door.door.id);
+                    let check = ui
+                        .add(egui::Checkbox::without_text(&mut selected))
+                        .on_hover_text("Select for a group command");
+                    let label = format!("select {}", door.door.name);
+                    check.widget_info(|| {
+                        egui::WidgetInfo::selected(
+                            egui::accesskit::Role::CheckBox,
+                            true,
+                            selected,
+                            &label,
+                        )
+                    });
+                    if check.changed() {
+                        panel.toggle(&door.door.id);
+                    }
                     ui.label(RichText::new(&door.door.name).strong());
                     theme::door_state_chip_ui(ui, state.door_state(door));
                     ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
@@ -59,6 +227,13 @@ fn door_row_ui(ui: &mut Ui, state: &AppState, door: &DoorView, commands: &Comman
                         ))
                         .color(theme::MUTED),
                     );
+                    if let Some(changed) = door.changed {
+                        ui.separator();
+                        ui.label(
+                            RichText::new(format!("changed {}", age(state.site_now(), changed)))
+                                .color(theme::MUTED),
+                        );
+                    }
                     if let Some(cmd) = &door.last_command {
                         ui.separator();
                         last_command_ui(ui, cmd);
@@ -101,4 +276,38 @@ pub fn last_command_text(cmd: &CommandView) -> String {
 
 fn last_command_ui(ui: &mut Ui, cmd: &CommandView) {
     ui.label(RichText::new(last_command_text(cmd)).color(theme::command_phase_color(&cmd.phase)));
+}
+
+/// How long ago, in the largest unit that says it: `just now`, `42 s ago`,
+/// `12 min ago`, `3 h ago`, `2 days ago`.
+pub fn age(now: crate::domain::Timestamp, then: crate::domain::Timestamp) -> String {
+    let secs = now.signed_duration_since(then).num_seconds();
+    match secs {
+        ..5 => "just now".into(),
+        5..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_in_the_largest_unit() {
+        let now: crate::domain::Timestamp = "2026-12-07T10:00:00Z".parse().unwrap();
+        for (ago, want) in [
+            (-30, "just now"),
+            (0, "just now"),
+            (42, "42 s ago"),
+            (12 * 60 + 5, "12 min ago"),
+            (3 * 3600, "3 h ago"),
+            (2 * 86_400 + 1, "2 days ago"),
+        ] {
+            let then = now - chrono::Duration::seconds(ago);
+            assert_eq!(age(now, then), want, "{ago} s");
+        }
+    }
 }

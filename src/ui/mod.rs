@@ -78,7 +78,7 @@ pub fn root_ui(
                     .id_salt("doors_and_requests")
                     .show(ui, |ui| {
                         requests::requests_ui(ui, state, commands);
-                        doors::doors_ui(ui, state, commands);
+                        doors::doors_ui(ui, state, &mut view.doors, commands);
                     });
             }
             MainView::Cameras => {

@@ -86,6 +86,9 @@ pub struct DoorView {
     pub door: Door,
     pub status: DoorStatus,
     pub last_command: Option<CommandView>,
+    /// When its state last changed, by the site's clock, as far as this
+    /// client has seen (a snapshot does not say).
+    pub changed: Option<Timestamp>,
 }
 
 /// The outcome of a command, as reported by its event.
@@ -249,18 +252,25 @@ impl SiteMirror {
     /// The site's state at a sequence number replaces what was known; each
     /// door keeps its last command.
     pub fn apply_snapshot(&mut self, snapshot: Snapshot) {
-        let mut old: HashMap<DoorId, Option<CommandView>> = self
+        let mut old: HashMap<DoorId, (Option<CommandView>, DoorStatus, Option<Timestamp>)> = self
             .doors
             .drain(..)
-            .map(|d| (d.door.id, d.last_command))
+            .map(|d| (d.door.id, (d.last_command, d.status, d.changed)))
             .collect();
         self.doors = snapshot
             .doors
             .into_iter()
-            .map(|d| DoorView {
-                last_command: old.remove(&d.door.id).flatten(),
-                door: d.door,
-                status: d.status,
+            .map(|d| {
+                let (last_command, status, changed) =
+                    old.remove(&d.door.id).unwrap_or((None, d.status, None));
+                DoorView {
+                    last_command,
+                    // A state that moved while the client was away changed
+                    // at a time it does not know.
+                    changed: if status == d.status { changed } else { None },
+                    door: d.door,
+                    status: d.status,
+                }
             })
             .collect();
         self.reindex_doors();
@@ -286,8 +296,10 @@ impl SiteMirror {
         self.last_seq = Some(event.seq);
         match &event.kind {
             EventKind::DoorStateChanged { door, status } => {
+                let time = event.time;
                 if let Some(d) = self.door_mut(door) {
                     d.status = *status;
+                    d.changed = Some(time);
                 }
             }
             EventKind::CommandCompleted { command, .. } => {

@@ -10,6 +10,7 @@
 //! wires the worker and the video engine to it.
 
 mod command;
+mod doors_panel;
 mod event;
 mod mirror;
 mod state;
@@ -17,6 +18,7 @@ mod tile;
 mod workspace;
 
 pub use command::{Command, CommandReceiver, CommandSender, command_channel};
+pub use doors_panel::{DoorFilter, DoorsPanel, GroupCommand};
 pub use event::{AppEvent, StillImage};
 pub use mirror::{
     COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN, Keyed, NO_ANSWER,

@@ -155,6 +155,8 @@ const MAX_EVENTS_WIDTH: f32 = 4_000.0;
 pub struct ViewState {
     pub workspace: Workspace,
     pub form: SignInForm,
+    /// The doors panel's filter and selection (not persisted).
+    pub doors: super::DoorsPanel,
 }
 
 /// The sign-in form's text.
@@ -192,6 +194,7 @@ impl ViewState {
                 username,
                 password: String::new(),
             },
+            doors: super::DoorsPanel::default(),
         }
     }
 }

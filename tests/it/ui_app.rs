@@ -506,3 +506,49 @@ fn open_requests_stay_in_sight_over_the_cameras() {
     assert!(r.harness.query_by_label("Access requests (1)").is_some());
     assert!(r.harness.query_by_label("Ada Lovelace").is_some());
 }
+
+#[test]
+fn the_door_filter_narrows_the_list_and_a_group_lockdown_is_confirmed_first() {
+    let mut r = rig(Role::Supervisor, false);
+    // The zone filter keeps the restricted doors only.
+    r.harness.get_by_label("Zone").click();
+    r.harness.run();
+    r.harness.get_by_label("restricted").click();
+    r.harness.run();
+    assert!(
+        r.harness
+            .query_by_label("door Lobby main entrance")
+            .is_none()
+    );
+    assert!(r.harness.query_by_label("door Server room").is_some());
+    assert!(r.harness.query_by_label("door Lab airlock").is_some());
+
+    // Both selected, a lockdown asks first; nothing is sent until confirmed.
+    for name in ["Server room", "Lab airlock"] {
+        r.harness.get_by_label(&format!("select {name}")).click();
+        r.harness.run();
+    }
+    r.harness.get_by_label("2 selected:");
+    let lockdowns = r.harness.get_all_by_label("Lockdown").count();
+    assert_eq!(lockdowns, 3, "one per row and one for the selection");
+    r.harness
+        .get_all_by_label("Lockdown")
+        .next()
+        .unwrap()
+        .click();
+    r.harness.run();
+    r.harness.get_by_label("Lock down 2 doors?");
+    assert!(r.commands.try_recv().is_err(), "sent before confirmation");
+    r.harness.get_by_label("Confirm").click();
+    r.harness.run();
+    let mut sent = Vec::new();
+    while let Ok(Command::Door { door, action, .. }) = r.commands.try_recv() {
+        assert_eq!(action, DoorAction::Lockdown);
+        sent.push(door);
+    }
+    assert_eq!(
+        sent,
+        vec![DoorId::new("door-server"), DoorId::new("door-lab")]
+    );
+    assert!(r.harness.query_by_label("Lock down 2 doors?").is_none());
+}
