@@ -63,7 +63,7 @@ fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
                 .hint_text("Find a door")
                 .desired_width(140.0),
         );
-        ComboBox::new("door_zone", "Zone")
+        let combo = named_combo(ui, "Zone", "door_zone")
             .selected_text(f.zone.as_deref().unwrap_or("any"))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut f.zone, None, "Any zone");
@@ -72,9 +72,10 @@ fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
                     ui.selectable_value(&mut f.zone, Some(zone), label);
                 }
             });
+        name_combo(&combo.response, "Zone");
         let floors = DoorsPanel::floors(state);
         if !floors.is_empty() {
-            ComboBox::new("door_floor", "Floor")
+            let combo = named_combo(ui, "Floor", "door_floor")
                 .selected_text(f.floor.as_ref().map_or("any", MapId::as_str))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut f.floor, None, "Any floor");
@@ -83,8 +84,9 @@ fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
                         ui.selectable_value(&mut f.floor, Some(floor), label);
                     }
                 });
+            name_combo(&combo.response, "Floor");
         }
-        ComboBox::new("door_state", "State")
+        let combo = named_combo(ui, "State", "door_state")
             .selected_text(f.state.map_or("any", DoorState::label))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut f.state, None, "Any state");
@@ -92,9 +94,24 @@ fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
                     ui.selectable_value(&mut f.state, Some(s), s.label());
                 }
             });
-        if !f.is_empty() && ui.button("Clear").clicked() {
+        name_combo(&combo.response, "State");
+        if !f.is_empty() && ui.button("Clear filter").clicked() {
             *f = Default::default();
         }
+    });
+}
+
+/// A combo box with its name on the left, as a label and as its accessible
+/// name.
+fn named_combo(ui: &mut Ui, name: &str, id_salt: &str) -> ComboBox<'static> {
+    ui.label(RichText::new(name).color(theme::MUTED));
+    ComboBox::new(id_salt, "")
+}
+
+/// Gives a combo box its accessible name (its visible label is beside it).
+fn name_combo(response: &egui::Response, name: &str) {
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::accesskit::Role::ComboBox, response.enabled(), name)
     });
 }
 

@@ -511,7 +511,9 @@ fn open_requests_stay_in_sight_over_the_cameras() {
 fn the_door_filter_narrows_the_list_and_a_group_lockdown_is_confirmed_first() {
     let mut r = rig(Role::Supervisor, false);
     // The zone filter keeps the restricted doors only.
-    r.harness.get_by_label("Zone").click();
+    r.harness
+        .get_by_role_and_label(AkRole::ComboBox, "Zone")
+        .click();
     r.harness.run();
     r.harness.get_by_label("restricted").click();
     r.harness.run();
