@@ -86,6 +86,23 @@ struct SiteArgs {
 enum SiteCommand {
     /// Read a password from standard input and print its argon2 hash for users.toml.
     HashPassword,
+    /// Write a large generated site (for scale tests and benchmarks) into a
+    /// folder; serve it with `watchdesk site --config DIR/site.toml`.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        doors: usize,
+        #[arg(long, default_value_t = 300)]
+        cameras: usize,
+        #[arg(long, default_value_t = 10_000)]
+        cardholders: usize,
+        #[arg(long, default_value_t = 10)]
+        floors: usize,
+        /// The demo config folder its users and floor image come from.
+        #[arg(long, default_value = "config")]
+        demo_config_dir: PathBuf,
+    },
     /// Verify the audit trail's keyed chain and its head in a site's data folder.
     VerifyAudit {
         #[arg(long, default_value = "data")]
@@ -160,6 +177,34 @@ fn site(args: SiteArgs) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
+            }
+        }
+        Some(SiteCommand::Generate {
+            out,
+            doors,
+            cameras,
+            cardholders,
+            floors,
+            demo_config_dir,
+        }) => {
+            let size = watchdesk::site::generate::SiteSize {
+                doors,
+                cameras,
+                cardholders,
+                floors,
+            };
+            match watchdesk::site::generate::write_site(&out, &demo_config_dir, size) {
+                Ok(site) => {
+                    println!("{}", site.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "watchdesk: cannot write the site into {}: {e}",
+                        out.display()
+                    );
+                    ExitCode::FAILURE
+                }
             }
         }
         Some(SiteCommand::VerifyAudit { data_dir, key_file }) => {

@@ -20,6 +20,7 @@ pub mod env;
 pub mod error;
 pub mod events;
 mod fault;
+pub mod generate;
 mod listen;
 pub mod people;
 pub mod requests;
