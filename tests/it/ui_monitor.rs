@@ -10,9 +10,12 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use tokio::sync::mpsc;
 use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
-use watchdesk::domain::{AccessPointId, CardholderId, CredentialId, DoorId};
+use watchdesk::domain::{
+    AccessPointId, CardholderId, CredentialId, DenyReason, DoorId, Event, EventKind, Role, Session,
+    SiteTime, Timestamp,
+};
 use watchdesk::ui::{access_monitor::access_monitor_ui, status_bar::status_bar_ui};
-use watchdesk::viewer::{AppEvent, AppState, Command, command_channel};
+use watchdesk::viewer::{ACCESS_FEED_LEN, AppEvent, AppState, Command, command_channel};
 
 use crate::common;
 
@@ -127,4 +130,117 @@ async fn the_access_monitor_shows_real_decisions_in_words_and_opens_the_doors_ca
     harness.run();
     let sent: Vec<Command> = std::iter::from_fn(|| outbox.try_recv()).collect();
     assert_eq!(sent, [Command::ShowDoorCameras(DoorId::new("door-lobby"))]);
+}
+
+fn t(secs: i64) -> Timestamp {
+    // 2026-11-22T10:00:00Z
+    chrono::DateTime::from_timestamp(1_795_341_600 + secs, 0).expect("valid time")
+}
+
+fn signed_in() -> AppState {
+    let mut s = AppState::new(t(0), "http://site.example", false);
+    s.apply(AppEvent::SignedIn(Session {
+        token: "tok".into(),
+        username: "op-jansen".into(),
+        role: Role::Operator,
+        expires: t(3600),
+    }));
+    s
+}
+
+fn denied(seq: u64) -> AppEvent {
+    AppEvent::Live(Event {
+        seq,
+        time: t(seq as i64 / 100),
+        kind: EventKind::AccessDenied {
+            door: DoorId::new("door-lobby"),
+            access_point: None,
+            cardholder: None,
+            credential: None,
+            reason: DenyReason::UnknownCard,
+        },
+    })
+}
+
+/// Draws the access monitor over `state` in a harness.
+fn monitor(state: AppState) -> Harness<'static, AppState> {
+    let (sender, _outbox) = command_channel();
+    Harness::builder()
+        .with_size(egui::vec2(900.0, 500.0))
+        .build_ui_state(
+            move |ui, state: &mut AppState| access_monitor_ui(ui, state, &sender),
+            state,
+        )
+}
+
+/// Ten thousand entries lay out only the rows in sight, and a frame costs
+/// about what it does with twenty.
+#[test]
+fn ten_thousand_access_events_draw_only_the_rows_in_sight() {
+    let frame_ms = |n: u64| {
+        let mut state = signed_in();
+        for seq in 1..=n {
+            state.apply(denied(seq));
+        }
+        assert_eq!(
+            state.access_events().len(),
+            (n as usize).min(ACCESS_FEED_LEN)
+        );
+        let mut h = monitor(state);
+        h.run();
+        let rows = h.query_all_by_label_contains("access event ").count();
+        assert!(
+            (10..=40).contains(&rows),
+            "{rows} rows laid out for {n} events"
+        );
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            h.step();
+        }
+        started.elapsed().as_secs_f64() * 1000.0 / 20.0
+    };
+    let small = frame_ms(20);
+    let large = frame_ms(ACCESS_FEED_LEN as u64 + 50);
+    println!("access monitor frame: {small:.2} ms with 20 events, {large:.2} ms with 10,000");
+}
+
+/// The status bar warns when the site's clock is off by more than 2 s.
+#[test]
+fn the_status_bar_warns_of_a_site_clock_off_by_more_than_two_seconds() {
+    let bar = |offset_ms: i64| {
+        let mut state = signed_in();
+        let local = t(0);
+        state.apply(AppEvent::SiteClock {
+            site: SiteTime {
+                now: local + chrono::TimeDelta::milliseconds(offset_ms),
+                time_zone: "Europe/Berlin".into(),
+            },
+            local,
+        });
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(900.0, 40.0))
+            .build_ui_state(|ui, state: &mut AppState| status_bar_ui(ui, state), state);
+        h.run();
+        h
+    };
+    let fine = bar(1_500);
+    fine.get_by_label("site clock +1.5 s");
+    assert!(fine.query_by_label_contains("! site clock").is_none());
+    fine.get_by_label("op-jansen · operator");
+    fine.get_by_label("0.0 events/s");
+    let behind = bar(-2_100);
+    behind.get_by_label("! site clock -2.1 s");
+    let ahead = bar(185_000);
+    ahead.get_by_label("! site clock +3 min 05 s");
+    let unmeasured = {
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(900.0, 40.0))
+            .build_ui_state(
+                |ui, state: &mut AppState| status_bar_ui(ui, state),
+                signed_in(),
+            );
+        h.run();
+        h
+    };
+    unmeasured.get_by_label("site clock not measured");
 }
