@@ -59,6 +59,22 @@ impl EventRate {
             .sum();
         count as f64 / RATE_WINDOW_SECS as f64
     }
+
+    /// The next second at which the rate seen at `now` changes without a
+    /// new event (an old second leaves the window), if it can: the status
+    /// bar wakes up then, so a rate that fell to nothing shows it.
+    pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+        let now_sec = now.timestamp();
+        let counted = |&&(sec, n): &&(i64, u32)| n > 0 && sec <= now_sec;
+        let oldest = self
+            .buckets
+            .iter()
+            .filter(counted)
+            .filter(|(sec, _)| now_sec - sec < RATE_WINDOW_SECS)
+            .map(|(sec, _)| *sec)
+            .min()?;
+        chrono::DateTime::from_timestamp(oldest.saturating_add(RATE_WINDOW_SECS), 0)
+    }
 }
 
 /// The live link to the site.
@@ -310,7 +326,8 @@ impl AppState {
             .notices
             .iter()
             .map(|n| saturating_add_ms(n.at, NOTICE_MS));
-        commands.chain(notices).min()
+        let rate = self.runtime.event_rate.next_change(self.runtime.now);
+        commands.chain(notices).chain(rate).min()
     }
 
     fn clear_session(&mut self) {
@@ -1253,7 +1270,8 @@ mod tests {
         assert_eq!(s.next_deadline(), Some(t(10)));
         s.apply(completed(21, "c1"));
         assert_eq!(phase(&s), Some(CommandPhase::Confirmed));
-        assert_eq!(s.next_deadline(), None);
+        // No command deadline left (the live event rate has its own).
+        assert_eq!(s.site().next_deadline(), None);
 
         // A superseded command's outcome does not touch the newer one.
         let mut s = signed_in(Role::Operator);
@@ -1370,6 +1388,14 @@ mod tests {
         assert_eq!(rate.per_second(t(30)), 0.1);
         // A clock that went back counts nothing from the future.
         assert_eq!(rate.per_second(t(-5)), 0.0);
+        // The rate changes when the oldest counted second leaves the window.
+        let mut quiet = EventRate::default();
+        assert_eq!(quiet.next_change(t(5)), None);
+        quiet.record(at_ms(3_500));
+        quiet.record(at_ms(7_200));
+        assert_eq!(quiet.next_change(t(8)), Some(t(13)));
+        assert_eq!(quiet.next_change(t(13)), Some(t(17)));
+        assert_eq!(quiet.next_change(t(17)), None);
         // Before the epoch works too.
         let mut early = EventRate::default();
         early.record(t(-1_790_000_005));
@@ -1386,6 +1412,11 @@ mod tests {
         // Seen already: not counted again.
         s.apply(live(30, EventKind::TestFlood { n: 30 }));
         assert_eq!(s.event_rate(), 2.0);
+        assert_eq!(
+            s.next_deadline(),
+            Some(t(110)),
+            "the shell wakes when it falls"
+        );
         s.apply(AppEvent::Tick { now: t(110) });
         assert_eq!(s.event_rate(), 0.0);
         s.apply(AppEvent::SignedOut);
