@@ -433,14 +433,15 @@ impl AppState {
         let start = cameras.iter().filter_map(position).min().unwrap_or(0);
         let end = cameras.iter().filter_map(position).max().unwrap_or(start);
         let span = end - start + 1;
+        let Some(side) = super::GRID_SIDES.iter().copied().find(|s| s * s >= span) else {
+            // Too far apart for one page: the first of them fills the view.
+            view.single = Some(first.clone());
+            return true;
+        };
         view.single = None;
         view.fill = false;
         view.first = start;
-        view.side = super::GRID_SIDES
-            .iter()
-            .copied()
-            .find(|side| side * side >= span)
-            .unwrap_or(super::GRID_SIDES[super::GRID_SIDES.len() - 1]);
+        view.side = side;
         true
     }
 
@@ -1504,6 +1505,15 @@ mod tests {
             ),
             (None, 2, 2, false)
         );
+
+        // Further apart than the largest grid: the first fills the view.
+        let mut snap = snapshot(30);
+        snap.cameras = (1..=20).map(|i| camera(&format!("k{i}"))).collect();
+        snap.doors[0].door.cameras = vec![CameraId::new("k20"), CameraId::new("k1")];
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+        let mut w = Workspace::default();
+        assert!(s.show_door_cameras(&DoorId::new("d1"), &mut w));
+        assert_eq!(w.cameras.single, Some(CameraId::new("k20")));
 
         // No camera the client knows, or no such door: nothing changes.
         for door in ["d3", "no-such-door"] {
