@@ -169,6 +169,11 @@ impl App {
         let mut any = false;
         while let Some(command) = self.outbox_rx.try_recv() {
             any = true;
+            // A view change: the worker never sees it.
+            if let Command::ShowDoorCameras(door) = &command {
+                self.state.show_door_cameras(door, &mut self.view.workspace);
+                continue;
+            }
             let door_key = match &command {
                 Command::Door {
                     door,

@@ -229,6 +229,8 @@ impl Worker {
             }
             Command::Grant { request, reason } => self.decide(request, true, reason),
             Command::Deny { request, reason } => self.decide(request, false, reason),
+            // A view change, applied by the shell.
+            Command::ShowDoorCameras(_) => {}
         }
     }
 

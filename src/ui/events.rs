@@ -1,10 +1,16 @@
-//! The live event list, newest first: time in the site's zone, type, door,
-//! cardholder, and what happened.
+//! The live event list, newest first, and the one place where an event
+//! becomes words: [`event_title`] gives every event an icon (an
+//! [`EventIcon`], painted, so no emoji font is needed), a colour for
+//! its kind and a title in an operator's words ("Door forced open",
+//! "Access granted · Nora Lindqvist"). Wire names such as
+//! `door.state_changed` never reach the screen.
 
-use egui::{RichText, ScrollArea, Ui};
+use egui::{Color32, RichText, ScrollArea, Ui};
 
 use super::{format, theme};
-use crate::domain::{Event, EventKind, REDACTED};
+use crate::domain::{
+    CardholderId, DoorAction, DoorState, Event, EventKind, REDACTED, RequestOutcome,
+};
 use crate::viewer::AppState;
 
 /// The height of one event row, in points.
@@ -26,83 +32,362 @@ pub fn events_ui(ui: &mut Ui, state: &AppState) {
                 ui.horizontal(|ui| {
                     ui.set_height(ROW_HEIGHT);
                     ui.label(RichText::new(format::site_time(event.time, tz)).monospace());
-                    ui.label(RichText::new(event.kind.type_name()).color(type_color(event)));
-                    ui.label(event_text(state, event));
+                    let (icon, color, title) = event_title(event, state);
+                    icon_ui(ui, icon, color);
+                    ui.label(RichText::new(title).color(color));
+                    if let Some(door) = event.kind.door() {
+                        ui.label(RichText::new(state.site().door_name(door)).color(theme::MUTED));
+                    }
                 });
             }
         });
 }
 
-fn type_color(event: &Event) -> egui::Color32 {
+/// An event in an operator's words: its icon, the colour of its kind, and
+/// its title, e.g. `(Alarm, ALARM, "Door forced open")` or
+/// `(Granted, GRANTED, "Access granted · Nora Lindqvist")`. The door is not in
+/// the title (lists show it beside it). A name, badge or user the role may
+/// not see is left out, never shown as a placeholder.
+pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, String) {
+    let person = |id: Option<&CardholderId>| cardholder(state, id);
     match &event.kind {
-        EventKind::DoorForcedOpen { .. } | EventKind::DoorHeldOpen { .. } => theme::ALARM,
-        EventKind::AccessDenied { .. } | EventKind::CommandFailed { .. } => theme::FAILED,
-        EventKind::AccessRequestOpened { .. } => theme::UNLOCKED,
-        _ => theme::MUTED,
+        EventKind::DoorStateChanged { status, .. } => {
+            let (icon, color, text) = match status.state(true) {
+                DoorState::Locked => (EventIcon::Locked, theme::LOCKED, "Door locked"),
+                DoorState::Unlocked => (EventIcon::Unlocked, theme::UNLOCKED, "Door unlocked"),
+                DoorState::Accessed => (
+                    EventIcon::Unlocked,
+                    theme::UNLOCKED,
+                    "Door released for one passage",
+                ),
+                DoorState::LockedDown => (EventIcon::Locked, theme::LOCKED, "Door locked down"),
+                DoorState::Open => (EventIcon::Open, theme::OPEN, "Door open"),
+                DoorState::Forced => (EventIcon::Alarm, theme::ALARM, "Door forced open"),
+                DoorState::HeldOpen => (EventIcon::Alarm, theme::ALARM, "Door held open"),
+                DoorState::Unknown => (EventIcon::Unknown, theme::UNKNOWN, "Door offline"),
+            };
+            (icon, color, text.to_owned())
+        }
+        EventKind::DoorForcedOpen { .. } => {
+            (EventIcon::Alarm, theme::ALARM, "Door forced open".into())
+        }
+        EventKind::DoorHeldOpen { .. } => (EventIcon::Alarm, theme::ALARM, "Door held open".into()),
+        EventKind::AccessGranted { cardholder, .. } => (
+            EventIcon::Granted,
+            theme::GRANTED,
+            join(["Access granted".into(), person(cardholder.as_ref())]),
+        ),
+        EventKind::AccessDenied {
+            cardholder, reason, ..
+        } => (
+            EventIcon::Denied,
+            theme::DENIED,
+            join([
+                "Access denied".into(),
+                reason.label().into(),
+                person(cardholder.as_ref()),
+            ]),
+        ),
+        EventKind::AccessRequestOpened { request } => {
+            let who = request
+                .visitor_name
+                .clone()
+                .filter(|n| n != REDACTED)
+                .unwrap_or_else(|| person(request.cardholder.as_ref()));
+            (
+                EventIcon::Request,
+                theme::REQUEST,
+                join(["Access request".into(), request.reason.clone(), who]),
+            )
+        }
+        EventKind::AccessRequestResolved {
+            outcome,
+            by,
+            reason,
+            ..
+        } => {
+            let (icon, color, what) = match outcome {
+                RequestOutcome::Granted => (EventIcon::Granted, theme::GRANTED, "Request granted"),
+                RequestOutcome::Denied => (EventIcon::Denied, theme::DENIED, "Request denied"),
+                RequestOutcome::Expired => (
+                    EventIcon::Expired,
+                    theme::MUTED,
+                    "Request expired unanswered",
+                ),
+            };
+            let reason = reason.clone().filter(|r| r != REDACTED).unwrap_or_default();
+            (
+                icon,
+                color,
+                join([format!("{what}{}", by_whom(by.as_deref())), reason]),
+            )
+        }
+        EventKind::CommandCompleted { action, by, .. } => (
+            action_icon(*action),
+            theme::CONFIRMED,
+            format!("{}{}", action_done(*action), by_whom(Some(by))),
+        ),
+        EventKind::CommandFailed {
+            action, by, reason, ..
+        } => (
+            EventIcon::Denied,
+            theme::FAILED,
+            join([
+                format!("{} failed{}", action_noun(*action), by_whom(Some(by))),
+                reason.clone(),
+            ]),
+        ),
+        EventKind::CredentialChanged {
+            credential,
+            cardholder,
+            state: s,
+            by,
+        } => {
+            let badge = if credential.as_str() == REDACTED {
+                "Badge".to_owned()
+            } else {
+                format!("Badge {credential}")
+            };
+            let what = match s {
+                crate::domain::CredentialState::Active => "enabled",
+                crate::domain::CredentialState::Disabled => "disabled",
+            };
+            (
+                EventIcon::Badge,
+                theme::INFO,
+                join([
+                    format!("{badge} {what}{}", by_whom(Some(by))),
+                    person(Some(cardholder)),
+                ]),
+            )
+        }
+        EventKind::CardholderChanged { cardholder, by } => (
+            EventIcon::Person,
+            theme::INFO,
+            join([
+                format!("Cardholder updated{}", by_whom(Some(by))),
+                person(Some(cardholder)),
+            ]),
+        ),
+        EventKind::TestFlood { n } => (EventIcon::Other, theme::MUTED, format!("Test traffic {n}")),
     }
 }
 
-/// Door, cardholder and detail of an event, e.g. `Server room · Jane Doe ·
-/// card disabled`.
-pub fn event_text(state: &AppState, event: &Event) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(door) = event.kind.door() {
-        parts.push(state.site().door_name(door).to_owned());
+/// The icon of an event's kind. Painted with shapes, not drawn from a
+/// font: the window ships no emoji font (a missing glyph is an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventIcon {
+    /// Forced or held open: a warning triangle.
+    Alarm,
+    /// A tick.
+    Granted,
+    /// A cross (denied, failed).
+    Denied,
+    /// A closed padlock.
+    Locked,
+    /// An open padlock.
+    Unlocked,
+    /// A door leaf swung open.
+    Open,
+    /// Someone waiting at a door: a person and a question mark.
+    Request,
+    /// An hourglass.
+    Expired,
+    /// A head and shoulders.
+    Person,
+    /// A card.
+    Badge,
+    /// State not known: a dashed circle.
+    Unknown,
+    /// A dot.
+    Other,
+}
+
+/// The side of an event icon, in points.
+pub const ICON_SIZE: f32 = 14.0;
+
+/// Paints `icon` in `color` in a square of [`ICON_SIZE`].
+pub fn icon_ui(ui: &mut Ui, icon: EventIcon, color: Color32) -> egui::Response {
+    use egui::{Pos2, Rect, Shape, Stroke, StrokeKind, pos2, vec2};
+    let (rect, response) = ui.allocate_exact_size(vec2(ICON_SIZE, ICON_SIZE), egui::Sense::hover());
+    let r = rect.shrink(1.5);
+    let (c, w) = (r.center(), r.width().min(r.height()));
+    let at = |x: f32, y: f32| pos2(r.left() + x * r.width(), r.top() + y * r.height());
+    let stroke = Stroke::new(1.6, color);
+    let thin = Stroke::new(1.2, color);
+    let fill = |points: Vec<Pos2>| Shape::convex_polygon(points, color, Stroke::NONE);
+    let padlock = |open: bool| {
+        let body = Rect::from_min_max(at(0.1, 0.45), at(0.9, 1.0));
+        let right = if open { 0.2 } else { 0.45 };
+        vec![
+            Shape::rect_filled(body, 1.5, color),
+            Shape::line(
+                vec![
+                    at(0.25, 0.45),
+                    at(0.25, 0.15),
+                    at(0.5, 0.0),
+                    at(0.75, 0.15),
+                    at(0.75, right),
+                ],
+                stroke,
+            ),
+        ]
+    };
+    let shapes = match icon {
+        EventIcon::Alarm => vec![
+            fill(vec![at(0.5, 0.0), at(1.0, 1.0), at(0.0, 1.0)]),
+            Shape::line_segment(
+                [at(0.5, 0.35), at(0.5, 0.7)],
+                Stroke::new(1.6, theme::ON_ALARM),
+            ),
+            Shape::circle_filled(at(0.5, 0.85), 0.9, theme::ON_ALARM),
+        ],
+        EventIcon::Granted => vec![Shape::line(
+            vec![at(0.0, 0.55), at(0.35, 0.9), at(1.0, 0.1)],
+            stroke,
+        )],
+        EventIcon::Denied => vec![
+            Shape::line_segment([at(0.1, 0.1), at(0.9, 0.9)], stroke),
+            Shape::line_segment([at(0.9, 0.1), at(0.1, 0.9)], stroke),
+        ],
+        EventIcon::Locked => padlock(false),
+        EventIcon::Unlocked => padlock(true),
+        EventIcon::Open => vec![
+            Shape::rect_stroke(
+                Rect::from_min_max(at(0.1, 0.0), at(0.9, 1.0)),
+                0.0,
+                Stroke::new(1.0, color),
+                StrokeKind::Inside,
+            ),
+            fill(vec![
+                at(0.1, 0.0),
+                at(0.55, 0.15),
+                at(0.55, 1.0),
+                at(0.1, 1.0),
+            ]),
+        ],
+        EventIcon::Request => vec![
+            Shape::circle_filled(at(0.3, 0.25), w * 0.2, color),
+            fill(vec![
+                at(0.0, 1.0),
+                at(0.1, 0.55),
+                at(0.5, 0.55),
+                at(0.6, 1.0),
+            ]),
+            Shape::line(
+                vec![
+                    at(0.7, 0.2),
+                    at(0.8, 0.05),
+                    at(1.0, 0.15),
+                    at(1.0, 0.3),
+                    at(0.85, 0.42),
+                    at(0.85, 0.55),
+                ],
+                thin,
+            ),
+            Shape::circle_filled(at(0.85, 0.75), 1.0, color),
+        ],
+        EventIcon::Expired => vec![Shape::line(
+            vec![
+                at(0.1, 0.0),
+                at(0.9, 0.0),
+                at(0.1, 1.0),
+                at(0.9, 1.0),
+                at(0.1, 0.0),
+            ],
+            thin,
+        )],
+        EventIcon::Person => vec![
+            Shape::circle_filled(at(0.5, 0.25), w * 0.22, color),
+            fill(vec![
+                at(0.1, 1.0),
+                at(0.2, 0.55),
+                at(0.8, 0.55),
+                at(0.9, 1.0),
+            ]),
+        ],
+        EventIcon::Badge => vec![
+            Shape::rect_stroke(
+                Rect::from_min_max(at(0.0, 0.15), at(1.0, 0.85)),
+                2.0,
+                thin,
+                StrokeKind::Inside,
+            ),
+            Shape::line_segment([at(0.15, 0.4), at(0.6, 0.4)], thin),
+            Shape::line_segment([at(0.15, 0.62), at(0.45, 0.62)], thin),
+        ],
+        EventIcon::Unknown => {
+            let ring: Vec<Pos2> = (0..=24)
+                .map(|i| {
+                    let a = i as f32 / 24.0 * std::f32::consts::TAU;
+                    c + vec2(a.cos(), a.sin()) * (w * 0.5)
+                })
+                .collect();
+            let mut shapes = Shape::dashed_line(&ring, thin, 2.0, 2.0);
+            shapes.push(Shape::circle_filled(c, 1.5, color));
+            shapes
+        }
+        EventIcon::Other => vec![Shape::circle_filled(c, 2.0, color)],
+    };
+    if ui.is_rect_visible(rect) {
+        ui.painter().extend(shapes);
     }
-    if let Some(name) = event
-        .kind
-        .cardholder()
+    response
+}
+
+/// A cardholder's name when known and shown to this role, else nothing.
+fn cardholder(state: &AppState, id: Option<&CardholderId>) -> String {
+    id.filter(|id| id.as_str() != REDACTED)
         .and_then(|id| state.site().cardholder_name(id))
-    {
-        parts.push(name.to_owned());
+        .filter(|name| *name != REDACTED)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The parts that are not empty, joined with ` · `.
+fn join<const N: usize>(parts: [String; N]) -> String {
+    parts
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// `Unlocked`, as in "Unlocked by op-jansen".
+fn action_done(action: DoorAction) -> &'static str {
+    match action {
+        DoorAction::Lock => "Locked",
+        DoorAction::Unlock => "Unlocked",
+        DoorAction::Access => "Released for one passage",
+        DoorAction::Lockdown => "Locked down",
+        DoorAction::ReleaseLockdown => "Lockdown released",
     }
-    match &event.kind {
-        EventKind::DoorStateChanged { status, .. } => {
-            parts.push(status.state(true).label().to_owned());
-        }
-        EventKind::AccessDenied { reason, .. } => parts.push(reason.label().to_owned()),
-        EventKind::AccessRequestOpened { request } => {
-            parts.push(request.reason.clone());
-            if let Some(name) = &request.visitor_name {
-                parts.push(name.clone());
-            }
-        }
-        EventKind::AccessRequestResolved { outcome, by, .. } => {
-            let outcome = format!("{outcome:?}").to_lowercase();
-            parts.push(format!("{outcome}{}", by_whom(by.as_deref())));
-        }
-        EventKind::CommandCompleted { action, by, .. } => {
-            parts.push(format!("{}{}", action.label(), by_whom(Some(by))));
-        }
-        EventKind::CommandFailed {
-            action, by, reason, ..
-        } => parts.push(format!(
-            "{}{} failed: {reason}",
-            action.label(),
-            by_whom(Some(by))
-        )),
-        EventKind::CredentialChanged {
-            credential,
-            state: s,
-            by,
-            ..
-        } => {
-            let badge = if credential.as_str() == REDACTED {
-                "a badge".to_owned()
-            } else {
-                format!("badge {credential}")
-            };
-            parts.push(format!("{badge} {s:?}{}", by_whom(Some(by))).to_lowercase());
-        }
-        _ => {}
+}
+
+/// `Unlock`, as in "Unlock failed".
+fn action_noun(action: DoorAction) -> &'static str {
+    match action {
+        DoorAction::Lock => "Lock",
+        DoorAction::Unlock => "Unlock",
+        DoorAction::Access => "Momentary access",
+        DoorAction::Lockdown => "Lockdown",
+        DoorAction::ReleaseLockdown => "Lockdown release",
     }
-    parts.join(" · ")
+}
+
+fn action_icon(action: DoorAction) -> EventIcon {
+    match action {
+        DoorAction::Lock | DoorAction::Lockdown => EventIcon::Locked,
+        DoorAction::Unlock | DoorAction::Access | DoorAction::ReleaseLockdown => {
+            EventIcon::Unlocked
+        }
+    }
 }
 
 /// " by <user>", or nothing when there is no user or the role may not see it.
 fn by_whom(by: Option<&str>) -> String {
     match by {
-        Some(by) if by != REDACTED => format!(" by {by}"),
+        Some(by) if by != REDACTED && !by.trim().is_empty() => format!(" by {by}"),
         _ => String::new(),
     }
 }
@@ -110,28 +395,276 @@ fn by_whom(by: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CommandId, DoorAction, DoorId};
+    use crate::domain::{
+        AccessRequest, CommandId, CredentialId, CredentialState, DenyReason, DoorId, DoorStatus,
+        RequestId,
+    };
+    use crate::viewer::AppEvent;
 
-    fn completed(by: &str) -> Event {
+    fn at(kind: EventKind) -> Event {
         Event {
             seq: 1,
             time: chrono::Utc::now(),
-            kind: EventKind::CommandCompleted {
-                command: CommandId::new("c1"),
-                door: DoorId::new("door-x"),
-                action: DoorAction::Unlock,
-                by: by.into(),
-            },
+            kind,
+        }
+    }
+
+    fn completed(by: &str) -> Event {
+        at(EventKind::CommandCompleted {
+            command: CommandId::new("c1"),
+            door: DoorId::new("door-x"),
+            action: DoorAction::Unlock,
+            by: by.into(),
+        })
+    }
+
+    fn state() -> AppState {
+        let mut s = AppState::new(chrono::Utc::now(), "http://127.0.0.1:1", false);
+        s.apply(AppEvent::Cardholders(vec![(
+            CardholderId::new("ch-014"),
+            "Nora Lindqvist".into(),
+        )]));
+        s
+    }
+
+    fn request(visitor: Option<&str>, cardholder: Option<&str>) -> AccessRequest {
+        AccessRequest {
+            id: RequestId::new("req_1"),
+            door: DoorId::new("door-lobby"),
+            access_point: None,
+            cardholder: cardholder.map(CardholderId::new),
+            credential: None,
+            reason: "visitor".into(),
+            visitor_name: visitor.map(Into::into),
+            created: chrono::Utc::now(),
+            expires: chrono::Utc::now(),
+        }
+    }
+
+    /// At least one sample of every kind, with the title it must read as.
+    fn samples() -> Vec<(EventKind, &'static str)> {
+        let door = || DoorId::new("door_server");
+        let nora = || Some(CardholderId::new("ch-014"));
+        let mut forced = DoorStatus::locked_closed();
+        forced.forced = true;
+        let mut offline = DoorStatus::locked_closed();
+        offline.online = false;
+        vec![
+            (
+                EventKind::DoorStateChanged {
+                    door: door(),
+                    status: DoorStatus::locked_closed(),
+                },
+                "Door locked",
+            ),
+            (
+                EventKind::DoorStateChanged {
+                    door: door(),
+                    status: forced,
+                },
+                "Door forced open",
+            ),
+            (
+                EventKind::DoorStateChanged {
+                    door: door(),
+                    status: offline,
+                },
+                "Door offline",
+            ),
+            (
+                EventKind::DoorForcedOpen { door: door() },
+                "Door forced open",
+            ),
+            (EventKind::DoorHeldOpen { door: door() }, "Door held open"),
+            (
+                EventKind::AccessGranted {
+                    door: door(),
+                    access_point: None,
+                    cardholder: nora(),
+                    credential: Some(CredentialId::new("100190")),
+                },
+                "Access granted · Nora Lindqvist",
+            ),
+            (
+                EventKind::AccessGranted {
+                    door: door(),
+                    access_point: None,
+                    cardholder: None,
+                    credential: None,
+                },
+                "Access granted",
+            ),
+            (
+                EventKind::AccessDenied {
+                    door: door(),
+                    access_point: None,
+                    cardholder: nora(),
+                    credential: None,
+                    reason: DenyReason::CardDisabled,
+                },
+                "Access denied · card disabled · Nora Lindqvist",
+            ),
+            (
+                EventKind::AccessDenied {
+                    door: door(),
+                    access_point: None,
+                    cardholder: None,
+                    credential: None,
+                    reason: DenyReason::UnknownCard,
+                },
+                "Access denied · unknown card",
+            ),
+            (
+                EventKind::AccessRequestOpened {
+                    request: request(Some("Pat Visitor"), None),
+                },
+                "Access request · visitor · Pat Visitor",
+            ),
+            (
+                EventKind::AccessRequestOpened {
+                    request: request(None, Some("ch-014")),
+                },
+                "Access request · visitor · Nora Lindqvist",
+            ),
+            (
+                EventKind::AccessRequestResolved {
+                    request: RequestId::new("req_1"),
+                    door: door(),
+                    outcome: RequestOutcome::Granted,
+                    by: Some("op-jansen".into()),
+                    reason: None,
+                },
+                "Request granted by op-jansen",
+            ),
+            (
+                EventKind::AccessRequestResolved {
+                    request: RequestId::new("req_1"),
+                    door: door(),
+                    outcome: RequestOutcome::Denied,
+                    by: Some("op-jansen".into()),
+                    reason: Some("no appointment".into()),
+                },
+                "Request denied by op-jansen · no appointment",
+            ),
+            (
+                EventKind::AccessRequestResolved {
+                    request: RequestId::new("req_1"),
+                    door: door(),
+                    outcome: RequestOutcome::Expired,
+                    by: None,
+                    reason: None,
+                },
+                "Request expired unanswered",
+            ),
+            (
+                EventKind::CommandCompleted {
+                    command: CommandId::new("cmd_1"),
+                    door: door(),
+                    action: DoorAction::Unlock,
+                    by: "op-jansen".into(),
+                },
+                "Unlocked by op-jansen",
+            ),
+            (
+                EventKind::CommandFailed {
+                    command: CommandId::new("cmd_1"),
+                    door: door(),
+                    action: DoorAction::Lock,
+                    by: "op-jansen".into(),
+                    reason: "door offline".into(),
+                },
+                "Lock failed by op-jansen · door offline",
+            ),
+            (
+                EventKind::CredentialChanged {
+                    credential: CredentialId::new("100177"),
+                    cardholder: CardholderId::new("ch-014"),
+                    state: CredentialState::Disabled,
+                    by: "admin".into(),
+                },
+                "Badge 100177 disabled by admin · Nora Lindqvist",
+            ),
+            (
+                EventKind::CardholderChanged {
+                    cardholder: CardholderId::new("ch-014"),
+                    by: "admin".into(),
+                },
+                "Cardholder updated by admin · Nora Lindqvist",
+            ),
+            (EventKind::TestFlood { n: 3 }, "Test traffic 3"),
+        ]
+    }
+
+    #[test]
+    fn every_kind_reads_in_an_operators_words() {
+        let state = state();
+        let samples = samples();
+        for wire in EventKind::TYPES {
+            assert!(
+                samples.iter().any(|(k, _)| k.type_name() == *wire),
+                "no sample of {wire}"
+            );
+        }
+        for (kind, want) in samples {
+            let (icon, _, title) = event_title(&at(kind.clone()), &state);
+            assert_eq!(title, want, "{}", kind.type_name());
+            if !matches!(kind, EventKind::TestFlood { .. }) {
+                assert_ne!(icon, EventIcon::Other, "{} has no icon", kind.type_name());
+            }
+            for wire in EventKind::TYPES {
+                assert!(!title.contains(wire), "{title} names {wire}");
+            }
+            assert!(
+                !title.contains('_') && !title.contains('.'),
+                "{title} reads like a wire name"
+            );
         }
     }
 
     #[test]
-    fn a_hidden_user_is_left_out_not_shown_as_a_placeholder() {
-        let state = AppState::new(chrono::Utc::now(), "http://127.0.0.1:1", false);
-        let shown = event_text(&state, &completed("jansen"));
-        assert!(shown.ends_with(" by jansen"), "{shown}");
-        let hidden = event_text(&state, &completed(REDACTED));
-        assert!(!hidden.contains(" by "), "{hidden}");
-        assert!(!hidden.contains(REDACTED), "{hidden}");
+    fn kinds_have_their_colours() {
+        let state = state();
+        let colour = |kind: &EventKind| event_title(&at(kind.clone()), &state).1;
+        for (kind, _) in samples() {
+            let want = match &kind {
+                EventKind::DoorForcedOpen { .. } | EventKind::DoorHeldOpen { .. } => theme::ALARM,
+                EventKind::AccessGranted { .. } => theme::GRANTED,
+                EventKind::AccessDenied { .. } => theme::DENIED,
+                EventKind::CommandFailed { .. } => theme::FAILED,
+                _ => continue,
+            };
+            assert_eq!(colour(&kind), want, "{}", kind.type_name());
+        }
+    }
+
+    #[test]
+    fn a_hidden_user_name_or_badge_is_left_out_not_shown_as_a_placeholder() {
+        let state = state();
+        let shown = event_title(&completed("jansen"), &state).2;
+        assert_eq!(shown, "Unlocked by jansen");
+        let hidden = event_title(&completed(REDACTED), &state).2;
+        assert_eq!(hidden, "Unlocked");
+        let redacted = at(EventKind::AccessDenied {
+            door: DoorId::new("d"),
+            access_point: None,
+            cardholder: Some(CardholderId::new(REDACTED)),
+            credential: Some(CredentialId::new(REDACTED)),
+            reason: DenyReason::OutsideSchedule,
+        });
+        assert_eq!(
+            event_title(&redacted, &state).2,
+            "Access denied · outside schedule"
+        );
+        let badge = at(EventKind::CredentialChanged {
+            credential: CredentialId::new(REDACTED),
+            cardholder: CardholderId::new(REDACTED),
+            state: CredentialState::Active,
+            by: REDACTED.into(),
+        });
+        assert_eq!(event_title(&badge, &state).2, "Badge enabled");
+        let visitor = at(EventKind::AccessRequestOpened {
+            request: request(Some(REDACTED), None),
+        });
+        assert_eq!(event_title(&visitor, &state).2, "Access request · visitor");
     }
 }

@@ -34,6 +34,29 @@ pub fn time_left(until: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// The site's clock against this workstation's: `+0.3 s`, `-2.5 s`,
+/// `+3 min 05 s`, `+26 h 03 min` (site ahead is positive).
+pub fn clock_offset(ms: i64) -> String {
+    let sign = if ms < 0 { '-' } else { '+' };
+    let abs = ms.unsigned_abs();
+    if abs < 60_000 {
+        format!("{sign}{}.{} s", abs / 1000, abs % 1000 / 100)
+    } else if abs < 3_600_000 {
+        format!("{sign}{} min {:02} s", abs / 60_000, abs % 60_000 / 1000)
+    } else {
+        format!(
+            "{sign}{} h {:02} min",
+            abs / 3_600_000,
+            abs % 3_600_000 / 60_000
+        )
+    }
+}
+
+/// `12.3 events/s`.
+pub fn event_rate(per_second: f64) -> String {
+    format!("{per_second:.1} events/s")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +96,22 @@ mod tests {
         for (until, want) in rows {
             assert_eq!(time_left(t(until), now), want, "{until}");
         }
+    }
+
+    #[test]
+    fn clock_offsets_read_with_their_sign() {
+        let rows = [
+            (0, "+0.0 s"),
+            (340, "+0.3 s"),
+            (-2_500, "-2.5 s"),
+            (59_999, "+59.9 s"),
+            (185_000, "+3 min 05 s"),
+            (-93_780_000, "-26 h 03 min"),
+            (i64::MIN, "-2562047788015 h 12 min"),
+        ];
+        for (ms, want) in rows {
+            assert_eq!(clock_offset(ms), want, "{ms}");
+        }
+        assert_eq!(event_rate(12.34), "12.3 events/s");
     }
 }

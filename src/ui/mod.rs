@@ -4,12 +4,14 @@
 //! No I/O, no locks, no state changes: a click becomes a
 //! [`Command`](crate::viewer::Command) in the [`CommandSender`].
 
+pub mod access_monitor;
 pub mod cameras;
 pub mod doors;
 pub mod events;
 pub mod format;
 pub mod requests;
 pub mod sign_in;
+pub mod status_bar;
 pub mod theme;
 pub mod top_bar;
 pub mod video_tile;

@@ -6,6 +6,17 @@ use egui::{Color32, CornerRadius, Frame, Margin, RichText, Stroke, Ui};
 use crate::domain::DoorState;
 use crate::viewer::CommandPhase;
 
+/// Access granted (a badge or an answered request).
+pub const GRANTED: Color32 = LOCKED;
+/// Access denied.
+pub const DENIED: Color32 = ALARM;
+/// An access request waiting for an operator.
+pub const REQUEST: Color32 = UNLOCKED;
+/// Something the operator should look at, short of an alarm (e.g. the
+/// clock offset to the site).
+pub const WARNING: Color32 = Color32::from_rgb(0xf5, 0x9e, 0x0b);
+/// The empty frame where a cardholder's photo goes.
+pub const PHOTO_FRAME: Color32 = CARD_STROKE;
 /// Door locked (or locked down): safe.
 pub const LOCKED: Color32 = Color32::from_rgb(0x2e, 0x9e, 0x5b);
 /// Door unlocked or momentarily accessed: attention.

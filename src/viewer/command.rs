@@ -30,6 +30,10 @@ pub enum Command {
         request: RequestId,
         reason: Option<String>,
     },
+    /// Show this door's cameras in the camera view. A view change only:
+    /// the shell applies it ([`AppState::show_door_cameras`](super::AppState::show_door_cameras))
+    /// and never sends it to the worker.
+    ShowDoorCameras(DoorId),
 }
 
 impl std::fmt::Debug for Command {
@@ -61,6 +65,7 @@ impl std::fmt::Debug for Command {
                 .field("request", request)
                 .field("reason", reason)
                 .finish(),
+            Command::ShowDoorCameras(door) => f.debug_tuple("ShowDoorCameras").field(door).finish(),
         }
     }
 }

@@ -25,8 +25,8 @@ pub use mirror::{
     SiteKey, SiteMirror,
 };
 pub use state::{
-    AppState, Link, NOTICE_MS, Notice, NoticeLevel, Runtime, SignInPhase, may_command_door,
-    may_decide_requests,
+    ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,
+    Runtime, SignInPhase, may_command_door, may_decide_requests,
 };
 pub use tile::{
     StreamChoice, TileError, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,

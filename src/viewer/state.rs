@@ -7,18 +7,75 @@
 //! (time comes in with [`AppEvent::Tick`]). The UI reads it; table tests
 //! drive it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::event::AppEvent;
 use super::mirror::{DoorView, Keyed, SiteKey, SiteMirror};
+use super::workspace::{MainView, Workspace};
 use crate::domain::{
-    self, DoorAction, DoorId, DoorState, ErrorKind, Permission, Role, Session, Timestamp,
+    self, CameraId, DoorAction, DoorId, DoorState, ErrorKind, Event, EventKind, Permission, Role,
+    Session, Timestamp,
 };
 
 /// How long a notice stays up.
 pub const NOTICE_MS: i64 = 8_000;
 /// How many notices show at once.
 const NOTICE_LEN: usize = 4;
+/// How many access events the access monitor keeps.
+pub const ACCESS_FEED_LEN: usize = 10_000;
+/// The window of the live event rate, in seconds.
+pub const RATE_WINDOW_SECS: i64 = 10;
+
+/// Live events a second over the last [`RATE_WINDOW_SECS`], counted in
+/// one-second buckets: constant memory and constant time per event,
+/// whatever the rate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventRate {
+    /// (the second since the epoch, events in it), indexed by that second
+    /// modulo the window.
+    buckets: [(i64, u32); RATE_WINDOW_SECS as usize],
+}
+
+impl EventRate {
+    /// Counts one event arriving at `at`.
+    pub fn record(&mut self, at: Timestamp) {
+        let sec = at.timestamp();
+        let slot = &mut self.buckets[sec.rem_euclid(RATE_WINDOW_SECS) as usize];
+        if slot.0 != sec {
+            *slot = (sec, 0);
+        }
+        slot.1 = slot.1.saturating_add(1);
+    }
+
+    /// Events a second over the window that ends at `now` (its current
+    /// second included).
+    pub fn per_second(&self, now: Timestamp) -> f64 {
+        let now = now.timestamp();
+        let count: u64 = self
+            .buckets
+            .iter()
+            .filter(|(sec, _)| *sec <= now && now - *sec < RATE_WINDOW_SECS)
+            .map(|(_, n)| u64::from(*n))
+            .sum();
+        count as f64 / RATE_WINDOW_SECS as f64
+    }
+
+    /// The next second at which the rate seen at `now` changes without a
+    /// new event (an old second leaves the window), if it can: the status
+    /// bar wakes up then, so a rate that fell to nothing shows it.
+    pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+        let now_sec = now.timestamp();
+        let counted = |&&(sec, n): &&(i64, u32)| n > 0 && sec <= now_sec;
+        let oldest = self
+            .buckets
+            .iter()
+            .filter(counted)
+            .filter(|(sec, _)| now_sec - sec < RATE_WINDOW_SECS)
+            .map(|(sec, _)| *sec)
+            .min()?;
+        chrono::DateTime::from_timestamp(oldest.saturating_add(RATE_WINDOW_SECS), 0)
+    }
+}
 
 /// The live link to the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +128,8 @@ pub struct Runtime {
     pub link: Link,
     /// Newest last.
     pub notices: Vec<Notice>,
+    /// Live events arriving, counted at the client's clock.
+    pub event_rate: EventRate,
 }
 
 /// What the client knows. See the module doc.
@@ -81,6 +140,9 @@ pub struct AppState {
     sites: BTreeMap<SiteKey, SiteMirror>,
     /// The site the window shows (and the worker talks to).
     current: SiteKey,
+    /// The access events of the current site (granted, denied, requests
+    /// and their outcome), newest first, at most [`ACCESS_FEED_LEN`].
+    access: VecDeque<Event>,
 }
 
 impl AppState {
@@ -98,9 +160,11 @@ impl AppState {
                 session: None,
                 link: Link::Idle,
                 notices: Vec::new(),
+                event_rate: EventRate::default(),
             },
             sites: BTreeMap::from([(key.clone(), mirror)]),
             current: key,
+            access: VecDeque::new(),
         }
     }
 
@@ -170,7 +234,14 @@ impl AppState {
                 self.runtime.starting = None;
             }
             AppEvent::Live(event) => {
-                self.site_mut().apply(event);
+                let access = is_access(&event.kind).then(|| event.clone());
+                if self.site_mut().apply(event) {
+                    self.runtime.event_rate.record(now);
+                    if let Some(event) = access {
+                        self.access.push_front(event);
+                        self.access.truncate(ACCESS_FEED_LEN);
+                    }
+                }
             }
             AppEvent::LinkUp => self.runtime.link = Link::Up,
             AppEvent::LinkDown {
@@ -255,12 +326,15 @@ impl AppState {
             .notices
             .iter()
             .map(|n| saturating_add_ms(n.at, NOTICE_MS));
-        commands.chain(notices).min()
+        let rate = self.runtime.event_rate.next_change(self.runtime.now);
+        commands.chain(notices).chain(rate).min()
     }
 
     fn clear_session(&mut self) {
         self.runtime.session = None;
         self.runtime.link = Link::Idle;
+        self.runtime.event_rate = EventRate::default();
+        self.access.clear();
         self.site_mut().clear();
     }
 
@@ -310,6 +384,67 @@ impl AppState {
         self.site().time_zone()
     }
 
+    /// The access events (granted, denied, requests and their outcome),
+    /// newest first, at most [`ACCESS_FEED_LEN`].
+    pub fn access_events(&self) -> &VecDeque<Event> {
+        &self.access
+    }
+
+    /// Live events a second over the last [`RATE_WINDOW_SECS`].
+    pub fn event_rate(&self) -> f64 {
+        self.runtime.event_rate.per_second(self.runtime.now)
+    }
+
+    /// The cameras of a door that the client knows, in the door's order.
+    pub fn door_cameras(&self, door: &DoorId) -> Vec<CameraId> {
+        let site = self.site();
+        site.door(door)
+            .map(|d| {
+                d.door
+                    .cameras
+                    .iter()
+                    .filter(|c| site.camera(c).is_some())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Shows a door's cameras in the camera view
+    /// ([`Command::ShowDoorCameras`](super::Command::ShowDoorCameras)): one
+    /// camera fills the view; several page the grid to the first of them
+    /// with a grid big enough for them all. False (and nothing changes)
+    /// when the door has no camera the client knows.
+    pub fn show_door_cameras(&self, door: &DoorId, workspace: &mut Workspace) -> bool {
+        let cameras = self.door_cameras(door);
+        let Some(first) = cameras.first() else {
+            return false;
+        };
+        let view = &mut workspace.cameras;
+        workspace.main = MainView::Cameras;
+        if cameras.len() == 1 {
+            view.single = Some(first.clone());
+            return true;
+        }
+        // The grid pages through the site's cameras in order: start at the
+        // door's first camera, on a grid wide enough for the span of them.
+        let order = self.site().cameras();
+        let position = |id: &CameraId| order.iter().position(|c| &c.id == id);
+        let start = cameras.iter().filter_map(position).min().unwrap_or(0);
+        let end = cameras.iter().filter_map(position).max().unwrap_or(start);
+        let span = end - start + 1;
+        let Some(side) = super::GRID_SIDES.iter().copied().find(|s| s * s >= span) else {
+            // Too far apart for one page: the first of them fills the view.
+            view.single = Some(first.clone());
+            return true;
+        };
+        view.single = None;
+        view.fill = false;
+        view.first = start;
+        view.side = side;
+        true
+    }
+
     /// Why `action` cannot be sent now, or None when it can.
     pub fn door_action_blocked(&self, action: DoorAction) -> Option<String> {
         let role = match self.role() {
@@ -348,6 +483,17 @@ impl AppState {
         }
         None
     }
+}
+
+/// Whether an event belongs in the access feed.
+fn is_access(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::AccessGranted { .. }
+            | EventKind::AccessDenied { .. }
+            | EventKind::AccessRequestOpened { .. }
+            | EventKind::AccessRequestResolved { .. }
+    )
 }
 
 /// Whether `role` may send `action` to a door (the site decides; the client
@@ -1125,7 +1271,8 @@ mod tests {
         assert_eq!(s.next_deadline(), Some(t(10)));
         s.apply(completed(21, "c1"));
         assert_eq!(phase(&s), Some(CommandPhase::Confirmed));
-        assert_eq!(s.next_deadline(), None);
+        // No command deadline left (the live event rate has its own).
+        assert_eq!(s.site().next_deadline(), None);
 
         // A superseded command's outcome does not touch the newer one.
         let mut s = signed_in(Role::Operator);
@@ -1216,6 +1363,163 @@ mod tests {
             }
             let per_event = started.elapsed() / n as u32;
             println!("{doors} doors: {per_event:?} per door event");
+        }
+    }
+
+    fn at_ms(ms: i64) -> Timestamp {
+        saturating_add_ms(t(0), ms)
+    }
+
+    #[test]
+    fn event_rate_counts_the_last_ten_seconds() {
+        let mut rate = EventRate::default();
+        assert_eq!(rate.per_second(t(0)), 0.0);
+        // 50 events a second for 12 s: the window holds the last 10.
+        for ms in (0..12_000).step_by(20) {
+            rate.record(at_ms(ms));
+        }
+        assert_eq!(rate.per_second(at_ms(11_999)), 50.0);
+        // Quiet from then on: the rate falls a second at a time.
+        assert_eq!(rate.per_second(t(12)), 45.0);
+        assert_eq!(rate.per_second(t(16)), 25.0);
+        assert_eq!(rate.per_second(t(21)), 0.0);
+        assert_eq!(rate.per_second(t(500)), 0.0, "old buckets do not come back");
+        // A bucket reused after the window counts only its new second.
+        rate.record(t(30));
+        assert_eq!(rate.per_second(t(30)), 0.1);
+        // A clock that went back counts nothing from the future.
+        assert_eq!(rate.per_second(t(-5)), 0.0);
+        // The rate changes when the oldest counted second leaves the window.
+        let mut quiet = EventRate::default();
+        assert_eq!(quiet.next_change(t(5)), None);
+        quiet.record(at_ms(3_500));
+        quiet.record(at_ms(7_200));
+        assert_eq!(quiet.next_change(t(8)), Some(t(13)));
+        assert_eq!(quiet.next_change(t(13)), Some(t(17)));
+        assert_eq!(quiet.next_change(t(17)), None);
+        // Before the epoch works too.
+        let mut early = EventRate::default();
+        early.record(t(-1_790_000_005));
+        assert_eq!(early.per_second(t(-1_790_000_001)), 0.1);
+    }
+
+    #[test]
+    fn live_events_feed_the_rate_at_the_clients_clock_once_each() {
+        let mut s = signed_in(Role::Operator);
+        s.apply(AppEvent::Tick { now: t(100) });
+        for seq in 11..=30 {
+            s.apply(live(seq, EventKind::TestFlood { n: seq }));
+        }
+        // Seen already: not counted again.
+        s.apply(live(30, EventKind::TestFlood { n: 30 }));
+        assert_eq!(s.event_rate(), 2.0);
+        assert_eq!(
+            s.next_deadline(),
+            Some(t(110)),
+            "the shell wakes when it falls"
+        );
+        s.apply(AppEvent::Tick { now: t(110) });
+        assert_eq!(s.event_rate(), 0.0);
+        s.apply(AppEvent::SignedOut);
+        s.apply(AppEvent::Tick { now: t(100) });
+        assert_eq!(s.event_rate(), 0.0, "signing out forgets the rate");
+    }
+
+    fn granted(door: &str) -> EventKind {
+        EventKind::AccessGranted {
+            door: DoorId::new(door),
+            access_point: None,
+            cardholder: None,
+            credential: None,
+        }
+    }
+
+    #[test]
+    fn the_access_feed_keeps_access_events_only_newest_first() {
+        let mut s = signed_in(Role::Operator);
+        s.apply(live(11, granted("d1")));
+        s.apply(live(
+            12,
+            EventKind::DoorHeldOpen {
+                door: DoorId::new("d1"),
+            },
+        ));
+        s.apply(live(
+            13,
+            EventKind::AccessRequestResolved {
+                request: RequestId::new("r1"),
+                door: DoorId::new("d1"),
+                outcome: RequestOutcome::Expired,
+                by: None,
+                reason: None,
+            },
+        ));
+        s.apply(live(13, granted("d2")));
+        let seqs: Vec<Seq> = s.access_events().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [13, 11], "newest first, no door alarm, no repeat");
+        for seq in 14..(14 + ACCESS_FEED_LEN as Seq + 5) {
+            s.apply(live(seq, granted("d2")));
+        }
+        assert_eq!(s.access_events().len(), ACCESS_FEED_LEN);
+        assert_eq!(
+            s.access_events().back().map(|e| e.seq),
+            Some(19),
+            "the oldest go first"
+        );
+        s.apply(AppEvent::SignedOut);
+        assert!(s.access_events().is_empty());
+    }
+
+    #[test]
+    fn a_doors_cameras_show_in_the_view() {
+        let mut s = signed_in(Role::Operator);
+        let mut snap = snapshot(20);
+        snap.cameras = ["c1", "c2", "c3", "c4", "c5", "c6"]
+            .into_iter()
+            .map(camera)
+            .collect();
+        snap.doors[0].door.cameras = vec![CameraId::new("c2")];
+        snap.doors[1].door.cameras = vec![CameraId::new("c6"), CameraId::new("c3")];
+        let mut gone = door("d3", "Gone");
+        gone.door.cameras = vec![CameraId::new("no-such-camera")];
+        snap.doors.push(gone);
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+
+        let mut w = Workspace::default();
+        assert!(s.show_door_cameras(&DoorId::new("d1"), &mut w));
+        assert_eq!(w.main, MainView::Cameras);
+        assert_eq!(w.cameras.single, Some(CameraId::new("c2")));
+
+        // Two cameras, third and sixth of the site's: a 2x2 grid from c3.
+        let mut w = Workspace::default();
+        w.cameras.single = Some(CameraId::new("c1"));
+        w.cameras.fill = true;
+        assert!(s.show_door_cameras(&DoorId::new("d2"), &mut w));
+        assert_eq!(w.main, MainView::Cameras);
+        assert_eq!(
+            (
+                w.cameras.single.clone(),
+                w.cameras.first,
+                w.cameras.side,
+                w.cameras.fill
+            ),
+            (None, 2, 2, false)
+        );
+
+        // Further apart than the largest grid: the first fills the view.
+        let mut snap = snapshot(30);
+        snap.cameras = (1..=20).map(|i| camera(&format!("k{i}"))).collect();
+        snap.doors[0].door.cameras = vec![CameraId::new("k20"), CameraId::new("k1")];
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+        let mut w = Workspace::default();
+        assert!(s.show_door_cameras(&DoorId::new("d1"), &mut w));
+        assert_eq!(w.cameras.single, Some(CameraId::new("k20")));
+
+        // No camera the client knows, or no such door: nothing changes.
+        for door in ["d3", "no-such-door"] {
+            let mut w = Workspace::default();
+            assert!(!s.show_door_cameras(&DoorId::new(door), &mut w), "{door}");
+            assert_eq!(w, Workspace::default(), "{door}");
         }
     }
 }

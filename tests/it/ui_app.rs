@@ -239,9 +239,12 @@ fn unlock_sends_the_command_and_shows_pending_then_confirmed() {
         .and_then(|d| d.last_command.clone())
         .expect("last command");
     assert_eq!(door_view.phase, CommandPhase::Confirmed);
-    // The events show in the list, in the site's zone.
-    assert!(r.harness.query_by_label("door.state_changed").is_some());
-    assert!(r.harness.query_by_label("command.completed").is_some());
+    // The events show in the list, in the site's zone, in an operator's
+    // words: never their wire names.
+    assert!(r.harness.query_by_label("Door unlocked").is_some());
+    assert!(r.harness.query_by_label("Unlocked by operator").is_some());
+    assert!(r.harness.query_by_label("door.state_changed").is_none());
+    assert!(r.harness.query_by_label("command.completed").is_none());
     assert!(r.harness.query_all_by_label("11:00:01 CET").count() >= 2);
 }
 
