@@ -675,9 +675,17 @@ mod tests {
             (w.main, w.cameras.side, w.cameras.fill),
             (MainView::Cameras, 4, true)
         );
+        assert!(w.dock().is_showing(Pane::Cameras), "the cameras in front");
         let mut w = saved.clone();
         assert!(!w.apply_start_view("maps"));
         assert_eq!(w, saved);
+        // A closed panel named on the command line opens, in front.
+        let mut w = saved.clone();
+        w.switch_dock(INVESTIGATION);
+        w.dock_mut().close(Pane::Doors);
+        assert!(w.apply_start_view("doors"));
+        assert!(w.dock().is_showing(Pane::Doors));
+        assert_eq!(w.active_dock, INVESTIGATION, "in the layout it opened on");
     }
 
     #[test]
