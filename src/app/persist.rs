@@ -2,16 +2,22 @@
 //! file eframe keeps for the app): loaded once when the window opens, saved
 //! by eframe at exit and every 30 s.
 
-use crate::viewer::Workspace;
+use crate::viewer::{Workspace, WorkspaceSansDocks};
 
 /// The storage key of the workspace.
 pub const WORKSPACE_KEY: &str = "workspace";
 
-/// The saved workspace, upgraded to the current shape; the default when
-/// there is no storage, nothing saved, or what is saved cannot be read.
+/// The saved workspace, upgraded to the current shape; when its docks
+/// cannot be read (a later build's panel, a damaged tree), the rest of it
+/// with the preset docks; the default when there is no storage, nothing
+/// saved, or what is saved cannot be read at all.
 pub fn load_workspace(storage: Option<&dyn eframe::Storage>) -> Workspace {
     storage
-        .and_then(|s| eframe::get_value::<Workspace>(s, WORKSPACE_KEY))
+        .and_then(|s| {
+            eframe::get_value::<Workspace>(s, WORKSPACE_KEY).or_else(|| {
+                eframe::get_value::<WorkspaceSansDocks>(s, WORKSPACE_KEY).map(Workspace::from)
+            })
+        })
         .unwrap_or_default()
         .upgraded()
 }
@@ -110,5 +116,21 @@ mod tests {
         let text = storage.get_string(WORKSPACE_KEY).expect("saved");
         assert!(!text.contains("events_width"), "{text}");
         assert_eq!(load_workspace(Some(&storage)), w);
+    }
+
+    #[test]
+    fn docks_that_cannot_be_read_leave_the_rest() {
+        let mut storage = Memory::default();
+        // A later build's panel in a layout this build cannot read.
+        let later = VERSION_1.replace(
+            "panels:(events_width:360.0)",
+            r#"docks:[(name:"Operations",tree:(root:Some((1)),tiles:(tiles:{(1):Pane(Alarms)})))],active_dock:"Investigation""#,
+        );
+        storage.set_string(WORKSPACE_KEY, later);
+        let w = load_workspace(Some(&storage));
+        assert_eq!(w.cameras.side, 3, "the cameras layout kept");
+        assert_eq!(w.last_username("https://site.example"), Some("ada"));
+        assert_eq!(w.active_dock, crate::viewer::INVESTIGATION);
+        assert_eq!(w.docks, Workspace::default().docks, "the preset docks");
     }
 }

@@ -31,7 +31,7 @@ pub use tile::{
 };
 pub use workspace::{
     CamerasView, Dock, GRID_SIDES, INVESTIGATION, KNOWN_SITES, KnownSite, MainView, OPERATIONS,
-    PRESET_DOCKS, Pane, SignInForm, ViewState, Workspace,
+    PRESET_DOCKS, Pane, SignInForm, ViewState, Workspace, WorkspaceSansDocks,
 };
 
 #[cfg(test)]

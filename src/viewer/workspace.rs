@@ -284,6 +284,33 @@ pub struct Workspace {
     pub sites: Vec<KnownSite>,
 }
 
+/// The workspace with its docks left out: what is read when the docks
+/// cannot be (a later build's panel this one does not know, a damaged
+/// tree), so the rest still comes back. [`Workspace::from`] gives it the
+/// preset docks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WorkspaceSansDocks {
+    pub version: u32,
+    pub main: MainView,
+    pub cameras: CamerasView,
+    pub active_dock: String,
+    pub sites: Vec<KnownSite>,
+}
+
+impl From<WorkspaceSansDocks> for Workspace {
+    fn from(w: WorkspaceSansDocks) -> Self {
+        Workspace {
+            version: w.version,
+            main: w.main,
+            cameras: w.cameras,
+            active_dock: w.active_dock,
+            sites: w.sites,
+            ..Workspace::default()
+        }
+    }
+}
+
 /// How many known sites the workspace remembers.
 pub const KNOWN_SITES: usize = 8;
 
