@@ -5,7 +5,7 @@
 //! Open access requests stay in sight whatever the layout: over the doors
 //! while the doors show, else in a strip above the panels.
 
-use egui::{Response, RichText, ScrollArea, Ui, WidgetText};
+use egui::{Frame, Margin, Response, RichText, ScrollArea, Ui, WidgetText};
 use egui_tiles::{Behavior, SimplificationOptions, Tile, TileId, Tiles, UiResponse};
 
 use super::cameras::{self, VideoUi};
@@ -66,8 +66,11 @@ struct DockBehavior<'a, 'v> {
     to_close: Vec<TileId>,
 }
 
-impl Behavior<Pane> for DockBehavior<'_, '_> {
-    fn pane_ui(&mut self, ui: &mut Ui, _tile_id: TileId, pane: &mut Pane) -> UiResponse {
+/// The space between a panel's edge and its content, in points.
+const PANE_MARGIN: i8 = 4;
+
+impl DockBehavior<'_, '_> {
+    fn pane_content_ui(&mut self, ui: &mut Ui, pane: Pane) {
         match pane {
             Pane::Cameras => cameras::cameras_ui(ui, self.state, self.cameras, self.video),
             Pane::Doors => {
@@ -82,6 +85,18 @@ impl Behavior<Pane> for DockBehavior<'_, '_> {
             Pane::Map => placeholder_ui(ui, "Floor map"),
             Pane::AccessMonitor => placeholder_ui(ui, "Access monitor"),
         }
+    }
+}
+
+impl Behavior<Pane> for DockBehavior<'_, '_> {
+    fn pane_ui(&mut self, ui: &mut Ui, _tile_id: TileId, pane: &mut Pane) -> UiResponse {
+        // A little air between a panel's content and its neighbours; no
+        // fill (the window is cleared to the panel colour already).
+        Frame::new()
+            .inner_margin(Margin::same(PANE_MARGIN))
+            .show(ui, |ui| {
+                self.pane_content_ui(ui, *pane);
+            });
         UiResponse::None
     }
 
