@@ -2,16 +2,22 @@
 //! file eframe keeps for the app): loaded once when the window opens, saved
 //! by eframe at exit and every 30 s.
 
-use crate::viewer::Workspace;
+use crate::viewer::{Workspace, WorkspaceSansDocks};
 
 /// The storage key of the workspace.
 pub const WORKSPACE_KEY: &str = "workspace";
 
-/// The saved workspace, upgraded to the current shape; the default when
-/// there is no storage, nothing saved, or what is saved cannot be read.
+/// The saved workspace, upgraded to the current shape; when its docks
+/// cannot be read (a later build's panel, a damaged tree), the rest of it
+/// with the preset docks; the default when there is no storage, nothing
+/// saved, or what is saved cannot be read at all.
 pub fn load_workspace(storage: Option<&dyn eframe::Storage>) -> Workspace {
     storage
-        .and_then(|s| eframe::get_value::<Workspace>(s, WORKSPACE_KEY))
+        .and_then(|s| {
+            eframe::get_value::<Workspace>(s, WORKSPACE_KEY).or_else(|| {
+                eframe::get_value::<WorkspaceSansDocks>(s, WORKSPACE_KEY).map(Workspace::from)
+            })
+        })
         .unwrap_or_default()
         .upgraded()
 }
@@ -28,7 +34,8 @@ mod tests {
     use eframe::Storage as _;
 
     use super::*;
-    use crate::viewer::{CamerasView, MainView};
+    use crate::domain::CameraId;
+    use crate::viewer::{CamerasView, MainView, OPERATIONS, Pane};
 
     #[derive(Default)]
     struct Memory(HashMap<String, String>);
@@ -52,13 +59,14 @@ mod tests {
         let mut storage = Memory::default();
         assert_eq!(load_workspace(Some(&storage)), Workspace::default());
         let mut w = Workspace {
-            main: MainView::Cameras,
             cameras: CamerasView {
                 side: 3,
                 ..CamerasView::default()
             },
             ..Workspace::default()
         };
+        w.focus(Pane::Cameras);
+        w.dock_mut().close(Pane::Events);
         w.signed_in("https://site.example", "ada");
         save_workspace(&mut storage, &w);
         assert_eq!(load_workspace(Some(&storage)), w);
@@ -75,5 +83,54 @@ mod tests {
         assert_eq!(w.cameras, CamerasView::default());
         storage.set_string(WORKSPACE_KEY, "(main: Elsewhere".into());
         assert_eq!(load_workspace(Some(&storage)), Workspace::default());
+    }
+
+    /// What version 1 wrote (RON, as eframe stores it), word for word.
+    const VERSION_1: &str = r#"(version:1,main:Cameras,cameras:(side:3,first:9,single:Some("cam-2"),show_stats:true,fill:false),panels:(events_width:360.0),sites:[(address:"https://site.example",last_username:"ada")])"#;
+
+    #[test]
+    fn a_version_1_workspace_loads_into_docks() {
+        let mut storage = Memory::default();
+        storage.set_string(WORKSPACE_KEY, VERSION_1.into());
+        let w = load_workspace(Some(&storage));
+        assert_eq!(w.version, Workspace::CURRENT);
+        assert_eq!(w.main, MainView::Cameras);
+        assert_eq!(
+            w.cameras,
+            CamerasView {
+                side: 3,
+                first: 9,
+                single: Some(CameraId::new("cam-2")),
+                show_stats: true,
+                fill: false,
+            }
+        );
+        assert_eq!(w.last_username("https://site.example"), Some("ada"));
+        assert_eq!(w.active_dock, OPERATIONS);
+        assert!(w.dock().is_showing(Pane::Cameras), "opens on its main view");
+        for pane in Pane::ALL {
+            assert!(w.dock().is_open(pane), "{pane:?} open");
+        }
+        // What it writes now reads back the same, without the old width.
+        save_workspace(&mut storage, &w);
+        let text = storage.get_string(WORKSPACE_KEY).expect("saved");
+        assert!(!text.contains("events_width"), "{text}");
+        assert_eq!(load_workspace(Some(&storage)), w);
+    }
+
+    #[test]
+    fn docks_that_cannot_be_read_leave_the_rest() {
+        let mut storage = Memory::default();
+        // A later build's panel in a layout this build cannot read.
+        let later = VERSION_1.replace(
+            "panels:(events_width:360.0)",
+            r#"docks:[(name:"Operations",tree:(root:Some((1)),tiles:(tiles:{(1):Pane(Alarms)})))],active_dock:"Investigation""#,
+        );
+        storage.set_string(WORKSPACE_KEY, later);
+        let w = load_workspace(Some(&storage));
+        assert_eq!(w.cameras.side, 3, "the cameras layout kept");
+        assert_eq!(w.last_username("https://site.example"), Some("ada"));
+        assert_eq!(w.active_dock, crate::viewer::INVESTIGATION);
+        assert_eq!(w.docks, Workspace::default().docks, "the preset docks");
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod access_monitor;
 pub mod cameras;
+pub mod dock;
 pub mod doors;
 pub mod events;
 pub mod format;
@@ -16,9 +17,9 @@ pub mod theme;
 pub mod top_bar;
 pub mod video_tile;
 
-use egui::{CentralPanel, Color32, Frame, Margin, Panel, RichText, ScrollArea, Ui};
+use egui::{CentralPanel, Color32, Frame, Margin, Panel, RichText, Ui};
 
-use crate::viewer::{AppState, CommandSender, Link, MainView, NoticeLevel, ViewState};
+use crate::viewer::{AppState, CommandSender, Link, NoticeLevel, ViewState};
 
 /// The whole window. `video` feeds the camera view's tiles.
 pub fn root_ui(
@@ -34,9 +35,9 @@ pub fn root_ui(
     let style = ui.style().clone();
     let bare_bar = Frame::side_top_panel(&style).fill(Color32::TRANSPARENT);
     let bare_central = Frame::central_panel(&style).fill(Color32::TRANSPARENT);
-    Panel::top("top_bar")
-        .frame(bare_bar)
-        .show(ui, |ui| top_bar::top_bar_ui(ui, state, commands));
+    Panel::top("top_bar").frame(bare_bar).show(ui, |ui| {
+        top_bar::top_bar_ui(ui, state, &mut view.workspace, commands);
+    });
     if state.runtime.session.is_some()
         && let Link::Down {
             attempt, reason, ..
@@ -50,6 +51,11 @@ pub fn root_ui(
             )
             .show(ui, |ui| top_bar::link_banner_ui(ui, *attempt, reason));
     }
+    if state.runtime.session.is_some() {
+        Panel::bottom("status_bar")
+            .frame(bare_bar)
+            .show(ui, |ui| status_bar::status_bar_ui(ui, state));
+    }
     if !state.runtime.notices.is_empty() {
         Panel::bottom("notices").show(ui, |ui| notices_ui(ui, state));
     }
@@ -57,44 +63,19 @@ pub fn root_ui(
         CentralPanel::default().show(ui, |ui| sign_in::sign_in_ui(ui, state, view, commands));
         return;
     }
-    let events = Panel::right("events")
-        .frame(bare_bar)
-        .resizable(true)
-        .default_size(view.workspace.panels.events_width)
-        .show(ui, |ui| events::events_ui(ui, state));
-    // The workspace keeps the width the operator dragged it to.
-    view.workspace.panels.events_width = events.response.rect.width();
     CentralPanel::default().frame(bare_central).show(ui, |ui| {
         if state.site().info.is_none() {
             ui.label("Loading the site's state…");
             return;
         }
-        ui.horizontal(|ui| {
-            ui.selectable_value(&mut view.workspace.main, MainView::Doors, "Doors");
-            ui.selectable_value(&mut view.workspace.main, MainView::Cameras, "Cameras");
-        });
-        ui.separator();
-        match view.workspace.main {
-            MainView::Doors => {
-                ScrollArea::vertical()
-                    .id_salt("doors_and_requests")
-                    .show(ui, |ui| {
-                        requests::requests_ui(ui, state, commands);
-                        doors::doors_ui(ui, state, &mut view.doors, commands);
-                    });
-            }
-            MainView::Cameras => {
-                // Access requests wait for an answer: they stay in sight.
-                if state.site().has_open_requests() {
-                    ScrollArea::vertical()
-                        .id_salt("requests_over_cameras")
-                        .max_height(ui.available_height() / 4.0)
-                        .show(ui, |ui| requests::requests_ui(ui, state, commands));
-                    ui.separator();
-                }
-                cameras::cameras_ui(ui, state, &mut view.workspace.cameras, video);
-            }
-        }
+        dock::dock_ui(
+            ui,
+            state,
+            &mut view.workspace,
+            &mut view.doors,
+            commands,
+            video,
+        );
     });
 }
 

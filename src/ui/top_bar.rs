@@ -1,13 +1,18 @@
-//! The top bar (site, DEMO SITE marker, link, site time, user, sign out) and
-//! the link-lost banner.
+//! The top bar (site, DEMO SITE marker, link, site time, the named layouts
+//! and the Panels menu, user, sign out) and the link-lost banner.
 
 use egui::{Align, Layout, RichText, Ui};
 
 use super::{format, theme};
-use crate::viewer::{AppState, Command, CommandSender, Link};
+use crate::viewer::{AppState, Command, CommandSender, Link, Pane, Workspace};
 
 /// The bar across the top of the window.
-pub fn top_bar_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+pub fn top_bar_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    workspace: &mut Workspace,
+    commands: &CommandSender,
+) {
     ui.horizontal(|ui| {
         let name = state
             .site()
@@ -27,6 +32,10 @@ pub fn top_bar_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
             ui.label(RichText::new(format::site_clock(state.site_now(), tz)).monospace())
                 .on_hover_text(format!("Site time ({tz})"));
         }
+        if state.runtime.session.is_some() {
+            ui.separator();
+            layouts_ui(ui, workspace);
+        }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if let Some(session) = &state.runtime.session {
                 if ui.button("Sign out").clicked() {
@@ -35,6 +44,34 @@ pub fn top_bar_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
                 ui.label(format!("{} ({})", session.username, session.role));
             }
         });
+    });
+}
+
+/// The named layouts (one click shows one) and the Panels menu, which
+/// reopens a closed panel or closes an open one.
+fn layouts_ui(ui: &mut Ui, workspace: &mut Workspace) {
+    let names: Vec<String> = workspace.docks.iter().map(|d| d.name.clone()).collect();
+    for name in names {
+        let active = workspace.active_dock == name;
+        if ui
+            .selectable_label(active, name.as_str())
+            .on_hover_text("Show this layout of panels")
+            .clicked()
+        {
+            workspace.switch_dock(&name);
+        }
+    }
+    ui.menu_button("Panels", |ui| {
+        for pane in Pane::ALL {
+            let mut open = workspace.dock().is_open(pane);
+            if ui.checkbox(&mut open, pane.title()).changed() {
+                if open {
+                    workspace.focus(pane);
+                } else {
+                    workspace.dock_mut().close(pane);
+                }
+            }
+        }
     });
 }
 

@@ -32,8 +32,8 @@ pub use tile::{
     StreamChoice, TileError, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
 };
 pub use workspace::{
-    CamerasView, DEFAULT_EVENTS_WIDTH, GRID_SIDES, KNOWN_SITES, KnownSite, MainView, Panels,
-    SignInForm, ViewState, Workspace,
+    CamerasView, Dock, GRID_SIDES, INVESTIGATION, KNOWN_SITES, KnownSite, MainView, OPERATIONS,
+    PRESET_DOCKS, Pane, SignInForm, ViewState, Workspace, WorkspaceSansDocks,
 };
 
 #[cfg(test)]

@@ -1,13 +1,18 @@
 //! How the operator arranged the window, and what of it survives a restart.
 //!
 //! [`Workspace`] is persisted (the shell saves it through eframe's storage
-//! and loads it at start): the main view, the cameras' layout, panel sizes
-//! and the sites signed in to before (address and last user name, never a
-//! password or token). It is `#[serde(default)]` and carries a `version`, so
-//! an older or partial workspace loads with defaults for what it lacks.
-//! [`ViewState`] is what the UI may change: the workspace, and the sign-in
-//! form, which is never saved.
+//! and loads it at start): the main view, the cameras' layout, the named
+//! docked layouts ([`Dock`]: an `egui_tiles` tree of [`Pane`]s each) and
+//! the active one, and the sites signed in to before (address and last user
+//! name, never a password or token). It is `#[serde(default)]` and carries a
+//! `version`, so an older or partial workspace loads with defaults for what
+//! it lacks; a saved tree that does not hold together is replaced by its
+//! preset. [`ViewState`] is what the UI may change: the workspace, and the
+//! sign-in form, which is never saved.
 
+use std::collections::HashSet;
+
+use egui_tiles::{Container, Linear, LinearDir, Tile, TileId, Tiles, Tree};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::CameraId;
@@ -22,42 +27,292 @@ pub enum MainView {
     Cameras,
 }
 
+impl MainView {
+    /// The panel that shows this view.
+    pub fn pane(self) -> Pane {
+        match self {
+            MainView::Doors => Pane::Doors,
+            MainView::Cameras => Pane::Cameras,
+        }
+    }
+}
+
+/// A panel of the docked workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Pane {
+    /// The camera grid.
+    Cameras,
+    /// The door list (with the open access requests above it).
+    Doors,
+    /// The site's recent events.
+    Events,
+    /// The floor plans.
+    Map,
+    /// The live feed of access events.
+    AccessMonitor,
+}
+
+impl Pane {
+    /// Every panel, in the order the Panels menu lists them.
+    pub const ALL: [Pane; 5] = [
+        Pane::Cameras,
+        Pane::Doors,
+        Pane::Events,
+        Pane::Map,
+        Pane::AccessMonitor,
+    ];
+
+    /// The panel's name on its tab and in the Panels menu.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Cameras => "Cameras",
+            Pane::Doors => "Doors",
+            Pane::Events => "Events",
+            Pane::Map => "Floor map",
+            Pane::AccessMonitor => "Access monitor",
+        }
+    }
+}
+
+/// The named layout for watching (cameras large).
+pub const OPERATIONS: &str = "Operations";
+/// The named layout for looking back (events large).
+pub const INVESTIGATION: &str = "Investigation";
+/// The named layouts every workspace has, the first the default.
+pub const PRESET_DOCKS: [&str; 2] = [OPERATIONS, INVESTIGATION];
+
+/// A named arrangement of the panels: which are open, where, how large,
+/// which tab is in front. Each keeps its own tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dock {
+    pub name: String,
+    pub tree: Tree<Pane>,
+}
+
+impl Dock {
+    /// The preset layout called `name`, if there is one.
+    pub fn preset(name: &str) -> Option<Dock> {
+        let tree = match name {
+            OPERATIONS => operations_tree(),
+            INVESTIGATION => investigation_tree(),
+            _ => return None,
+        };
+        Some(Dock {
+            name: name.to_owned(),
+            tree,
+        })
+    }
+
+    /// The tile of `pane`, if the tree has it (open or closed).
+    fn tile_of(&self, pane: Pane) -> Option<TileId> {
+        self.tree.tiles.find_pane(&pane)
+    }
+
+    /// Whether `pane` is open (it may be behind another tab).
+    pub fn is_open(&self, pane: Pane) -> bool {
+        self.tile_of(pane)
+            .is_some_and(|t| self.tree.tiles.is_visible(t))
+    }
+
+    /// Whether `pane` is on screen: open and its tab in front.
+    pub fn is_showing(&self, pane: Pane) -> bool {
+        self.tile_of(pane)
+            .is_some_and(|t| self.tree.active_tiles().contains(&t))
+    }
+
+    /// Closes `pane`; it keeps its place for when it is opened again.
+    pub fn close(&mut self, pane: Pane) {
+        if let Some(tile) = self.tile_of(pane) {
+            self.tree.tiles.set_visible(tile, false);
+        }
+    }
+
+    /// Opens `pane` (where it was, or beside the rest when the tree never
+    /// had it) and brings its tab to the front.
+    pub fn open(&mut self, pane: Pane) {
+        let tile = match self.tile_of(pane) {
+            Some(tile) => tile,
+            None => self.insert(pane),
+        };
+        // A pane and every container above it are visible again.
+        let mut at = Some(tile);
+        while let Some(t) = at {
+            self.tree.tiles.set_visible(t, true);
+            at = self.tree.tiles.parent_of(t);
+        }
+        self.bring_to_front(pane);
+    }
+
+    /// Makes `pane`'s tab the front one, if it is open.
+    pub fn bring_to_front(&mut self, pane: Pane) {
+        if !self.is_open(pane) {
+            return;
+        }
+        self.tree
+            .make_active(|_, tile| matches!(tile, Tile::Pane(p) if *p == pane));
+    }
+
+    /// Adds `pane` in tabs of its own at the right of the root.
+    fn insert(&mut self, pane: Pane) -> TileId {
+        let tiles = &mut self.tree.tiles;
+        let new = tiles.insert_pane(pane);
+        let tabs = tiles.insert_tab_tile(vec![new]);
+        match self.tree.root {
+            Some(root) => match tiles.get_mut(root) {
+                Some(Tile::Container(Container::Linear(linear)))
+                    if linear.dir == LinearDir::Horizontal =>
+                {
+                    linear.add_child(tabs);
+                }
+                _ => {
+                    let row = tiles.insert_horizontal_tile(vec![root, tabs]);
+                    self.tree.root = Some(row);
+                }
+            },
+            None => self.tree.root = Some(tabs),
+        }
+        new
+    }
+
+    /// Puts a saved share that is no size (not finite, not above zero)
+    /// back to an even one.
+    fn repair_shares(&mut self) {
+        for tile in self.tree.tiles.tiles_mut() {
+            if let Tile::Container(Container::Linear(linear)) = tile {
+                let bad: Vec<TileId> = linear
+                    .shares
+                    .iter()
+                    .filter(|(_, s)| !(s.is_finite() && **s > 0.0))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in bad {
+                    linear.shares.set_share(id, 1.0);
+                }
+            }
+        }
+    }
+
+    /// Whether the tree holds together: a root, every child there, no tile
+    /// twice, no pane twice. A saved tree is checked before it is used.
+    fn is_sane(&self) -> bool {
+        let tiles = &self.tree.tiles;
+        let Some(root) = self.tree.root else {
+            return false;
+        };
+        let mut seen = HashSet::new();
+        let mut panes = HashSet::new();
+        let mut todo = vec![root];
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id) {
+                return false;
+            }
+            match tiles.get(id) {
+                None => return false,
+                Some(Tile::Pane(pane)) => {
+                    if !panes.insert(*pane) {
+                        return false;
+                    }
+                }
+                Some(Tile::Container(c)) => todo.extend(c.children().copied()),
+            }
+        }
+        true
+    }
+}
+
+/// Tabs holding `panes`, the first in front.
+fn tabs(tiles: &mut Tiles<Pane>, panes: &[Pane]) -> TileId {
+    let ids = panes.iter().map(|p| tiles.insert_pane(*p)).collect();
+    tiles.insert_tab_tile(ids)
+}
+
+/// Cameras large (the doors and the map behind it as tabs, so the door
+/// view shows no video), events and the access monitor beside.
+fn operations_tree() -> Tree<Pane> {
+    let mut tiles = Tiles::default();
+    let main = tabs(&mut tiles, &[Pane::Doors, Pane::Cameras, Pane::Map]);
+    let events = tabs(&mut tiles, &[Pane::Events]);
+    let monitor = tabs(&mut tiles, &[Pane::AccessMonitor]);
+    let side = tiles.insert_container(Linear::new_binary(
+        LinearDir::Vertical,
+        [events, monitor],
+        0.6,
+    ));
+    let root = tiles.insert_container(Linear::new_binary(
+        LinearDir::Horizontal,
+        [main, side],
+        0.65,
+    ));
+    Tree::new(egui::Id::unique("dock-operations"), root, tiles)
+}
+
+/// Events large, cameras smaller above the doors and the map.
+fn investigation_tree() -> Tree<Pane> {
+    let mut tiles = Tiles::default();
+    let cameras = tabs(&mut tiles, &[Pane::Cameras]);
+    let doors = tabs(&mut tiles, &[Pane::Doors, Pane::Map]);
+    let left = tiles.insert_container(Linear::new_binary(
+        LinearDir::Vertical,
+        [cameras, doors],
+        0.5,
+    ));
+    let events = tabs(&mut tiles, &[Pane::Events, Pane::AccessMonitor]);
+    let root = tiles.insert_container(Linear::new_binary(
+        LinearDir::Horizontal,
+        [left, events],
+        0.35,
+    ));
+    Tree::new(egui::Id::unique("dock-investigation"), root, tiles)
+}
+
 /// The persisted arrangement of the window. See the module doc.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Workspace {
     /// The shape this was saved in; [`Workspace::CURRENT`] once loaded.
     pub version: u32,
-    /// The view the window shows, and opens on at the next start.
+    /// The view last brought to the front (doors or cameras); the window
+    /// opens on it at the next start.
     pub main: MainView,
     /// The cameras view's layout and cameras.
     pub cameras: CamerasView,
-    pub panels: Panels,
+    /// The named layouts of docked panels (at least the presets).
+    pub docks: Vec<Dock>,
+    /// The name of the layout shown.
+    pub active_dock: String,
     /// Sites signed in to, the most recent first, at most [`KNOWN_SITES`].
     pub sites: Vec<KnownSite>,
 }
 
-/// How many known sites the workspace remembers.
-pub const KNOWN_SITES: usize = 8;
-
-/// Panel sizes, in points.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The workspace with its docks left out: what is read when the docks
+/// cannot be (a later build's panel this one does not know, a damaged
+/// tree), so the rest still comes back. [`Workspace::from`] gives it the
+/// preset docks.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct Panels {
-    /// The width of the event list on the right.
-    pub events_width: f32,
+pub struct WorkspaceSansDocks {
+    pub version: u32,
+    pub main: MainView,
+    pub cameras: CamerasView,
+    pub active_dock: String,
+    pub sites: Vec<KnownSite>,
 }
 
-impl Default for Panels {
-    fn default() -> Self {
-        Self {
-            events_width: DEFAULT_EVENTS_WIDTH,
+impl From<WorkspaceSansDocks> for Workspace {
+    fn from(w: WorkspaceSansDocks) -> Self {
+        Workspace {
+            version: w.version,
+            main: w.main,
+            cameras: w.cameras,
+            active_dock: w.active_dock,
+            sites: w.sites,
+            ..Workspace::default()
         }
     }
 }
 
-/// The event list's width when none is saved.
-pub const DEFAULT_EVENTS_WIDTH: f32 = 480.0;
+/// How many known sites the workspace remembers.
+pub const KNOWN_SITES: usize = 8;
 
 /// A site signed in to before: where, and as whom (never a password or a
 /// token).
@@ -74,33 +329,116 @@ impl Default for Workspace {
             version: Self::CURRENT,
             main: MainView::default(),
             cameras: CamerasView::default(),
-            panels: Panels::default(),
+            docks: preset_docks(),
+            active_dock: OPERATIONS.to_owned(),
             sites: Vec::new(),
         }
     }
 }
 
+fn preset_docks() -> Vec<Dock> {
+    PRESET_DOCKS
+        .iter()
+        .filter_map(|n| Dock::preset(n))
+        .collect()
+}
+
 impl Workspace {
     /// The shape this build writes. Version 0 is what the client saved
-    /// before there was a workspace: nothing, or any subset of the fields.
-    pub const CURRENT: u32 = 1;
+    /// before there was a workspace: nothing, or any subset of the fields;
+    /// version 1 had a fixed layout (the event list's width in `panels`,
+    /// dropped now); version 2 adds the named docked layouts.
+    pub const CURRENT: u32 = 2;
 
     /// A loaded workspace made current and sane: what an older or newer
     /// shape lacks is defaulted by serde; here values out of range are put
-    /// back in it.
+    /// back in it, a tree that does not hold together is replaced by its
+    /// preset, and the saved main view is brought to the front.
     pub fn upgraded(mut self) -> Self {
-        // Version 0 had no fields this one does not: nothing to carry over.
+        // Versions 0 and 1 had no field this one needs to carry over: the
+        // docks take their presets, the main view picks the front tab.
         self.version = Self::CURRENT;
         if !GRID_SIDES.contains(&self.cameras.side) {
             self.cameras.side = CamerasView::default().side;
         }
-        let w = self.panels.events_width;
-        if !(w.is_finite() && (MIN_EVENTS_WIDTH..=MAX_EVENTS_WIDTH).contains(&w)) {
-            self.panels.events_width = DEFAULT_EVENTS_WIDTH;
+        let mut names = HashSet::new();
+        self.docks
+            .retain(|d| !d.name.trim().is_empty() && names.insert(d.name.clone()));
+        for dock in &mut self.docks {
+            if !dock.is_sane() {
+                *dock = Dock::preset(&dock.name).unwrap_or_else(|| Dock {
+                    name: dock.name.clone(),
+                    tree: operations_tree(),
+                });
+            }
+            dock.repair_shares();
+            // Tile ids made from here on must not meet the saved ones.
+            dock.tree.tiles.recompute_next_tile_id();
         }
+        for name in PRESET_DOCKS {
+            if !self.docks.iter().any(|d| d.name == name)
+                && let Some(preset) = Dock::preset(name)
+            {
+                self.docks.push(preset);
+            }
+        }
+        if !self.docks.iter().any(|d| d.name == self.active_dock) {
+            self.active_dock = OPERATIONS.to_owned();
+        }
+        let main = self.main.pane();
+        self.dock_mut().bring_to_front(main);
         self.sites.retain(|s| !s.address.trim().is_empty());
         self.sites.truncate(KNOWN_SITES);
         self
+    }
+
+    /// The layout shown.
+    pub fn dock(&self) -> &Dock {
+        static FALLBACK: std::sync::OnceLock<Dock> = std::sync::OnceLock::new();
+        self.docks
+            .iter()
+            .find(|d| d.name == self.active_dock)
+            .or_else(|| self.docks.first())
+            .unwrap_or_else(|| {
+                FALLBACK.get_or_init(|| Dock {
+                    name: OPERATIONS.to_owned(),
+                    tree: operations_tree(),
+                })
+            })
+    }
+
+    /// The layout shown, to change.
+    pub fn dock_mut(&mut self) -> &mut Dock {
+        if self.docks.is_empty() {
+            self.docks = preset_docks();
+        }
+        let at = self
+            .docks
+            .iter()
+            .position(|d| d.name == self.active_dock)
+            .unwrap_or(0);
+        &mut self.docks[at]
+    }
+
+    /// Shows the layout called `name`; false when there is none.
+    pub fn switch_dock(&mut self, name: &str) -> bool {
+        if self.docks.iter().any(|d| d.name == name) {
+            self.active_dock = name.to_owned();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Opens `pane` in the layout shown and brings it to the front; the
+    /// doors and the cameras become the main view.
+    pub fn focus(&mut self, pane: Pane) {
+        self.dock_mut().open(pane);
+        match pane {
+            Pane::Doors => self.main = MainView::Doors,
+            Pane::Cameras => self.main = MainView::Cameras,
+            _ => {}
+        }
     }
 
     /// Notes a sign-in to `address` as `username`: the site moves to the
@@ -127,27 +465,24 @@ impl Workspace {
     }
 
     /// Applies a start view given on the command line, such as `doors`,
-    /// `cameras` or `cameras:4x4:fill`; it wins over the saved view. False
-    /// when the text is not understood (nothing changes then).
+    /// `cameras` or `cameras:4x4:fill`; it wins over the saved view (its
+    /// panel is opened and brought to the front). False when the text is
+    /// not understood (nothing changes then).
     pub fn apply_start_view(&mut self, text: &str) -> bool {
         if text.trim() == "doors" {
-            self.main = MainView::Doors;
+            self.focus(Pane::Doors);
             return true;
         }
         match CamerasView::parse_start(text) {
             Some(cameras) => {
-                self.main = MainView::Cameras;
                 self.cameras = cameras;
+                self.focus(Pane::Cameras);
                 true
             }
             None => false,
         }
     }
 }
-
-/// The narrowest and widest event list a saved width may ask for.
-const MIN_EVENTS_WIDTH: f32 = 120.0;
-const MAX_EVENTS_WIDTH: f32 = 4_000.0;
 
 /// What the UI may change: the persisted workspace, and the sign-in form's
 /// text (never saved).
@@ -291,14 +626,20 @@ mod tests {
         assert_eq!(old.main, MainView::Cameras);
         assert_eq!(old.cameras.side, 3);
         assert_eq!(old.cameras.first, 0, "missing fields take their default");
-        assert_eq!(old.panels.events_width, DEFAULT_EVENTS_WIDTH);
+        let names: Vec<&str> = old.docks.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, PRESET_DOCKS, "the presets");
+        assert_eq!(old.active_dock, OPERATIONS);
+        assert!(
+            old.dock().is_showing(Pane::Cameras),
+            "the main view in front"
+        );
+        assert!(!old.dock().is_showing(Pane::Doors));
         assert!(old.sites.is_empty());
     }
 
     #[test]
     fn a_saved_workspace_round_trips() {
         let mut w = Workspace {
-            main: MainView::Cameras,
             cameras: CamerasView {
                 side: 4,
                 first: 16,
@@ -306,11 +647,11 @@ mod tests {
                 show_stats: true,
                 fill: true,
             },
-            panels: Panels {
-                events_width: 360.0,
-            },
             ..Workspace::default()
         };
+        w.focus(Pane::Cameras);
+        w.switch_dock(INVESTIGATION);
+        w.dock_mut().close(Pane::Map);
         w.signed_in("https://a.example", "ada");
         w.signed_in("https://b.example", "bob");
         w.signed_in("https://a.example", "alan");
@@ -335,7 +676,6 @@ mod tests {
         .expect("load");
         let w = w.upgraded();
         assert_eq!(w.cameras.side, 2);
-        assert_eq!(w.panels.events_width, DEFAULT_EVENTS_WIDTH);
         assert!(w.sites.is_empty());
         let mut many = Workspace::default();
         for i in 0..20 {
@@ -365,9 +705,83 @@ mod tests {
             (w.main, w.cameras.side, w.cameras.fill),
             (MainView::Cameras, 4, true)
         );
+        assert!(w.dock().is_showing(Pane::Cameras), "the cameras in front");
         let mut w = saved.clone();
         assert!(!w.apply_start_view("maps"));
         assert_eq!(w, saved);
+        // A closed panel named on the command line opens, in front.
+        let mut w = saved.clone();
+        w.switch_dock(INVESTIGATION);
+        w.dock_mut().close(Pane::Doors);
+        assert!(w.apply_start_view("doors"));
+        assert!(w.dock().is_showing(Pane::Doors));
+        assert_eq!(w.active_dock, INVESTIGATION, "in the layout it opened on");
+    }
+
+    #[test]
+    fn panels_close_reopen_and_each_layout_keeps_its_own() {
+        let mut w = Workspace::default();
+        assert!(w.dock().is_showing(Pane::Doors), "the door view first");
+        assert!(!w.dock().is_showing(Pane::Cameras), "behind the doors");
+        w.dock_mut().close(Pane::Events);
+        assert!(!w.dock().is_open(Pane::Events));
+        assert!(!w.dock().is_showing(Pane::Events));
+        assert!(w.switch_dock(INVESTIGATION));
+        assert!(w.dock().is_open(Pane::Events), "a layout of its own");
+        assert!(!w.switch_dock("Elsewhere"));
+        assert_eq!(w.active_dock, INVESTIGATION);
+        assert!(w.switch_dock(OPERATIONS));
+        assert!(!w.dock().is_open(Pane::Events), "still closed here");
+        w.focus(Pane::Events);
+        assert!(w.dock().is_showing(Pane::Events), "back where it was");
+        w.focus(Pane::Cameras);
+        assert_eq!(w.main, MainView::Cameras);
+        assert!(w.dock().is_showing(Pane::Cameras));
+        assert!(!w.dock().is_showing(Pane::Doors));
+        // A pane the tree lost comes back beside the rest.
+        let tile = w.dock().tree.tiles.find_pane(&Pane::Map).expect("map");
+        w.dock_mut().tree.remove_recursively(tile);
+        assert!(!w.dock().is_open(Pane::Map));
+        w.focus(Pane::Map);
+        assert!(w.dock().is_showing(Pane::Map));
+        assert!(w.dock().is_sane());
+    }
+
+    #[test]
+    fn a_broken_tree_is_replaced_by_its_preset() {
+        let mut w = Workspace::default();
+        let dock = w.dock_mut();
+        let root = dock.tree.root.expect("root");
+        // A container naming a tile that is not there.
+        dock.tree.tiles.remove(root);
+        dock.tree.tiles.insert(
+            root,
+            Tile::Container(Container::new_tabs(vec![TileId::from_u64(999)])),
+        );
+        assert!(!w.dock().is_sane());
+        w.active_dock = "Nowhere".into();
+        let w = w.upgraded();
+        assert_eq!(w.active_dock, OPERATIONS);
+        assert_eq!(w.dock(), &Dock::preset(OPERATIONS).expect("preset"));
+        // Two panes of a kind are not sane either.
+        let mut dock = Dock::preset(INVESTIGATION).expect("preset");
+        let extra = dock.tree.tiles.insert_pane(Pane::Doors);
+        if let Some(Tile::Container(c)) = dock.tree.root.and_then(|r| dock.tree.tiles.get_mut(r)) {
+            c.add_child(extra);
+        }
+        assert!(!dock.is_sane());
+        // A share of no size is made even.
+        let mut w = Workspace::default();
+        let root = w.dock().tree.root.expect("root");
+        if let Some(Tile::Container(Container::Linear(l))) = w.dock_mut().tree.tiles.get_mut(root) {
+            let first = l.children[0];
+            l.shares.set_share(first, f32::NAN);
+        }
+        let w = w.upgraded();
+        let Some(Tile::Container(Container::Linear(l))) = w.dock().tree.tiles.get(root) else {
+            panic!("the root is a row");
+        };
+        assert!(l.shares.iter().all(|(_, s)| s.is_finite() && *s > 0.0));
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod sessions_transport;
 mod ui_app;
 mod ui_cameras;
 mod ui_monitor;
+mod ui_workspace;
 mod video_player;
 mod viewer_resync;
 mod xvfb_app;

@@ -435,7 +435,7 @@ fn the_workspace_survives_a_restart_and_the_command_line_wins() {
     r.harness.run();
     assert_eq!(keys(&next_frame(&mut r)).len(), 9);
     assert!(!r.harness.state().persist_egui_memory());
-    let events_width = r.harness.state().view().workspace.panels.events_width;
+    let dock = r.harness.state().view().workspace.dock().clone();
     r.harness.state_mut().save(&mut storage.clone());
     drop(r);
 
@@ -454,8 +454,9 @@ fn the_workspace_survives_a_restart_and_the_command_line_wins() {
         (3, true)
     );
     assert_eq!(
-        workspace.panels.events_width, events_width,
-        "the event list opens as wide as it was, no wider"
+        workspace.dock(),
+        &dock,
+        "the panels open as they were, the cameras in front"
     );
     drop(r);
 
