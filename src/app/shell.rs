@@ -169,6 +169,12 @@ impl App {
         let mut any = false;
         while let Some(command) = self.outbox_rx.try_recv() {
             any = true;
+            // A view change, not the site's business.
+            if let Command::ShowCamera { camera } = &command {
+                self.view.workspace.cameras.single = Some(camera.clone());
+                self.view.workspace.main = crate::viewer::MainView::Cameras;
+                continue;
+            }
             let door_key = match &command {
                 Command::Door {
                     door,

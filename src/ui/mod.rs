@@ -8,6 +8,7 @@ pub mod cameras;
 pub mod doors;
 pub mod events;
 pub mod format;
+pub mod map;
 pub mod requests;
 pub mod sign_in;
 pub mod theme;

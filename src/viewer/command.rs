@@ -5,7 +5,7 @@
 
 use std::sync::mpsc;
 
-use crate::domain::{DoorAction, DoorId, RequestId};
+use crate::domain::{CameraId, DoorAction, DoorId, RequestId};
 
 /// A request from the operator to the worker.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +29,11 @@ pub enum Command {
     Deny {
         request: RequestId,
         reason: Option<String>,
+    },
+    /// Show this camera in the video view (the shell does it; the worker
+    /// never sees it).
+    ShowCamera {
+        camera: CameraId,
     },
 }
 
@@ -60,6 +65,10 @@ impl std::fmt::Debug for Command {
                 .debug_struct("Deny")
                 .field("request", request)
                 .field("reason", reason)
+                .finish(),
+            Command::ShowCamera { camera } => f
+                .debug_struct("ShowCamera")
+                .field("camera", camera)
                 .finish(),
         }
     }

@@ -11,6 +11,7 @@
 
 mod command;
 mod event;
+pub mod map;
 mod mirror;
 mod state;
 mod tile;
@@ -18,6 +19,7 @@ mod workspace;
 
 pub use command::{Command, CommandReceiver, CommandSender, command_channel};
 pub use event::{AppEvent, StillImage};
+pub use map::MapView;
 pub use mirror::{
     COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN, Keyed, NO_ANSWER,
     SiteKey, SiteMirror,

@@ -233,6 +233,7 @@ impl AppState {
                 }
             }
             AppEvent::CameraStill { camera, image } => self.site_mut().set_still(camera, image),
+            AppEvent::MapImage { map, image } => self.site_mut().set_map_image(map, image),
         }
     }
 

@@ -1,0 +1,207 @@
+//! The floor map panel, driven through AccessKit with egui_kittest, on the
+//! state of the real demo site (its snapshot, its plan pictures, its live
+//! events, read over its API): a door's click opens its menu, a camera's
+//! click asks for it in the view, and a door changed at the site shows the
+//! same on the map and in the doors panel.
+
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use serde_json::json;
+
+use watchdesk::app::worker::decode_image;
+use watchdesk::app::{AppEvent, AppState, Command, command_channel};
+use watchdesk::domain::{CameraId, DoorAction, DoorId, Event, MapId, Role, Session, Snapshot};
+use watchdesk::ui::{doors, map};
+use watchdesk::viewer::{CommandReceiver, CommandSender, MapView};
+
+use crate::common::{TestSite, start_site};
+
+/// Signs in as `role`, then builds the client's state from the site's
+/// snapshot and plan pictures, as the worker would.
+async fn site_state(site: &TestSite, role: Role) -> (AppState, String) {
+    let r = site
+        .http
+        .post(site.url("/api/v1/auth/sign-in"))
+        .json(&json!({"username": role.as_str(), "password": format!("demo-{role}")}))
+        .send()
+        .await
+        .expect("sign-in");
+    assert_eq!(r.status(), 200);
+    let session: Session = r.json().await.expect("session");
+    let token = session.token.clone();
+    let snapshot: Snapshot = site
+        .get(&token, "/api/v1/snapshot")
+        .await
+        .json()
+        .await
+        .expect("snapshot");
+    let maps: Vec<MapId> = snapshot.maps.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(maps.len(), 2, "the demo site has two floors");
+    let mut state = AppState::new(chrono::Utc::now(), site.url(""), false);
+    state.apply(AppEvent::SignedIn(session));
+    state.apply(AppEvent::Snapshot(Box::new(snapshot)));
+    for id in maps {
+        let r = site.get(&token, &format!("/api/v1/maps/{id}/image")).await;
+        assert_eq!(r.status(), 200, "plan of {id}");
+        let bytes = r.bytes().await.expect("plan bytes");
+        let image = decode_image(&bytes, 8_192).expect("plan decodes");
+        state.apply(AppEvent::MapImage {
+            map: id.clone(),
+            image: std::sync::Arc::new(image),
+        });
+        assert!(state.site().map_image(&id).is_some(), "plan of {id} kept");
+    }
+    (state, token)
+}
+
+struct Panel {
+    state: AppState,
+    view: MapView,
+    commands: CommandSender,
+}
+
+/// The map, beside the doors panel with `with_doors` (both reading the
+/// same state).
+fn harness(state: AppState, with_doors: bool) -> (Harness<'static, Panel>, CommandReceiver) {
+    let (commands, rx) = command_channel();
+    let panel = Panel {
+        state,
+        view: MapView::default(),
+        commands,
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .build_ui_state(
+            move |ui, p: &mut Panel| {
+                if with_doors {
+                    ui.columns(2, |cols| {
+                        doors::doors_ui(&mut cols[0], &p.state, &p.commands);
+                        map::map_ui(&mut cols[1], &p.state, &mut p.view, &p.commands);
+                    });
+                } else {
+                    map::map_ui(ui, &p.state, &mut p.view, &p.commands);
+                }
+            },
+            panel,
+        );
+    (harness, rx)
+}
+
+fn drain(rx: &CommandReceiver) -> Vec<Command> {
+    std::iter::from_fn(|| rx.try_recv()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_click_on_a_door_opens_its_menu() {
+    let site = start_site().await;
+    let (state, _) = site_state(&site, Role::Operator).await;
+    let (mut h, rx) = harness(state, false);
+    h.run();
+    // Fitted on open, on the first floor; the plan's name is the switcher.
+    assert!(h.query_by_label("Ground floor").is_some());
+    assert!(h.query_by_label("Level 2").is_some());
+    let lobby = "map door Lobby main entrance: locked";
+    h.get_by_label(lobby).click();
+    h.run();
+    for item in ["Lock", "Unlock", "Access", "Show camera Lobby entrance"] {
+        assert!(h.query_by_label(item).is_some(), "menu has {item}");
+    }
+    h.get_by_label("Unlock").click();
+    h.run();
+    let sent = drain(&rx);
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [Command::Door { door, action: DoorAction::Unlock, .. }] if *door == DoorId::new("door-lobby")
+        ),
+        "{sent:?}"
+    );
+    // A camera's click asks for it in the view.
+    h.get_by_label("map camera East exit corridor").click();
+    h.run();
+    let sent = drain(&rx);
+    assert_eq!(
+        sent,
+        [Command::ShowCamera {
+            camera: CameraId::new("cam-east")
+        }]
+    );
+    // The other floor, fitted: its doors, not the first floor's.
+    h.get_by_label("Level 2").click();
+    h.run();
+    assert!(
+        h.query_by_label_contains("map door Stairwell level 2")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("map door Lobby main entrance")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_sees_the_menu_with_its_commands_disabled() {
+    let site = start_site().await;
+    let (state, _) = site_state(&site, Role::Viewer).await;
+    let (mut h, rx) = harness(state, false);
+    h.run();
+    h.get_by_label("map door Lobby main entrance: locked")
+        .click();
+    h.run();
+    let unlock = h.get_by_label("Unlock");
+    assert!(
+        unlock.accesskit_node().is_disabled(),
+        "a viewer may not unlock"
+    );
+    unlock.click();
+    h.run();
+    assert!(
+        drain(&rx)
+            .iter()
+            .all(|c| !matches!(c, Command::Door { .. }))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_door_shows_on_the_map_and_in_the_doors_panel() {
+    let site = start_site().await;
+    let (state, token) = site_state(&site, Role::Operator).await;
+    let (mut h, _rx) = harness(state, true);
+    h.run();
+    let east = "East emergency exit";
+    assert!(
+        h.query_by_label(&format!("map door {east}: locked"))
+            .is_some()
+    );
+
+    site.fault("doors/door-east", json!({"position": "open"}))
+        .await;
+    site.wait_event(
+        &token,
+        "door=door-east&type=door.forced_open",
+        Duration::from_secs(5),
+        |_| true,
+    )
+    .await;
+    // The site's events, applied as the live stream would deliver them.
+    for e in site.events(&token, "door=door-east").await {
+        let event: Event = serde_json::from_value(e).expect("an event");
+        h.state_mut().state.apply(AppEvent::Live(event));
+    }
+    h.run();
+    assert!(
+        h.query_by_label(&format!("map door {east}: FORCED"))
+            .is_some(),
+        "the map shows the forced door"
+    );
+    let row_label = format!("door {east}");
+    let row = h.get_by_label(&row_label);
+    assert!(
+        row.query_by_label("FORCED").is_some(),
+        "so does the doors panel"
+    );
+    site.fault("doors/door-east", json!({"position": "closed"}))
+        .await;
+}
