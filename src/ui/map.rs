@@ -228,8 +228,13 @@ fn door_ui(
         FontId::proportional(11.0),
         theme::MAP_LABEL,
     );
-    let text_at = at + vec2(DOOR_RADIUS + 4.0, 0.0);
-    let text_rect = Align2::LEFT_CENTER.anchor_size(text_at, galley.size());
+    // Right of the icon, or left of it where the panel ends.
+    let mut text_rect =
+        Align2::LEFT_CENTER.anchor_size(at + vec2(DOOR_RADIUS + 4.0, 0.0), galley.size());
+    if text_rect.right() > ui.clip_rect().right() {
+        text_rect =
+            Align2::RIGHT_CENTER.anchor_size(at - vec2(DOOR_RADIUS + 4.0, 0.0), galley.size());
+    }
     painter.rect_filled(text_rect.expand(2.0), 2.0, theme::MAP_LABEL_BG);
     painter.galley(text_rect.min, galley, theme::MAP_LABEL);
 

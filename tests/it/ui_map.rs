@@ -99,7 +99,12 @@ async fn a_map_click_on_a_door_opens_its_menu() {
     let (state, _) = site_state(&site, Role::Operator).await;
     let (mut h, rx) = harness(state, false);
     h.run();
-    // Fitted on open, on the first floor; the plan's name is the switcher.
+    assert_eq!(
+        h.state().view.floor,
+        Some(MapId::new("floor1")),
+        "the first floor opens"
+    );
+    // The plan names are the floor switcher.
     assert!(h.query_by_label("Ground floor").is_some());
     assert!(h.query_by_label("Level 2").is_some());
     let lobby = "map door Lobby main entrance: locked";
@@ -131,6 +136,9 @@ async fn a_map_click_on_a_door_opens_its_menu() {
     // The other floor, fitted: its doors, not the first floor's.
     h.get_by_label("Level 2").click();
     h.run();
+    let mut fitted = MapView::default();
+    fitted.select_floor(MapId::new("floor2"));
+    assert_eq!(h.state().view, fitted);
     assert!(
         h.query_by_label_contains("map door Stairwell level 2")
             .is_some()
@@ -204,4 +212,39 @@ async fn a_forced_door_shows_on_the_map_and_in_the_doors_panel() {
     );
     site.fault("doors/door-east", json!({"position": "closed"}))
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_zooms_at_the_pointer_pans_with_a_drag_and_fits_again() {
+    let site = start_site().await;
+    let (state, _) = site_state(&site, Role::Operator).await;
+    let (mut h, _rx) = harness(state, false);
+    h.run();
+    // An empty spot of the plan (no icon under it).
+    let at = egui::pos2(500.0, 450.0);
+    h.hover_at(at);
+    h.event(egui::Event::Zoom(2.0));
+    h.run();
+    let zoomed = h.state().view.clone();
+    assert!((zoomed.zoom - 2.0).abs() < 1e-3, "{zoomed:?}");
+    let center = zoomed.center.expect("zoomed away from the plan's centre");
+
+    h.drag_at(at);
+    h.run();
+    h.hover_at(at + egui::vec2(80.0, 0.0));
+    h.run();
+    h.drop_at(at + egui::vec2(80.0, 0.0));
+    h.run();
+    let panned = h.state().view.center.expect("a centre");
+    assert!(
+        panned[0] < center[0],
+        "dragged right, the centre moves left on the plan: {center:?} -> {panned:?}"
+    );
+    assert!((panned[1] - center[1]).abs() < 1e-3);
+
+    h.get_by_label("Fit").click();
+    h.run();
+    let mut fitted = MapView::default();
+    fitted.select_floor(MapId::new("floor1"));
+    assert_eq!(h.state().view, fitted);
 }
