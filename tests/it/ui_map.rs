@@ -1,6 +1,6 @@
 //! The floor map panel, driven through AccessKit with egui_kittest, on the
-//! state of the real demo site (its snapshot, its plan pictures, its live
-//! events, read over its API): a door's click opens its menu, a camera's
+//! state of the real demo site as the real worker delivers it (its snapshot,
+//! its plan pictures, its live events): a door's click opens its menu, a camera's
 //! click asks for it in the view, and a door changed at the site shows the
 //! same on the map and in the doors panel.
 
@@ -10,50 +10,83 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use serde_json::json;
 
-use watchdesk::app::worker::decode_image;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
 use watchdesk::app::{AppEvent, AppState, Command, command_channel};
-use watchdesk::domain::{CameraId, DoorAction, DoorId, Event, MapId, Role, Session, Snapshot};
+use watchdesk::domain::{CameraId, DoorAction, DoorId, DoorState, MapId, Role};
 use watchdesk::ui::{doors, map};
 use watchdesk::viewer::{CommandReceiver, CommandSender, MapView};
 
 use crate::common::{TestSite, start_site};
 
-/// Signs in as `role`, then builds the client's state from the site's
-/// snapshot and plan pictures, as the worker would.
-async fn site_state(site: &TestSite, role: Role) -> (AppState, String) {
-    let r = site
-        .http
-        .post(site.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": role.as_str(), "password": format!("demo-{role}")}))
-        .send()
-        .await
-        .expect("sign-in");
-    assert_eq!(r.status(), 200);
-    let session: Session = r.json().await.expect("session");
-    let token = session.token.clone();
-    let snapshot: Snapshot = site
-        .get(&token, "/api/v1/snapshot")
-        .await
-        .json()
-        .await
-        .expect("snapshot");
-    let maps: Vec<MapId> = snapshot.maps.iter().map(|m| m.id.clone()).collect();
-    assert_eq!(maps.len(), 2, "the demo site has two floors");
-    let mut state = AppState::new(chrono::Utc::now(), site.url(""), false);
-    state.apply(AppEvent::SignedIn(session));
-    state.apply(AppEvent::Snapshot(Box::new(snapshot)));
-    for id in maps {
-        let r = site.get(&token, &format!("/api/v1/maps/{id}/image")).await;
-        assert_eq!(r.status(), 200, "plan of {id}");
-        let bytes = r.bytes().await.expect("plan bytes");
-        let image = decode_image(&bytes, 8_192).expect("plan decodes");
-        state.apply(AppEvent::MapImage {
-            map: id.clone(),
-            image: std::sync::Arc::new(image),
-        });
-        assert!(state.site().map_image(&id).is_some(), "plan of {id} kept");
+/// The real worker, signed in as `role` to the test site: its events feed
+/// the state the panel draws, as in the window.
+struct Worker {
+    events: mpsc::Receiver<AppEvent>,
+    task: tokio::task::JoinHandle<()>,
+    _commands: mpsc::Sender<Command>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.task.abort();
     }
-    (state, token)
+}
+
+impl Worker {
+    fn start(site: &TestSite, role: Role) -> Self {
+        let (commands, command_rx) = mpsc::channel::<Command>(8);
+        let (event_tx, events) = mpsc::channel(256);
+        let task = tokio::spawn(worker::run(
+            WorkerConfig {
+                site: SiteSource::Remote {
+                    base_url: site.handle.base_url(),
+                },
+                ca_cert: None,
+                allow_plain_http: false,
+                auto_sign_in: Some((role.as_str().into(), format!("demo-{role}"))),
+            },
+            command_rx,
+            EventSink::new(event_tx, Arc::new(|| {})),
+        ));
+        Self {
+            events,
+            task,
+            _commands: commands,
+        }
+    }
+
+    /// Applies the worker's events to `state` until `done` holds.
+    async fn until(&mut self, state: &mut AppState, what: &str, done: impl Fn(&AppState) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !done(state) {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("worker events");
+            state.apply(event);
+        }
+    }
+}
+
+/// Signed in as `role`, with the site's state and both plans' pictures, as
+/// the worker delivers them.
+async fn site_state(site: &TestSite, role: Role) -> (AppState, Worker) {
+    let mut worker = Worker::start(site, role);
+    let mut state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+    worker
+        .until(&mut state, "the snapshot and the plans", |s| {
+            s.runtime.session.is_some()
+                && s.site().maps().len() == 2
+                && s.site()
+                    .maps()
+                    .iter()
+                    .all(|m| s.site().map_image(&m.id).is_some())
+        })
+        .await;
+    (state, worker)
 }
 
 struct Panel {
@@ -175,7 +208,7 @@ async fn a_viewer_sees_the_menu_with_its_commands_disabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_door_shows_on_the_map_and_in_the_doors_panel() {
     let site = start_site().await;
-    let (state, token) = site_state(&site, Role::Operator).await;
+    let (state, mut worker) = site_state(&site, Role::Operator).await;
     let (mut h, _rx) = harness(state, true);
     h.run();
     let east = "East emergency exit";
@@ -186,18 +219,13 @@ async fn a_forced_door_shows_on_the_map_and_in_the_doors_panel() {
 
     site.fault("doors/door-east", json!({"position": "open"}))
         .await;
-    site.wait_event(
-        &token,
-        "door=door-east&type=door.forced_open",
-        Duration::from_secs(5),
-        |_| true,
-    )
-    .await;
-    // The site's events, applied as the live stream would deliver them.
-    for e in site.events(&token, "door=door-east").await {
-        let event: Event = serde_json::from_value(e).expect("an event");
-        h.state_mut().state.apply(AppEvent::Live(event));
-    }
+    // The live stream brings the change, as in the window.
+    let door = DoorId::new("door-east");
+    worker
+        .until(&mut h.state_mut().state, "the forced door", |s| {
+            s.site().door(&door).map(|d| s.door_state(d)) == Some(DoorState::Forced)
+        })
+        .await;
     h.run();
     assert!(
         h.query_by_label(&format!("map door {east}: FORCED"))
