@@ -256,6 +256,13 @@ fn door_menu_ui(
 ) {
     ui.label(egui::RichText::new(&door.door.name).strong());
     theme::door_state_chip_ui(ui, door_state);
+    // The last command's progress, as the doors panel shows it.
+    if let Some(cmd) = &door.last_command {
+        ui.label(
+            egui::RichText::new(super::doors::last_command_text(cmd))
+                .color(theme::command_phase_color(&cmd.phase)),
+        );
+    }
     ui.separator();
     for (action, text) in DOOR_ACTIONS {
         let blocked = state.door_action_blocked(action);

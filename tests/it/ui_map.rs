@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
-use watchdesk::app::{AppEvent, AppState, Command, command_channel};
+use watchdesk::app::{AppEvent, AppState, Command, CommandPhase, command_channel};
 use watchdesk::domain::{CameraId, DoorAction, DoorId, DoorState, MapId, Role};
 use watchdesk::ui::{doors, map};
 use watchdesk::viewer::{CommandReceiver, CommandSender, MapView};
@@ -26,7 +26,7 @@ use crate::common::{TestSite, start_site};
 struct Worker {
     events: mpsc::Receiver<AppEvent>,
     task: tokio::task::JoinHandle<()>,
-    _commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Command>,
 }
 
 impl Drop for Worker {
@@ -54,7 +54,7 @@ impl Worker {
         Self {
             events,
             task,
-            _commands: commands,
+            commands,
         }
     }
 
@@ -129,7 +129,7 @@ fn drain(rx: &CommandReceiver) -> Vec<Command> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_map_click_on_a_door_opens_its_menu() {
     let site = start_site().await;
-    let (state, _) = site_state(&site, Role::Operator).await;
+    let (state, mut worker) = site_state(&site, Role::Operator).await;
     let (mut h, rx) = harness(state, false);
     h.run();
     assert_eq!(
@@ -156,6 +156,45 @@ async fn a_map_click_on_a_door_opens_its_menu() {
         ),
         "{sent:?}"
     );
+    // Sent as the shell sends it: pending, then confirmed by the door, and
+    // the menu says so.
+    let Some(Command::Door {
+        door,
+        action,
+        idempotency_key,
+    }) = sent.into_iter().next()
+    else {
+        unreachable!("checked above")
+    };
+    h.state_mut().state.apply(AppEvent::CommandSent {
+        door: door.clone(),
+        action,
+        key: idempotency_key.clone(),
+    });
+    worker
+        .commands
+        .send(Command::Door {
+            door: door.clone(),
+            action,
+            idempotency_key,
+        })
+        .await
+        .expect("worker takes commands");
+    worker
+        .until(&mut h.state_mut().state, "the unlock confirmed", |s| {
+            s.site()
+                .door(&door)
+                .and_then(|d| d.last_command.as_ref())
+                .is_some_and(|c| c.phase == CommandPhase::Confirmed)
+        })
+        .await;
+    h.run();
+    h.get_by_label("map door Lobby main entrance: unlocked")
+        .click();
+    h.run();
+    assert!(h.query_by_label("unlock: confirmed").is_some());
+    h.key_press(egui::Key::Escape);
+    h.run();
     // A camera's click asks for it in the view.
     h.get_by_label("map camera East exit corridor").click();
     h.run();
