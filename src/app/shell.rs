@@ -169,9 +169,17 @@ impl App {
         let mut any = false;
         while let Some(command) = self.outbox_rx.try_recv() {
             any = true;
-            // A view change: the worker never sees it.
+            // A view change: the worker never sees it. The cameras come to
+            // the front of the layout shown.
             if let Command::ShowDoorCameras(door) = &command {
-                self.state.show_door_cameras(door, &mut self.view.workspace);
+                if self.state.show_door_cameras(door, &mut self.view.workspace) {
+                    self.view.workspace.focus(crate::viewer::Pane::Cameras);
+                }
+                continue;
+            }
+            if let Command::ShowCamera { camera } = &command {
+                self.view.workspace.cameras.single = Some(camera.clone());
+                self.view.workspace.focus(crate::viewer::Pane::Cameras);
                 continue;
             }
             let door_key = match &command {

@@ -14,7 +14,7 @@ use crate::backoff::{Backoff, Jitter};
 use crate::client::dispatch::{DispatchOptions, send_door_command};
 use crate::client::live::{self, LiveHandle, LiveUpdate};
 use crate::client::{Client, ClientConfig, ClientError, error_chain};
-use crate::domain::{self, CameraId, Decision, ErrorKind, Permission, RequestId, Role, Seq};
+use crate::domain::{self, CameraId, Decision, ErrorKind, MapId, Permission, RequestId, Role, Seq};
 use crate::viewer::{AppEvent, Command, NoticeLevel, StillImage};
 
 /// How often the site's clock is read again.
@@ -229,8 +229,8 @@ impl Worker {
             }
             Command::Grant { request, reason } => self.decide(request, true, reason),
             Command::Deny { request, reason } => self.decide(request, false, reason),
-            // A view change, applied by the shell.
-            Command::ShowDoorCameras(_) => {}
+            // View changes, applied by the shell.
+            Command::ShowDoorCameras(_) | Command::ShowCamera { .. } => {}
         }
     }
 
@@ -303,6 +303,7 @@ impl Worker {
         };
         let seq: Seq = snapshot.seq;
         let cameras: Vec<CameraId> = snapshot.cameras.iter().map(|c| c.id.clone()).collect();
+        let maps: Vec<MapId> = snapshot.maps.iter().map(|m| m.id.clone()).collect();
         // Before the cameras appear, so that their tiles start with them.
         for camera in snapshot.cameras.iter().filter(|c| c.auth_required) {
             match self.client.camera_credentials(&camera.id).await {
@@ -323,6 +324,11 @@ impl Worker {
         self.session.tasks.push(tokio::spawn(load_stills(
             self.client.clone(),
             cameras,
+            self.sink.clone(),
+        )));
+        self.session.tasks.push(tokio::spawn(load_map_images(
+            self.client.clone(),
+            maps,
             self.sink.clone(),
         )));
 
@@ -515,12 +521,50 @@ async fn load_still(client: &Client, camera: &CameraId) -> StillOutcome {
     }
 }
 
+/// The largest floor plan picture accepted, in pixels a side.
+const MAP_MAX_SIDE_PX: u32 = 8_192;
+
+/// Fetches each floor plan's picture once, decodes it on a blocking thread
+/// and hands it to the UI. A plan that cannot be had is logged and left
+/// out: the map then draws its icons on a blank plan.
+async fn load_map_images(client: Client, maps: Vec<MapId>, sink: EventSink) {
+    for map in maps {
+        let bytes = match client.map_image(&map).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(%map, "no plan picture: {}", error_chain(&e));
+                continue;
+            }
+        };
+        let decoded =
+            tokio::task::spawn_blocking(move || decode_image(&bytes, MAP_MAX_SIDE_PX)).await;
+        match decoded {
+            Ok(Ok(image)) => {
+                let event = AppEvent::MapImage {
+                    map,
+                    image: Arc::new(image),
+                };
+                if !sink.send(event).await {
+                    return;
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(%map, "plan picture not decodable: {e}"),
+            Err(e) => tracing::warn!(%map, "plan decoder failed: {e}"),
+        }
+    }
+}
+
 /// Decodes a JPEG or PNG into RGBA, refusing absurd sizes.
 pub fn decode_still(bytes: &[u8]) -> Result<StillImage, image::ImageError> {
+    decode_image(bytes, STILL_MAX_SIDE_PX)
+}
+
+/// Decodes a JPEG or PNG into RGBA, refusing pictures over `max_side` a side.
+pub fn decode_image(bytes: &[u8], max_side: u32) -> Result<StillImage, image::ImageError> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(STILL_MAX_SIDE_PX);
-    limits.max_image_height = Some(STILL_MAX_SIDE_PX);
+    limits.max_image_width = Some(max_side);
+    limits.max_image_height = Some(max_side);
     reader.limits(limits);
     let rgba = reader.decode()?.into_rgba8();
     let (width, height) = rgba.dimensions();

@@ -443,9 +443,32 @@ struct MapFile {
     width: u32,
     height: u32,
     #[serde(default, rename = "door")]
-    doors: Vec<Placement>,
+    doors: Vec<PlacementFile>,
     #[serde(default, rename = "camera")]
-    cameras: Vec<Placement>,
+    cameras: Vec<PlacementFile>,
+}
+
+/// A `[[door]]` or `[[camera]]` of a map file: documented in `maps/README.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlacementFile {
+    id: String,
+    x: f32,
+    y: f32,
+    direction_deg: Option<f32>,
+    fov_deg: Option<f32>,
+}
+
+impl From<PlacementFile> for Placement {
+    fn from(p: PlacementFile) -> Self {
+        Placement {
+            id: p.id,
+            x: p.x,
+            y: p.y,
+            direction_deg: p.direction_deg,
+            fov_deg: p.fov_deg,
+        }
+    }
 }
 
 // ---- the site as loaded -------------------------------------------------
@@ -1170,6 +1193,26 @@ fn load_maps(dir: &Path) -> Result<Vec<FloorMap>, ConfigError> {
                     ),
                 ));
             }
+            if p.direction_deg
+                .is_some_and(|d| !(-360.0..=360.0).contains(&d))
+            {
+                return Err(ConfigError::invalid(
+                    &path,
+                    &text,
+                    &format!("\"{}\"", p.id),
+                    "direction_deg",
+                    format!("{:?}: direction_deg must be between -360 and 360", p.id),
+                ));
+            }
+            if p.fov_deg.is_some_and(|f| !(f > 0.0 && f <= 360.0)) {
+                return Err(ConfigError::invalid(
+                    &path,
+                    &text,
+                    &format!("\"{}\"", p.id),
+                    "fov_deg",
+                    format!("{:?}: fov_deg must be above 0 and at most 360", p.id),
+                ));
+            }
         }
         maps.push(FloorMap {
             id: MapId::new(&m.id),
@@ -1177,8 +1220,8 @@ fn load_maps(dir: &Path) -> Result<Vec<FloorMap>, ConfigError> {
             image: m.image,
             width: m.width,
             height: m.height,
-            doors: m.doors,
-            cameras: m.cameras,
+            doors: m.doors.into_iter().map(Placement::from).collect(),
+            cameras: m.cameras.into_iter().map(Placement::from).collect(),
         });
     }
     Ok(maps)
@@ -1337,6 +1380,42 @@ mod tests {
             );
             assert!(m.contains(words), "{text}: {m}");
         }
+    }
+
+    /// A map with the camera `gate` placed by `placement` (its keys after `id`).
+    fn map_with(placement: &str) -> String {
+        format!(
+            "id = \"f\"\nname = \"F\"\nimage = \"f.png\"\nwidth = 100\nheight = 50\n\n\
+             [[camera]]\nid = \"gate\"\n{placement}"
+        )
+    }
+
+    #[test]
+    fn camera_placements_read_their_view_and_its_mistakes_name_line_and_key() {
+        let load = |placement: &str| {
+            let map = map_with(placement);
+            load_cams(REAL, &[("maps/f.toml", &map), ("maps/f.png", "")])
+        };
+        let cfg =
+            load("x = 10.0\ny = 20.0\ndirection_deg = 90.0\nfov_deg = 45.0\n").expect("loads");
+        let p = &cfg.maps[0].cameras[0];
+        assert_eq!((p.direction_deg, p.fov_deg), (Some(90.0), Some(45.0)));
+        let cfg = load("x = 10.0\ny = 20.0\n").expect("loads");
+        let p = &cfg.maps[0].cameras[0];
+        assert_eq!((p.direction_deg, p.fov_deg), (None, None));
+
+        let (file, line, key, message) = invalid(load("x = 1.0\ny = 1.0\nfov_deg = 0.0\n"));
+        assert_eq!(
+            (file.as_str(), line, key.as_str()),
+            ("f.toml", 8, "fov_deg")
+        );
+        assert!(message.contains("fov_deg must be above 0"), "{message}");
+        let (_, line, key, _) = invalid(load("x = 1.0\ny = 1.0\ndirection_deg = nan\n"));
+        assert_eq!((line, key.as_str()), (8, "direction_deg"));
+        // A misspelt key is refused, not ignored.
+        let (file, line, key, message) = invalid(load("x = 1.0\ny = 1.0\nangle = 3.0\n"));
+        assert_eq!((file.as_str(), line), ("f.toml", 11), "{key}: {message}");
+        assert!(message.contains("unknown field `angle`"), "{message}");
     }
 
     #[test]

@@ -243,6 +243,13 @@ pub struct Placement {
     pub id: String,
     pub x: f32,
     pub y: f32,
+    /// A camera's viewing direction, degrees clockwise from the plan's up
+    /// (0 = up, 90 = right); none: the map draws no field of view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction_deg: Option<f32>,
+    /// A camera's horizontal field of view in degrees (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fov_deg: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

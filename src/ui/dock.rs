@@ -5,19 +5,27 @@
 //! Open access requests stay in sight whatever the layout: over the doors
 //! while the doors show, else in a strip above the panels.
 
-use egui::{Frame, Margin, Response, RichText, ScrollArea, Ui, WidgetText};
+use egui::{Frame, Margin, Response, ScrollArea, Ui, WidgetText};
 use egui_tiles::{Behavior, SimplificationOptions, Tile, TileId, Tiles, UiResponse};
 
 use super::cameras::{self, VideoUi};
-use super::{access_monitor, doors, events, requests, theme};
-use crate::viewer::{AppState, CamerasView, CommandSender, DoorsPanel, MainView, Pane, Workspace};
+use super::{access_monitor, doors, events, map, requests};
+use crate::viewer::{
+    AppState, CamerasView, CommandSender, DoorsPanel, MainView, MapView, Pane, Workspace,
+};
+
+/// The in-memory states of the panels that keep one.
+pub struct Panels<'a> {
+    pub doors: &'a mut DoorsPanel,
+    pub map: &'a mut MapView,
+}
 
 /// The panels of the layout shown, in the space left in `ui`.
 pub fn dock_ui(
     ui: &mut Ui,
     state: &AppState,
     workspace: &mut Workspace,
-    doors: &mut DoorsPanel,
+    panels: Panels<'_>,
     commands: &CommandSender,
     video: &mut VideoUi<'_>,
 ) {
@@ -44,7 +52,8 @@ pub fn dock_ui(
         state,
         commands,
         cameras,
-        doors,
+        doors: panels.doors,
+        map: panels.map,
         video,
         main,
         to_close: Vec::new(),
@@ -63,6 +72,7 @@ struct DockBehavior<'a, 'v> {
     commands: &'a CommandSender,
     cameras: &'a mut CamerasView,
     doors: &'a mut DoorsPanel,
+    map: &'a mut MapView,
     video: &'a mut VideoUi<'v>,
     main: &'a mut MainView,
     /// The tabs closed this frame.
@@ -85,7 +95,7 @@ impl DockBehavior<'_, '_> {
                     });
             }
             Pane::Events => events::events_ui(ui, self.state),
-            Pane::Map => placeholder_ui(ui, "Floor map"),
+            Pane::Map => map::map_ui(ui, self.state, self.map, self.commands),
             Pane::AccessMonitor => {
                 access_monitor::access_monitor_ui(ui, self.state, self.commands);
             }
@@ -151,9 +161,4 @@ impl Behavior<Pane> for DockBehavior<'_, '_> {
     fn preview_dragged_panes(&self) -> bool {
         false
     }
-}
-
-/// A panel still to come.
-fn placeholder_ui(ui: &mut Ui, text: &str) {
-    ui.centered_and_justified(|ui| ui.label(RichText::new(text).color(theme::MUTED)));
 }

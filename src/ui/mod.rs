@@ -10,6 +10,7 @@ pub mod dock;
 pub mod doors;
 pub mod events;
 pub mod format;
+pub mod map;
 pub mod requests;
 pub mod sign_in;
 pub mod status_bar;
@@ -68,14 +69,11 @@ pub fn root_ui(
             ui.label("Loading the site's state…");
             return;
         }
-        dock::dock_ui(
-            ui,
-            state,
-            &mut view.workspace,
-            &mut view.doors,
-            commands,
-            video,
-        );
+        let panels = dock::Panels {
+            doors: &mut view.doors,
+            map: &mut view.map,
+        };
+        dock::dock_ui(ui, state, &mut view.workspace, panels, commands, video);
     });
 }
 

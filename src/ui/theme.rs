@@ -155,3 +155,24 @@ pub fn status_dot_ui(ui: &mut Ui, color: Color32) {
     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
     ui.painter().circle_filled(rect.center(), 4.0, color);
 }
+
+// ---- the floor map --------------------------------------------------------
+
+/// Behind the plan, where the panel shows no plan.
+pub const MAP_BG: Color32 = Color32::from_rgb(0x12, 0x14, 0x18);
+/// The plan's outline while its picture loads (or when it has none).
+pub const MAP_PLAN_OUTLINE: Color32 = CARD_STROKE;
+/// A camera icon.
+pub const MAP_CAMERA: Color32 = Color32::from_rgb(0x5e, 0xc4, 0xd6);
+/// A camera's field of view: see-through, so the plan reads under it.
+pub const MAP_FOV: Color32 = Color32::from_rgba_premultiplied(0x17, 0x31, 0x36, 0x40);
+/// The edge of a camera's field of view.
+pub const MAP_FOV_EDGE: Color32 = Color32::from_rgba_premultiplied(0x2f, 0x62, 0x6b, 0x80);
+/// The ring around a map icon, so it stands out on any plan.
+pub const MAP_ICON_RING: Color32 = Color32::from_rgb(0x10, 0x12, 0x16);
+/// The "off" half of a flashing alarm door.
+pub const MAP_ALARM_DIM: Color32 = Color32::from_rgb(0x5a, 0x16, 0x16);
+/// A name beside a map icon.
+pub const MAP_LABEL: Color32 = Color32::from_rgb(0xe6, 0xe8, 0xeb);
+/// Behind a name beside a map icon.
+pub const MAP_LABEL_BG: Color32 = OVERLAY_BG;

@@ -5,7 +5,7 @@
 
 use std::sync::mpsc;
 
-use crate::domain::{DoorAction, DoorId, RequestId};
+use crate::domain::{CameraId, DoorAction, DoorId, RequestId};
 
 /// A request from the operator to the worker.
 #[derive(Clone, PartialEq, Eq)]
@@ -34,6 +34,11 @@ pub enum Command {
     /// the shell applies it ([`AppState::show_door_cameras`](super::AppState::show_door_cameras))
     /// and never sends it to the worker.
     ShowDoorCameras(DoorId),
+    /// Show this camera in the video view (the shell does it; the worker
+    /// never sees it).
+    ShowCamera {
+        camera: CameraId,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -66,6 +71,10 @@ impl std::fmt::Debug for Command {
                 .field("reason", reason)
                 .finish(),
             Command::ShowDoorCameras(door) => f.debug_tuple("ShowDoorCameras").field(door).finish(),
+            Command::ShowCamera { camera } => f
+                .debug_struct("ShowCamera")
+                .field("camera", camera)
+                .finish(),
         }
     }
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    Camera, CameraId, CardholderId, CommandInfo, DoorAction, DoorId, ErrorKind, Event, RequestId,
-    Session, SiteTime, Snapshot, Timestamp,
+    Camera, CameraId, CardholderId, CommandInfo, DoorAction, DoorId, ErrorKind, Event, MapId,
+    RequestId, Session, SiteTime, Snapshot, Timestamp,
 };
 
 use super::state::NoticeLevel;
@@ -99,6 +99,11 @@ pub enum AppEvent {
     /// while its stream connects.
     CameraStill {
         camera: CameraId,
+        image: Arc<StillImage>,
+    },
+    /// A floor plan's picture, decoded off the UI thread.
+    MapImage {
+        map: MapId,
         image: Arc<StillImage>,
     },
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::domain::{
     AccessRequest, Camera, CameraId, CardholderId, CommandId, CommandInfo, CommandState, Door,
-    DoorAction, DoorId, DoorStatus, Event, EventKind, RequestId, Seq, SiteInfo, Snapshot,
-    Timestamp,
+    DoorAction, DoorId, DoorStatus, Event, EventKind, FloorMap, MapId, RequestId, Seq, SiteInfo,
+    Snapshot, Timestamp,
 };
 
 use super::event::StillImage;
@@ -117,6 +117,9 @@ pub struct SiteMirror {
     cameras: Vec<Camera>,
     camera_index: HashMap<CameraId, usize>,
     stills: HashMap<CameraId, Arc<StillImage>>,
+    /// The floor plans, in the site's order, and their pictures once loaded.
+    maps: Vec<FloorMap>,
+    map_images: HashMap<MapId, Arc<StillImage>>,
     /// Open requests by arrival (the snapshot's order, then the stream's).
     requests: BTreeMap<u64, AccessRequest>,
     request_index: HashMap<RequestId, u64>,
@@ -150,6 +153,8 @@ impl SiteMirror {
             cameras: Vec::new(),
             camera_index: HashMap::new(),
             stills: HashMap::new(),
+            maps: Vec::new(),
+            map_images: HashMap::new(),
             requests: BTreeMap::new(),
             request_index: HashMap::new(),
             next_request: 0,
@@ -205,6 +210,21 @@ impl SiteMirror {
     /// The still picture of each camera that has one.
     pub fn stills(&self) -> &HashMap<CameraId, Arc<StillImage>> {
         &self.stills
+    }
+
+    /// The floor plans, in the site's order.
+    pub fn maps(&self) -> &[FloorMap] {
+        &self.maps
+    }
+
+    /// A floor plan by id.
+    pub fn map(&self, id: &MapId) -> Option<&FloorMap> {
+        self.maps.iter().find(|m| &m.id == id)
+    }
+
+    /// A floor plan's picture, once loaded.
+    pub fn map_image(&self, id: &MapId) -> Option<&Arc<StillImage>> {
+        self.map_images.get(id)
     }
 
     /// The open access requests, oldest first.
@@ -275,6 +295,10 @@ impl SiteMirror {
             .collect();
         self.reindex_doors();
         self.set_cameras(snapshot.cameras);
+        self.maps = snapshot.maps;
+        let maps = &self.maps;
+        self.map_images
+            .retain(|id, _| maps.iter().any(|m| &m.id == id));
         self.demo = snapshot.site.demo;
         self.info = Some(snapshot.site);
         self.requests.clear();
@@ -344,6 +368,13 @@ impl SiteMirror {
     pub fn set_still(&mut self, camera: CameraId, image: Arc<StillImage>) {
         if image.is_consistent() && self.camera_index.contains_key(&camera) {
             self.stills.insert(camera, image);
+        }
+    }
+
+    /// A floor plan's picture; kept for a known plan with a consistent picture.
+    pub fn set_map_image(&mut self, map: MapId, image: Arc<StillImage>) {
+        if image.is_consistent() && self.maps.iter().any(|m| m.id == map) {
+            self.map_images.insert(map, image);
         }
     }
 
@@ -448,6 +479,8 @@ impl SiteMirror {
         self.cameras.clear();
         self.camera_index.clear();
         self.stills.clear();
+        self.maps.clear();
+        self.map_images.clear();
         self.requests.clear();
         self.request_index.clear();
         self.commands_by_key.clear();

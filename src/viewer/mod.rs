@@ -12,6 +12,7 @@
 mod command;
 mod doors_panel;
 mod event;
+pub mod map;
 mod mirror;
 mod state;
 mod tile;
@@ -20,6 +21,7 @@ mod workspace;
 pub use command::{Command, CommandReceiver, CommandSender, command_channel};
 pub use doors_panel::{DoorFilter, DoorsPanel, GroupCommand};
 pub use event::{AppEvent, StillImage};
+pub use map::MapView;
 pub use mirror::{
     COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN, Keyed, NO_ANSWER,
     SiteKey, SiteMirror,

@@ -304,6 +304,7 @@ impl AppState {
                 }
             }
             AppEvent::CameraStill { camera, image } => self.site_mut().set_still(camera, image),
+            AppEvent::MapImage { map, image } => self.site_mut().set_map_image(map, image),
         }
     }
 
@@ -1079,6 +1080,60 @@ mod tests {
         assert!(s.site().cameras().is_empty());
         s.apply(AppEvent::Cameras(vec![camera("c1")]));
         assert!(s.site().cameras().is_empty());
+    }
+
+    fn floor(id: &str) -> crate::domain::FloorMap {
+        crate::domain::FloorMap {
+            id: crate::domain::MapId::new(id),
+            name: format!("Floor {id}"),
+            image: format!("{id}.png"),
+            width: 2,
+            height: 2,
+            doors: vec![],
+            cameras: vec![],
+        }
+    }
+
+    #[test]
+    fn floor_plans_and_their_pictures() {
+        use crate::domain::MapId;
+        let mut s = AppState::new(t(0), "http://site", true);
+        s.apply(AppEvent::SignedIn(session(Role::Operator)));
+        let mut snap = snapshot(10);
+        snap.maps = vec![floor("f1"), floor("f2")];
+        s.apply(AppEvent::Snapshot(Box::new(snap.clone())));
+        assert_eq!(s.site().maps().len(), 2);
+        assert!(s.site().map(&MapId::new("f2")).is_some());
+
+        // Kept for a known plan with a consistent buffer only.
+        let picture = |map: &str, len| AppEvent::MapImage {
+            map: MapId::new(map),
+            image: still(2, 2, len),
+        };
+        s.apply(picture("f1", 16));
+        s.apply(picture("f2", 15));
+        s.apply(picture("nope", 16));
+        assert!(s.site().map_image(&MapId::new("f1")).is_some());
+        assert!(s.site().map_image(&MapId::new("f2")).is_none());
+        assert!(s.site().map_image(&MapId::new("nope")).is_none());
+
+        // A new snapshot keeps the pictures of plans still there.
+        snap.maps = vec![floor("f1")];
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+        assert!(s.site().map_image(&MapId::new("f1")).is_some());
+        snap = snapshot(11);
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+        assert!(s.site().maps().is_empty());
+        assert!(s.site().map_image(&MapId::new("f1")).is_none());
+
+        // Signed out: nothing of them stays.
+        let mut snap = snapshot(12);
+        snap.maps = vec![floor("f1")];
+        s.apply(AppEvent::Snapshot(Box::new(snap)));
+        s.apply(picture("f1", 16));
+        s.apply(AppEvent::SignedOut);
+        assert!(s.site().maps().is_empty());
+        assert!(s.site().map_image(&MapId::new("f1")).is_none());
     }
 
     #[test]

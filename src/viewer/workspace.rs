@@ -492,6 +492,8 @@ pub struct ViewState {
     pub form: SignInForm,
     /// The doors panel's filter and selection (not persisted).
     pub doors: super::DoorsPanel,
+    /// The map panel's floor, zoom and centre (not persisted).
+    pub map: super::MapView,
 }
 
 /// The sign-in form's text.
@@ -530,6 +532,7 @@ impl ViewState {
                 password: String::new(),
             },
             doors: super::DoorsPanel::default(),
+            map: super::MapView::default(),
         }
     }
 }
