@@ -2,14 +2,14 @@
 //! `egui_tiles` tree of [`Pane`]s) below the top bar. Panels move by their
 //! tab, tab together, resize at their seams, close with the tab's ×
 //! (hidden, keeping their place) and reopen from the top bar's Panels menu.
-//! Open access requests stay in sight whatever the layout: over the doors
-//! while the doors show, else in a strip above the panels.
+//! Open access requests are not part of the layout: they pop in front of
+//! it (`ui::request_pop`).
 
 use egui::{Frame, Margin, Response, ScrollArea, Ui, WidgetText};
 use egui_tiles::{Behavior, SimplificationOptions, Tile, TileId, Tiles, UiResponse};
 
 use super::cameras::{self, VideoUi};
-use super::{access_monitor, doors, events, map, requests};
+use super::{access_monitor, doors, events, map};
 use crate::viewer::{
     AppState, CamerasView, CommandSender, DoorsPanel, MainView, MapView, Pane, Workspace,
 };
@@ -29,15 +29,8 @@ pub fn dock_ui(
     commands: &CommandSender,
     video: &mut VideoUi<'_>,
 ) {
-    // Access requests wait for an answer: when the doors (and the requests
-    // over them) are not on screen, a strip keeps them in sight.
-    if state.site().has_open_requests() && !workspace.dock().is_showing(Pane::Doors) {
-        ScrollArea::vertical()
-            .id_salt("requests_strip")
-            .max_height(ui.available_height() / 4.0)
-            .show(ui, |ui| requests::requests_ui(ui, state, commands));
-        ui.separator();
-    }
+    // Open access requests are not in the layout: they pop in front of it
+    // (`request_pop`).
     let active = workspace.dock_mut().name.clone();
     let Workspace {
         docks,
@@ -90,8 +83,7 @@ impl DockBehavior<'_, '_> {
                 ScrollArea::vertical()
                     .id_salt("doors_and_requests")
                     .show(ui, |ui| {
-                        requests::requests_ui(ui, self.state, self.commands);
-                        doors::doors_ui(ui, self.state, self.doors, self.commands);
+                        doors::doors_ui(ui, self.state, self.doors, self.commands)
                     });
             }
             Pane::Events => events::events_ui(ui, self.state),

@@ -11,6 +11,7 @@ pub mod doors;
 pub mod events;
 pub mod format;
 pub mod map;
+pub mod request_pop;
 pub mod requests;
 pub mod sign_in;
 pub mod status_bar;
@@ -75,6 +76,10 @@ pub fn root_ui(
         };
         dock::dock_ui(ui, state, &mut view.workspace, panels, commands, video);
     });
+    // In front of every panel, whatever the layout.
+    if state.site().info.is_some() {
+        request_pop::request_pop_ui(ui.ctx(), state, commands);
+    }
 }
 
 /// Recent notices, newest last.

@@ -557,3 +557,28 @@ fn the_door_filter_narrows_the_list_and_a_group_lockdown_is_confirmed_first() {
     );
     assert!(r.harness.query_by_label("Lock down 2 doors?").is_none());
 }
+
+#[test]
+fn an_access_request_pops_over_any_layout_and_alt_g_grants_the_oldest() {
+    let mut r = rig(Role::Operator, false);
+    // In front of the panels, with its keys named.
+    r.harness.get_by_label("request req-1");
+    r.harness
+        .get_by_label("Alt+G grants, Alt+D denies the oldest request");
+    r.harness
+        .key_press_modifiers(egui::Modifiers::ALT, egui::Key::G);
+    r.harness.run();
+    assert_eq!(
+        r.commands.try_recv().ok(),
+        Some(Command::Grant {
+            request: RequestId::new("req-1"),
+            reason: None
+        })
+    );
+    // A viewer may not answer: the keys do nothing.
+    let mut v = rig(Role::Viewer, false);
+    v.harness
+        .key_press_modifiers(egui::Modifiers::ALT, egui::Key::D);
+    v.harness.run();
+    assert!(v.commands.try_recv().is_err(), "a viewer's Alt+D answered");
+}
