@@ -34,6 +34,11 @@ pub fn root_ui(
     // Panels are not filled: the window is cleared to the panel colour
     // already (`theme::clear_color`), and under software rendering every
     // filled pixel costs on each repaint.
+    // The larger-text setting scales everything, text and controls alike.
+    let zoom = theme::zoom_factor(view.workspace.large_text);
+    if (ui.ctx().zoom_factor() - zoom).abs() > f32::EPSILON {
+        ui.ctx().set_zoom_factor(zoom);
+    }
     let style = ui.style().clone();
     let bare_bar = Frame::side_top_panel(&style).fill(Color32::TRANSPARENT);
     let bare_central = Frame::central_panel(&style).fill(Color32::TRANSPARENT);

@@ -176,3 +176,11 @@ pub const MAP_ALARM_DIM: Color32 = Color32::from_rgb(0x5a, 0x16, 0x16);
 pub const MAP_LABEL: Color32 = Color32::from_rgb(0xe6, 0xe8, 0xeb);
 /// Behind a name beside a map icon.
 pub const MAP_LABEL_BG: Color32 = OVERLAY_BG;
+
+/// How much larger everything is drawn with the larger-text setting on.
+pub const LARGE_TEXT_ZOOM: f32 = 1.4;
+
+/// The zoom factor for the larger-text setting.
+pub fn zoom_factor(large_text: bool) -> f32 {
+    if large_text { LARGE_TEXT_ZOOM } else { 1.0 }
+}

@@ -61,6 +61,13 @@ fn layouts_ui(ui: &mut Ui, workspace: &mut Workspace) {
             workspace.switch_dock(&name);
         }
     }
+    if ui
+        .selectable_label(workspace.large_text, "Larger text")
+        .on_hover_text("Draw everything larger, to be read from 2 m")
+        .clicked()
+    {
+        workspace.large_text = !workspace.large_text;
+    }
     ui.menu_button("Panels", |ui| {
         for pane in Pane::ALL {
             let mut open = workspace.dock().is_open(pane);

@@ -282,6 +282,8 @@ pub struct Workspace {
     pub active_dock: String,
     /// Sites signed in to, the most recent first, at most [`KNOWN_SITES`].
     pub sites: Vec<KnownSite>,
+    /// Everything drawn larger, to be read from 2 m.
+    pub large_text: bool,
 }
 
 /// The workspace with its docks left out: what is read when the docks
@@ -296,6 +298,7 @@ pub struct WorkspaceSansDocks {
     pub cameras: CamerasView,
     pub active_dock: String,
     pub sites: Vec<KnownSite>,
+    pub large_text: bool,
 }
 
 impl From<WorkspaceSansDocks> for Workspace {
@@ -306,6 +309,7 @@ impl From<WorkspaceSansDocks> for Workspace {
             cameras: w.cameras,
             active_dock: w.active_dock,
             sites: w.sites,
+            large_text: w.large_text,
             ..Workspace::default()
         }
     }
@@ -332,6 +336,7 @@ impl Default for Workspace {
             docks: preset_docks(),
             active_dock: OPERATIONS.to_owned(),
             sites: Vec::new(),
+            large_text: false,
         }
     }
 }

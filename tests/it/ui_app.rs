@@ -582,3 +582,18 @@ fn an_access_request_pops_over_any_layout_and_alt_g_grants_the_oldest() {
     v.harness.run();
     assert!(v.commands.try_recv().is_err(), "a viewer's Alt+D answered");
 }
+
+#[test]
+fn larger_text_draws_everything_larger_and_back() {
+    let mut r = rig(Role::Operator, false);
+    // Sizes are in points: larger text is more pixels per point.
+    let before = r.harness.ctx.pixels_per_point();
+    r.harness.get_by_label("Larger text").click();
+    r.harness.run();
+    assert!((r.harness.ctx.zoom_factor() - 1.4).abs() < 1e-3);
+    let after = r.harness.ctx.pixels_per_point();
+    assert!((after / before - 1.4).abs() < 1e-3, "{before} → {after}");
+    r.harness.get_by_label("Larger text").click();
+    r.harness.run();
+    assert!((r.harness.ctx.zoom_factor() - 1.0).abs() < 1e-3);
+}
