@@ -66,11 +66,23 @@ pub fn root_ui(
     if !state.runtime.notices.is_empty() {
         Panel::bottom("notices").show(ui, |ui| notices_ui(ui, state));
     }
-    if state.runtime.session.is_none() {
+    // A session the site ended: the workspace stays as it was (doors
+    // unknown, nothing to press) behind a sign-in in place.
+    let lapsed = state.runtime.session.is_none() && state.runtime.lapsed.is_some();
+    if state.runtime.session.is_none() && !lapsed {
         CentralPanel::default().show(ui, |ui| sign_in::sign_in_ui(ui, state, view, commands));
         return;
     }
+    if lapsed {
+        egui::Modal::new(egui::Id::unique("sign_in_again")).show(ui.ctx(), |ui| {
+            ui.set_width(320.0);
+            sign_in::sign_in_ui(ui, state, view, commands);
+        });
+    }
     CentralPanel::default().frame(bare_central).show(ui, |ui| {
+        if lapsed {
+            ui.disable();
+        }
         if state.site().info.is_none() {
             ui.label("Loading the site's state…");
             return;
@@ -82,7 +94,7 @@ pub fn root_ui(
         dock::dock_ui(ui, state, &mut view.workspace, panels, commands, video);
     });
     // In front of every panel, whatever the layout.
-    if state.site().info.is_some() {
+    if state.site().info.is_some() && !lapsed {
         request_pop::request_pop_ui(ui.ctx(), state, commands);
     }
 }

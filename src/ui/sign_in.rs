@@ -8,8 +8,10 @@ use crate::viewer::{AppState, Command, CommandSender, SignInPhase, ViewState};
 
 /// The sign-in screen.
 pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands: &CommandSender) {
+    // In place over a lapsed session's workspace, no space above.
+    let in_place = state.runtime.lapsed.is_some();
     ui.with_layout(Layout::top_down(Align::Center), |ui| {
-        ui.add_space(60.0);
+        ui.add_space(if in_place { 4.0 } else { 60.0 });
         if let Some(fatal) = &state.runtime.fatal {
             ui.heading("The site could not be set up");
             ui.label(RichText::new(fatal).color(theme::FAILED));
@@ -19,7 +21,7 @@ pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands:
             ui.heading(message);
             return;
         }
-        ui.heading("Sign in");
+        ui.heading(if in_place { "Sign in again" } else { "Sign in" });
         ui.label(RichText::new(&state.site().address).color(theme::MUTED));
         ui.add_space(12.0);
         let busy = matches!(state.runtime.sign_in, SignInPhase::InProgress { .. });

@@ -130,6 +130,10 @@ pub struct Runtime {
     pub notices: Vec<Notice>,
     /// Live events arriving, counted at the client's clock.
     pub event_rate: EventRate,
+    /// The user whose session the site ended (expired, revoked): the
+    /// workspace stays as it was, its doors unknown, behind a sign-in in
+    /// place, until someone signs in again.
+    pub lapsed: Option<String>,
 }
 
 /// What the client knows. See the module doc.
@@ -161,6 +165,7 @@ impl AppState {
                 link: Link::Idle,
                 notices: Vec::new(),
                 event_rate: EventRate::default(),
+                lapsed: None,
             },
             sites: BTreeMap::from([(key.clone(), mirror)]),
             current: key,
@@ -217,6 +222,17 @@ impl AppState {
                 self.runtime.sign_in = SignInPhase::InProgress { username };
             }
             AppEvent::SignedIn(session) => {
+                // Someone else after a lapsed session: nothing of what the
+                // one before could read stays in sight.
+                if self
+                    .runtime
+                    .lapsed
+                    .take()
+                    .is_some_and(|user| user != session.username)
+                {
+                    self.access.clear();
+                    self.site_mut().clear();
+                }
                 self.runtime.sign_in = SignInPhase::Idle;
                 self.runtime.session = Some(session);
             }
@@ -259,7 +275,12 @@ impl AppState {
                 };
             }
             AppEvent::SessionEnded { message } => {
-                self.clear_session();
+                // The view stays; what it shows is no longer known to be
+                // true (the link is down: doors read unknown, commands
+                // wait for a sign-in).
+                self.runtime.lapsed = self.runtime.session.take().map(|s| s.username);
+                self.runtime.link = Link::Idle;
+                self.runtime.event_rate = EventRate::default();
                 self.runtime.sign_in = SignInPhase::Failed { message };
             }
             AppEvent::SignedOut => {
@@ -333,6 +354,7 @@ impl AppState {
 
     fn clear_session(&mut self) {
         self.runtime.session = None;
+        self.runtime.lapsed = None;
         self.runtime.link = Link::Idle;
         self.runtime.event_rate = EventRate::default();
         self.access.clear();
@@ -1207,16 +1229,26 @@ mod tests {
                 message: "Wrong user name or password".into()
             }
         );
-        let mut s = signed_in(Role::Operator);
-        s.apply(AppEvent::SessionEnded {
-            message: "session expired".into(),
-        });
-        assert!(
-            s.runtime.session.is_none()
-                && s.site().doors().is_empty()
-                && s.runtime.link == Link::Idle
-        );
-        assert!(s.site().info.is_some(), "the site's name stays");
+        // A session the site ends leaves the view in place, its doors
+        // unknown; the same user signing in again keeps it, another user
+        // does not.
+        for (again, kept) in [("operator", true), ("viewer", false)] {
+            let mut s = signed_in(Role::Operator);
+            s.apply(AppEvent::SessionEnded {
+                message: "session expired".into(),
+            });
+            assert!(s.runtime.session.is_none() && s.runtime.link == Link::Idle);
+            assert_eq!(s.runtime.lapsed.as_deref(), Some("operator"));
+            assert!(!s.site().doors().is_empty(), "the view stays");
+            assert_eq!(shown(&s, "d1"), DoorState::Unknown);
+            assert!(s.door_action_blocked(DoorAction::Lock).is_some());
+            assert!(s.site().info.is_some(), "the site's name stays");
+            let mut session = session(Role::Operator);
+            session.username = again.into();
+            s.apply(AppEvent::SignedIn(session));
+            assert_eq!(s.runtime.lapsed, None);
+            assert_eq!(!s.site().doors().is_empty(), kept, "{again}");
+        }
         let mut s = signed_in(Role::Operator);
         s.apply(AppEvent::SignedOut);
         assert!(s.runtime.session.is_none() && s.site().events().is_empty());

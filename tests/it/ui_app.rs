@@ -597,3 +597,46 @@ fn larger_text_draws_everything_larger_and_back() {
     r.harness.run();
     assert!((r.harness.ctx.zoom_factor() - 1.0).abs() < 1e-3);
 }
+
+#[test]
+fn a_session_the_site_ends_asks_again_in_place_and_keeps_the_view() {
+    let mut r = rig(Role::Operator, false);
+    r.events
+        .try_send(AppEvent::SessionEnded {
+            message: "The session has ended; sign in again".into(),
+        })
+        .expect("room");
+    r.harness.run();
+    // The doors are still there, unknown, with nothing to press.
+    assert!(has_in_row(&r.harness, "Server room", "UNKNOWN"));
+    assert!(
+        r.harness
+            .get_by_label("door Server room")
+            .get_by_label("Lock")
+            .accesskit_node()
+            .is_disabled()
+    );
+    r.harness.get_by_label("Sign in again");
+    r.harness
+        .get_by_label("The session has ended; sign in again");
+    for (role, label, text) in [
+        (AkRole::TextInput, "User name", "operator"),
+        (AkRole::PasswordInput, "Password", "demo-operator"),
+    ] {
+        r.harness.get_by_role_and_label(role, label).focus();
+        r.harness.run();
+        r.harness.get_by_role_and_label(role, label).type_text(text);
+        r.harness.run();
+    }
+    r.harness
+        .get_by_role_and_label(AkRole::Button, "Sign in")
+        .click();
+    r.harness.run();
+    assert_eq!(
+        r.commands.try_recv().ok(),
+        Some(Command::SignIn {
+            username: "operator".into(),
+            password: "demo-operator".into()
+        })
+    );
+}
