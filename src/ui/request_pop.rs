@@ -17,10 +17,13 @@ pub const DENY_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::ALT, Key
 
 /// The window of open requests; nothing when there are none.
 pub fn request_pop_ui(ctx: &Context, state: &AppState, commands: &CommandSender) {
-    let Some(oldest) = state.site().open_requests().next() else {
+    let oldest = state.site().open_requests().next();
+    if oldest.is_none() && state.resolved_requests().next().is_none() {
         return;
-    };
-    if state.decision_blocked().is_none() {
+    }
+    if let Some(oldest) = oldest
+        && state.decision_blocked().is_none()
+    {
         let (grant, deny) = ctx.input_mut(|i| {
             (
                 i.consume_shortcut(&GRANT_KEY),
@@ -52,9 +55,10 @@ pub fn request_pop_ui(ctx: &Context, state: &AppState, commands: &CommandSender)
         .default_width(420.0)
         .show(ctx, |ui| {
             ui.set_width(420.0);
-            ScrollArea::vertical()
-                .max_height(520.0)
-                .show(ui, |ui| requests::requests_ui(ui, state, commands));
+            ScrollArea::vertical().max_height(520.0).show(ui, |ui| {
+                requests::requests_ui(ui, state, commands);
+                requests::resolved_ui(ui, state);
+            });
             ui.label(
                 RichText::new("Alt+G grants, Alt+D denies the oldest request").color(theme::MUTED),
             );

@@ -1,11 +1,11 @@
 //! Open access requests: who is at which door and why, the time left, and
 //! Grant / Deny.
 
-use egui::{Button, CornerRadius, Frame, Margin, RichText, Ui, UiBuilder};
+use egui::{Button, CornerRadius, Frame, Margin, RichText, TextEdit, Ui, UiBuilder};
 
 use super::{format, theme};
-use crate::domain::AccessRequest;
-use crate::viewer::{AppState, Command, CommandSender};
+use crate::domain::{AccessRequest, RequestOutcome};
+use crate::viewer::{AppState, Command, CommandSender, ResolvedRequest};
 
 /// The accessible name of a request's row: `request ID`.
 pub fn request_row_label(request: &AccessRequest) -> String {
@@ -54,6 +54,15 @@ fn request_row_ui(
                             .color(theme::PENDING),
                     );
                 });
+                // The operator's reason, sent with the answer (optional).
+                let reason_id = ui.scope_id().with("reason");
+                let mut reason: String =
+                    ui.data_mut(|d| d.get_temp::<String>(reason_id).unwrap_or_default());
+                let reason_label = ui.label(RichText::new("Reason (optional)").color(theme::MUTED));
+                ui.add(TextEdit::singleline(&mut reason).desired_width(f32::INFINITY))
+                    .labelled_by(reason_label.id);
+                ui.data_mut(|d| d.insert_temp(reason_id, reason.clone()));
+                let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
                 ui.horizontal(|ui| {
                     let blocked = state.decision_blocked();
                     let grant = ui.add_enabled(blocked.is_none(), Button::new("Grant"));
@@ -68,13 +77,13 @@ fn request_row_ui(
                     if grant.clicked() {
                         commands.send(Command::Grant {
                             request: request.id.clone(),
-                            reason: None,
+                            reason: reason.clone(),
                         });
                     }
                     if deny.clicked() {
                         commands.send(Command::Deny {
                             request: request.id.clone(),
-                            reason: None,
+                            reason: reason.clone(),
                         });
                     }
                 });
@@ -83,16 +92,59 @@ fn request_row_ui(
     ui.add_space(4.0);
 }
 
-/// Who is asking: the visitor's own name, else the cardholder's.
+/// Who is asking: the visitor's own name, else the cardholder's, else
+/// "unknown person".
 fn who(state: &AppState, request: &AccessRequest) -> Option<String> {
     if let Some(name) = &request.visitor_name {
         return Some(name.clone());
     }
-    let id = request.cardholder.as_ref()?;
+    let Some(id) = request.cardholder.as_ref() else {
+        return Some("unknown person".into());
+    };
     Some(
         state
             .site()
             .cardholder_name(id)
             .map_or_else(|| id.to_string(), str::to_owned),
     )
+}
+
+/// Requests answered a moment ago, with how they ended and the door's
+/// state now (a granted door shows accessed, then locked again).
+pub fn resolved_ui(ui: &mut Ui, state: &AppState) {
+    for r in state.resolved_requests() {
+        resolved_row_ui(ui, state, r);
+    }
+}
+
+fn resolved_row_ui(ui: &mut Ui, state: &AppState, r: &ResolvedRequest) {
+    let (word, color) = match r.outcome {
+        RequestOutcome::Granted => ("Granted", theme::LOCKED),
+        RequestOutcome::Denied => ("Denied", theme::FAILED),
+        RequestOutcome::Expired => ("Expired unanswered", theme::MUTED),
+    };
+    let by =
+        r.by.as_deref()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default();
+    let builder = UiBuilder::new()
+        .id_salt(("resolved", r.request.id.as_str()))
+        .accessibility_label(format!("answered {}", r.request.id));
+    ui.scope_builder(builder, |ui| {
+        Frame::new()
+            .stroke(egui::Stroke::new(1.0, theme::CARD_STROKE))
+            .corner_radius(CornerRadius::same(4))
+            .inner_margin(Margin::same(8))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(state.site().door_name(&r.request.door)).strong());
+                    ui.label(RichText::new(format!("{word}{by}")).color(color));
+                    if let Some(door) = state.site().door(&r.request.door) {
+                        theme::door_state_chip_ui(ui, state.door_state(door));
+                    }
+                });
+            });
+    });
+    ui.add_space(4.0);
 }

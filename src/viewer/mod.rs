@@ -28,7 +28,8 @@ pub use mirror::{
 };
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,
-    Runtime, SignInPhase, may_command_door, may_decide_requests,
+    RESOLVED_SHOWN_MS, ResolvedRequest, Runtime, SignInPhase, may_command_door,
+    may_decide_requests,
 };
 pub use tile::{
     StreamChoice, TileError, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,

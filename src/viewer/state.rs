@@ -13,8 +13,8 @@ use super::event::AppEvent;
 use super::mirror::{DoorView, Keyed, SiteKey, SiteMirror};
 use super::workspace::{MainView, Workspace};
 use crate::domain::{
-    self, CameraId, DoorAction, DoorId, DoorState, ErrorKind, Event, EventKind, Permission, Role,
-    Session, Timestamp,
+    self, AccessRequest, CameraId, DoorAction, DoorId, DoorState, ErrorKind, Event, EventKind,
+    Permission, RequestOutcome, Role, Session, Timestamp,
 };
 
 /// How long a notice stays up.
@@ -147,6 +147,23 @@ pub struct AppState {
     /// The access events of the current site (granted, denied, requests
     /// and their outcome), newest first, at most [`ACCESS_FEED_LEN`].
     access: VecDeque<Event>,
+    /// Requests answered a moment ago, still shown with their outcome.
+    resolved: VecDeque<ResolvedRequest>,
+}
+
+/// How long an answered request stays in sight with its outcome.
+pub const RESOLVED_SHOWN_MS: i64 = 6_000;
+
+/// A request just answered (or expired): what the request pop shows for
+/// [`RESOLVED_SHOWN_MS`] before it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedRequest {
+    pub request: AccessRequest,
+    pub outcome: RequestOutcome,
+    /// Who answered; none when it expired (or the role may not see it).
+    pub by: Option<String>,
+    /// Until when it is shown, by the client's clock.
+    pub until: Timestamp,
 }
 
 impl AppState {
@@ -170,6 +187,7 @@ impl AppState {
             sites: BTreeMap::from([(key.clone(), mirror)]),
             current: key,
             access: VecDeque::new(),
+            resolved: VecDeque::new(),
         }
     }
 
@@ -251,7 +269,30 @@ impl AppState {
             }
             AppEvent::Live(event) => {
                 let access = is_access(&event.kind).then(|| event.clone());
+                let resolved =
+                    match &event.kind {
+                        EventKind::AccessRequestResolved {
+                            request,
+                            outcome,
+                            by,
+                            ..
+                        } => self.site().open_request(request).cloned().map(|request| {
+                            ResolvedRequest {
+                                request,
+                                outcome: *outcome,
+                                by: by.clone().filter(|b| b != crate::domain::REDACTED),
+                                until: saturating_add_ms(now, RESOLVED_SHOWN_MS),
+                            }
+                        }),
+                        _ => None,
+                    };
                 if self.site_mut().apply(event) {
+                    if let Some(r) = resolved {
+                        self.resolved.push_back(r);
+                        while self.resolved.len() > 16 {
+                            self.resolved.pop_front();
+                        }
+                    }
                     self.runtime.event_rate.record(now);
                     if let Some(event) = access {
                         self.access.push_front(event);
@@ -337,6 +378,12 @@ impl AppState {
         self.runtime
             .notices
             .retain(|n| (now - n.at).num_milliseconds() < NOTICE_MS);
+        self.resolved.retain(|r| r.until > now);
+    }
+
+    /// Requests answered a moment ago, oldest first, with their outcome.
+    pub fn resolved_requests(&self) -> impl Iterator<Item = &ResolvedRequest> {
+        self.resolved.iter()
     }
 
     /// The next moment a tick would change something (a command deadline or
@@ -349,7 +396,8 @@ impl AppState {
             .iter()
             .map(|n| saturating_add_ms(n.at, NOTICE_MS));
         let rate = self.runtime.event_rate.next_change(self.runtime.now);
-        commands.chain(notices).chain(rate).min()
+        let resolved = self.resolved.iter().map(|r| r.until);
+        commands.chain(notices).chain(rate).chain(resolved).min()
     }
 
     fn clear_session(&mut self) {
@@ -358,6 +406,7 @@ impl AppState {
         self.runtime.link = Link::Idle;
         self.runtime.event_rate = EventRate::default();
         self.access.clear();
+        self.resolved.clear();
         self.site_mut().clear();
     }
 

@@ -640,3 +640,61 @@ fn a_session_the_site_ends_asks_again_in_place_and_keeps_the_view() {
         })
     );
 }
+
+#[test]
+fn a_request_answered_with_a_reason_shows_its_outcome_before_it_goes() {
+    let mut r = rig(Role::Operator, false);
+    r.harness.get_by_label("request req-1");
+    assert!(
+        r.harness.query_by_label("unknown person").is_none(),
+        "a visitor has a name"
+    );
+    let field = r
+        .harness
+        .get_by_label("request req-1")
+        .get_by_role_and_label(AkRole::TextInput, "Reason (optional)");
+    field.focus();
+    r.harness.run();
+    r.harness
+        .get_by_label("request req-1")
+        .get_by_role_and_label(AkRole::TextInput, "Reason (optional)")
+        .type_text("expected delivery");
+    r.harness.run();
+    r.harness
+        .get_by_label("request req-1")
+        .get_by_label("Deny")
+        .click();
+    r.harness.run();
+    assert_eq!(
+        r.commands.try_recv().ok(),
+        Some(Command::Deny {
+            request: RequestId::new("req-1"),
+            reason: Some("expected delivery".into())
+        })
+    );
+    r.events
+        .try_send(AppEvent::Live(Event {
+            seq: 101,
+            time: t(2),
+            kind: EventKind::AccessRequestResolved {
+                request: RequestId::new("req-1"),
+                door: DoorId::new("door-lobby"),
+                outcome: watchdesk::domain::RequestOutcome::Denied,
+                by: Some("operator".into()),
+                reason: Some("expected delivery".into()),
+            },
+        }))
+        .expect("room");
+    r.harness.run();
+    assert!(r.harness.query_by_label("request req-1").is_none());
+    let answered = r.harness.get_by_label("answered req-1");
+    answered.get_by_label("Denied by operator");
+    // Gone once its moment has passed.
+    r.events
+        .try_send(AppEvent::Tick {
+            now: t(0) + chrono::Duration::milliseconds(watchdesk::viewer::RESOLVED_SHOWN_MS + 1000),
+        })
+        .expect("room");
+    r.harness.run();
+    assert!(r.harness.query_by_label("answered req-1").is_none());
+}
