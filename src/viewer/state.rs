@@ -443,6 +443,7 @@ impl AppState {
         view.fill = false;
         view.first = start;
         view.side = side;
+        view.mixed = None;
         true
     }
 
