@@ -1,16 +1,18 @@
 //! The camera view's layouts and the camera tree, driven through AccessKit
-//! with egui_kittest: the real `App` over a site state the test sets, a
-//! stand-in tile source recording which tiles the grid asks for (no
-//! network, no GStreamer).
+//! with egui_kittest: the real `App`, over the real demo site through the
+//! real worker, or over a site state the test sets; a stand-in tile source
+//! records which tiles the grid asks for (no GStreamer).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use egui::accesskit::Role as AkRole;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use tokio::sync::mpsc;
 
+use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
 use watchdesk::app::{App, AppEvent, AppState, Command};
 use watchdesk::domain::{
     Camera, CameraId, CameraState, FloorMap, MapId, Role, Session, SiteInfo, Snapshot, StreamInfo,
@@ -312,6 +314,24 @@ fn a_camera_dragged_from_the_tree_stays_on_its_tile() {
     r.harness.key_press(egui::Key::Num5);
     let asked = keys(&next_frame(&mut r));
     assert!(asked.contains(&"cam-6@1".to_owned()), "{asked:?}");
+
+    // The tile's menu gives it back to the paged camera.
+    r.harness
+        .get_by_label_contains("camera Camera 6:")
+        .click_secondary();
+    r.harness.run();
+    r.harness.get_by_label("Back to the paged camera").click();
+    let asked = keys(&next_frame(&mut r));
+    assert!(!asked.contains(&"cam-6@1".to_owned()), "{asked:?}");
+    assert!(
+        r.harness
+            .state()
+            .view()
+            .workspace
+            .cameras
+            .assigned
+            .is_empty()
+    );
 }
 
 #[test]
@@ -363,4 +383,89 @@ fn a_saved_workspace_without_layouts_or_placed_cameras_loads() {
     assert_eq!(w.cameras.layout(), ViewLayout::Grid(3));
     assert!(w.cameras.assigned.is_empty());
     assert_eq!(next_frame(&mut r).len(), 9, "a 3×3 on screen");
+}
+
+/// Steps the window until `done` holds of the app, under a deadline.
+fn step_until(h: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_demo_site_layouts_switch_and_a_camera_dragged_onto_a_tile_stays() {
+    let site = crate::common::start_site().await;
+    let (commands, command_rx) = mpsc::channel::<Command>(8);
+    let (event_tx, events) = mpsc::channel(256);
+    let worker = tokio::spawn(worker::run(
+        WorkerConfig {
+            site: SiteSource::Remote {
+                base_url: site.handle.base_url(),
+            },
+            ca_cert: None,
+            allow_plain_http: false,
+            auto_sign_in: Some(("operator".into(), "demo-operator".into())),
+        },
+        command_rx,
+        EventSink::new(event_tx, Arc::new(|| {})),
+    ));
+    let state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+    let fake = Arc::new(Fake::default());
+    let source = Shared(fake.clone());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_step_dt(1.0 / 60.0)
+        .build_eframe(move |_cc| {
+            let mut app = App::new_for_test(state, commands, events);
+            app.set_tile_source(Box::new(source));
+            app
+        });
+    step_until(&mut h, "the site's cameras and floors", |app| {
+        app.state().runtime.session.is_some()
+            && app.state().site().cameras().len() == 9
+            && app.state().site().maps().len() == 2
+    });
+    let mut r = Rig {
+        harness: h,
+        fake,
+        _commands: mpsc::channel(1).1,
+        _events: mpsc::channel(1).0,
+    };
+    tab(&mut r, Pane::Cameras);
+    tab(&mut r, Pane::CameraTree);
+    // The demo site's floors, by their names on the plans.
+    for group in ["Ground floor (4)", "Level 2 (4)", "No floor (1)"] {
+        assert!(r.harness.query_by_label(group).is_some(), "{group}");
+    }
+
+    // 1+7 from the keyboard, then 1+5 from the toolbar.
+    r.harness.key_press(egui::Key::Num6);
+    assert_eq!(next_frame(&mut r).len(), 8, "1+7");
+    r.harness.get_by_label("1+5").click();
+    let asked = keys(&next_frame(&mut r));
+    assert_eq!(layout(&r), ViewLayout::Mixed(MixedLayout::OnePlusFive));
+    assert_eq!(asked.len(), 6);
+    assert!(!asked.contains(&"cam-lab".to_owned()), "{asked:?}");
+
+    // The lab's airlock onto the large tile.
+    let from = r.harness.get_by_label("Lab airlock").rect().center();
+    let to = r
+        .harness
+        .get_by_label_contains("camera Lobby entrance:")
+        .rect()
+        .center();
+    drag(&mut r.harness, from, to);
+    let asked = keys(&next_frame(&mut r));
+    assert!(asked.contains(&"cam-lab@0".to_owned()), "{asked:?}");
+    assert!(!asked.contains(&"cam-lobby".to_owned()), "{asked:?}");
+    assert!(
+        r.harness
+            .query_by_label_contains("camera Lab airlock:")
+            .is_some()
+    );
+    worker.abort();
 }
