@@ -103,6 +103,7 @@ mod tests {
                 single: Some(CameraId::new("cam-2")),
                 show_stats: true,
                 fill: false,
+                ..CamerasView::default()
             }
         );
         assert_eq!(w.last_username("https://site.example"), Some("ada"));

@@ -1,12 +1,17 @@
-//! The "Cameras" view: the site's cameras live in a grid of 1×1, 2×2, 3×3 or
-//! 4×4 tiles filling the central area, paged when there are more cameras
-//! than tiles; a double-click on a tile opens it alone (main stream), and
-//! Escape or "Back to grid" returns. Tiles are asked for only while shown,
-//! so the players of hidden tiles stop.
+//! The "Cameras" view: the site's cameras live in a layout of tiles filling
+//! the central area (1×1, 2×2, 3×3, 4×4, or large tiles plus small: 1+5,
+//! 1+7, 2+8; picked on the toolbar or with the keys 1–7), paged when there
+//! are more cameras than tiles; a camera dragged from the camera tree onto a
+//! tile stays there in place of the paged one. A double-click on a tile
+//! opens it alone (main stream), and Escape or "Back to grid" returns. Tiles
+//! are asked for only while shown, so the players of hidden tiles stop.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use egui::{Align, Key, Layout, Rect, RichText, Sense, Ui, pos2, vec2};
+use egui::{
+    Align, Key, Layout, Modifiers, Rect, RichText, Sense, Stroke, StrokeKind, Ui, pos2, vec2,
+};
 
 use super::theme;
 use super::video_tile::{
@@ -14,7 +19,18 @@ use super::video_tile::{
     video_tile_ui,
 };
 use crate::domain::{Camera, CameraId};
-use crate::viewer::{AppState, CamerasView, GRID_SIDES, TileRequest, TileSource};
+use crate::viewer::{AppState, CamerasView, TileRequest, TileSource, ViewLayout};
+
+/// The keys that pick the layouts of [`ViewLayout::ALL`], in order.
+const LAYOUT_KEYS: [Key; 7] = [
+    Key::Num1,
+    Key::Num2,
+    Key::Num3,
+    Key::Num4,
+    Key::Num5,
+    Key::Num6,
+    Key::Num7,
+];
 
 /// Space between tiles, in points.
 const GAP: f32 = 2.0;
@@ -42,15 +58,31 @@ pub struct Cell {
     pub key: String,
 }
 
-/// The cells of a grid of `side`×`side` over `cameras` cameras, from camera
-/// `first`; None for an empty cell. A tile's key is its camera's id (so a
-/// camera keeps its player when the layout changes, and its picture when it
-/// goes to or from the single view); a repeat in fill mode adds `#n`.
-pub fn grid_cells(ids: &[&CameraId], side: usize, first: usize, fill: bool) -> Vec<Option<Cell>> {
+/// The cells of a layout of `tiles` tiles over the cameras `ids`, from
+/// camera `first`; None for an empty cell. A tile's key is its camera's id
+/// (so a camera keeps its player when the layout changes, and its picture
+/// when it goes to or from the single view); a repeat in fill mode adds
+/// `#n`. A camera `assigned` to a tile (dropped there) takes the place of
+/// the paged one, keyed `id@tile`; one the site no longer has is ignored.
+pub fn grid_cells(
+    ids: &[&CameraId],
+    tiles: usize,
+    first: usize,
+    fill: bool,
+    assigned: &BTreeMap<usize, CameraId>,
+) -> Vec<Option<Cell>> {
     let n = ids.len();
-    let tiles = side * side;
     (0..tiles)
         .map(|i| {
+            if let Some(camera) = assigned
+                .get(&i)
+                .and_then(|id| ids.iter().position(|c| *c == id))
+            {
+                return Some(Cell {
+                    camera,
+                    key: format!("{}@{i}", ids[camera]),
+                });
+            }
             let index = first + i;
             if n == 0 || (!fill && index >= n) {
                 return None;
@@ -76,17 +108,25 @@ pub fn page_start(first: usize, tiles: usize, cameras: usize) -> usize {
     (first.min(cameras - 1) / tiles) * tiles
 }
 
-/// The rectangles of a `side`×`side` grid filling `area`.
-pub fn grid_rects(area: Rect, side: usize) -> Vec<Rect> {
-    let side = side.max(1);
-    let n = side as f32;
+/// The rectangles of `layout`'s tiles filling `area`, in its tile order
+/// (the large tiles first), [`GAP`] apart.
+pub fn tile_rects(layout: ViewLayout, area: Rect) -> Vec<Rect> {
+    let n = layout.cells() as f32;
     let w = ((area.width() - GAP * (n - 1.0)) / n).max(1.0);
     let h = ((area.height() - GAP * (n - 1.0)) / n).max(1.0);
-    (0..side * side)
-        .map(|i| {
-            let (col, row) = ((i % side) as f32, (i / side) as f32);
-            let min = pos2(area.left() + col * (w + GAP), area.top() + row * (h + GAP));
-            Rect::from_min_size(min, vec2(w, h))
+    layout
+        .tiles()
+        .iter()
+        .map(|t| {
+            let span = t.span as f32;
+            let min = pos2(
+                area.left() + t.col as f32 * (w + GAP),
+                area.top() + t.row as f32 * (h + GAP),
+            );
+            Rect::from_min_size(
+                min,
+                vec2(span * w + (span - 1.0) * GAP, span * h + (span - 1.0) * GAP),
+            )
         })
         .collect()
 }
@@ -101,6 +141,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
     if view.single.is_some() && ui.input(|i| i.key_pressed(Key::Escape)) {
         view.single = None;
     }
+    layout_keys(ui, view);
     toolbar_ui(ui, state, view);
     ui.add_space(4.0);
 
@@ -136,30 +177,82 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
     }
 
     let ids: Vec<&CameraId> = state.site().cameras().iter().map(|c| &c.id).collect();
-    view.first = page_start(
-        view.first,
-        view.side * view.side,
-        state.site().cameras().len(),
-    );
-    let cells = grid_cells(&ids, view.side, view.first, view.fill);
+    let layout = view.layout();
+    let tiles = layout.tile_count();
+    view.first = page_start(view.first, tiles, state.site().cameras().len());
+    let cells = grid_cells(&ids, tiles, view.first, view.fill, &view.assigned);
     let mut open = None;
-    for (cell, rect) in cells.iter().zip(grid_rects(area, view.side)) {
-        let Some(cell) = cell else {
-            empty_tile_ui(ui, rect);
-            continue;
+    let mut dropped = None;
+    let mut unpin = None;
+    for (index, (cell, rect)) in cells.iter().zip(tile_rects(layout, area)).enumerate() {
+        let response = match cell {
+            None => {
+                empty_tile_ui(ui, rect);
+                ui.interact(
+                    rect,
+                    ui.scope_id().with(("empty tile", index)),
+                    Sense::hover(),
+                )
+            }
+            Some(cell) => {
+                let camera = &state.site().cameras()[cell.camera];
+                // The tile's size picks the stream (a 1×1 tile plays main).
+                let response = tile_ui(
+                    ui, rect, &cell.key, camera, false, source, state, view, video, &clock, ppp,
+                );
+                if response.double_clicked() {
+                    open = Some(camera.id.clone());
+                }
+                if view.assigned.contains_key(&index) {
+                    pinned_badge_ui(ui, rect);
+                    response.context_menu(|ui| {
+                        if ui.button("Back to the paged camera").clicked() {
+                            unpin = Some(index);
+                            ui.close();
+                        }
+                    });
+                }
+                response
+            }
         };
-        let camera = &state.site().cameras()[cell.camera];
-        // The tile's size picks the stream (a 1×1 tile plays main).
-        let response = tile_ui(
-            ui, rect, &cell.key, camera, false, source, state, view, video, &clock, ppp,
-        );
-        if response.double_clicked() {
-            open = Some(camera.id.clone());
+        // A camera dragged from the camera tree: the tile it is over is
+        // outlined, and the one it is dropped on takes it.
+        if response.dnd_hover_payload::<CameraId>().is_some() {
+            ui.painter()
+                .rect_stroke(rect, 0.0, Stroke::new(3.0, theme::INFO), StrokeKind::Inside);
         }
+        if let Some(camera) = response.dnd_release_payload::<CameraId>() {
+            dropped = Some((index, (*camera).clone()));
+        }
+    }
+    if let Some((index, camera)) = dropped {
+        drop_camera(view, index, camera);
+    }
+    if let Some(index) = unpin {
+        view.unassign(index);
     }
     if open.is_some() {
         view.single = open;
     }
+}
+
+/// What a camera dropped on tile `index` does: it stays there, in place of
+/// the paged camera. The drop handler calls this, and tests call it too.
+pub fn drop_camera(view: &mut CamerasView, index: usize, camera: CameraId) -> bool {
+    view.assign(index, camera)
+}
+
+/// The mark of a tile whose camera was placed there by hand.
+fn pinned_badge_ui(ui: &Ui, rect: Rect) {
+    let text = "placed";
+    let font = egui::FontId::proportional(11.0);
+    let galley = ui
+        .painter()
+        .layout_no_wrap(text.to_owned(), font, theme::OVERLAY_TEXT);
+    let at = pos2(rect.right() - galley.size().x - 8.0, rect.top() + 4.0);
+    let bg = Rect::from_min_size(at - vec2(3.0, 1.0), galley.size() + vec2(6.0, 2.0));
+    ui.painter().rect_filled(bg, 2.0, theme::OVERLAY_BG);
+    ui.painter().galley(at, galley, theme::OVERLAY_TEXT);
 }
 
 #[expect(
@@ -210,14 +303,21 @@ fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
             }
             ui.label(RichText::new(name).strong());
         } else {
-            for side in GRID_SIDES {
-                let label = format!("{side}×{side}");
-                if ui.selectable_label(view.side == side, label).clicked() {
-                    view.side = side;
+            let current = view.layout();
+            for (n, layout) in ViewLayout::ALL.into_iter().enumerate() {
+                if ui
+                    .selectable_label(current == layout, layout.label())
+                    .on_hover_text(format!(
+                        "key {} (when no text field has the keyboard)",
+                        n + 1
+                    ))
+                    .clicked()
+                {
+                    view.set_layout(layout);
                 }
             }
             let n = state.site().cameras().len();
-            let tiles = view.side * view.side;
+            let tiles = current.tile_count();
             if n > tiles && !view.fill {
                 ui.separator();
                 let last = (view.first + tiles).min(n);
@@ -245,6 +345,22 @@ fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
     });
 }
 
+/// The keys 1–7 pick the layouts of the toolbar, in its order, unless a
+/// text field has the keyboard.
+fn layout_keys(ui: &Ui, view: &mut CamerasView) {
+    if ui.ctx().text_edit_focused() {
+        return;
+    }
+    let picked = ui.input_mut(|i| {
+        LAYOUT_KEYS
+            .iter()
+            .position(|key| i.consume_key(Modifiers::NONE, *key))
+    });
+    if let Some(n) = picked {
+        view.set_layout(ViewLayout::ALL[n]);
+    }
+}
+
 fn diagnostics_ui(ui: &mut Ui, why: &[String]) {
     ui.label(
         RichText::new("Video cannot play on this computer")
@@ -270,13 +386,34 @@ mod tests {
                 .map(|c| c.map_or_else(|| "-".to_owned(), |c| c.key))
                 .collect()
         };
-        assert_eq!(keys(grid_cells(&refs, 2, 0, false)), ["a", "b", "c", "d"]);
-        assert_eq!(keys(grid_cells(&refs, 2, 4, false)), ["e", "-", "-", "-"]);
+        let none = BTreeMap::new();
         assert_eq!(
-            keys(grid_cells(&refs, 3, 0, true)),
+            keys(grid_cells(&refs, 4, 0, false, &none)),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(
+            keys(grid_cells(&refs, 4, 4, false, &none)),
+            ["e", "-", "-", "-"]
+        );
+        assert_eq!(
+            keys(grid_cells(&refs, 9, 0, true, &none)),
             ["a", "b", "c", "d", "e", "a#1", "b#1", "c#1", "d#1"]
         );
-        assert_eq!(keys(grid_cells(&[], 2, 0, true)), ["-", "-", "-", "-"]);
+        assert_eq!(
+            keys(grid_cells(&[], 4, 0, true, &none)),
+            ["-", "-", "-", "-"]
+        );
+        // Placed cameras win over the paged ones, even on an empty cell; a
+        // camera the site lost gives the tile back.
+        let placed = BTreeMap::from([
+            (1, CameraId::new("e")),
+            (3, CameraId::new("a")),
+            (0, CameraId::new("gone")),
+        ]);
+        assert_eq!(
+            keys(grid_cells(&refs, 4, 4, false, &placed)),
+            ["e", "e@1", "-", "a@3"]
+        );
     }
 
     #[test]
@@ -292,12 +429,56 @@ mod tests {
     #[test]
     fn grid_rects_fill_the_area() {
         let area = Rect::from_min_size(pos2(10.0, 20.0), vec2(402.0, 202.0));
-        let rects = grid_rects(area, 2);
+        let rects = tile_rects(ViewLayout::Grid(2), area);
         assert_eq!(rects.len(), 4);
         assert_eq!(
             rects[0],
             Rect::from_min_size(pos2(10.0, 20.0), vec2(200.0, 100.0))
         );
         assert_eq!(rects[3].max, area.max);
+    }
+
+    #[test]
+    fn large_and_small_tiles_fill_the_area() {
+        use crate::viewer::MixedLayout;
+        // 3 cells of 100 and 2 gaps of 2 each way.
+        let area = Rect::from_min_size(pos2(0.0, 0.0), vec2(304.0, 304.0));
+        let r = tile_rects(ViewLayout::Mixed(MixedLayout::OnePlusFive), area);
+        assert_eq!(r.len(), 6);
+        assert_eq!(r[0], Rect::from_min_max(pos2(0.0, 0.0), pos2(202.0, 202.0)));
+        assert_eq!(
+            r[1],
+            Rect::from_min_max(pos2(204.0, 0.0), pos2(304.0, 100.0))
+        );
+        assert_eq!(r[5].max, area.max);
+        // 4 cells of 100 and 3 gaps of 2 each way.
+        let area = Rect::from_min_size(pos2(10.0, 10.0), vec2(406.0, 406.0));
+        let r = tile_rects(ViewLayout::Mixed(MixedLayout::OnePlusSeven), area);
+        assert_eq!(r.len(), 8);
+        assert_eq!(r[0].size(), vec2(304.0, 304.0));
+        assert!(r[1..].iter().all(|t| t.size() == vec2(100.0, 100.0)));
+        let r = tile_rects(ViewLayout::Mixed(MixedLayout::TwoPlusEight), area);
+        assert_eq!(r.len(), 10);
+        assert_eq!(r[0].size(), vec2(202.0, 202.0));
+        assert_eq!(r[1].min, pos2(214.0, 10.0));
+        assert_eq!(r[9].max, area.max);
+        // No two tiles overlap, and every one lies inside the area.
+        for layout in ViewLayout::ALL {
+            let r = tile_rects(layout, area);
+            for (i, a) in r.iter().enumerate() {
+                assert!(area.contains_rect(*a), "{layout:?}");
+                for b in &r[i + 1..] {
+                    assert!(!a.intersects(b.shrink(0.5)), "{layout:?} {a:?} {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dropped_camera_stays_on_its_tile() {
+        let mut view = CamerasView::default();
+        assert!(drop_camera(&mut view, 2, CameraId::new("b")));
+        assert_eq!(view.assigned.get(&2), Some(&CameraId::new("b")));
+        assert!(!drop_camera(&mut view, 4, CameraId::new("b")), "2×2 has 4");
     }
 }

@@ -9,7 +9,7 @@ use egui::{Frame, Margin, Response, ScrollArea, Ui, WidgetText};
 use egui_tiles::{Behavior, SimplificationOptions, Tile, TileId, Tiles, UiResponse};
 
 use super::cameras::{self, VideoUi};
-use super::{access_monitor, doors, events, map};
+use super::{access_monitor, camera_tree, doors, events, map};
 use crate::viewer::{
     AppState, CamerasView, CommandSender, DoorsPanel, MainView, MapView, Pane, Workspace,
 };
@@ -91,6 +91,7 @@ impl DockBehavior<'_, '_> {
             Pane::AccessMonitor => {
                 access_monitor::access_monitor_ui(ui, self.state, self.commands);
             }
+            Pane::CameraTree => camera_tree::camera_tree_ui(ui, self.state, self.commands),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! [`Command`](crate::viewer::Command) in the [`CommandSender`].
 
 pub mod access_monitor;
+pub mod camera_tree;
 pub mod cameras;
 pub mod dock;
 pub mod doors;

@@ -35,8 +35,9 @@ pub use tile::{
     StreamChoice, TileError, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
 };
 pub use workspace::{
-    CamerasView, Dock, GRID_SIDES, INVESTIGATION, KNOWN_SITES, KnownSite, MainView, OPERATIONS,
-    PRESET_DOCKS, Pane, SignInForm, ViewState, Workspace, WorkspaceSansDocks,
+    CamerasView, Dock, GRID_SIDES, INVESTIGATION, KNOWN_SITES, KnownSite, MainView, MixedLayout,
+    OPERATIONS, PRESET_DOCKS, Pane, SignInForm, TileCells, ViewLayout, ViewState, Workspace,
+    WorkspaceSansDocks,
 };
 
 #[cfg(test)]

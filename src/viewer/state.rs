@@ -514,6 +514,7 @@ impl AppState {
         view.fill = false;
         view.first = start;
         view.side = side;
+        view.mixed = None;
         true
     }
 

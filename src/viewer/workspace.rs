@@ -10,7 +10,7 @@
 //! preset. [`ViewState`] is what the UI may change: the workspace, and the
 //! sign-in form, which is never saved.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use egui_tiles::{Container, Linear, LinearDir, Tile, TileId, Tiles, Tree};
 use serde::{Deserialize, Serialize};
@@ -50,16 +50,19 @@ pub enum Pane {
     Map,
     /// The live feed of access events.
     AccessMonitor,
+    /// The site's cameras by floor, filterable; dragged onto a tile.
+    CameraTree,
 }
 
 impl Pane {
     /// Every panel, in the order the Panels menu lists them.
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
         Pane::Cameras,
         Pane::Doors,
         Pane::Events,
         Pane::Map,
         Pane::AccessMonitor,
+        Pane::CameraTree,
     ];
 
     /// The panel's name on its tab and in the Panels menu.
@@ -70,6 +73,7 @@ impl Pane {
             Pane::Events => "Events",
             Pane::Map => "Floor map",
             Pane::AccessMonitor => "Access monitor",
+            Pane::CameraTree => "Camera tree",
         }
     }
 }
@@ -227,11 +231,12 @@ fn tabs(tiles: &mut Tiles<Pane>, panes: &[Pane]) -> TileId {
 }
 
 /// Cameras large (the doors and the map behind it as tabs, so the door
-/// view shows no video), events and the access monitor beside.
+/// view shows no video), events (the camera tree behind them) and the
+/// access monitor beside.
 fn operations_tree() -> Tree<Pane> {
     let mut tiles = Tiles::default();
     let main = tabs(&mut tiles, &[Pane::Doors, Pane::Cameras, Pane::Map]);
-    let events = tabs(&mut tiles, &[Pane::Events]);
+    let events = tabs(&mut tiles, &[Pane::Events, Pane::CameraTree]);
     let monitor = tabs(&mut tiles, &[Pane::AccessMonitor]);
     let side = tiles.insert_container(Linear::new_binary(
         LinearDir::Vertical,
@@ -250,7 +255,7 @@ fn operations_tree() -> Tree<Pane> {
 fn investigation_tree() -> Tree<Pane> {
     let mut tiles = Tiles::default();
     let cameras = tabs(&mut tiles, &[Pane::Cameras]);
-    let doors = tabs(&mut tiles, &[Pane::Doors, Pane::Map]);
+    let doors = tabs(&mut tiles, &[Pane::Doors, Pane::Map, Pane::CameraTree]);
     let left = tiles.insert_container(Linear::new_binary(
         LinearDir::Vertical,
         [cameras, doors],
@@ -545,12 +550,129 @@ impl ViewState {
 /// The grid sizes offered (tiles a side).
 pub const GRID_SIDES: [usize; 4] = [1, 2, 3, 4];
 
+/// The layouts of large tiles plus small ones (saved in
+/// [`CamerasView::mixed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MixedLayout {
+    /// One large tile (2×2 cells of a 3×3 grid) and five small.
+    OnePlusFive,
+    /// One large tile (3×3 cells of a 4×4 grid) and seven small.
+    OnePlusSeven,
+    /// Two large tiles (2×2 cells each, the top half of a 4×4 grid) and
+    /// eight small.
+    TwoPlusEight,
+}
+
+/// A layout of the camera view: a square grid or large tiles plus small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewLayout {
+    /// `side`×`side` equal tiles (one of [`GRID_SIDES`]).
+    Grid(usize),
+    Mixed(MixedLayout),
+}
+
+/// One tile of a layout, in cells of its square grid: column, row, and the
+/// cells it spans each way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileCells {
+    pub col: usize,
+    pub row: usize,
+    pub span: usize,
+}
+
+impl ViewLayout {
+    /// Every layout, in the toolbar's order; the n-th (from 1) is also the
+    /// key that picks it.
+    pub const ALL: [ViewLayout; 7] = [
+        ViewLayout::Grid(1),
+        ViewLayout::Grid(2),
+        ViewLayout::Grid(3),
+        ViewLayout::Grid(4),
+        ViewLayout::Mixed(MixedLayout::OnePlusFive),
+        ViewLayout::Mixed(MixedLayout::OnePlusSeven),
+        ViewLayout::Mixed(MixedLayout::TwoPlusEight),
+    ];
+
+    /// Its name on the toolbar.
+    pub fn label(self) -> String {
+        match self {
+            ViewLayout::Grid(side) => format!("{side}×{side}"),
+            ViewLayout::Mixed(MixedLayout::OnePlusFive) => "1+5".into(),
+            ViewLayout::Mixed(MixedLayout::OnePlusSeven) => "1+7".into(),
+            ViewLayout::Mixed(MixedLayout::TwoPlusEight) => "2+8".into(),
+        }
+    }
+
+    /// Cells a side of the square grid its tiles are cut from.
+    pub fn cells(self) -> usize {
+        match self {
+            ViewLayout::Grid(side) => side.max(1),
+            ViewLayout::Mixed(MixedLayout::OnePlusFive) => 3,
+            ViewLayout::Mixed(MixedLayout::OnePlusSeven | MixedLayout::TwoPlusEight) => 4,
+        }
+    }
+
+    /// Its tiles in reading order, the large first: where each sits in
+    /// the grid of [`ViewLayout::cells`] a side.
+    pub fn tiles(self) -> Vec<TileCells> {
+        let one = |col, row| TileCells { col, row, span: 1 };
+        let n = self.cells();
+        match self {
+            ViewLayout::Grid(_) => (0..n * n).map(|i| one(i % n, i / n)).collect(),
+            ViewLayout::Mixed(MixedLayout::OnePlusFive | MixedLayout::OnePlusSeven) => {
+                // The large tile top left, the small ones down the right
+                // side, then along the bottom.
+                let big = n - 1;
+                let mut t = vec![TileCells {
+                    col: 0,
+                    row: 0,
+                    span: big,
+                }];
+                t.extend((0..big).map(|row| one(big, row)));
+                t.extend((0..n).map(|col| one(col, big)));
+                t
+            }
+            ViewLayout::Mixed(MixedLayout::TwoPlusEight) => {
+                let mut t = vec![
+                    TileCells {
+                        col: 0,
+                        row: 0,
+                        span: 2,
+                    },
+                    TileCells {
+                        col: 2,
+                        row: 0,
+                        span: 2,
+                    },
+                ];
+                t.extend((0..8).map(|i| one(i % 4, 2 + i / 4)));
+                t
+            }
+        }
+    }
+
+    /// How many tiles it has.
+    pub fn tile_count(self) -> usize {
+        match self {
+            ViewLayout::Grid(side) => side * side,
+            ViewLayout::Mixed(MixedLayout::OnePlusFive) => 6,
+            ViewLayout::Mixed(MixedLayout::OnePlusSeven) => 8,
+            ViewLayout::Mixed(MixedLayout::TwoPlusEight) => 10,
+        }
+    }
+}
+
 /// How the camera view is laid out (kept by the view, not the site).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CamerasView {
-    /// Tiles a side: 1 to 4.
+    /// Tiles a side: 1 to 4 (the layout unless `mixed` names another).
     pub side: usize,
+    /// A layout of large tiles plus small, in place of the square grid.
+    pub mixed: Option<MixedLayout>,
+    /// Cameras dropped on tiles: by tile index in the layout, each in
+    /// place of the camera the paging puts there.
+    pub assigned: BTreeMap<usize, CameraId>,
     /// The index of the camera in the first tile (paging).
     pub first: usize,
     /// The camera shown alone, if any.
@@ -565,6 +687,8 @@ impl Default for CamerasView {
     fn default() -> Self {
         Self {
             side: 2,
+            mixed: None,
+            assigned: BTreeMap::new(),
             first: 0,
             single: None,
             show_stats: false,
@@ -574,6 +698,43 @@ impl Default for CamerasView {
 }
 
 impl CamerasView {
+    /// The layout shown.
+    pub fn layout(&self) -> ViewLayout {
+        match self.mixed {
+            Some(mixed) => ViewLayout::Mixed(mixed),
+            None => ViewLayout::Grid(self.side),
+        }
+    }
+
+    /// Shows `layout` (a square grid of a size not offered is ignored).
+    pub fn set_layout(&mut self, layout: ViewLayout) {
+        match layout {
+            ViewLayout::Grid(side) if GRID_SIDES.contains(&side) => {
+                self.side = side;
+                self.mixed = None;
+            }
+            ViewLayout::Grid(_) => {}
+            ViewLayout::Mixed(mixed) => self.mixed = Some(mixed),
+        }
+    }
+
+    /// Puts `camera` in tile `index` of the layout (a camera dropped
+    /// there), in place of the paged one; back to the grid if a single
+    /// camera was shown. Out of the layout's tiles, nothing changes.
+    pub fn assign(&mut self, index: usize, camera: CameraId) -> bool {
+        if index >= self.layout().tile_count() {
+            return false;
+        }
+        self.assigned.insert(index, camera);
+        self.single = None;
+        true
+    }
+
+    /// Gives tile `index` back to the paged camera.
+    pub fn unassign(&mut self, index: usize) {
+        self.assigned.remove(&index);
+    }
+
     /// Reads a start view such as `cameras`, `cameras:3x3` or
     /// `cameras:4x4:fill`. None when the text names another view or is not
     /// understood.
@@ -587,6 +748,11 @@ impl CamerasView {
             match part {
                 "fill" => view.fill = true,
                 "stats" => view.show_stats = true,
+                mixed if ViewLayout::ALL.iter().any(|l| l.label() == mixed) => {
+                    if let Some(layout) = ViewLayout::ALL.iter().find(|l| l.label() == mixed) {
+                        view.set_layout(*layout);
+                    }
+                }
                 grid => {
                     let (a, b) = grid.split_once(['x', '×'])?;
                     let (a, b) = (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?);
@@ -618,6 +784,59 @@ mod tests {
         for bad in ["doors", "cameras:5x5", "cameras:2x3", "cameras:axb", ""] {
             assert_eq!(CamerasView::parse_start(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn layouts_cut_their_grid_without_overlap() {
+        for layout in ViewLayout::ALL {
+            let n = layout.cells();
+            let tiles = layout.tiles();
+            assert_eq!(tiles.len(), layout.tile_count(), "{layout:?}");
+            // Every cell of the grid is covered exactly once.
+            let mut covered = vec![0; n * n];
+            for t in &tiles {
+                assert!(
+                    t.col + t.span <= n && t.row + t.span <= n,
+                    "{layout:?} {t:?}"
+                );
+                for r in t.row..t.row + t.span {
+                    for c in t.col..t.col + t.span {
+                        covered[r * n + c] += 1;
+                    }
+                }
+            }
+            assert!(covered.iter().all(|&c| c == 1), "{layout:?}: {covered:?}");
+        }
+        let big = |l: ViewLayout| l.tiles().iter().filter(|t| t.span > 1).count();
+        assert_eq!(big(ViewLayout::Mixed(MixedLayout::OnePlusFive)), 1);
+        assert_eq!(big(ViewLayout::Mixed(MixedLayout::OnePlusSeven)), 1);
+        assert_eq!(big(ViewLayout::Mixed(MixedLayout::TwoPlusEight)), 2);
+        let labels: Vec<String> = ViewLayout::ALL.iter().map(|l| l.label()).collect();
+        assert_eq!(labels, ["1×1", "2×2", "3×3", "4×4", "1+5", "1+7", "2+8"]);
+    }
+
+    #[test]
+    fn a_layout_is_set_and_a_camera_assigned() {
+        let mut v = CamerasView::default();
+        v.set_layout(ViewLayout::Mixed(MixedLayout::OnePlusSeven));
+        assert_eq!(v.layout(), ViewLayout::Mixed(MixedLayout::OnePlusSeven));
+        v.set_layout(ViewLayout::Grid(5));
+        assert_eq!(
+            v.layout(),
+            ViewLayout::Mixed(MixedLayout::OnePlusSeven),
+            "not offered"
+        );
+        v.single = Some(CameraId::new("cam-0"));
+        assert!(v.assign(7, CameraId::new("cam-2")));
+        assert_eq!(v.single, None, "back to the grid");
+        assert!(!v.assign(8, CameraId::new("cam-2")), "1+7 has 8 tiles");
+        v.set_layout(ViewLayout::Grid(3));
+        assert_eq!((v.side, v.mixed), (3, None));
+        assert_eq!(v.assigned.get(&7), Some(&CameraId::new("cam-2")));
+        v.unassign(7);
+        assert!(v.assigned.is_empty());
+        let v = CamerasView::parse_start("cameras:2+8").expect("2+8");
+        assert_eq!(v.layout(), ViewLayout::Mixed(MixedLayout::TwoPlusEight));
     }
 
     #[test]
@@ -654,6 +873,8 @@ mod tests {
                 single: Some(CameraId::new("cam-3")),
                 show_stats: true,
                 fill: true,
+                mixed: Some(MixedLayout::TwoPlusEight),
+                assigned: BTreeMap::from([(9, CameraId::new("cam-1"))]),
             },
             ..Workspace::default()
         };
