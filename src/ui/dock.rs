@@ -91,6 +91,9 @@ impl DockBehavior<'_, '_> {
             Pane::AccessMonitor => {
                 access_monitor::access_monitor_ui(ui, self.state, self.commands);
             }
+            Pane::Cardholders => {
+                super::cardholders::cardholders_ui(ui, self.state, self.commands);
+            }
         }
     }
 }

@@ -143,6 +143,8 @@ pub struct AppState {
     /// The access events of the current site (granted, denied, requests
     /// and their outcome), newest first, at most [`ACCESS_FEED_LEN`].
     access: VecDeque<Event>,
+    /// The cardholders panel: search results, the open cardholder.
+    pub people: super::People,
 }
 
 impl AppState {
@@ -165,6 +167,7 @@ impl AppState {
             sites: BTreeMap::from([(key.clone(), mirror)]),
             current: key,
             access: VecDeque::new(),
+            people: super::People::default(),
         }
     }
 
@@ -234,6 +237,7 @@ impl AppState {
                 self.runtime.starting = None;
             }
             AppEvent::Live(event) => {
+                self.people.live(&event);
                 let access = is_access(&event.kind).then(|| event.clone());
                 if self.site_mut().apply(event) {
                     self.runtime.event_rate.record(now);
@@ -305,6 +309,19 @@ impl AppState {
             }
             AppEvent::CameraStill { camera, image } => self.site_mut().set_still(camera, image),
             AppEvent::MapImage { map, image } => self.site_mut().set_map_image(map, image),
+            AppEvent::CardholderSearch { q, result } => self.people.search_answered(q, result),
+            AppEvent::CardholderOpening(id) => self.people.opening(id),
+            AppEvent::CardholderLoaded(c) => self.people.loaded(c),
+            AppEvent::CardholderFailed { id, message } => self.people.load_failed(&id, message),
+            AppEvent::CardholderPhoto { id, image } => self.people.photo(&id, image),
+            AppEvent::CardholderEvents { id, events } => self.people.events(&id, events),
+            AppEvent::CredentialSent { credential, state } => {
+                self.people.change_sent(credential, state);
+            }
+            AppEvent::CredentialFailed {
+                credential,
+                message,
+            } => self.people.change_failed(credential, message),
         }
     }
 
@@ -336,6 +353,7 @@ impl AppState {
         self.runtime.link = Link::Idle;
         self.runtime.event_rate = EventRate::default();
         self.access.clear();
+        self.people = super::People::default();
         self.site_mut().clear();
     }
 

@@ -50,16 +50,19 @@ pub enum Pane {
     Map,
     /// The live feed of access events.
     AccessMonitor,
+    /// Cardholder search and details.
+    Cardholders,
 }
 
 impl Pane {
     /// Every panel, in the order the Panels menu lists them.
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
         Pane::Cameras,
         Pane::Doors,
         Pane::Events,
         Pane::Map,
         Pane::AccessMonitor,
+        Pane::Cardholders,
     ];
 
     /// The panel's name on its tab and in the Panels menu.
@@ -70,6 +73,7 @@ impl Pane {
             Pane::Events => "Events",
             Pane::Map => "Floor map",
             Pane::AccessMonitor => "Access monitor",
+            Pane::Cardholders => "Cardholders",
         }
     }
 }
@@ -256,7 +260,10 @@ fn investigation_tree() -> Tree<Pane> {
         [cameras, doors],
         0.5,
     ));
-    let events = tabs(&mut tiles, &[Pane::Events, Pane::AccessMonitor]);
+    let events = tabs(
+        &mut tiles,
+        &[Pane::Events, Pane::AccessMonitor, Pane::Cardholders],
+    );
     let root = tiles.insert_container(Linear::new_binary(
         LinearDir::Horizontal,
         [left, events],
