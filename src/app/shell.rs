@@ -187,6 +187,7 @@ impl App {
                     self.state.apply(AppEvent::CardholderOpening(id.clone()));
                     self.view.workspace.focus(crate::viewer::Pane::Cardholders);
                 }
+                Command::SaveCardholder { .. } => self.state.apply(AppEvent::CardholderSaving),
                 Command::SetCredential {
                     credential, state, ..
                 } => self.state.apply(AppEvent::CredentialSent {
@@ -199,6 +200,7 @@ impl App {
                 Command::SetCredential { credential, .. } => Some(credential.clone()),
                 _ => None,
             };
+            let saving = matches!(command, Command::SaveCardholder { .. });
             let door_key = match &command {
                 Command::Door {
                     door,
@@ -229,6 +231,9 @@ impl App {
                     }),
                     (None, Some(credential)) => self.state.apply(AppEvent::CredentialFailed {
                         credential,
+                        message: message.into(),
+                    }),
+                    (None, None) if saving => self.state.apply(AppEvent::CardholderSaveFailed {
                         message: message.into(),
                     }),
                     (None, None) => self.state.apply(AppEvent::Notice {

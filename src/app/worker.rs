@@ -195,6 +195,7 @@ impl Worker {
             Command::SignIn { username, password } => self.sign_in(&username, &password).await,
             Command::SignOut => {
                 self.session.stop();
+                self.role = None;
                 if let Err(e) = self.client.sign_out().await {
                     tracing::info!("sign-out: {}", error_chain(&e));
                 }
@@ -261,6 +262,48 @@ impl Worker {
                 let task =
                     load_cardholder(self.client.clone(), self.sink.clone(), id, false, events);
                 self.spawn(task);
+            }
+            Command::SaveCardholder {
+                id,
+                create,
+                name,
+                department,
+                schedule,
+            } => {
+                let events = self.may_search_events();
+                let (client, sink) = (self.client.clone(), self.sink.clone());
+                self.spawn(async move {
+                    let result = if create {
+                        let new = crate::client::NewCardholder {
+                            id: id.as_str().to_owned(),
+                            name,
+                            department,
+                            schedule,
+                        };
+                        client.create_cardholder(&new).await
+                    } else {
+                        let edit = crate::client::CardholderEdit {
+                            name: Some(name),
+                            department: Some(department),
+                            schedule: (!schedule.is_empty()).then_some(schedule),
+                        };
+                        client.update_cardholder(&id, &edit).await
+                    };
+                    match result {
+                        Ok(c) => {
+                            let id = c.id.clone();
+                            if sink.send(AppEvent::CardholderSaved(c)).await {
+                                load_cardholder(client, sink, id, true, events).await;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::info!(%id, create, "cardholder not saved: {}", error_chain(&e));
+                            session_end_check(&sink, &e).await;
+                            let message = error_chain(&e);
+                            sink.send(AppEvent::CardholderSaveFailed { message }).await;
+                        }
+                    }
+                });
             }
             Command::SetCredential {
                 cardholder,

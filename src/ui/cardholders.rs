@@ -15,7 +15,8 @@ use super::events::{event_title, icon_ui};
 use super::{format, theme};
 use crate::domain::{self, Cardholder, CredentialState, Permission};
 use crate::viewer::{
-    AppState, Command, CommandSender, CredentialChange, OpenCardholder, SearchResults, StillImage,
+    AppState, Command, CommandSender, CredentialChange, OpenCardholder, SaveState, SearchResults,
+    StillImage,
 };
 
 /// How long the typing must rest before the site is asked, in seconds.
@@ -45,9 +46,55 @@ pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
         ui.label(RichText::new("Your role may not view cardholders").color(theme::MUTED));
         return;
     }
-    search_ui(ui, commands);
+    let manage = manage_blocked(state);
+    ui.horizontal(|ui| {
+        search_ui(ui, state, commands);
+    });
+    let form_id = ui.make_persistent_id("cardholder_form");
+    let mut form = ui
+        .data(|d| d.get_temp::<Option<CardholderForm>>(form_id))
+        .flatten();
+    if form.is_none() {
+        let new = ui.add_enabled(manage.is_none(), Button::new("New cardholder"));
+        let new = match &manage {
+            Some(reason) => new.on_disabled_hover_text(reason.as_str()),
+            None => new,
+        };
+        if new.clicked() {
+            form = Some(CardholderForm {
+                create: true,
+                ..CardholderForm::default()
+            });
+        }
+    }
+    if let Some(f) = &mut form
+        && !form_ui(ui, state, f, commands)
+    {
+        form = None;
+    }
     results_ui(ui, state, commands);
     ui.separator();
+    if let Some(open) = &state.people.open
+        && let Some(c) = &open.cardholder
+        && form.is_none()
+    {
+        let edit = ui.add_enabled(manage.is_none(), Button::new(format!("Edit {}", c.name)));
+        let edit = match &manage {
+            Some(reason) => edit.on_disabled_hover_text(reason.as_str()),
+            None => edit,
+        };
+        if edit.clicked() {
+            form = Some(CardholderForm {
+                create: false,
+                id: c.id.as_str().to_owned(),
+                name: c.name.clone(),
+                department: c.department.clone(),
+                schedule: String::new(),
+                sent: false,
+            });
+        }
+    }
+    ui.data_mut(|d| d.insert_temp(form_id, form));
     match &state.people.open {
         None => {
             ui.label(RichText::new("Pick a cardholder to see their details").color(theme::MUTED));
@@ -61,21 +108,113 @@ pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
     }
 }
 
-fn search_ui(ui: &mut Ui, commands: &CommandSender) {
-    let id = ui.make_persistent_id("cardholder_search");
+/// Why the signed-in role may not change cardholders, or None.
+fn manage_blocked(state: &AppState) -> Option<String> {
+    match state.role() {
+        Some(r) if domain::allowed(r, Permission::ManageCredentials) => None,
+        Some(r) => Some(format!(
+            "only a supervisor or admin may change cardholders and badges; you are {r}"
+        )),
+        None => Some("not signed in".to_owned()),
+    }
+}
+
+/// The create or edit form (egui's memory while open).
+#[derive(Clone, Default)]
+struct CardholderForm {
+    create: bool,
+    id: String,
+    name: String,
+    department: String,
+    /// Empty: unchanged (an edit); a schedule's id.
+    schedule: String,
+    /// Whether it was sent (its outcome is then the state's).
+    sent: bool,
+}
+
+/// The form; false once it is done with (saved or cancelled).
+fn form_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    f: &mut CardholderForm,
+    commands: &CommandSender,
+) -> bool {
+    let mut keep = true;
+    ui.group(|ui| {
+        ui.strong(if f.create {
+            "New cardholder"
+        } else {
+            "Edit cardholder"
+        });
+        let field = |ui: &mut Ui, label: &str, text: &mut String, hint: &str| {
+            ui.horizontal(|ui| {
+                let l = ui.label(label);
+                ui.add(TextEdit::singleline(text).hint_text(hint))
+                    .labelled_by(l.id);
+            });
+        };
+        if f.create {
+            field(ui, "Cardholder id", &mut f.id, "letters, digits, - _ .");
+        }
+        field(ui, "Name", &mut f.name, "");
+        field(ui, "Department", &mut f.department, "");
+        let hint = if f.create { "e.g. office" } else { "unchanged" };
+        field(ui, "Schedule", &mut f.schedule, hint);
+        let saving = f.sent && matches!(state.people.save, Some(SaveState::Saving));
+        ui.horizontal(|ui| {
+            let ready = !f.name.trim().is_empty()
+                && (!f.create || (!f.id.trim().is_empty() && !f.schedule.trim().is_empty()));
+            if ui
+                .add_enabled(ready && !saving, Button::new("Save cardholder"))
+                .clicked()
+            {
+                f.sent = true;
+                commands.send(Command::SaveCardholder {
+                    id: f.id.trim().into(),
+                    create: f.create,
+                    name: f.name.trim().to_owned(),
+                    department: f.department.trim().to_owned(),
+                    schedule: f.schedule.trim().to_owned(),
+                });
+            }
+            if ui.button("Cancel").clicked() {
+                keep = false;
+            }
+        });
+        if f.sent {
+            match &state.people.save {
+                Some(SaveState::Saving) => {
+                    ui.label(RichText::new("saving…").color(theme::PENDING));
+                }
+                Some(SaveState::Failed(message)) => {
+                    ui.label(RichText::new(format!("not saved: {message}")).color(theme::FAILED));
+                }
+                Some(SaveState::Saved(id)) if id.as_str() == f.id.trim() => keep = false,
+                _ => {}
+            }
+        }
+    });
+    keep
+}
+
+fn search_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+    // One box per session: a new sign-in asks for everyone again.
+    let session = state
+        .runtime
+        .session
+        .as_ref()
+        .map(|s| (s.username.clone(), s.expires));
+    let id = ui.make_persistent_id(("cardholder_search", session));
     let mut search = ui.data(|d| d.get_temp::<SearchBox>(id)).unwrap_or_default();
     let now = ui.input(|i| i.time);
+    let label = ui.label("Find a cardholder");
     let edit = ui
-        .horizontal(|ui| {
-            let label = ui.label("Find a cardholder");
-            ui.add(
-                TextEdit::singleline(&mut search.text)
-                    .hint_text("name, department or badge")
-                    .desired_width(f32::INFINITY),
-            )
-            .labelled_by(label.id)
-        })
-        .inner;
+        .add(
+            TextEdit::singleline(&mut search.text)
+                .hint_text("name, department or badge")
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
     if edit.changed() {
         search.edited_at = Some(now);
     }
@@ -172,13 +311,7 @@ fn details_ui(ui: &mut Ui, state: &AppState, open: &OpenCardholder, commands: &C
     if c.credentials.is_empty() {
         ui.label(RichText::new("No badges").color(theme::MUTED));
     }
-    let blocked = match state.role() {
-        Some(r) if domain::allowed(r, Permission::ManageCredentials) => None,
-        Some(r) => Some(format!(
-            "only a supervisor or admin may enable or disable badges; you are {r}"
-        )),
-        None => Some("not signed in".to_owned()),
-    };
+    let blocked = manage_blocked(state);
     let tz = state.time_zone();
     for badge in &c.credentials {
         ui.horizontal(|ui| {

@@ -51,6 +51,15 @@ pub enum Command {
     OpenCardholder(CardholderId),
     /// Read the open cardholder again (it changed at the site).
     RefreshCardholder(CardholderId),
+    /// Create a cardholder (`create`) or change one: the name and
+    /// department given; the schedule when not empty.
+    SaveCardholder {
+        id: CardholderId,
+        create: bool,
+        name: String,
+        department: String,
+        schedule: String,
+    },
     /// Enable or disable a badge of `cardholder`.
     SetCredential {
         cardholder: CardholderId,
@@ -98,6 +107,20 @@ impl std::fmt::Debug for Command {
             }
             Command::OpenCardholder(id) => f.debug_tuple("OpenCardholder").field(id).finish(),
             Command::RefreshCardholder(id) => f.debug_tuple("RefreshCardholder").field(id).finish(),
+            Command::SaveCardholder {
+                id,
+                create,
+                name,
+                department,
+                schedule,
+            } => f
+                .debug_struct("SaveCardholder")
+                .field("id", id)
+                .field("create", create)
+                .field("name", name)
+                .field("department", department)
+                .field("schedule", schedule)
+                .finish(),
             Command::SetCredential {
                 cardholder,
                 credential,

@@ -130,6 +130,14 @@ pub enum AppEvent {
         id: CardholderId,
         events: Vec<Event>,
     },
+    /// A cardholder create or edit was sent (the shell).
+    CardholderSaving,
+    /// The site stored a cardholder create or edit: it is opened.
+    CardholderSaved(Cardholder),
+    /// The site refused a create or edit, or it never got there.
+    CardholderSaveFailed {
+        message: String,
+    },
     /// A credential change was sent (the shell, as it forwards it).
     CredentialSent {
         credential: CredentialId,

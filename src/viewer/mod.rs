@@ -28,7 +28,7 @@ pub use mirror::{
     SiteKey, SiteMirror,
 };
 pub use people::{
-    CARDHOLDER_EVENTS_LEN, CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN,
+    CARDHOLDER_EVENTS_LEN, CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN, SaveState,
     SearchResults,
 };
 pub use state::{

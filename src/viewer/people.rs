@@ -56,6 +56,15 @@ pub enum CredentialChange {
     },
 }
 
+/// A cardholder create or edit sent to the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveState {
+    Saving,
+    /// Stored: the form may close.
+    Saved(CardholderId),
+    Failed(String),
+}
+
 /// See the module doc.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct People {
@@ -63,6 +72,8 @@ pub struct People {
     pub open: Option<OpenCardholder>,
     /// Credential changes in flight or failed, by credential.
     pub changes: BTreeMap<CredentialId, CredentialChange>,
+    /// The last create or edit, while the form is open.
+    pub save: Option<SaveState>,
     /// The open cardholder changed at the site: the shell asks for it again.
     refresh_due: bool,
 }
@@ -118,6 +129,13 @@ impl People {
             open.failed = None;
             open.cardholder = Some(cardholder);
         }
+    }
+
+    /// A create or edit was stored: the cardholder is opened as stored.
+    pub fn saved(&mut self, cardholder: Cardholder) {
+        self.save = Some(SaveState::Saved(cardholder.id.clone()));
+        self.opening(cardholder.id.clone());
+        self.loaded(cardholder);
     }
 
     /// The open cardholder could not be read.
@@ -294,6 +312,17 @@ mod tests {
         assert_eq!(shown.credentials[0].state, CredentialState::Disabled);
         assert_eq!(p.take_refresh(), Some("a".into()));
         assert_eq!(p.take_refresh(), None, "once");
+    }
+
+    #[test]
+    fn a_saved_cardholder_is_opened_as_stored() {
+        let mut p = People::default();
+        p.opening("a".into());
+        p.saved(holder("n", CredentialState::Active));
+        assert_eq!(p.save, Some(SaveState::Saved("n".into())));
+        let open = p.open.as_ref().unwrap();
+        assert_eq!(open.id, "n".into());
+        assert_eq!(open.cardholder.as_ref().unwrap().name, "Person n");
     }
 
     #[test]

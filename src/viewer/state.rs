@@ -315,6 +315,11 @@ impl AppState {
             AppEvent::CardholderFailed { id, message } => self.people.load_failed(&id, message),
             AppEvent::CardholderPhoto { id, image } => self.people.photo(&id, image),
             AppEvent::CardholderEvents { id, events } => self.people.events(&id, events),
+            AppEvent::CardholderSaving => self.people.save = Some(super::SaveState::Saving),
+            AppEvent::CardholderSaved(c) => self.people.saved(c),
+            AppEvent::CardholderSaveFailed { message } => {
+                self.people.save = Some(super::SaveState::Failed(message));
+            }
             AppEvent::CredentialSent { credential, state } => {
                 self.people.change_sent(credential, state);
             }

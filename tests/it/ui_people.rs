@@ -4,7 +4,8 @@
 //! searches (answered by the site), opens a cardholder (photo, badges,
 //! recent events), disables a badge and sees it go pending, then disabled;
 //! an operator watching the same cardholder sees the change through the
-//! event stream, and finds the toggle disabled with its reason.
+//! event stream, and finds the toggle disabled with its reason; an edit and
+//! a new cardholder at one client show at the other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +87,7 @@ impl Worker {
     async fn forward(&self, state: &mut AppState, command: Command) {
         match &command {
             Command::OpenCardholder(id) => state.apply(AppEvent::CardholderOpening(id.clone())),
+            Command::SaveCardholder { .. } => state.apply(AppEvent::CardholderSaving),
             Command::SetCredential {
                 credential,
                 state: s,
@@ -248,7 +250,7 @@ async fn a_supervisor_disables_a_badge_and_an_operator_sees_it() {
     oh.get_by_label(&enable).hover();
     oh.run();
     assert!(
-        oh.query_by_label_contains("only a supervisor or admin may enable or disable badges")
+        oh.query_by_label_contains("only a supervisor or admin may change cardholders and badges")
             .is_some(),
         "the reason shows on hover"
     );
@@ -414,5 +416,110 @@ fn the_window_opens_the_cardholder_from_the_monitor_and_reads_it_again_on_a_chan
     assert!(
         sent.contains(&Command::RefreshCardholder(CardholderId::new(BEN))),
         "{sent:?}"
+    );
+}
+
+/// Types `text` into the text field labelled `label`.
+fn type_into(h: &mut Harness<'static, Panel>, label: &str, text: &str) {
+    h.get_by_role_and_label(AkRole::TextInput, label).focus();
+    h.run();
+    h.get_by_role_and_label(AkRole::TextInput, label)
+        .type_text(text);
+    h.run();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cardholder_edited_and_created_at_one_client_shows_at_another() {
+    let site = start_site().await;
+    let (mut state, mut sup) = signed_in(&site, Role::Supervisor).await;
+    let (mut op_state, mut op) = signed_in(&site, Role::Operator).await;
+    for (s, w) in [(&mut state, &mut sup), (&mut op_state, &mut op)] {
+        w.forward(s, Command::OpenCardholder(CardholderId::new(BEN)))
+            .await;
+        w.until(s, "Ben", |s| badge_state(s).is_some()).await;
+    }
+    let (mut h, rx) = harness(state);
+    h.run();
+    drain(&rx);
+    h.get_by_label("Edit Ben Okafor").click();
+    h.run();
+    type_into(&mut h, "Department", " North");
+    h.get_by_label("Save cardholder").click();
+    h.run();
+    let sent = drain(&rx);
+    assert_eq!(
+        sent,
+        [Command::SaveCardholder {
+            id: CardholderId::new(BEN),
+            create: false,
+            name: "Ben Okafor".into(),
+            department: "Facilities North".into(),
+            schedule: String::new(),
+        }]
+    );
+    for c in sent {
+        sup.forward(&mut h.state_mut().state, c).await;
+    }
+    h.run();
+    assert!(h.query_by_label("saving…").is_some());
+    let department = |s: &AppState| {
+        s.people
+            .open
+            .as_ref()
+            .and_then(|o| o.cardholder.as_ref())
+            .map(|c| c.department.clone())
+    };
+    sup.until(&mut h.state_mut().state, "the edit stored", |s| {
+        department(s).as_deref() == Some("Facilities North")
+    })
+    .await;
+    h.run();
+    assert!(
+        h.query_by_label("Save cardholder").is_none(),
+        "the form closes"
+    );
+    // The other client reads it again on `cardholder.changed`.
+    op.until(&mut op_state, "the edit at the operator's", |s| {
+        department(s).as_deref() == Some("Facilities North")
+    })
+    .await;
+
+    // A new cardholder.
+    h.get_by_label("New cardholder").click();
+    h.run();
+    type_into(&mut h, "Cardholder id", "ch-900");
+    type_into(&mut h, "Name", "Dana Test");
+    type_into(&mut h, "Department", "QA");
+    type_into(&mut h, "Schedule", "office");
+    h.get_by_label("Save cardholder").click();
+    h.run();
+    let sent = drain(&rx);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    for c in sent {
+        sup.forward(&mut h.state_mut().state, c).await;
+    }
+    sup.until(&mut h.state_mut().state, "the new cardholder open", |s| {
+        s.people
+            .open
+            .as_ref()
+            .and_then(|o| o.cardholder.as_ref())
+            .is_some_and(|c| c.id == CardholderId::new("ch-900") && c.name == "Dana Test")
+    })
+    .await;
+    h.run();
+    assert!(h.query_by_label("Dana Test").is_some());
+
+    // The operator may do neither.
+    let (mut oh, _orx) = harness(op_state);
+    oh.run();
+    assert!(
+        oh.get_by_label("New cardholder")
+            .accesskit_node()
+            .is_disabled()
+    );
+    assert!(
+        oh.get_by_label("Edit Ben Okafor")
+            .accesskit_node()
+            .is_disabled()
     );
 }
