@@ -18,7 +18,8 @@ use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
 use watchdesk::domain::{CardholderId, CredentialId, CredentialState, Role};
 use watchdesk::ui::cardholders::cardholders_ui;
 use watchdesk::viewer::{
-    AppEvent, AppState, Command, CommandReceiver, CommandSender, SearchResults, command_channel,
+    AppEvent, AppState, Command, CommandReceiver, CommandSender, SaveState, SearchResults,
+    command_channel,
 };
 
 use crate::common::{TestSite, start_site};
@@ -469,8 +470,11 @@ async fn a_cardholder_edited_and_created_at_one_client_shows_at_another() {
             .and_then(|o| o.cardholder.as_ref())
             .map(|c| c.department.clone())
     };
+    // Stored (the site's answer, which may come after the event stream's
+    // `cardholder.changed` and the reading it causes).
     sup.until(&mut h.state_mut().state, "the edit stored", |s| {
         department(s).as_deref() == Some("Facilities North")
+            && s.people.save == Some(SaveState::Saved(CardholderId::new(BEN)))
     })
     .await;
     h.run();
@@ -504,9 +508,14 @@ async fn a_cardholder_edited_and_created_at_one_client_shows_at_another() {
             .as_ref()
             .and_then(|o| o.cardholder.as_ref())
             .is_some_and(|c| c.id == CardholderId::new("ch-900") && c.name == "Dana Test")
+            && s.people.save == Some(SaveState::Saved(CardholderId::new("ch-900")))
     })
     .await;
     h.run();
+    assert!(
+        h.query_by_label("Save cardholder").is_none(),
+        "the form closes"
+    );
     assert!(h.query_by_label("Dana Test").is_some());
 
     // The operator may do neither.
