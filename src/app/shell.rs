@@ -182,6 +182,25 @@ impl App {
                 self.view.workspace.focus(crate::viewer::Pane::Cameras);
                 continue;
             }
+            match &command {
+                Command::OpenCardholder(id) => {
+                    self.state.apply(AppEvent::CardholderOpening(id.clone()));
+                    self.view.workspace.focus(crate::viewer::Pane::Cardholders);
+                }
+                Command::SaveCardholder { .. } => self.state.apply(AppEvent::CardholderSaving),
+                Command::SetCredential {
+                    credential, state, ..
+                } => self.state.apply(AppEvent::CredentialSent {
+                    credential: credential.clone(),
+                    state: *state,
+                }),
+                _ => {}
+            }
+            let credential = match &command {
+                Command::SetCredential { credential, .. } => Some(credential.clone()),
+                _ => None,
+            };
+            let saving = matches!(command, Command::SaveCardholder { .. });
             let door_key = match &command {
                 Command::Door {
                     door,
@@ -204,13 +223,20 @@ impl App {
             };
             if let Some(message) = refusal {
                 tracing::warn!("command not sent: {message}");
-                match door_key {
-                    Some(key) => self.state.apply(AppEvent::CommandRejected {
+                match (door_key, credential) {
+                    (Some(key), _) => self.state.apply(AppEvent::CommandRejected {
                         key,
                         kind: ErrorKind::Unavailable,
                         message: message.into(),
                     }),
-                    None => self.state.apply(AppEvent::Notice {
+                    (None, Some(credential)) => self.state.apply(AppEvent::CredentialFailed {
+                        credential,
+                        message: message.into(),
+                    }),
+                    (None, None) if saving => self.state.apply(AppEvent::CardholderSaveFailed {
+                        message: message.into(),
+                    }),
+                    (None, None) => self.state.apply(AppEvent::Notice {
                         level: NoticeLevel::Error,
                         text: format!("Not sent: {message}"),
                     }),
@@ -267,6 +293,12 @@ impl eframe::App for App {
         }
         if applied == MAX_EVENTS_PER_FRAME {
             ctx.request_repaint();
+        }
+        // The open cardholder changed at the site (here or elsewhere).
+        if let Some(id) = self.state.people.take_refresh()
+            && let Err(e) = self.to_worker.try_send(Command::RefreshCardholder(id))
+        {
+            tracing::warn!("cardholder refresh not sent: {e}");
         }
         if let Some(deadline) = self.state.next_deadline() {
             let wait_ms = (deadline - now).num_milliseconds().max(0);

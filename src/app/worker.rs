@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -143,6 +144,8 @@ pub async fn run(config: WorkerConfig, mut commands: mpsc::Receiver<Command>, si
         client,
         sink: sink.clone(),
         session: SessionTasks::default(),
+        role: None,
+        searches: Arc::new(AtomicU64::new(0)),
     };
     if let Some((username, password)) = config.auto_sign_in {
         worker.sign_in(&username, &password).await;
@@ -179,6 +182,11 @@ struct Worker {
     client: Client,
     sink: EventSink,
     session: SessionTasks,
+    /// The signed-in role (what may be asked of the site).
+    role: Option<Role>,
+    /// The number of the latest cardholder search: an older one's answer
+    /// is dropped, so answers never arrive out of order.
+    searches: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -187,6 +195,7 @@ impl Worker {
             Command::SignIn { username, password } => self.sign_in(&username, &password).await,
             Command::SignOut => {
                 self.session.stop();
+                self.role = None;
                 if let Err(e) = self.client.sign_out().await {
                     tracing::info!("sign-out: {}", error_chain(&e));
                 }
@@ -231,7 +240,96 @@ impl Worker {
             Command::Deny { request, reason } => self.decide(request, false, reason),
             // View changes, applied by the shell.
             Command::ShowDoorCameras(_) | Command::ShowCamera { .. } => {}
+            Command::SearchCardholders { q } => {
+                let n = self.searches.fetch_add(1, Ordering::SeqCst) + 1;
+                let task = search_cardholders(
+                    self.client.clone(),
+                    self.sink.clone(),
+                    q,
+                    n,
+                    self.searches.clone(),
+                );
+                self.spawn(task);
+            }
+            Command::OpenCardholder(id) => {
+                let events = self.may_search_events();
+                let task =
+                    load_cardholder(self.client.clone(), self.sink.clone(), id, true, events);
+                self.spawn(task);
+            }
+            Command::RefreshCardholder(id) => {
+                let events = self.may_search_events();
+                let task =
+                    load_cardholder(self.client.clone(), self.sink.clone(), id, false, events);
+                self.spawn(task);
+            }
+            Command::SaveCardholder {
+                id,
+                create,
+                name,
+                department,
+                schedule,
+            } => {
+                let events = self.may_search_events();
+                let (client, sink) = (self.client.clone(), self.sink.clone());
+                self.spawn(async move {
+                    let result = if create {
+                        let new = crate::client::NewCardholder {
+                            id: id.as_str().to_owned(),
+                            name,
+                            department,
+                            schedule,
+                        };
+                        client.create_cardholder(&new).await
+                    } else {
+                        let edit = crate::client::CardholderEdit {
+                            name: Some(name),
+                            department: Some(department),
+                            schedule: (!schedule.is_empty()).then_some(schedule),
+                        };
+                        client.update_cardholder(&id, &edit).await
+                    };
+                    match result {
+                        Ok(c) => {
+                            let id = c.id.clone();
+                            if sink.send(AppEvent::CardholderSaved(c)).await {
+                                load_cardholder(client, sink, id, true, events).await;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::info!(%id, create, "cardholder not saved: {}", error_chain(&e));
+                            session_end_check(&sink, &e).await;
+                            let message = error_chain(&e);
+                            sink.send(AppEvent::CardholderSaveFailed { message }).await;
+                        }
+                    }
+                });
+            }
+            Command::SetCredential {
+                cardholder,
+                credential,
+                state,
+            } => {
+                let task = set_credential(
+                    self.client.clone(),
+                    self.sink.clone(),
+                    cardholder,
+                    credential,
+                    state,
+                );
+                self.spawn(task);
+            }
         }
+    }
+
+    fn may_search_events(&self) -> bool {
+        self.role
+            .is_some_and(|r| domain::allowed(r, Permission::SearchEvents))
+    }
+
+    fn spawn(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.session.tasks.push(tokio::spawn(task));
+        self.session.tasks.retain(|t| !t.is_finished());
     }
 
     fn decide(&mut self, request: RequestId, grant: bool, reason: Option<String>) {
@@ -273,6 +371,7 @@ impl Worker {
             ..session
         };
         let role = session.role;
+        self.role = Some(role);
         self.sink.send(AppEvent::SignedIn(session)).await;
         self.start_session(role).await;
     }
@@ -583,6 +682,117 @@ async fn load_names(client: Client, sink: EventSink) {
         }
         // Some roles may not list people; the event list then shows ids.
         Err(e) => tracing::debug!("no cardholder names: {}", error_chain(&e)),
+    }
+}
+
+/// The largest cardholder photo accepted, in pixels a side.
+const PHOTO_MAX_SIDE_PX: u32 = 2_048;
+
+/// Asks the site for the cardholders matching `q`; the answer is dropped
+/// when a newer search (`latest`) was asked for meanwhile.
+async fn search_cardholders(
+    client: Client,
+    sink: EventSink,
+    q: String,
+    n: u64,
+    latest: Arc<AtomicU64>,
+) {
+    let result = client.cardholders(&q).await.map_err(|e| {
+        tracing::info!(q, "cardholder search failed: {}", error_chain(&e));
+        error_chain(&e)
+    });
+    if latest.load(Ordering::SeqCst) == n {
+        sink.send(AppEvent::CardholderSearch { q, result }).await;
+    }
+}
+
+/// Reads a cardholder, then (with `photo`) its photo, decoded on a
+/// blocking thread, and (with `events`) its recent events.
+async fn load_cardholder(
+    client: Client,
+    sink: EventSink,
+    id: domain::CardholderId,
+    photo: bool,
+    events: bool,
+) {
+    let cardholder = match client.cardholder(&id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(%id, "cannot read the cardholder: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            let message = error_chain(&e);
+            sink.send(AppEvent::CardholderFailed { id, message }).await;
+            return;
+        }
+    };
+    let has_photo = cardholder.has_photo;
+    if !sink.send(AppEvent::CardholderLoaded(cardholder)).await {
+        return;
+    }
+    if events {
+        let query = crate::client::EventQuery {
+            cardholder: Some(id.clone()),
+            limit: Some(crate::viewer::CARDHOLDER_EVENTS_LEN),
+            ..Default::default()
+        };
+        match client.events(&query).await {
+            Ok(page) => {
+                let id = id.clone();
+                sink.send(AppEvent::CardholderEvents {
+                    id,
+                    events: page.items,
+                })
+                .await;
+            }
+            Err(e) => tracing::info!(%id, "no recent events: {}", error_chain(&e)),
+        }
+    }
+    if photo && has_photo {
+        let bytes = match client.cardholder_photo(&id).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::info!(%id, "no photo: {}", error_chain(&e));
+                return;
+            }
+        };
+        match tokio::task::spawn_blocking(move || decode_image(&bytes, PHOTO_MAX_SIDE_PX)).await {
+            Ok(Ok(image)) => {
+                let image = Arc::new(image);
+                sink.send(AppEvent::CardholderPhoto { id, image }).await;
+            }
+            Ok(Err(e)) => tracing::info!(%id, "photo not decodable: {e}"),
+            Err(e) => tracing::warn!(%id, "photo decoder failed: {e}"),
+        }
+    }
+}
+
+/// Enables or disables a badge, then reads its cardholder again (so the
+/// change shows even while the live link is down).
+async fn set_credential(
+    client: Client,
+    sink: EventSink,
+    cardholder: domain::CardholderId,
+    credential: domain::CredentialId,
+    state: domain::CredentialState,
+) {
+    let update = domain::CredentialUpdate { state };
+    match client.update_credential(&credential, &update).await {
+        Ok(()) => match client.cardholder(&cardholder).await {
+            Ok(c) => {
+                sink.send(AppEvent::CardholderLoaded(c)).await;
+            }
+            Err(e) => tracing::info!(%cardholder, "cannot read it again: {}", error_chain(&e)),
+        },
+        Err(e) => {
+            tracing::warn!(%credential, ?state, "credential change failed: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            let message = error_chain(&e);
+            sink.send(AppEvent::CredentialFailed {
+                credential,
+                message,
+            })
+            .await;
+        }
     }
 }
 

@@ -159,6 +159,28 @@ pub struct EventQuery {
     pub before: Option<u64>,
 }
 
+/// A new cardholder (`POST /api/v1/cardholders`), with no badges yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCardholder {
+    pub id: String,
+    pub name: String,
+    pub department: String,
+    /// The id of one of the site's schedules.
+    pub schedule: String,
+}
+
+/// An edit of a cardholder (`PUT /api/v1/cardholders/{id}`): the fields
+/// given replace what is stored.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CardholderEdit {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+}
+
 /// Filters of the audit trail (`GET /api/v1/audit`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuditQuery {
@@ -475,6 +497,34 @@ impl Client {
             .await
             .map_err(ClientError::Network)?;
         empty_of(resp).await
+    }
+
+    /// Creates a cardholder (`POST /cardholders`); answers it as stored.
+    pub async fn create_cardholder(&self, new: &NewCardholder) -> Result<Cardholder, ClientError> {
+        let resp = self
+            .call(Method::POST, "/api/v1/cardholders")?
+            .json(new)
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
+    /// Changes the fields given of a cardholder (`PUT /cardholders/{id}`);
+    /// answers it as stored.
+    pub async fn update_cardholder(
+        &self,
+        id: &CardholderId,
+        edit: &CardholderEdit,
+    ) -> Result<Cardholder, ClientError> {
+        let path = format!("/api/v1/cardholders/{}", segment(id.as_str()));
+        let resp = self
+            .call(Method::PUT, &path)?
+            .json(edit)
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
     }
 
     // ---- audit, pictures ---------------------------------------------------

@@ -50,11 +50,13 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
                         StrokeKind::Inside,
                     );
                     icon_ui(ui, icon, color);
-                    ui.label(RichText::new(&title).color(color));
+                    let title_rect = ui.label(RichText::new(&title).color(color)).rect;
                     if !door_name.is_empty() {
                         ui.label(RichText::new(door_name).color(theme::MUTED));
                     }
+                    title_rect
                 });
+                let title_rect = row.inner;
                 let Some(door) = door else { continue };
                 let label = format!("access event {} at {door_name}", title);
                 let click = ui
@@ -67,6 +69,42 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
                 click.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
                 if click.clicked() {
                     commands.send(Command::ShowDoorCameras(door.clone()));
+                }
+                // The words (with the name) open the cardholder; above the
+                // row's own click, so they take it.
+                if let Some(cardholder) = event.kind.cardholder()
+                    && let Some(name) = site.cardholder_name(cardholder)
+                    && title.ends_with(name)
+                {
+                    // Only the name at the end of the words.
+                    let width = ui
+                        .painter()
+                        .layout_no_wrap(
+                            name.to_owned(),
+                            egui::TextStyle::Body.resolve(ui.style()),
+                            color,
+                        )
+                        .size()
+                        .x;
+                    let mut name_rect = title_rect;
+                    name_rect.min.x = (name_rect.max.x - width).max(name_rect.min.x);
+                    let open = ui
+                        .interact(
+                            name_rect,
+                            ui.scope_id().with(("access_event_name", event.seq)),
+                            Sense::click(),
+                        )
+                        .on_hover_text(format!("Open the cardholder {name}"));
+                    open.widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::Link,
+                            true,
+                            format!("open cardholder {name}"),
+                        )
+                    });
+                    if open.clicked() {
+                        commands.send(Command::OpenCardholder(cardholder.clone()));
+                    }
                 }
             }
         });

@@ -92,6 +92,9 @@ impl DockBehavior<'_, '_> {
                 access_monitor::access_monitor_ui(ui, self.state, self.commands);
             }
             Pane::CameraTree => camera_tree::camera_tree_ui(ui, self.state, self.commands),
+            Pane::Cardholders => {
+                super::cardholders::cardholders_ui(ui, self.state, self.commands);
+            }
         }
     }
 }

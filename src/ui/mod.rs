@@ -7,6 +7,7 @@
 pub mod access_monitor;
 pub mod camera_tree;
 pub mod cameras;
+pub mod cardholders;
 pub mod dock;
 pub mod doors;
 pub mod events;

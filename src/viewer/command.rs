@@ -5,7 +5,9 @@
 
 use std::sync::mpsc;
 
-use crate::domain::{CameraId, DoorAction, DoorId, RequestId};
+use crate::domain::{
+    CameraId, CardholderId, CredentialId, CredentialState, DoorAction, DoorId, RequestId,
+};
 
 /// A request from the operator to the worker.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,6 +40,31 @@ pub enum Command {
     /// never sees it).
     ShowCamera {
         camera: CameraId,
+    },
+    /// Ask the site for the cardholders matching `q` (name, department or
+    /// badge; all when empty).
+    SearchCardholders {
+        q: String,
+    },
+    /// Open a cardholder in the cardholders panel (the shell brings the
+    /// panel to the front; the worker reads it, its photo and events).
+    OpenCardholder(CardholderId),
+    /// Read the open cardholder again (it changed at the site).
+    RefreshCardholder(CardholderId),
+    /// Create a cardholder (`create`) or change one: the name and
+    /// department given; the schedule when not empty.
+    SaveCardholder {
+        id: CardholderId,
+        create: bool,
+        name: String,
+        department: String,
+        schedule: String,
+    },
+    /// Enable or disable a badge of `cardholder`.
+    SetCredential {
+        cardholder: CardholderId,
+        credential: CredentialId,
+        state: CredentialState,
     },
 }
 
@@ -74,6 +101,35 @@ impl std::fmt::Debug for Command {
             Command::ShowCamera { camera } => f
                 .debug_struct("ShowCamera")
                 .field("camera", camera)
+                .finish(),
+            Command::SearchCardholders { q } => {
+                f.debug_struct("SearchCardholders").field("q", q).finish()
+            }
+            Command::OpenCardholder(id) => f.debug_tuple("OpenCardholder").field(id).finish(),
+            Command::RefreshCardholder(id) => f.debug_tuple("RefreshCardholder").field(id).finish(),
+            Command::SaveCardholder {
+                id,
+                create,
+                name,
+                department,
+                schedule,
+            } => f
+                .debug_struct("SaveCardholder")
+                .field("id", id)
+                .field("create", create)
+                .field("name", name)
+                .field("department", department)
+                .field("schedule", schedule)
+                .finish(),
+            Command::SetCredential {
+                cardholder,
+                credential,
+                state,
+            } => f
+                .debug_struct("SetCredential")
+                .field("cardholder", cardholder)
+                .field("credential", credential)
+                .field("state", state)
                 .finish(),
         }
     }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    Camera, CameraId, CardholderId, CommandInfo, DoorAction, DoorId, ErrorKind, Event, MapId,
-    RequestId, Session, SiteTime, Snapshot, Timestamp,
+    Camera, CameraId, Cardholder, CardholderId, CommandInfo, CredentialId, CredentialState,
+    DoorAction, DoorId, ErrorKind, Event, MapId, RequestId, Session, SiteTime, Snapshot, Timestamp,
 };
 
 use super::state::NoticeLevel;
@@ -105,6 +105,48 @@ pub enum AppEvent {
     MapImage {
         map: MapId,
         image: Arc<StillImage>,
+    },
+    /// The site's answer to a cardholder search for `q`.
+    CardholderSearch {
+        q: String,
+        result: Result<Vec<Cardholder>, String>,
+    },
+    /// The operator opened a cardholder (the shell, before the worker asks).
+    CardholderOpening(CardholderId),
+    /// A cardholder as the site has it now.
+    CardholderLoaded(Cardholder),
+    /// A cardholder could not be read.
+    CardholderFailed {
+        id: CardholderId,
+        message: String,
+    },
+    /// A cardholder's photo, decoded off the UI thread.
+    CardholderPhoto {
+        id: CardholderId,
+        image: Arc<StillImage>,
+    },
+    /// A cardholder's recent events, newest first.
+    CardholderEvents {
+        id: CardholderId,
+        events: Vec<Event>,
+    },
+    /// A cardholder create or edit was sent (the shell).
+    CardholderSaving,
+    /// The site stored a cardholder create or edit: it is opened.
+    CardholderSaved(Cardholder),
+    /// The site refused a create or edit, or it never got there.
+    CardholderSaveFailed {
+        message: String,
+    },
+    /// A credential change was sent (the shell, as it forwards it).
+    CredentialSent {
+        credential: CredentialId,
+        state: CredentialState,
+    },
+    /// The site refused a credential change, or it never got there.
+    CredentialFailed {
+        credential: CredentialId,
+        message: String,
     },
 }
 

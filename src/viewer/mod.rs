@@ -14,6 +14,7 @@ mod doors_panel;
 mod event;
 pub mod map;
 mod mirror;
+mod people;
 mod state;
 mod tile;
 mod workspace;
@@ -25,6 +26,10 @@ pub use map::MapView;
 pub use mirror::{
     COMMAND_DEADLINE_MS, CommandPhase, CommandView, DoorView, EVENT_LIST_LEN, Keyed, NO_ANSWER,
     SiteKey, SiteMirror,
+};
+pub use people::{
+    CARDHOLDER_EVENTS_LEN, CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN, SaveState,
+    SearchResults,
 };
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,

@@ -149,6 +149,8 @@ pub struct AppState {
     access: VecDeque<Event>,
     /// Requests answered a moment ago, still shown with their outcome.
     resolved: VecDeque<ResolvedRequest>,
+    /// The cardholders panel: search results, the open cardholder.
+    pub people: super::People,
 }
 
 /// How long an answered request stays in sight with its outcome.
@@ -188,6 +190,7 @@ impl AppState {
             current: key,
             access: VecDeque::new(),
             resolved: VecDeque::new(),
+            people: super::People::default(),
         }
     }
 
@@ -249,6 +252,8 @@ impl AppState {
                     .is_some_and(|user| user != session.username)
                 {
                     self.access.clear();
+                    self.resolved.clear();
+                    self.people = super::People::default();
                     self.site_mut().clear();
                 }
                 self.runtime.sign_in = SignInPhase::Idle;
@@ -268,6 +273,7 @@ impl AppState {
                 self.runtime.starting = None;
             }
             AppEvent::Live(event) => {
+                self.people.live(&event);
                 let access = is_access(&event.kind).then(|| event.clone());
                 let resolved =
                     match &event.kind {
@@ -367,6 +373,24 @@ impl AppState {
             }
             AppEvent::CameraStill { camera, image } => self.site_mut().set_still(camera, image),
             AppEvent::MapImage { map, image } => self.site_mut().set_map_image(map, image),
+            AppEvent::CardholderSearch { q, result } => self.people.search_answered(q, result),
+            AppEvent::CardholderOpening(id) => self.people.opening(id),
+            AppEvent::CardholderLoaded(c) => self.people.loaded(c),
+            AppEvent::CardholderFailed { id, message } => self.people.load_failed(&id, message),
+            AppEvent::CardholderPhoto { id, image } => self.people.photo(&id, image),
+            AppEvent::CardholderEvents { id, events } => self.people.events(&id, events),
+            AppEvent::CardholderSaving => self.people.save = Some(super::SaveState::Saving),
+            AppEvent::CardholderSaved(c) => self.people.saved(c),
+            AppEvent::CardholderSaveFailed { message } => {
+                self.people.save = Some(super::SaveState::Failed(message));
+            }
+            AppEvent::CredentialSent { credential, state } => {
+                self.people.change_sent(credential, state);
+            }
+            AppEvent::CredentialFailed {
+                credential,
+                message,
+            } => self.people.change_failed(credential, message),
         }
     }
 
@@ -407,6 +431,7 @@ impl AppState {
         self.runtime.event_rate = EventRate::default();
         self.access.clear();
         self.resolved.clear();
+        self.people = super::People::default();
         self.site_mut().clear();
     }
 

@@ -52,17 +52,20 @@ pub enum Pane {
     AccessMonitor,
     /// The site's cameras by floor, filterable; dragged onto a tile.
     CameraTree,
+    /// Cardholder search and details.
+    Cardholders,
 }
 
 impl Pane {
     /// Every panel, in the order the Panels menu lists them.
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Cameras,
         Pane::Doors,
         Pane::Events,
         Pane::Map,
         Pane::AccessMonitor,
         Pane::CameraTree,
+        Pane::Cardholders,
     ];
 
     /// The panel's name on its tab and in the Panels menu.
@@ -74,6 +77,7 @@ impl Pane {
             Pane::Map => "Floor map",
             Pane::AccessMonitor => "Access monitor",
             Pane::CameraTree => "Camera tree",
+            Pane::Cardholders => "Cardholders",
         }
     }
 }
@@ -261,7 +265,10 @@ fn investigation_tree() -> Tree<Pane> {
         [cameras, doors],
         0.5,
     ));
-    let events = tabs(&mut tiles, &[Pane::Events, Pane::AccessMonitor]);
+    let events = tabs(
+        &mut tiles,
+        &[Pane::Events, Pane::AccessMonitor, Pane::Cardholders],
+    );
     let root = tiles.insert_container(Linear::new_binary(
         LinearDir::Horizontal,
         [left, events],

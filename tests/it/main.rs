@@ -24,6 +24,7 @@ mod ui_app;
 mod ui_cameras;
 mod ui_map;
 mod ui_monitor;
+mod ui_people;
 mod ui_views;
 mod ui_workspace;
 mod video_player;

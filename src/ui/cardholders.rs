@@ -1,0 +1,456 @@
+//! The cardholders panel: a search by name, department or badge (answered
+//! by the site, asked ~300 ms after the typing stops), the results as a
+//! virtualised list, and the open cardholder: photo, badges and their
+//! states (enable or disable where the role allows, the reason in the
+//! tooltip where it does not), recent events.
+
+use std::sync::Arc;
+
+use egui::{
+    Button, ColorImage, CornerRadius, RichText, ScrollArea, Sense, Stroke, StrokeKind, TextEdit,
+    TextureHandle, TextureOptions, Ui, vec2,
+};
+
+use super::events::{event_title, icon_ui};
+use super::{format, theme};
+use crate::domain::{self, Cardholder, CredentialState, Permission};
+use crate::viewer::{
+    AppState, Command, CommandSender, CredentialChange, OpenCardholder, SaveState, SearchResults,
+    StillImage,
+};
+
+/// How long the typing must rest before the site is asked, in seconds.
+pub const SEARCH_DEBOUNCE_S: f64 = 0.3;
+/// The height of one result row, in points.
+const ROW_HEIGHT: f32 = 22.0;
+/// The most height the result list takes, in points.
+const RESULTS_HEIGHT: f32 = 220.0;
+/// The side of the photo, in points.
+const PHOTO: f32 = 96.0;
+
+/// The search box's text and when it last changed (egui's memory).
+#[derive(Clone, Default)]
+struct SearchBox {
+    text: String,
+    /// When the text last changed and was not asked for yet (`input.time`).
+    edited_at: Option<f64>,
+    /// Whether any search was sent (the first shows everyone).
+    sent_once: bool,
+}
+
+/// The cardholders panel.
+pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+    ui.heading("Cardholders");
+    let role = state.role();
+    if !role.is_some_and(|r| domain::allowed(r, Permission::ViewCardholders)) {
+        ui.label(RichText::new("Your role may not view cardholders").color(theme::MUTED));
+        return;
+    }
+    let manage = manage_blocked(state);
+    ui.horizontal(|ui| {
+        search_ui(ui, state, commands);
+    });
+    let form_id = ui.make_persistent_id("cardholder_form");
+    let mut form = ui
+        .data(|d| d.get_temp::<Option<CardholderForm>>(form_id))
+        .flatten();
+    if form.is_none() {
+        let new = ui.add_enabled(manage.is_none(), Button::new("New cardholder"));
+        let new = match &manage {
+            Some(reason) => new.on_disabled_hover_text(reason.as_str()),
+            None => new,
+        };
+        if new.clicked() {
+            form = Some(CardholderForm {
+                create: true,
+                ..CardholderForm::default()
+            });
+        }
+    }
+    if let Some(f) = &mut form
+        && !form_ui(ui, state, f, commands)
+    {
+        form = None;
+    }
+    results_ui(ui, state, commands);
+    ui.separator();
+    if let Some(open) = &state.people.open
+        && let Some(c) = &open.cardholder
+        && form.is_none()
+    {
+        let edit = ui.add_enabled(manage.is_none(), Button::new(format!("Edit {}", c.name)));
+        let edit = match &manage {
+            Some(reason) => edit.on_disabled_hover_text(reason.as_str()),
+            None => edit,
+        };
+        if edit.clicked() {
+            form = Some(CardholderForm {
+                create: false,
+                id: c.id.as_str().to_owned(),
+                name: c.name.clone(),
+                department: c.department.clone(),
+                schedule: String::new(),
+                sent: false,
+            });
+        }
+    }
+    ui.data_mut(|d| d.insert_temp(form_id, form));
+    match &state.people.open {
+        None => {
+            ui.label(RichText::new("Pick a cardholder to see their details").color(theme::MUTED));
+        }
+        Some(open) => {
+            ScrollArea::vertical()
+                .id_salt("cardholder_details")
+                .auto_shrink([false, false])
+                .show(ui, |ui| details_ui(ui, state, open, commands));
+        }
+    }
+}
+
+/// Why the signed-in role may not change cardholders, or None.
+fn manage_blocked(state: &AppState) -> Option<String> {
+    match state.role() {
+        Some(r) if domain::allowed(r, Permission::ManageCredentials) => None,
+        Some(r) => Some(format!(
+            "only a supervisor or admin may change cardholders and badges; you are {r}"
+        )),
+        None => Some("not signed in".to_owned()),
+    }
+}
+
+/// The create or edit form (egui's memory while open).
+#[derive(Clone, Default)]
+struct CardholderForm {
+    create: bool,
+    id: String,
+    name: String,
+    department: String,
+    /// Empty: unchanged (an edit); a schedule's id.
+    schedule: String,
+    /// Whether it was sent (its outcome is then the state's).
+    sent: bool,
+}
+
+/// The form; false once it is done with (saved or cancelled).
+fn form_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    f: &mut CardholderForm,
+    commands: &CommandSender,
+) -> bool {
+    let mut keep = true;
+    ui.group(|ui| {
+        ui.strong(if f.create {
+            "New cardholder"
+        } else {
+            "Edit cardholder"
+        });
+        let field = |ui: &mut Ui, label: &str, text: &mut String, hint: &str| {
+            ui.horizontal(|ui| {
+                let l = ui.label(label);
+                ui.add(TextEdit::singleline(text).hint_text(hint))
+                    .labelled_by(l.id);
+            });
+        };
+        if f.create {
+            field(ui, "Cardholder id", &mut f.id, "letters, digits, - _ .");
+        }
+        field(ui, "Name", &mut f.name, "");
+        field(ui, "Department", &mut f.department, "");
+        let hint = if f.create { "e.g. office" } else { "unchanged" };
+        field(ui, "Schedule", &mut f.schedule, hint);
+        let saving = f.sent && matches!(state.people.save, Some(SaveState::Saving));
+        ui.horizontal(|ui| {
+            let ready = !f.name.trim().is_empty()
+                && (!f.create || (!f.id.trim().is_empty() && !f.schedule.trim().is_empty()));
+            if ui
+                .add_enabled(ready && !saving, Button::new("Save cardholder"))
+                .clicked()
+            {
+                f.sent = true;
+                commands.send(Command::SaveCardholder {
+                    id: f.id.trim().into(),
+                    create: f.create,
+                    name: f.name.trim().to_owned(),
+                    department: f.department.trim().to_owned(),
+                    schedule: f.schedule.trim().to_owned(),
+                });
+            }
+            if ui.button("Cancel").clicked() {
+                keep = false;
+            }
+        });
+        if f.sent {
+            match &state.people.save {
+                Some(SaveState::Saving) => {
+                    ui.label(RichText::new("saving…").color(theme::PENDING));
+                }
+                Some(SaveState::Failed(message)) => {
+                    ui.label(RichText::new(format!("not saved: {message}")).color(theme::FAILED));
+                }
+                Some(SaveState::Saved(id)) if id.as_str() == f.id.trim() => keep = false,
+                _ => {}
+            }
+        }
+    });
+    keep
+}
+
+fn search_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+    // One box per session: a new sign-in asks for everyone again.
+    let session = state
+        .runtime
+        .session
+        .as_ref()
+        .map(|s| (s.username.clone(), s.expires));
+    let id = ui.make_persistent_id(("cardholder_search", session));
+    let mut search = ui.data(|d| d.get_temp::<SearchBox>(id)).unwrap_or_default();
+    let now = ui.input(|i| i.time);
+    let label = ui.label("Find a cardholder");
+    let edit = ui
+        .add(
+            TextEdit::singleline(&mut search.text)
+                .hint_text("name, department or badge")
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+    if edit.changed() {
+        search.edited_at = Some(now);
+    }
+    let due = match search.edited_at {
+        Some(at) => {
+            let waited = now - at;
+            if waited < SEARCH_DEBOUNCE_S {
+                ui.ctx()
+                    .request_repaint_after_secs((SEARCH_DEBOUNCE_S - waited) as f32);
+                false
+            } else {
+                true
+            }
+        }
+        None => !search.sent_once,
+    };
+    if due {
+        commands.send(Command::SearchCardholders {
+            q: search.text.trim().to_owned(),
+        });
+        search.edited_at = None;
+        search.sent_once = true;
+    }
+    ui.data_mut(|d| d.insert_temp(id, search));
+}
+
+fn results_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+    let cardholders: &[Cardholder] = match &state.people.results {
+        SearchResults::None => {
+            ui.label(RichText::new("Searching…").color(theme::MUTED));
+            return;
+        }
+        SearchResults::Failed { message, .. } => {
+            ui.label(RichText::new(format!("The search failed: {message}")).color(theme::FAILED));
+            return;
+        }
+        SearchResults::Found { cardholders, .. } => cardholders,
+    };
+    ui.label(RichText::new(format!("{} found", cardholders.len())).color(theme::MUTED));
+    if cardholders.is_empty() {
+        return;
+    }
+    let open = state.people.open.as_ref().map(|o| &o.id);
+    ScrollArea::vertical()
+        .id_salt("cardholder_results")
+        .max_height(RESULTS_HEIGHT)
+        .auto_shrink([false, true])
+        .show_rows(ui, ROW_HEIGHT, cardholders.len(), |ui, rows| {
+            for c in &cardholders[rows] {
+                let badges = c
+                    .credentials
+                    .iter()
+                    .map(|b| b.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let text = format!("{} · {} · {badges}", c.name, c.department);
+                let row = ui.add_sized(
+                    [ui.available_width(), ROW_HEIGHT],
+                    Button::selectable(open == Some(&c.id), text),
+                );
+                if row.clicked() {
+                    commands.send(Command::OpenCardholder(c.id.clone()));
+                }
+            }
+        });
+}
+
+fn details_ui(ui: &mut Ui, state: &AppState, open: &OpenCardholder, commands: &CommandSender) {
+    let Some(c) = &open.cardholder else {
+        match &open.failed {
+            Some(message) => ui.label(
+                RichText::new(format!("Cannot read this cardholder: {message}"))
+                    .color(theme::FAILED),
+            ),
+            None => ui.label(RichText::new("Loading…").color(theme::MUTED)),
+        };
+        return;
+    };
+    ui.horizontal(|ui| {
+        photo_ui(ui, open);
+        ui.vertical(|ui| {
+            ui.heading(&c.name);
+            ui.label(RichText::new(&c.department).color(theme::MUTED));
+            if let Some(message) = &open.failed {
+                ui.label(
+                    RichText::new(format!("Could not read it again: {message}"))
+                        .color(theme::FAILED),
+                );
+            }
+        });
+    });
+    ui.add_space(6.0);
+    ui.strong("Badges");
+    if c.credentials.is_empty() {
+        ui.label(RichText::new("No badges").color(theme::MUTED));
+    }
+    let blocked = manage_blocked(state);
+    let tz = state.time_zone();
+    for badge in &c.credentials {
+        ui.horizontal(|ui| {
+            let (word, color) = match badge.state {
+                CredentialState::Active => ("active", theme::GRANTED),
+                CredentialState::Disabled => ("disabled", theme::DENIED),
+            };
+            ui.label(RichText::new(format!("Badge {}", badge.id)).monospace());
+            ui.label(RichText::new(word).color(color));
+            if let Some(until) = badge.valid_until {
+                ui.label(
+                    RichText::new(format!("valid until {}", format::site_date_time(until, tz)))
+                        .color(theme::MUTED),
+                );
+            }
+            let change = state.people.change(&badge.id);
+            let (verb, wanted) = match badge.state {
+                CredentialState::Active => ("Disable", CredentialState::Disabled),
+                CredentialState::Disabled => ("Enable", CredentialState::Active),
+            };
+            let pending = matches!(change, Some(CredentialChange::Pending(_)));
+            let enabled = blocked.is_none() && !pending;
+            let response =
+                ui.add_enabled(enabled, Button::new(format!("{verb} badge {}", badge.id)));
+            let response = match (&blocked, pending) {
+                (Some(reason), _) => response.on_disabled_hover_text(reason.as_str()),
+                (None, true) => response.on_disabled_hover_text("waiting for the site"),
+                (None, false) => response,
+            };
+            if response.clicked() {
+                commands.send(Command::SetCredential {
+                    cardholder: c.id.clone(),
+                    credential: badge.id.clone(),
+                    state: wanted,
+                });
+            }
+            match change {
+                Some(CredentialChange::Pending(w)) => {
+                    let what = match w {
+                        CredentialState::Active => "enabling…",
+                        CredentialState::Disabled => "disabling…",
+                    };
+                    ui.label(RichText::new(what).color(theme::PENDING));
+                }
+                Some(CredentialChange::Failed { message, .. }) => {
+                    ui.label(RichText::new(format!("failed: {message}")).color(theme::FAILED));
+                }
+                None => {}
+            }
+        });
+    }
+    ui.add_space(6.0);
+    ui.strong("Recent events");
+    if !state
+        .role()
+        .is_some_and(|r| domain::allowed(r, Permission::SearchEvents))
+    {
+        ui.label(RichText::new("Your role may not search events").color(theme::MUTED));
+        return;
+    }
+    match &open.events {
+        None => {
+            ui.label(RichText::new("Loading…").color(theme::MUTED));
+        }
+        Some(events) if events.is_empty() => {
+            ui.label(RichText::new("No recent events").color(theme::MUTED));
+        }
+        Some(events) => {
+            let site = state.site();
+            for event in events {
+                let (icon, color, title) = event_title(event, state);
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format::site_time(event.time, tz)).monospace());
+                    icon_ui(ui, icon, color);
+                    ui.label(RichText::new(title).color(color));
+                    if let Some(door) = event.kind.door() {
+                        ui.label(RichText::new(site.door_name(door)).color(theme::MUTED));
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The photo, uploaded as a texture once per picture; a frame while there
+/// is none.
+fn photo_ui(ui: &mut Ui, open: &OpenCardholder) {
+    let texture = open
+        .photo
+        .as_ref()
+        .and_then(|image| photo_texture(ui.ctx(), image));
+    match texture {
+        Some(handle) => {
+            let size = handle.size_vec2();
+            let scale = (PHOTO / size.x.max(size.y)).min(1.0);
+            ui.add(egui::Image::new(&handle).fit_to_exact_size(size * scale))
+                .widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::Role::Image, true, "cardholder photo")
+                });
+        }
+        None => {
+            let (slot, _) = ui.allocate_exact_size(vec2(PHOTO, PHOTO), Sense::hover());
+            ui.painter().rect_stroke(
+                slot,
+                CornerRadius::same(4),
+                Stroke::new(1.0, theme::PHOTO_FRAME),
+                StrokeKind::Inside,
+            );
+        }
+    }
+}
+
+#[derive(Clone)]
+struct PhotoTexture {
+    image: Arc<StillImage>,
+    handle: TextureHandle,
+}
+
+fn photo_texture(ctx: &egui::Context, image: &Arc<StillImage>) -> Option<TextureHandle> {
+    let key = egui::Id::unique("cardholder_photo");
+    if let Some(have) = ctx.data(|d| d.get_temp::<PhotoTexture>(key))
+        && Arc::ptr_eq(&have.image, image)
+    {
+        return Some(have.handle);
+    }
+    if !image.is_consistent() {
+        return None;
+    }
+    let size = [image.width as usize, image.height as usize];
+    let pixels = ColorImage::from_rgba_unmultiplied(size, &image.rgba);
+    let handle = ctx.load_texture("cardholder photo", pixels, TextureOptions::LINEAR);
+    ctx.data_mut(|d| {
+        d.insert_temp(
+            key,
+            PhotoTexture {
+                image: image.clone(),
+                handle: handle.clone(),
+            },
+        );
+    });
+    Some(handle)
+}
