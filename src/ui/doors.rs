@@ -50,9 +50,37 @@ pub fn doors_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel, commands:
     if shown.is_empty() {
         ui.label(RichText::new("No door matches the filter.").color(theme::MUTED));
     }
-    for door in shown {
+    // Only the rows in sight are laid out (a large site has a thousand
+    // doors); the others are space of the same height, so the enclosing
+    // scroll area scrolls as if they were there. Every row is as tall as
+    // the last one measured.
+    let height_id = egui::Id::unique("door_row_height");
+    let row_height = ui.ctx().data(|d| d.get_temp::<f32>(height_id));
+    let (first, end) = match row_height {
+        Some(h) if h > 0.0 => rows_in_sight(ui.cursor().top(), ui.clip_rect(), h, shown.len()),
+        _ => (0, shown.len()),
+    };
+    let h = row_height.unwrap_or(0.0);
+    ui.add_space(first as f32 * h);
+    for door in &shown[first..end] {
+        let top = ui.cursor().top();
         door_row_ui(ui, state, panel, door, commands);
+        let measured = ui.cursor().top() - top;
+        if measured.is_finite() && measured > 0.0 {
+            ui.ctx().data_mut(|d| d.insert_temp(height_id, measured));
+        }
     }
+    let h = ui.ctx().data(|d| d.get_temp::<f32>(height_id)).unwrap_or(h);
+    ui.add_space((shown.len() - end) as f32 * h);
+}
+
+/// The rows `first..end` of `count` rows of height `row_height` starting at
+/// `top` that `clip` shows (one more on each side, so none pops in late).
+fn rows_in_sight(top: f32, clip: egui::Rect, row_height: f32, count: usize) -> (usize, usize) {
+    let index = |y: f32| ((y - top) / row_height).floor().max(0.0) as usize;
+    let first = index(clip.top()).saturating_sub(1).min(count);
+    let end = index(clip.bottom()).saturating_add(2).clamp(first, count);
+    (first, end)
 }
 
 fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
@@ -73,13 +101,14 @@ fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
                 }
             });
         name_combo(&combo.response, "Zone");
-        let floors = DoorsPanel::floors(state);
-        if !floors.is_empty() {
+        // The floors are listed only while the menu is open: a large site
+        // has a thousand doors to gather them from.
+        if state.site().doors().iter().any(|d| d.door.map.is_some()) {
             let combo = named_combo(ui, "Floor", "door_floor")
                 .selected_text(f.floor.as_ref().map_or("any", MapId::as_str))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut f.floor, None, "Any floor");
-                    for floor in floors {
+                    for floor in DoorsPanel::floors(state) {
                         let label = floor.to_string();
                         ui.selectable_value(&mut f.floor, Some(floor), label);
                     }
@@ -311,6 +340,85 @@ pub fn age(now: crate::domain::Timestamp, then: crate::domain::Timestamp) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Door, DoorId, DoorStatus, DoorWithStatus, FailMode, SiteInfo, Snapshot};
+    use crate::viewer::{AppEvent, command_channel};
+    use egui_kittest::kittest::{NodeT, Queryable};
+
+    fn site_of(doors: usize) -> AppState {
+        let mut state = AppState::new(chrono::Utc::now(), "http://site.example", true);
+        state.apply(AppEvent::Snapshot(Box::new(Snapshot {
+            seq: 1,
+            site: SiteInfo {
+                name: "Large".into(),
+                time_zone: "Europe/Berlin".into(),
+                demo: true,
+            },
+            cameras: vec![],
+            doors: (0..doors)
+                .map(|i| DoorWithStatus {
+                    door: Door {
+                        id: DoorId::new(format!("door-{i:04}")),
+                        name: format!("Door {i:04}"),
+                        zone: "office".into(),
+                        map: None,
+                        fail_mode: FailMode::FailSecure,
+                        access_time_ms: 5000,
+                        held_open_threshold_ms: 20000,
+                        cameras: vec![],
+                    },
+                    status: DoorStatus::locked_closed(),
+                })
+                .collect(),
+            access_points: vec![],
+            maps: vec![],
+            open_requests: vec![],
+        })));
+        state
+    }
+
+    /// The rows laid out, drawn in a scroll area (at its end with `at_end`).
+    fn rows_drawn(doors: usize, at_end: bool) -> Vec<String> {
+        let state = site_of(doors);
+        let (commands, _outbox) = command_channel();
+        let mut panel = DoorsPanel::default();
+        let mut h = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(900.0, 600.0))
+            .build_ui(move |ui| {
+                egui::ScrollArea::vertical()
+                    .stick_to_bottom(at_end)
+                    .show(ui, |ui| doors_ui(ui, &state, &mut panel, &commands));
+            });
+        h.run();
+        h.query_all_by_label_contains("door Door ")
+            .filter_map(|n| n.accesskit_node().label())
+            .collect()
+    }
+
+    #[test]
+    fn a_thousand_doors_lay_out_only_the_rows_in_sight() {
+        let few = rows_drawn(5, false);
+        assert_eq!(few.len(), 5, "{few:?}");
+        let top = rows_drawn(1000, false);
+        assert!((3..=20).contains(&top.len()), "{} rows laid out", top.len());
+        assert_eq!(top[0], "door Door 0000");
+        // Scrolled to the end, the last door is there: the rows not drawn
+        // still take their height.
+        let end = rows_drawn(1000, true);
+        assert!((3..=20).contains(&end.len()), "{} rows laid out", end.len());
+        assert_eq!(end.last().map(String::as_str), Some("door Door 0999"));
+    }
+
+    #[test]
+    fn rows_in_sight_cover_the_clip_and_stay_in_bounds() {
+        let clip = egui::Rect::from_min_max(egui::pos2(0.0, 100.0), egui::pos2(10.0, 300.0));
+        // Rows of 50 from y = 0: rows 2..6 are in sight, one more each side.
+        assert_eq!(rows_in_sight(0.0, clip, 50.0, 1000), (1, 8));
+        assert_eq!(rows_in_sight(0.0, clip, 50.0, 4), (1, 4));
+        assert_eq!(rows_in_sight(500.0, clip, 50.0, 1000), (0, 2));
+        assert_eq!(rows_in_sight(-1.0e6, clip, 50.0, 10), (10, 10));
+        let endless = egui::Rect::EVERYTHING;
+        assert_eq!(rows_in_sight(0.0, endless, 50.0, 10), (0, 10));
+    }
 
     #[test]
     fn ages_read_in_the_largest_unit() {

@@ -81,12 +81,15 @@ impl DoorsPanel {
 
     /// The selected doors that still exist, in the site's order.
     pub fn selection(&self, state: &AppState) -> Vec<DoorId> {
+        if self.selected.is_empty() {
+            return Vec::new();
+        }
         state
             .site()
             .doors()
             .iter()
+            .filter(|d| self.selected.contains(&d.door.id))
             .map(|d| d.door.id.clone())
-            .filter(|id| self.selected.contains(id))
             .collect()
     }
 
