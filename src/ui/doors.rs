@@ -23,6 +23,9 @@ const ACTIONS: [(DoorAction, &str); 5] = [
     (DoorAction::ReleaseLockdown, "Release"),
 ];
 
+/// Below this width (points) a door's commands go on a line of their own.
+const NARROW_ROW: f32 = 600.0;
+
 /// The accessible name of a door's row: `door NAME`.
 pub fn door_row_label(name: &str) -> String {
     format!("door {name}")
@@ -91,39 +94,45 @@ fn filter_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel) {
                 .hint_text("Find a door")
                 .desired_width(140.0),
         );
-        let combo = named_combo(ui, "Zone", "door_zone")
-            .selected_text(f.zone.as_deref().unwrap_or("any"))
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut f.zone, None, "Any zone");
-                for zone in DoorsPanel::zones(state) {
-                    let label = zone.clone();
-                    ui.selectable_value(&mut f.zone, Some(zone), label);
-                }
-            });
-        name_combo(&combo.response, "Zone");
+        ui.horizontal(|ui| {
+            let combo = named_combo(ui, "Zone", "door_zone")
+                .selected_text(f.zone.as_deref().unwrap_or("any"))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut f.zone, None, "Any zone");
+                    for zone in DoorsPanel::zones(state) {
+                        let label = zone.clone();
+                        ui.selectable_value(&mut f.zone, Some(zone), label);
+                    }
+                });
+            name_combo(&combo.response, "Zone");
+        });
         // The floors are listed only while the menu is open: a large site
         // has a thousand doors to gather them from.
         if state.site().doors().iter().any(|d| d.door.map.is_some()) {
-            let combo = named_combo(ui, "Floor", "door_floor")
-                .selected_text(f.floor.as_ref().map_or("any", MapId::as_str))
+            ui.horizontal(|ui| {
+                let combo = named_combo(ui, "Floor", "door_floor")
+                    .selected_text(f.floor.as_ref().map_or("any", MapId::as_str))
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut f.floor, None, "Any floor");
+                        for floor in DoorsPanel::floors(state) {
+                            let label = floor.to_string();
+                            ui.selectable_value(&mut f.floor, Some(floor), label);
+                        }
+                    });
+                name_combo(&combo.response, "Floor");
+            });
+        }
+        ui.horizontal(|ui| {
+            let combo = named_combo(ui, "State", "door_state")
+                .selected_text(f.state.map_or("any", DoorState::label))
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut f.floor, None, "Any floor");
-                    for floor in DoorsPanel::floors(state) {
-                        let label = floor.to_string();
-                        ui.selectable_value(&mut f.floor, Some(floor), label);
+                    ui.selectable_value(&mut f.state, None, "Any state");
+                    for s in STATES {
+                        ui.selectable_value(&mut f.state, Some(s), s.label());
                     }
                 });
-            name_combo(&combo.response, "Floor");
-        }
-        let combo = named_combo(ui, "State", "door_state")
-            .selected_text(f.state.map_or("any", DoorState::label))
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut f.state, None, "Any state");
-                for s in STATES {
-                    ui.selectable_value(&mut f.state, Some(s), s.label());
-                }
-            });
-        name_combo(&combo.response, "State");
+            name_combo(&combo.response, "State");
+        });
         if !f.is_empty() && ui.button("Clear filter").clicked() {
             *f = Default::default();
         }
@@ -238,6 +247,9 @@ fn door_row_ui(
             .inner_margin(Margin::same(8))
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
+                // In a narrow panel the commands take a line of their own
+                // rather than covering the name.
+                let narrow = ui.available_width() < NARROW_ROW;
                 ui.horizontal(|ui| {
                     let mut selected = panel.selected.contains(&door.door.id);
                     let check = ui
@@ -257,13 +269,22 @@ fn door_row_ui(
                     }
                     ui.label(RichText::new(&door.door.name).strong());
                     theme::door_state_chip_ui(ui, state.door_state(door));
-                    ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                        // Right to left: add the buttons in reverse.
-                        for (action, text) in ACTIONS.iter().rev() {
-                            action_button_ui(ui, state, door, *action, text, commands);
+                    if !narrow {
+                        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                            // Right to left: add the buttons in reverse.
+                            for (action, text) in ACTIONS.iter().rev() {
+                                action_button_ui(ui, state, door, *action, text, commands);
+                            }
+                        });
+                    }
+                });
+                if narrow {
+                    ui.horizontal(|ui| {
+                        for (action, text) in ACTIONS {
+                            action_button_ui(ui, state, door, action, text, commands);
                         }
                     });
-                });
+                }
                 ui.horizontal(|ui| {
                     ui.label(
                         RichText::new(format!(
