@@ -29,4 +29,5 @@ mod ui_views;
 mod ui_workspace;
 mod video_player;
 mod viewer_resync;
+mod worker_rig;
 mod xvfb_app;

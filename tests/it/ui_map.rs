@@ -4,72 +4,17 @@
 //! click asks for it in the view, and a door changed at the site shows the
 //! same on the map and in the doors panel.
 
-use std::time::Duration;
-
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use serde_json::json;
 
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
-use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
 use watchdesk::app::{AppEvent, AppState, Command, CommandPhase, command_channel};
 use watchdesk::domain::{CameraId, DoorAction, DoorId, DoorState, MapId, Role};
 use watchdesk::ui::{doors, map};
 use watchdesk::viewer::{CommandReceiver, CommandSender, MapView};
 
 use crate::common::{TestSite, start_site};
-
-/// The real worker, signed in as `role` to the test site: its events feed
-/// the state the panel draws, as in the window.
-struct Worker {
-    events: mpsc::Receiver<AppEvent>,
-    task: tokio::task::JoinHandle<()>,
-    commands: mpsc::Sender<Command>,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Worker {
-    fn start(site: &TestSite, role: Role) -> Self {
-        let (commands, command_rx) = mpsc::channel::<Command>(8);
-        let (event_tx, events) = mpsc::channel(256);
-        let task = tokio::spawn(worker::run(
-            WorkerConfig {
-                site: SiteSource::Remote {
-                    base_url: site.handle.base_url(),
-                },
-                ca_cert: None,
-                allow_plain_http: false,
-                auto_sign_in: Some((role.as_str().into(), format!("demo-{role}"))),
-            },
-            command_rx,
-            EventSink::new(event_tx, Arc::new(|| {})),
-        ));
-        Self {
-            events,
-            task,
-            commands,
-        }
-    }
-
-    /// Applies the worker's events to `state` until `done` holds.
-    async fn until(&mut self, state: &mut AppState, what: &str, done: impl Fn(&AppState) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while !done(state) {
-            let event = tokio::time::timeout_at(deadline, self.events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-                .expect("worker events");
-            state.apply(event);
-        }
-    }
-}
+use crate::worker_rig::Worker;
 
 /// Signed in as `role`, with the site's state and both plans' pictures, as
 /// the worker delivers them.

@@ -7,14 +7,10 @@
 //! event stream, and finds the toggle disabled with its reason; an edit and
 //! a new cardholder at one client show at the other.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use egui::accesskit::Role as AkRole;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use tokio::sync::mpsc;
-use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
 use watchdesk::domain::{CardholderId, CredentialId, CredentialState, Role};
 use watchdesk::ui::cardholders::cardholders_ui;
 use watchdesk::viewer::{
@@ -23,67 +19,14 @@ use watchdesk::viewer::{
 };
 
 use crate::common::{TestSite, start_site};
+use crate::worker_rig::Worker;
 
-/// The real worker, signed in as `role`.
-struct Worker {
-    events: mpsc::Receiver<AppEvent>,
-    task: tokio::task::JoinHandle<()>,
-    commands: mpsc::Sender<Command>,
+/// What the shell does with a command the UI queued.
+trait Forward {
+    async fn forward(&self, state: &mut AppState, command: Command);
 }
 
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Worker {
-    fn start(site: &TestSite, role: Role) -> Self {
-        let (commands, command_rx) = mpsc::channel::<Command>(8);
-        let (event_tx, events) = mpsc::channel(256);
-        let task = tokio::spawn(worker::run(
-            WorkerConfig {
-                site: SiteSource::Remote {
-                    base_url: site.handle.base_url(),
-                },
-                ca_cert: None,
-                allow_plain_http: false,
-                auto_sign_in: Some((role.as_str().into(), format!("demo-{role}"))),
-            },
-            command_rx,
-            EventSink::new(event_tx, Arc::new(|| {})),
-        ));
-        Self {
-            events,
-            task,
-            commands,
-        }
-    }
-
-    /// Applies the worker's events to `state` until `done` holds; a change
-    /// the state says is due to be read again is asked for, as the shell
-    /// does.
-    async fn until(&mut self, state: &mut AppState, what: &str, done: impl Fn(&AppState) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while !done(state) {
-            let event = tokio::time::timeout_at(deadline, self.events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-                .expect("worker events");
-            state.apply(event);
-            if let Some(id) = state.people.take_refresh() {
-                self.send(Command::RefreshCardholder(id)).await;
-            }
-        }
-    }
-
-    async fn send(&self, command: Command) {
-        self.commands
-            .send(command)
-            .await
-            .expect("worker takes commands");
-    }
-
+impl Forward for Worker {
     /// Sends a command the UI queued, noting it in `state` as the shell does.
     async fn forward(&self, state: &mut AppState, command: Command) {
         match &command {
