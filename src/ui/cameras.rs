@@ -290,6 +290,43 @@ fn tile_ui(
         .on_hover_text(format!("{}: double-click to open it alone", camera.name))
 }
 
+/// One camera's live tile anywhere outside the grid (the request pop): the
+/// same player, overlays and still as a grid tile, under its own `key`.
+pub fn camera_tile_ui(
+    ui: &mut Ui,
+    size: egui::Vec2,
+    key: &str,
+    camera: &Camera,
+    state: &AppState,
+    video: &mut VideoUi<'_>,
+) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    let VideoFeed::Live(source) = video.feed else {
+        ui.painter().rect_filled(rect, 2.0, theme::TILE_EMPTY);
+        return response;
+    };
+    let clock = TileClock {
+        site_now: state.site_now(),
+        instant: video.instant,
+        tz: state.time_zone(),
+    };
+    let size_px = tile_request_px(rect, camera_aspect(camera), ui.ctx().pixels_per_point());
+    let tile_view = source.tile(&TileRequest {
+        key,
+        camera,
+        size_px,
+        single_view: false,
+    });
+    let input = TileInput {
+        key,
+        camera,
+        view: &tile_view,
+        still: state.site().stills().get(&camera.id),
+        show_stats: false,
+    };
+    video_tile_ui(ui, rect, &input, video.textures, &clock)
+}
+
 fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
     ui.horizontal(|ui| {
         if let Some(camera) = view.single.as_ref().and_then(|id| state.site().camera(id)) {

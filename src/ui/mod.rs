@@ -97,7 +97,7 @@ pub fn root_ui(
     });
     // In front of every panel, whatever the layout.
     if state.site().info.is_some() && !lapsed {
-        request_pop::request_pop_ui(ui.ctx(), state, commands);
+        request_pop::request_pop_ui(ui.ctx(), state, commands, video);
     }
 }
 

@@ -7,6 +7,7 @@ use egui::{
     Align2, Context, Key, KeyboardShortcut, Modifiers, Order, RichText, ScrollArea, Window,
 };
 
+use super::cameras::VideoUi;
 use super::{requests, theme};
 use crate::viewer::{AppState, Command, CommandSender};
 
@@ -16,7 +17,12 @@ pub const GRANT_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::ALT, Ke
 pub const DENY_KEY: KeyboardShortcut = KeyboardShortcut::new(Modifiers::ALT, Key::D);
 
 /// The window of open requests; nothing when there are none.
-pub fn request_pop_ui(ctx: &Context, state: &AppState, commands: &CommandSender) {
+pub fn request_pop_ui(
+    ctx: &Context,
+    state: &AppState,
+    commands: &CommandSender,
+    video: &mut VideoUi<'_>,
+) {
     let oldest = state.site().open_requests().next();
     if oldest.is_none() && state.resolved_requests().next().is_none() {
         return;
@@ -56,7 +62,7 @@ pub fn request_pop_ui(ctx: &Context, state: &AppState, commands: &CommandSender)
         .show(ctx, |ui| {
             ui.set_width(420.0);
             ScrollArea::vertical().max_height(520.0).show(ui, |ui| {
-                requests::requests_ui(ui, state, commands);
+                requests::requests_ui(ui, state, commands, video);
                 requests::resolved_ui(ui, state);
             });
             ui.label(

@@ -3,6 +3,7 @@
 
 use egui::{Button, CornerRadius, Frame, Margin, RichText, TextEdit, Ui, UiBuilder};
 
+use super::cameras::{VideoUi, camera_tile_ui};
 use super::{format, theme};
 use crate::domain::{AccessRequest, RequestOutcome};
 use crate::viewer::{AppState, Command, CommandSender, ResolvedRequest};
@@ -12,8 +13,14 @@ pub fn request_row_label(request: &AccessRequest) -> String {
     format!("request {}", request.id)
 }
 
-/// The open requests, oldest first; nothing when there are none.
-pub fn requests_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+/// The open requests, oldest first, each with its door's cameras live;
+/// nothing when there are none.
+pub fn requests_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    commands: &CommandSender,
+    video: &mut VideoUi<'_>,
+) {
     if !state.site().has_open_requests() {
         return;
     }
@@ -22,7 +29,7 @@ pub fn requests_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
         state.site().open_requests().len()
     ));
     for request in state.site().open_requests() {
-        request_row_ui(ui, state, request, commands);
+        request_row_ui(ui, state, request, commands, video);
     }
     ui.add_space(8.0);
 }
@@ -32,6 +39,7 @@ fn request_row_ui(
     state: &AppState,
     request: &AccessRequest,
     commands: &CommandSender,
+    video: &mut VideoUi<'_>,
 ) {
     let builder = UiBuilder::new()
         .id_salt(("request", request.id.as_str()))
@@ -54,6 +62,7 @@ fn request_row_ui(
                             .color(theme::PENDING),
                     );
                 });
+                door_cameras_ui(ui, state, request, video);
                 // The operator's reason, sent with the answer (optional).
                 let reason_id = ui.scope_id().with("reason");
                 let mut reason: String =
@@ -91,6 +100,43 @@ fn request_row_ui(
     });
     ui.add_space(4.0);
 }
+
+/// The live video of the cameras that see the request's door, already
+/// playing when the request pops (at most [`POP_CAMERAS`], side by side).
+fn door_cameras_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    request: &AccessRequest,
+    video: &mut VideoUi<'_>,
+) {
+    let Some(door) = state.site().door(&request.door) else {
+        return;
+    };
+    let cameras: Vec<_> = door
+        .door
+        .cameras
+        .iter()
+        .filter_map(|id| state.site().camera(id))
+        .take(POP_CAMERAS)
+        .collect();
+    if cameras.is_empty() {
+        return;
+    }
+    let gap = 4.0;
+    let n = cameras.len() as f32;
+    let width = ((ui.available_width() - gap * (n - 1.0)) / n).max(80.0);
+    let size = egui::vec2(width, width * 9.0 / 16.0);
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = gap;
+        for camera in cameras {
+            let key = format!("request {} {}", request.id, camera.id);
+            camera_tile_ui(ui, size, &key, camera, state, video).on_hover_text(&camera.name);
+        }
+    });
+}
+
+/// How many of a door's cameras a request shows.
+pub const POP_CAMERAS: usize = 2;
 
 /// Who is asking: the visitor's own name, else the cardholder's, else
 /// "unknown person".
