@@ -57,6 +57,19 @@ fn request_row_ui(
                     if let Some(who) = who(state, request) {
                         ui.label(RichText::new(who).italics());
                     }
+                    if let Some(badge) = &request.credential {
+                        ui.label(RichText::new(format!("badge {badge}")).color(theme::MUTED));
+                    }
+                    // The person's card: photo, badges and their states,
+                    // recent events, in the Cardholders panel.
+                    if let Some(id) = &request.cardholder
+                        && ui
+                            .small_button("Cardholder")
+                            .on_hover_text("Open this person's card in the Cardholders panel")
+                            .clicked()
+                    {
+                        commands.send(Command::OpenCardholder(id.clone()));
+                    }
                     ui.label(
                         RichText::new(format::time_left(request.expires, state.site_now()))
                             .color(theme::PENDING),

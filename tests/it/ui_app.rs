@@ -698,3 +698,38 @@ fn a_request_answered_with_a_reason_shows_its_outcome_before_it_goes() {
     r.harness.run();
     assert!(r.harness.query_by_label("answered req-1").is_none());
 }
+
+#[test]
+fn a_request_from_a_known_badge_names_it_and_opens_the_cardholder() {
+    let mut r = rig(Role::Operator, false);
+    r.events
+        .try_send(AppEvent::Live(Event {
+            seq: 101,
+            time: t(1),
+            kind: EventKind::AccessRequestOpened {
+                request: AccessRequest {
+                    id: RequestId::new("req-2"),
+                    door: DoorId::new("door-server"),
+                    access_point: None,
+                    cardholder: Some(watchdesk::domain::CardholderId::new("ch-002")),
+                    credential: Some(watchdesk::domain::CredentialId::new("100107")),
+                    reason: "outside schedule".into(),
+                    visitor_name: None,
+                    created: t(1),
+                    expires: t(61),
+                },
+            },
+        }))
+        .expect("room");
+    r.harness.run();
+    let row = r.harness.get_by_label("request req-2");
+    row.get_by_label("badge 100107");
+    row.get_by_label("Cardholder").click();
+    r.harness.run();
+    assert_eq!(
+        r.commands.try_recv().ok(),
+        Some(Command::OpenCardholder(
+            watchdesk::domain::CardholderId::new("ch-002")
+        ))
+    );
+}
