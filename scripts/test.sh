@@ -18,7 +18,17 @@ source ./scripts/xvfb.sh
 start_xvfb
 
 echo "== cargo test"
-WATCHDESK_REQUIRE_DISPLAY=1 cargo test 2>&1 | tee target/test-output.txt
+# A known GStreamer teardown race (an RTSP read spinning on a closed
+# connection, seen in about half the runs of the end-to-end binary) can
+# print a GLib-GIO-CRITICAL line up to millions of times. The whole output
+# stays in target/test-output.txt; the console gets those lines counted,
+# not repeated.
+spin='g_pollable_input_stream_read_nonblocking'
+WATCHDESK_REQUIRE_DISPLAY=1 cargo test 2>&1 | tee target/test-output.txt | grep -v "$spin"
+spins=$(grep -c "$spin" target/test-output.txt || true)
+if [ "$spins" -gt 0 ]; then
+  echo "note: $spins GLib-GIO-CRITICAL lines ($spin) left out above; see target/test-output.txt"
+fi
 
 # The fuzz targets (tests/fuzz.rs: SSE parser, config files, map placements,
 # door state machine) ran for a few seconds each above; here each gets a
