@@ -21,12 +21,20 @@ pub struct DoorFilter {
 impl DoorFilter {
     /// Whether `door`, in state `state`, passes the filter.
     pub fn matches(&self, door: &DoorView, state: DoorState) -> bool {
-        let text = self.text.trim().to_lowercase();
+        self.matches_text(&self.needle(), door, state)
+    }
+
+    /// The text to find, lower-cased: once per list, not once per door.
+    fn needle(&self) -> String {
+        self.text.trim().to_lowercase()
+    }
+
+    fn matches_text(&self, text: &str, door: &DoorView, state: DoorState) -> bool {
         let d = &door.door;
         (text.is_empty()
-            || d.name.to_lowercase().contains(&text)
-            || d.zone.to_lowercase().contains(&text)
-            || d.id.as_str().to_lowercase().contains(&text))
+            || d.name.to_lowercase().contains(text)
+            || d.zone.to_lowercase().contains(text)
+            || d.id.as_str().to_lowercase().contains(text))
             && self.zone.as_ref().is_none_or(|z| &d.zone == z)
             && self
                 .floor
@@ -71,11 +79,12 @@ pub struct DoorsPanel {
 impl DoorsPanel {
     /// The doors the filter lets through, in the site's order.
     pub fn shown<'a>(&self, state: &'a AppState) -> Vec<&'a DoorView> {
+        let needle = self.filter.needle();
         state
             .site()
             .doors()
             .iter()
-            .filter(|d| self.filter.matches(d, state.door_state(d)))
+            .filter(|d| self.filter.matches_text(&needle, d, state.door_state(d)))
             .collect()
     }
 
