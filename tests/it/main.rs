@@ -22,6 +22,7 @@ mod rtsp_fixture;
 mod sessions_transport;
 mod ui_app;
 mod ui_cameras;
+mod ui_demo;
 mod ui_map;
 mod ui_monitor;
 mod ui_people;
