@@ -241,3 +241,50 @@ async fn on_the_demo_site_a_role_sees_what_it_may_not_do_disabled_with_why() {
             .is_some()
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_demo_site_a_map_click_on_a_door_opens_its_menu_and_both_panels_agree() {
+    let site = start_site_with(|_| {}).await;
+    let mut w = open(&site, Role::Operator);
+    w.harness
+        .get_by_role_and_label(AkRole::Button, Pane::Map.title())
+        .click();
+    w.harness.run();
+    w.harness
+        .get_by_label("map door Lobby main entrance: locked")
+        .click();
+    w.harness.run();
+    for item in ["Lock", "Unlock", "Access", "Show camera Lobby entrance"] {
+        assert!(w.harness.query_by_label(item).is_some(), "menu has {item}");
+    }
+    w.harness.get_by_label("Unlock").click();
+    see_until(&mut w, "the map to show the door unlocked", |h| {
+        h.query_by_label("map door Lobby main entrance: unlocked")
+            .is_some()
+    });
+    w.harness
+        .get_by_role_and_label(AkRole::Button, Pane::Doors.title())
+        .click();
+    w.harness.run();
+    assert!(row_shows(&w.harness, "Lobby main entrance", "unlocked"));
+    assert!(row_shows(
+        &w.harness,
+        "Lobby main entrance",
+        "unlock: confirmed"
+    ));
+    // An exit forced at the door itself: both panels show it.
+    site.fault("doors/door-east", json!({"position": "open"}))
+        .await;
+    see_until(&mut w, "the forced door in the doors panel", |h| {
+        row_shows(h, "East emergency exit", "FORCED")
+    });
+    w.harness
+        .get_by_role_and_label(AkRole::Button, Pane::Map.title())
+        .click();
+    w.harness.run();
+    assert!(
+        w.harness
+            .query_by_label("map door East emergency exit: FORCED")
+            .is_some()
+    );
+}
