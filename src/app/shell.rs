@@ -401,13 +401,17 @@ fn detached_ui(
         });
         let close = ctx.show_viewport_immediate(id, builder, |ui, class| {
             let mut close = false;
-            ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(&d.title).strong());
-                close = ui.button("Close window").clicked();
-            });
-            video.key_suffix = format!("@w{}", d.id);
-            ui::cameras::cameras_ui(ui, state, &mut d.view, video, None);
-            video.key_suffix.clear();
+            egui::Frame::new()
+                .inner_margin(egui::Margin::same(6))
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(egui::RichText::new(&d.title).strong());
+                        close = ui.button("Close window").clicked();
+                    });
+                    video.key_suffix = format!("@w{}", d.id);
+                    ui::cameras::cameras_ui(ui, state, &mut d.view, video, None);
+                    video.key_suffix.clear();
+                });
             if class == egui::ViewportClass::Immediate {
                 ui.ctx().input(|i| {
                     let vp = i.viewport();

@@ -177,10 +177,22 @@ fn views_menu_ui(ui: &mut Ui, state: &AppState, live: &mut CamerasView, menu: &m
                 .on_disabled_hover_text("a layout this version does not know");
             name_button(&load, &format!("Load shared view {}", shared.name));
             if load.clicked()
-                && let Some(named) = named
+                && let Some(named) = &named
             {
                 named.load_into(live);
                 ui.close();
+            }
+            let open = ui.add_enabled(named.is_some(), egui::Button::new("Window").small());
+            name_button(
+                &open,
+                &format!("Open shared view {} in a new window", shared.name),
+            );
+            if open.clicked()
+                && let Some(named) = &named
+            {
+                let mut cameras = CamerasView::default();
+                named.load_into(&mut cameras);
+                views::detach(menu.detached, &named.name, &cameras);
             }
             let del = ui
                 .add_enabled(blocked.is_none(), egui::Button::new("Delete").small())

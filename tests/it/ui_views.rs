@@ -568,6 +568,18 @@ async fn shared_view_published_by_supervisor_appears_at_operator() {
         op.state().view().workspace.cameras.layout(),
         ViewLayout::Grid(3)
     );
+    // And in a window of its own.
+    op.get_by_role_and_label(AkRole::Button, "Views").click();
+    op.run();
+    op.get_by_label("Open shared view Night shift in a new window")
+        .click();
+    op.run();
+    let detached = &op.state().view().workspace.detached;
+    assert_eq!(detached.len(), 1);
+    assert_eq!(
+        (detached[0].title.as_str(), detached[0].view.layout()),
+        ("Night shift", ViewLayout::Grid(3))
+    );
     sup_worker.abort();
     op_worker.abort();
 }
