@@ -68,8 +68,23 @@ mod tests {
         w.focus(Pane::Cameras);
         w.dock_mut().close(Pane::Events);
         w.signed_in("https://site.example", "ada");
+        // Private views and detached windows come back too.
+        let mut live = CamerasView::default();
+        live.assign(1, CameraId::new("cam-2"));
+        crate::viewer::views::save_view(&mut w.views, "Lobby", &live, false);
+        crate::viewer::views::detach(&mut w.detached, "Gate", &live);
+        w.detached[0].pos = Some([1920.0, 0.0]);
+        w.detached[0].size = Some([800.0, 600.0]);
         save_workspace(&mut storage, &w);
-        assert_eq!(load_workspace(Some(&storage)), w);
+        let back = load_workspace(Some(&storage));
+        assert_eq!(back.views.len(), 1);
+        assert_eq!(back.detached.len(), 1);
+        assert_eq!(back, w);
+        // A window closed is not there at the next start.
+        let id = w.detached[0].id;
+        crate::viewer::views::close_detached(&mut w.detached, id);
+        save_workspace(&mut storage, &w);
+        assert!(load_workspace(Some(&storage)).detached.is_empty());
     }
 
     #[test]
@@ -107,6 +122,8 @@ mod tests {
             }
         );
         assert_eq!(w.last_username("https://site.example"), Some("ada"));
+        // Saved before there were named views or detached windows.
+        assert!(w.views.is_empty() && w.detached.is_empty());
         assert_eq!(w.active_dock, OPERATIONS);
         assert!(w.dock().is_showing(Pane::Cameras), "opens on its main view");
         // (The cardholders are in the Investigation layout only.)

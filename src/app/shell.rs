@@ -336,8 +336,17 @@ impl eframe::App for App {
             feed,
             textures: &mut video.textures,
             instant,
+            key_suffix: String::new(),
         };
         ui::root_ui(ui, &self.state, &mut self.view, &self.outbox, &mut video_ui);
+        if self.state.runtime.session.is_some() {
+            detached_ui(
+                ui.ctx(),
+                &self.state,
+                &mut self.view.workspace.detached,
+                &mut video_ui,
+            );
+        }
         let summary = video.textures.end_frame();
         if let Some(source) = &video.source {
             source.end_frame();
@@ -359,6 +368,70 @@ impl eframe::App for App {
             ui.ctx()
                 .request_repaint_after(Duration::from_millis(wait_ms));
         }
+    }
+}
+
+/// The views detached into windows of their own: each an immediate egui
+/// viewport (a native window; a window inside this one where the backend
+/// has no viewports, as under test) with its own layout toolbar, drawn by
+/// the camera view's code under tile keys of its own. Where it is and its
+/// size are noted in the workspace; closing it removes it.
+fn detached_ui(
+    ctx: &egui::Context,
+    state: &AppState,
+    detached: &mut Vec<crate::viewer::DetachedView>,
+    video: &mut VideoUi<'_>,
+) {
+    let mut closed = Vec::new();
+    for d in detached.iter_mut() {
+        let id = egui::ViewportId::from_hash_of(("detached view", d.id));
+        // The builder of its first frame this run, so a window the operator
+        // moves is not put back where it was saved.
+        let builder = ctx.data_mut(|data| {
+            data.get_temp_mut_or_insert_with(egui::Id::unique(("detached builder", d.id)), || {
+                let mut b = egui::ViewportBuilder::default()
+                    .with_title(format!("Watchdesk · {}", d.title))
+                    .with_inner_size(d.size.unwrap_or([960.0, 600.0]));
+                if let Some(pos) = d.pos {
+                    b = b.with_position(pos);
+                }
+                b
+            })
+            .clone()
+        });
+        let close = ctx.show_viewport_immediate(id, builder, |ui, class| {
+            let mut close = false;
+            egui::Frame::new()
+                .inner_margin(egui::Margin::same(6))
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(egui::RichText::new(&d.title).strong());
+                        close = ui.button("Close window").clicked();
+                    });
+                    video.key_suffix = format!("@w{}", d.id);
+                    ui::cameras::cameras_ui(ui, state, &mut d.view, video, None);
+                    video.key_suffix.clear();
+                });
+            if class == egui::ViewportClass::Immediate {
+                ui.ctx().input(|i| {
+                    let vp = i.viewport();
+                    if let Some(r) = vp.outer_rect {
+                        d.pos = Some([r.min.x, r.min.y]);
+                    }
+                    if let Some(r) = vp.inner_rect {
+                        d.size = Some([r.width(), r.height()]);
+                    }
+                    close |= vp.close_requested();
+                });
+            }
+            close
+        });
+        if close {
+            closed.push(d.id);
+        }
+    }
+    for id in closed {
+        crate::viewer::views::close_detached(detached, id);
     }
 }
 

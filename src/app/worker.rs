@@ -319,6 +319,24 @@ impl Worker {
                 );
                 self.spawn(task);
             }
+            Command::PublishView { id, body } => {
+                let (client, sink) = (self.client.clone(), self.sink.clone());
+                self.spawn(async move {
+                    // The site's `view.published` makes every client (this
+                    // one too) read the list again.
+                    if let Err(e) = client.publish_view(&id, &body).await {
+                        view_change_failed(&sink, "not published", &e).await;
+                    }
+                });
+            }
+            Command::DeleteView(id) => {
+                let (client, sink) = (self.client.clone(), self.sink.clone());
+                self.spawn(async move {
+                    if let Err(e) = client.delete_view(&id).await {
+                        view_change_failed(&sink, "not deleted", &e).await;
+                    }
+                });
+            }
         }
     }
 
@@ -420,6 +438,10 @@ impl Worker {
             }
         }
         self.sink.send(AppEvent::Snapshot(Box::new(snapshot))).await;
+        self.session.tasks.push(tokio::spawn(load_shared_views(
+            self.client.clone(),
+            self.sink.clone(),
+        )));
         self.session.tasks.push(tokio::spawn(load_stills(
             self.client.clone(),
             cameras,
@@ -436,6 +458,7 @@ impl Worker {
         self.session.tasks.push(tokio::spawn(forward_live(
             live_rx,
             self.sink.clone(),
+            self.client.clone(),
             // The site replays missed events only to roles that may
             // search the log; the others read the state again instead.
             (!domain::allowed(role, Permission::SearchEvents)).then(|| self.client.clone()),
@@ -465,12 +488,28 @@ async fn session_end_check(sink: &EventSink, e: &ClientError) {
 /// is followed by a fresh snapshot: the stream then starts from "now" with no
 /// replay, so the snapshot covers what happened while the link was down;
 /// events it already holds are ignored by their seq.
-async fn forward_live(mut rx: mpsc::Receiver<LiveUpdate>, sink: EventSink, resync: Option<Client>) {
+/// A `view.*` event (or a resync) reads the shared views again, in order.
+async fn forward_live(
+    mut rx: mpsc::Receiver<LiveUpdate>,
+    sink: EventSink,
+    client: Client,
+    resync: Option<Client>,
+) {
     while let Some(update) = rx.recv().await {
         let event = match update {
-            LiveUpdate::Event(e) => AppEvent::Live(e),
+            LiveUpdate::Event(e) => {
+                let views = e.kind.type_name().starts_with("view.");
+                if !sink.send(AppEvent::Live(e)).await {
+                    return;
+                }
+                if views {
+                    load_shared_views(client.clone(), sink.clone()).await;
+                }
+                continue;
+            }
             LiveUpdate::LinkUp => {
                 if let Some(client) = &resync {
+                    load_shared_views(client.clone(), sink.clone()).await;
                     match client.snapshot().await {
                         Ok(snapshot) => {
                             if !sink.send(AppEvent::Snapshot(Box::new(snapshot))).await {
@@ -672,6 +711,28 @@ pub fn decode_image(bytes: &[u8], max_side: u32) -> Result<StillImage, image::Im
         height,
         rgba: bytes::Bytes::from(rgba.into_raw()),
     })
+}
+
+/// Reads the site's shared views and hands them to the UI.
+async fn load_shared_views(client: Client, sink: EventSink) {
+    match client.shared_views().await {
+        Ok(views) => {
+            sink.send(AppEvent::SharedViews(views)).await;
+        }
+        Err(e) => tracing::info!("no shared views: {}", error_chain(&e)),
+    }
+}
+
+/// Tells the operator a view change did not happen.
+async fn view_change_failed(sink: &EventSink, what: &str, e: &ClientError) {
+    tracing::info!("shared view {what}: {}", error_chain(e));
+    session_end_check(sink, e).await;
+    let text = format!("Shared view {what}: {}", error_chain(e));
+    sink.send(AppEvent::Notice {
+        level: crate::viewer::NoticeLevel::Error,
+        text,
+    })
+    .await;
 }
 
 async fn load_names(client: Client, sink: EventSink) {

@@ -572,6 +572,40 @@ impl Client {
             .await
     }
 
+    // ---- shared views ------------------------------------------------------
+
+    /// The site's shared camera views.
+    pub async fn shared_views(&self) -> Result<Vec<crate::domain::SharedView>, ClientError> {
+        self.get_json("/api/v1/views").await
+    }
+
+    /// Publishes (creates or replaces) the shared view `id`.
+    pub async fn publish_view(
+        &self,
+        id: &crate::domain::ViewId,
+        body: &crate::domain::SharedViewBody,
+    ) -> Result<crate::domain::SharedView, ClientError> {
+        let path = format!("/api/v1/views/{}", segment(id.as_str()));
+        let resp = self
+            .call(Method::PUT, &path)?
+            .json(body)
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
+    /// Deletes the shared view `id`.
+    pub async fn delete_view(&self, id: &crate::domain::ViewId) -> Result<(), ClientError> {
+        let path = format!("/api/v1/views/{}", segment(id.as_str()));
+        let resp = self
+            .call(Method::DELETE, &path)?
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        empty_of(resp).await
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let resp = self
             .call(Method::GET, path)?

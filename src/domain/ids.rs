@@ -65,3 +65,7 @@ id_type!(
     /// A door command, as answered by the site.
     CommandId
 );
+id_type!(
+    /// A view shared on the site (chosen by whoever publishes it).
+    ViewId
+);

@@ -12,6 +12,7 @@ pub use door::{
 };
 pub use ids::{
     AccessPointId, CameraId, CardholderId, CommandId, CredentialId, DoorId, MapId, RequestId,
+    ViewId,
 };
 pub use redact::{REDACTED, Redaction};
 pub use roles::{Permission, allowed, matrix};
@@ -435,6 +436,12 @@ event_kinds! {
     "test.flood" =>
         /// Synthetic traffic for tests and benchmarks (fault injection only).
         TestFlood { n: u64 },
+    "view.published" =>
+        /// A shared view was published (created or replaced).
+        ViewPublished { view: ViewId, name: String },
+    "view.removed" =>
+        /// A shared view was deleted.
+        ViewRemoved { view: ViewId },
 }
 
 impl EventKind {
@@ -452,7 +459,9 @@ impl EventKind {
             EventKind::AccessRequestOpened { request } => Some(&request.door),
             EventKind::CredentialChanged { .. }
             | EventKind::CardholderChanged { .. }
-            | EventKind::TestFlood { .. } => None,
+            | EventKind::TestFlood { .. }
+            | EventKind::ViewPublished { .. }
+            | EventKind::ViewRemoved { .. } => None,
         }
     }
 
@@ -711,5 +720,68 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Internal => "internal",
         }
+    }
+}
+
+// ---- shared views -------------------------------------------------------
+
+/// The layouts a view may have, by wire name, with their tile counts (the
+/// client's `ViewLayout` labels, `×` written `x`).
+pub const VIEW_LAYOUTS: [(&str, usize); 7] = [
+    ("1x1", 1),
+    ("2x2", 4),
+    ("3x3", 9),
+    ("4x4", 16),
+    ("1+5", 6),
+    ("1+7", 8),
+    ("2+8", 10),
+];
+/// At most this many shared views on a site.
+pub const MAX_SHARED_VIEWS: usize = 200;
+/// A view's name: 1 to this many characters (trimmed).
+pub const MAX_VIEW_NAME: usize = 64;
+/// At most this many tiles in a view.
+pub const MAX_VIEW_TILES: usize = 25;
+
+/// A camera view shared on the site: a supervisor publishes it, every
+/// operator can load it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SharedView {
+    pub id: ViewId,
+    pub name: String,
+    /// One of [`VIEW_LAYOUTS`]' names.
+    pub layout: String,
+    /// The camera of each tile in order, none for a paged tile.
+    pub cameras: Vec<Option<CameraId>>,
+    /// Who published it last.
+    pub by: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// The body of `PUT /views/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedViewBody {
+    pub name: String,
+    pub layout: String,
+    pub cameras: Vec<Option<CameraId>>,
+}
+
+impl SharedViewBody {
+    /// What is wrong with it (camera ids aside, which the site checks), or
+    /// the trimmed name.
+    pub fn check(&self) -> Result<String, String> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_VIEW_NAME {
+            return Err(format!("name: 1 to {MAX_VIEW_NAME} characters"));
+        }
+        let Some((_, tiles)) = VIEW_LAYOUTS.iter().find(|(l, _)| *l == self.layout) else {
+            return Err(format!("layout: one of {:?}", VIEW_LAYOUTS.map(|l| l.0)));
+        };
+        if self.cameras.len() > (*tiles).min(MAX_VIEW_TILES) {
+            return Err(format!("cameras: at most {tiles} for {}", self.layout));
+        }
+        Ok(name.to_owned())
     }
 }

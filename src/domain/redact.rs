@@ -165,9 +165,19 @@ impl Redaction {
             other @ (EventKind::DoorStateChanged { .. }
             | EventKind::DoorForcedOpen { .. }
             | EventKind::DoorHeldOpen { .. }
-            | EventKind::TestFlood { .. }) => other,
+            | EventKind::TestFlood { .. }
+            // A view's id and name name no person.
+            | EventKind::ViewPublished { .. }
+            | EventKind::ViewRemoved { .. }) => other,
         };
         e
+    }
+
+    /// A shared view as this role may read it (who published it is a
+    /// user name).
+    pub fn shared_view(self, mut v: super::SharedView) -> super::SharedView {
+        v.by = self.user(v.by);
+        v
     }
 
     /// A snapshot as this role may read it (its open requests).

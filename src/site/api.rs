@@ -92,6 +92,8 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(site_time))
         .routes(routes!(openapi))
         .routes(routes!(camera_credentials))
+        .routes(routes!(shared_views))
+        .routes(routes!(publish_view, delete_view))
         .merge(fault::routes())
 }
 
@@ -1531,6 +1533,99 @@ async fn camera_credentials(
     caller.require(Permission::ViewSite)?;
     let creds = st.core.cameras().credentials(&CameraId::new(id))?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
+}
+
+// ---- shared views ----------------------------------------------------------------
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/views",
+    tag = "site",
+    summary = "The site's shared camera views",
+    description = "Every view a supervisor published, by name. Who published it (`by`) is shown to roles with `SearchEvents`. Needs the `ViewSite` permission.",
+    responses(
+        (status = 200, description = "the shared views", body = Vec<crate::domain::SharedView>),
+        SignedIn,
+    ),
+)]
+async fn shared_views(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Permission::ViewSite)?;
+    let views = st
+        .core
+        .store()
+        .shared_views_async()
+        .await
+        .map_err(CoreError::from)?;
+    let r = caller.redaction();
+    let views: Vec<_> = views.into_iter().map(|v| r.shared_view(v)).collect();
+    Ok(Json(views).into_response())
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/views/{id}",
+    tag = "site",
+    summary = "Publish a shared view",
+    description = "Creates or replaces the view `id` (1 to 64 letters, digits, `-`, `_`, `.`): a name (1 to 64 characters), a layout (`1x1`, `2x2`, `3x3`, `4x4`, `1+5`, `1+7`, `2+8`) and the camera of each tile in order (null for a paged tile; at most the layout's tiles, at most 25). A camera the site does not have answers 400; a new view past 200 answers 409. Emits `view.published`; audited (refusals too). Needs the `PublishViews` permission.",
+    params(("id" = String, Path, description = "view id")),
+    request_body = crate::domain::SharedViewBody,
+    responses(
+        (status = 200, description = "the view as stored", body = crate::domain::SharedView),
+        SignedIn,
+        BadInput,
+        Conflict,
+        TooLarge,
+    ),
+)]
+async fn publish_view(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    ApiJson(body): ApiJson<crate::domain::SharedViewBody>,
+) -> ApiResult<Response> {
+    caller.require_audited(
+        &st.core,
+        Permission::PublishViews,
+        actions::VIEW_PUBLISH,
+        &id,
+    )?;
+    let (core, actor) = (Arc::clone(&st.core), caller.actor());
+    let view = tokio::task::spawn_blocking(move || super::views::publish(&core, &actor, &id, body))
+        .await
+        .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("views task: {e}")))??;
+    Ok(Json(caller.redaction().shared_view(view)).into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/views/{id}",
+    tag = "site",
+    summary = "Delete a shared view",
+    description = "Emits `view.removed`; audited (refusals too). Needs the `PublishViews` permission.",
+    params(("id" = String, Path, description = "view id")),
+    responses(
+        (status = 204, description = "deleted"),
+        SignedIn,
+        BadInput,
+        NotFound,
+    ),
+)]
+async fn delete_view(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require_audited(
+        &st.core,
+        Permission::PublishViews,
+        actions::VIEW_DELETE,
+        &id,
+    )?;
+    let (core, actor) = (Arc::clone(&st.core), caller.actor());
+    tokio::task::spawn_blocking(move || super::views::delete(&core, &actor, &id))
+        .await
+        .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("views task: {e}")))??;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[cfg(test)]

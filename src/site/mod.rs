@@ -28,6 +28,7 @@ pub mod sessions;
 pub mod store;
 pub mod stream_cap;
 pub mod traffic;
+pub mod views;
 
 use std::io::BufRead;
 use std::net::SocketAddr;

@@ -49,6 +49,9 @@ pub struct VideoUi<'a> {
     pub feed: VideoFeed<'a>,
     pub textures: &'a mut TileTextures,
     pub instant: Instant,
+    /// Added to every tile key of the grid: a detached window's grid keeps
+    /// players and textures of its own (empty for the docked view).
+    pub key_suffix: String,
 }
 
 /// One cell of the grid: the camera in it and its tile key.
@@ -131,8 +134,15 @@ pub fn tile_rects(layout: ViewLayout, area: Rect) -> Vec<Rect> {
         .collect()
 }
 
-/// The camera view.
-pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: &mut VideoUi<'_>) {
+/// The camera view; with `menu`, its toolbar has the Views menu (the
+/// docked view has it, a detached window does not).
+pub fn cameras_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    view: &mut CamerasView,
+    video: &mut VideoUi<'_>,
+    menu: Option<&mut super::views::ViewsMenu<'_>>,
+) {
     if let Some(id) = &view.single
         && state.site().camera(id).is_none()
     {
@@ -142,7 +152,7 @@ pub fn cameras_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView, video: 
         view.single = None;
     }
     layout_keys(ui, view);
-    toolbar_ui(ui, state, view);
+    toolbar_ui(ui, state, view, menu);
     ui.add_space(4.0);
 
     let source = match &video.feed {
@@ -273,6 +283,13 @@ fn tile_ui(
     ppp: f32,
 ) -> egui::Response {
     let size_px = tile_request_px(rect, camera_aspect(camera), ppp);
+    let suffixed;
+    let key = if video.key_suffix.is_empty() {
+        key
+    } else {
+        suffixed = format!("{key}{}", video.key_suffix);
+        suffixed.as_str()
+    };
     let tile_view = source.tile(&TileRequest {
         key,
         camera,
@@ -327,8 +344,17 @@ pub fn camera_tile_ui(
     video_tile_ui(ui, rect, &input, video.textures, &clock)
 }
 
-fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {
+fn toolbar_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    view: &mut CamerasView,
+    menu: Option<&mut super::views::ViewsMenu<'_>>,
+) {
     ui.horizontal(|ui| {
+        if let Some(menu) = menu {
+            super::views::views_toolbar_ui(ui, state, view, menu);
+            ui.separator();
+        }
         if let Some(camera) = view.single.as_ref().and_then(|id| state.site().camera(id)) {
             let name = camera.name.clone();
             if ui

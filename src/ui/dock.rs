@@ -11,7 +11,8 @@ use egui_tiles::{Behavior, SimplificationOptions, Tile, TileId, Tiles, UiRespons
 use super::cameras::{self, VideoUi};
 use super::{access_monitor, camera_tree, doors, events, map};
 use crate::viewer::{
-    AppState, CamerasView, CommandSender, DoorsPanel, MainView, MapView, Pane, Workspace,
+    AppState, CamerasView, CommandSender, DetachedView, DoorsPanel, MainView, MapView, NamedView,
+    Pane, Workspace,
 };
 
 /// The in-memory states of the panels that keep one.
@@ -36,6 +37,8 @@ pub fn dock_ui(
         docks,
         main,
         cameras,
+        views,
+        detached,
         ..
     } = workspace;
     let Some(dock) = docks.iter_mut().find(|d| d.name == active) else {
@@ -45,6 +48,8 @@ pub fn dock_ui(
         state,
         commands,
         cameras,
+        views,
+        detached,
         doors: panels.doors,
         map: panels.map,
         video,
@@ -64,6 +69,8 @@ struct DockBehavior<'a, 'v> {
     state: &'a AppState,
     commands: &'a CommandSender,
     cameras: &'a mut CamerasView,
+    views: &'a mut Vec<NamedView>,
+    detached: &'a mut Vec<DetachedView>,
     doors: &'a mut DoorsPanel,
     map: &'a mut MapView,
     video: &'a mut VideoUi<'v>,
@@ -78,7 +85,14 @@ const PANE_MARGIN: i8 = 4;
 impl DockBehavior<'_, '_> {
     fn pane_content_ui(&mut self, ui: &mut Ui, pane: Pane) {
         match pane {
-            Pane::Cameras => cameras::cameras_ui(ui, self.state, self.cameras, self.video),
+            Pane::Cameras => {
+                let mut menu = super::views::ViewsMenu {
+                    views: self.views,
+                    detached: self.detached,
+                    commands: self.commands,
+                };
+                cameras::cameras_ui(ui, self.state, self.cameras, self.video, Some(&mut menu));
+            }
             Pane::Doors => {
                 ScrollArea::vertical()
                     .id_salt("doors_and_requests")

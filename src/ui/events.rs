@@ -170,6 +170,14 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
             ]),
         ),
         EventKind::TestFlood { n } => (EventIcon::Other, theme::MUTED, format!("Test traffic {n}")),
+        EventKind::ViewPublished { name, .. } => (
+            EventIcon::View,
+            theme::INFO,
+            join(["Shared view published".into(), name.clone()]),
+        ),
+        EventKind::ViewRemoved { .. } => {
+            (EventIcon::View, theme::MUTED, "Shared view deleted".into())
+        }
     }
 }
 
@@ -201,6 +209,8 @@ pub enum EventIcon {
     Unknown,
     /// A dot.
     Other,
+    /// A camera view: four tiles.
+    View,
 }
 
 /// The side of an event icon, in points.
@@ -328,6 +338,17 @@ pub fn icon_ui(ui: &mut Ui, icon: EventIcon, color: Color32) -> egui::Response {
             shapes
         }
         EventIcon::Other => vec![Shape::circle_filled(c, 2.0, color)],
+        EventIcon::View => [(0.0, 0.0), (0.55, 0.0), (0.0, 0.55), (0.55, 0.55)]
+            .into_iter()
+            .map(|(x, y)| {
+                Shape::rect_stroke(
+                    Rect::from_min_max(at(x, y + 0.05), at(x + 0.45, y + 0.45)),
+                    1.0,
+                    thin,
+                    StrokeKind::Inside,
+                )
+            })
+            .collect(),
     };
     if ui.is_rect_visible(rect) {
         ui.painter().extend(shapes);
@@ -592,6 +613,19 @@ mod tests {
                 "Cardholder updated by admin · Nora Lindqvist",
             ),
             (EventKind::TestFlood { n: 3 }, "Test traffic 3"),
+            (
+                EventKind::ViewPublished {
+                    view: crate::domain::ViewId::new("lobby"),
+                    name: "Lobby and car park".into(),
+                },
+                "Shared view published · Lobby and car park",
+            ),
+            (
+                EventKind::ViewRemoved {
+                    view: crate::domain::ViewId::new("lobby"),
+                },
+                "Shared view deleted",
+            ),
         ]
     }
 

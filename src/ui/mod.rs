@@ -20,6 +20,7 @@ pub mod status_bar;
 pub mod theme;
 pub mod top_bar;
 pub mod video_tile;
+pub mod views;
 
 use egui::{CentralPanel, Color32, Frame, Margin, Panel, RichText, Ui};
 

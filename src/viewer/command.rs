@@ -66,6 +66,13 @@ pub enum Command {
         credential: CredentialId,
         state: CredentialState,
     },
+    /// Publish (create or replace) a shared view on the site.
+    PublishView {
+        id: crate::domain::ViewId,
+        body: crate::domain::SharedViewBody,
+    },
+    /// Delete a shared view on the site.
+    DeleteView(crate::domain::ViewId),
 }
 
 impl std::fmt::Debug for Command {
@@ -131,6 +138,12 @@ impl std::fmt::Debug for Command {
                 .field("credential", credential)
                 .field("state", state)
                 .finish(),
+            Command::PublishView { id, body } => f
+                .debug_struct("PublishView")
+                .field("id", id)
+                .field("body", body)
+                .finish(),
+            Command::DeleteView(id) => f.debug_tuple("DeleteView").field(id).finish(),
         }
     }
 }

@@ -148,6 +148,9 @@ pub enum AppEvent {
         credential: CredentialId,
         message: String,
     },
+    /// The site's shared camera views, read after the snapshot and again
+    /// on each `view.*` event.
+    SharedViews(Vec<crate::domain::SharedView>),
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).

@@ -17,6 +17,7 @@ mod mirror;
 mod people;
 mod state;
 mod tile;
+pub mod views;
 mod workspace;
 
 pub use command::{Command, CommandReceiver, CommandSender, command_channel};
@@ -39,6 +40,7 @@ pub use state::{
 pub use tile::{
     StreamChoice, TileError, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
 };
+pub use views::{DetachedView, NamedView};
 pub use workspace::{
     CamerasView, Dock, GRID_SIDES, INVESTIGATION, KNOWN_SITES, KnownSite, MainView, MixedLayout,
     OPERATIONS, PRESET_DOCKS, Pane, SignInForm, TileCells, ViewLayout, ViewState, Workspace,

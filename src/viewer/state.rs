@@ -151,6 +151,8 @@ pub struct AppState {
     resolved: VecDeque<ResolvedRequest>,
     /// The cardholders panel: search results, the open cardholder.
     pub people: super::People,
+    /// The current site's shared camera views, as last read.
+    shared_views: Vec<crate::domain::SharedView>,
 }
 
 /// How long an answered request stays in sight with its outcome.
@@ -191,6 +193,7 @@ impl AppState {
             access: VecDeque::new(),
             resolved: VecDeque::new(),
             people: super::People::default(),
+            shared_views: Vec::new(),
         }
     }
 
@@ -391,6 +394,12 @@ impl AppState {
                 credential,
                 message,
             } => self.people.change_failed(credential, message),
+            AppEvent::SharedViews(views) => {
+                // Only while signed in: a late answer after sign-out is dropped.
+                if self.runtime.session.is_some() {
+                    self.shared_views = views;
+                }
+            }
         }
     }
 
@@ -432,7 +441,13 @@ impl AppState {
         self.access.clear();
         self.resolved.clear();
         self.people = super::People::default();
+        self.shared_views.clear();
         self.site_mut().clear();
+    }
+
+    /// The current site's shared camera views, by name.
+    pub fn shared_views(&self) -> &[crate::domain::SharedView] {
+        &self.shared_views
     }
 
     fn notice(&mut self, level: NoticeLevel, text: String) {

@@ -296,6 +296,10 @@ pub struct Workspace {
     pub sites: Vec<KnownSite>,
     /// Everything drawn larger, to be read from 2 m.
     pub large_text: bool,
+    /// Camera views saved on this workstation, by name.
+    pub views: Vec<super::NamedView>,
+    /// Camera views open in windows of their own.
+    pub detached: Vec<super::DetachedView>,
 }
 
 /// The workspace with its docks left out: what is read when the docks
@@ -311,6 +315,8 @@ pub struct WorkspaceSansDocks {
     pub active_dock: String,
     pub sites: Vec<KnownSite>,
     pub large_text: bool,
+    pub views: Vec<super::NamedView>,
+    pub detached: Vec<super::DetachedView>,
 }
 
 impl From<WorkspaceSansDocks> for Workspace {
@@ -322,6 +328,8 @@ impl From<WorkspaceSansDocks> for Workspace {
             active_dock: w.active_dock,
             sites: w.sites,
             large_text: w.large_text,
+            views: w.views,
+            detached: w.detached,
             ..Workspace::default()
         }
     }
@@ -349,6 +357,8 @@ impl Default for Workspace {
             active_dock: OPERATIONS.to_owned(),
             sites: Vec::new(),
             large_text: false,
+            views: Vec::new(),
+            detached: Vec::new(),
         }
     }
 }
@@ -364,8 +374,9 @@ impl Workspace {
     /// The shape this build writes. Version 0 is what the client saved
     /// before there was a workspace: nothing, or any subset of the fields;
     /// version 1 had a fixed layout (the event list's width in `panels`,
-    /// dropped now); version 2 adds the named docked layouts.
-    pub const CURRENT: u32 = 2;
+    /// dropped now); version 2 adds the named docked layouts; version 3
+    /// the private named views and the detached windows.
+    pub const CURRENT: u32 = 3;
 
     /// A loaded workspace made current and sane: what an older or newer
     /// shape lacks is defaulted by serde; here values out of range are put
@@ -406,6 +417,12 @@ impl Workspace {
         self.dock_mut().bring_to_front(main);
         self.sites.retain(|s| !s.address.trim().is_empty());
         self.sites.truncate(KNOWN_SITES);
+        let mut names = HashSet::new();
+        self.views.retain(|v| {
+            super::views::view_name(&v.name).as_deref() == Some(v.name.as_str())
+                && names.insert(v.name.clone())
+        });
+        super::views::repair_detached(&mut self.detached);
         self
     }
 

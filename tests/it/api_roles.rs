@@ -193,6 +193,19 @@ async fn call(
             "/api/v1/fault/cameras/cam-lobby".into(),
             Some(json!({"stalled": false})),
         ),
+        ("PUT", "/api/v1/views/{id}") => (
+            format!("/api/v1/views/roles-{tag}-{n}"),
+            Some(json!({"name": "Role matrix", "layout": "2x2", "cameras": []})),
+        ),
+        ("DELETE", "/api/v1/views/{id}") => {
+            // A view to delete, where the role may publish one.
+            let path = format!("/api/v1/views/roles-del-{tag}-{n}");
+            if let Some(t) = token {
+                let body = json!({"name": "To delete", "layout": "1x1", "cameras": []});
+                site.put(t, &path, body).await;
+            }
+            (path, None)
+        }
         ("GET", t) if !t.contains('{') => (t.to_owned(), None),
         (m, t) => panic!("{m} {t} is new: give the role matrix test a request for it"),
     };

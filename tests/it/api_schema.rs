@@ -393,6 +393,11 @@ fn valid_body(template: &str) -> Option<Value> {
             "schedule": "office",
             "credentials": [{"id": "schema-test-badge", "state": "active", "valid_until": null}],
         })),
+        "/api/v1/views/{id}" => Some(json!({
+            "name": "Schema view",
+            "layout": "2x2",
+            "cameras": ["cam-lobby", null],
+        })),
         _ => None,
     }
 }

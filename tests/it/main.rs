@@ -30,5 +30,6 @@ mod ui_views;
 mod ui_workspace;
 mod video_player;
 mod viewer_resync;
+mod views_api;
 mod worker_rig;
 mod xvfb_app;

@@ -46,6 +46,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "idempotency keys per scope; when each session was last used",
         apply: v5_key_scopes_and_session_use,
     },
+    Migration {
+        to: 6,
+        what: "shared camera views",
+        apply: super::views::v6_shared_views,
+    },
 ];
 
 /// The schema version this build writes.
@@ -387,7 +392,7 @@ mod tests {
         let mut conn = store_at_v4();
         let before = time_us(chrono::Utc::now());
         assert_eq!(migrate(&mut conn).unwrap(), 4);
-        assert_eq!(user_version(&conn).unwrap(), 5);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         let (scope, key): (String, String) = conn
             .query_row(
                 "SELECT scope, idempotency_key FROM commands WHERE id = 'c1'",
@@ -421,5 +426,37 @@ mod tests {
             (before - 1000..=after + 1000).contains(&used),
             "{before} {used} {after}"
         );
+    }
+
+    #[test]
+    fn v6_adds_shared_views_to_a_v5_store() {
+        let mut conn = store_at_v4();
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 6);
+        let view = crate::domain::SharedView {
+            id: crate::domain::ViewId::new("lobby"),
+            name: "Lobby".into(),
+            layout: "2x2".into(),
+            cameras: vec![Some(crate::domain::CameraId::new("cam-1")), None],
+            by: "supervisor".into(),
+            updated_at: chrono::DateTime::from_timestamp(1_795_341_600, 0).unwrap(),
+        };
+        assert!(super::super::views::put_shared_view(&mut conn, &view, 1).unwrap());
+        let mut other = view.clone();
+        other.id = crate::domain::ViewId::new("other");
+        assert!(
+            !super::super::views::put_shared_view(&mut conn, &other, 1).unwrap(),
+            "past the limit"
+        );
+        let mut renamed = view.clone();
+        renamed.name = "Lobby, east".into();
+        assert!(super::super::views::put_shared_view(&mut conn, &renamed, 1).unwrap());
+        assert_eq!(
+            super::super::views::shared_views(&conn).unwrap(),
+            vec![renamed]
+        );
+        assert!(super::super::views::delete_shared_view(&mut conn, &view.id).unwrap());
+        assert!(!super::super::views::delete_shared_view(&mut conn, &view.id).unwrap());
+        assert!(super::super::views::shared_views(&conn).unwrap().is_empty());
     }
 }

@@ -40,6 +40,7 @@ mod ops;
 mod people;
 #[cfg(test)]
 mod upgrade_tests;
+mod views;
 mod worker;
 
 pub use self::worker::Pending;
@@ -735,6 +736,28 @@ impl Store {
         let (id, schedule) = (id.clone(), schedule.map(str::to_owned));
         self.writer
             .blocking(move |c| people::set_schedule(c, &id, schedule.as_deref()))
+    }
+
+    // ---- shared views ---------------------------------------------------
+
+    /// Every shared camera view.
+    pub async fn shared_views_async(&self) -> Result<Vec<crate::domain::SharedView>> {
+        self.read(views::shared_views).await
+    }
+
+    /// Creates or replaces a shared view; false when it is new and `limit`
+    /// views are stored already.
+    pub fn put_shared_view(&self, view: &crate::domain::SharedView, limit: usize) -> Result<bool> {
+        let v = view.clone();
+        self.writer
+            .blocking(move |c| views::put_shared_view(c, &v, limit))
+    }
+
+    /// Deletes a shared view; false when there was none.
+    pub fn delete_shared_view(&self, id: &crate::domain::ViewId) -> Result<bool> {
+        let id = id.clone();
+        self.writer
+            .blocking(move |c| views::delete_shared_view(c, &id))
     }
 }
 
