@@ -265,6 +265,14 @@ pub struct FloorMap {
     pub cameras: Vec<Placement>,
 }
 
+/// The body of `PUT /api/v1/maps/{id}/placements`: the map's whole placement
+/// list, replacing what it had.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MapPlacements {
+    pub doors: Vec<Placement>,
+    pub cameras: Vec<Placement>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialState {
@@ -435,6 +443,10 @@ event_kinds! {
     "test.flood" =>
         /// Synthetic traffic for tests and benchmarks (fault injection only).
         TestFlood { n: u64 },
+    "map.changed" =>
+        /// A floor map's placements were edited; read the snapshot again for
+        /// where things are now.
+        MapChanged { map: MapId, by: String },
 }
 
 impl EventKind {
@@ -452,7 +464,8 @@ impl EventKind {
             EventKind::AccessRequestOpened { request } => Some(&request.door),
             EventKind::CredentialChanged { .. }
             | EventKind::CardholderChanged { .. }
-            | EventKind::TestFlood { .. } => None,
+            | EventKind::TestFlood { .. }
+            | EventKind::MapChanged { .. } => None,
         }
     }
 

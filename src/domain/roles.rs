@@ -25,11 +25,13 @@ pub enum Permission {
     ViewAudit,
     /// End other users' sessions (revocation).
     ManageSessions,
+    /// Place doors and cameras on the floor maps.
+    EditMaps,
 }
 
 impl Permission {
     /// Every permission, for tables and tests.
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::ViewSite,
         Permission::SearchEvents,
         Permission::CommandDoor,
@@ -39,6 +41,7 @@ impl Permission {
         Permission::ManageCredentials,
         Permission::ViewAudit,
         Permission::ManageSessions,
+        Permission::EditMaps,
     ];
 
     /// A short name for messages.
@@ -53,6 +56,7 @@ impl Permission {
             Permission::ManageCredentials => "manage credentials",
             Permission::ViewAudit => "view the audit trail",
             Permission::ManageSessions => "revoke sessions",
+            Permission::EditMaps => "edit floor maps",
         }
     }
 }
@@ -71,6 +75,7 @@ pub fn allowed(role: Role, permission: Permission) -> bool {
         ManageCredentials => matches!(role, Supervisor | Admin),
         ViewAudit => matches!(role, Supervisor | Investigator | Admin),
         ManageSessions => matches!(role, Admin),
+        EditMaps => matches!(role, Admin),
     }
 }
 
@@ -115,6 +120,7 @@ mod tests {
             (ManageCredentials, false, false, true, false, true),
             (ViewAudit, false, false, true, true, true),
             (ManageSessions, false, false, false, false, true),
+            (EditMaps, false, false, false, false, true),
         ];
         assert_eq!(table.len(), Permission::ALL.len());
         for (p, v, o, s, i, a) in table {
@@ -128,7 +134,7 @@ mod tests {
                 assert_eq!(allowed(role, p), want, "{role} / {p:?}");
             }
         }
-        assert_eq!(matrix().len(), 5 * 9);
+        assert_eq!(matrix().len(), 5 * 10);
         assert!(matrix().iter().all(|&(r, p, ok)| allowed(r, p) == ok));
     }
 

@@ -92,6 +92,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(site_time))
         .routes(routes!(openapi))
         .routes(routes!(camera_credentials))
+        .routes(routes!(set_map_placements))
         .merge(fault::routes())
 }
 
@@ -1475,6 +1476,37 @@ async fn map_image(
     caller.require(Permission::ViewSite)?;
     let path = st.core.map_image_path(&MapId::new(id))?;
     file_response(path, "map image").await
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/maps/{id}/placements",
+    tag = "site",
+    summary = "Place doors and cameras on a floor map",
+    description = "Replaces the map's whole placement list (the map editor). Every id must be a door or camera of the site, once per list, inside the plan's width and height; angles finite, `direction_deg` is stored normalised to 0..360, `fov_deg` from 1 to 360; at most 2000 placements. Written back to the map's placement file (comments kept, atomically); when that file cannot be written it answers 503 and changes nothing. Emits `map.changed`; audited (refusals too). Needs the `EditMaps` permission.",
+    params(("id" = String, Path, description = "map id")),
+    request_body = crate::domain::MapPlacements,
+    responses(
+        (status = 200, description = "the map as stored", body = crate::domain::FloorMap),
+        SignedIn,
+        BadInput,
+        NotFound,
+        TooLarge,
+        Unavailable,
+    ),
+)]
+async fn set_map_placements(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    ApiJson(body): ApiJson<crate::domain::MapPlacements>,
+) -> ApiResult<Response> {
+    caller.require_audited(&st.core, Permission::EditMaps, actions::MAP_EDIT, &id)?;
+    let map = st
+        .core
+        .maps()
+        .set_placements(&caller.actor(), &MapId::new(id), body)?;
+    Ok(Json(map).into_response())
 }
 
 #[utoipa::path(

@@ -170,6 +170,18 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
             ]),
         ),
         EventKind::TestFlood { n } => (EventIcon::Other, theme::MUTED, format!("Test traffic {n}")),
+        EventKind::MapChanged { map, by } => (
+            EventIcon::Map,
+            theme::INFO,
+            join([
+                format!("Floor map edited{}", by_whom(Some(by))),
+                state
+                    .site()
+                    .map(map)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default(),
+            ]),
+        ),
     }
 }
 
@@ -201,6 +213,8 @@ pub enum EventIcon {
     Unknown,
     /// A dot.
     Other,
+    /// A folded plan: a floor map changed.
+    Map,
 }
 
 /// The side of an event icon, in points.
@@ -328,6 +342,20 @@ pub fn icon_ui(ui: &mut Ui, icon: EventIcon, color: Color32) -> egui::Response {
             shapes
         }
         EventIcon::Other => vec![Shape::circle_filled(c, 2.0, color)],
+        EventIcon::Map => vec![Shape::line(
+            vec![
+                at(0.0, 0.15),
+                at(0.33, 0.0),
+                at(0.66, 0.15),
+                at(1.0, 0.0),
+                at(1.0, 0.85),
+                at(0.66, 1.0),
+                at(0.33, 0.85),
+                at(0.0, 1.0),
+                at(0.0, 0.15),
+            ],
+            thin,
+        )],
     };
     if ui.is_rect_visible(rect) {
         ui.painter().extend(shapes);
@@ -592,6 +620,13 @@ mod tests {
                 "Cardholder updated by admin · Nora Lindqvist",
             ),
             (EventKind::TestFlood { n: 3 }, "Test traffic 3"),
+            (
+                EventKind::MapChanged {
+                    map: crate::domain::MapId::new("nowhere"),
+                    by: "admin".into(),
+                },
+                "Floor map edited by admin",
+            ),
         ]
     }
 
