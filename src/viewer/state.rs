@@ -134,6 +134,27 @@ pub struct Runtime {
     /// workspace stays as it was, its doors unknown, behind a sign-in in
     /// place, until someone signs in again.
     pub lapsed: Option<String>,
+    /// Whether the site answered at the start (before any snapshot).
+    pub reach: Reach,
+    /// The outcome of the map editor's last save.
+    pub map_saved: Option<super::map::MapSaved>,
+}
+
+/// Whether the site could be reached at the start, before any snapshot was
+/// ever loaded (a link lost after a good start is [`Link`]'s business).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Reach {
+    /// Not tried yet, or the site answered.
+    #[default]
+    Unknown,
+    /// A try is under way since `since`.
+    Connecting { since: Timestamp },
+    /// The last try failed: why, when, and when the next one runs.
+    Unreachable {
+        reason: String,
+        at: Timestamp,
+        retry_at: Timestamp,
+    },
 }
 
 /// What the client knows. See the module doc.
@@ -185,6 +206,8 @@ impl AppState {
                 notices: Vec::new(),
                 event_rate: EventRate::default(),
                 lapsed: None,
+                reach: Reach::Unknown,
+                map_saved: None,
             },
             sites: BTreeMap::from([(key.clone(), mirror)]),
             current: key,
@@ -373,6 +396,32 @@ impl AppState {
             }
             AppEvent::CameraStill { camera, image } => self.site_mut().set_still(camera, image),
             AppEvent::MapImage { map, image } => self.site_mut().set_map_image(map, image),
+            AppEvent::Maps(maps) => {
+                for map in maps {
+                    self.site_mut().set_map(map);
+                }
+            }
+            AppEvent::MapSaved(saved) => self.runtime.map_saved = Some(saved),
+            AppEvent::Connecting { at } => {
+                // Only before the site ever answered with its state.
+                if self.site().info.is_none() {
+                    self.runtime.reach = Reach::Connecting { since: at };
+                }
+            }
+            AppEvent::Unreachable {
+                reason,
+                at,
+                retry_at,
+            } => {
+                if self.site().info.is_none() {
+                    self.runtime.reach = Reach::Unreachable {
+                        reason,
+                        at,
+                        retry_at,
+                    };
+                }
+            }
+            AppEvent::Reachable => self.runtime.reach = Reach::Unknown,
             AppEvent::CardholderSearch { q, result } => self.people.search_answered(q, result),
             AppEvent::CardholderOpening(id) => self.people.opening(id),
             AppEvent::CardholderLoaded(c) => self.people.loaded(c),

@@ -164,3 +164,187 @@ async fn a_maps_folder_that_cannot_be_written_answers_503_and_changes_nothing() 
     let page: Value = r.json().await.unwrap();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
 }
+
+// ---- the editor in the map panel, over the real worker ----------------------
+
+mod panel {
+    use egui::Rect;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::{NodeT, Queryable};
+
+    use watchdesk::domain::{MapId, Role};
+    use watchdesk::ui::map;
+    use watchdesk::viewer::map::Placed;
+    use watchdesk::viewer::{AppState, Command, CommandSender, MapView, command_channel};
+
+    use crate::common::start_site;
+    use crate::worker_rig::Worker;
+
+    struct Panel {
+        state: AppState,
+        view: MapView,
+        commands: CommandSender,
+    }
+
+    async fn signed_in(site: &crate::common::TestSite, role: Role) -> (AppState, Worker) {
+        let mut worker = Worker::start(site, role);
+        let mut state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+        worker
+            .until(&mut state, "the maps", |s| {
+                s.runtime.session.is_some() && s.site().maps().len() == 2
+            })
+            .await;
+        (state, worker)
+    }
+
+    fn lobby(state: &AppState) -> Option<(f32, f32)> {
+        let floor = state.site().map(&MapId::new("floor1"))?;
+        let p = floor.doors.iter().find(|p| p.id == "door-lobby")?;
+        Some((p.x, p.y))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_admin_drags_a_door_saves_and_every_client_shows_it() {
+        let site = start_site().await;
+        let (state, mut worker) = signed_in(&site, Role::Admin).await;
+        let (mut other_state, mut other) = signed_in(&site, Role::Operator).await;
+        let (commands, rx) = command_channel();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1000.0, 700.0))
+            .build_ui_state(
+                |ui, p: &mut Panel| map::map_ui(ui, &p.state, &mut p.view, &p.commands),
+                Panel {
+                    state,
+                    view: MapView::default(),
+                    commands,
+                },
+            );
+        h.run();
+        h.get_by_label("Edit").click();
+        h.run();
+        assert!(h.state().view.edit.is_some(), "edit mode");
+        let icon: Rect = h
+            .get_by_label("map door Lobby main entrance: locked")
+            .rect();
+        let from = icon.center();
+        let to = from + egui::vec2(-60.0, -80.0);
+        h.drag_at(from);
+        h.run();
+        h.hover_at(from + egui::vec2(-30.0, -40.0));
+        h.run();
+        h.hover_at(to);
+        h.run();
+        h.drop_at(to);
+        h.run();
+        let edit = h.state().view.edit.clone().expect("still editing");
+        let moved = edit
+            .placement(Placed::Door, "door-lobby")
+            .map(|p| (p.x, p.y))
+            .expect("placed");
+        assert!(edit.dirty);
+        assert!(
+            moved.0 < 280.0 && moved.1 < 760.0,
+            "moved up left: {moved:?}"
+        );
+
+        h.get_by_label("Save").click();
+        h.run();
+        let sent: Vec<Command> = std::iter::from_fn(|| rx.try_recv()).collect();
+        let [save @ Command::SaveMapPlacements { .. }] = sent.as_slice() else {
+            panic!("one save: {sent:?}");
+        };
+        assert!(h.query_by_label("Saving…").is_some(), "pending shows");
+        worker.send(save.clone()).await;
+        worker
+            .until(&mut h.state_mut().state, "the save's answer", |s| {
+                s.runtime.map_saved.is_some()
+            })
+            .await;
+        h.run();
+        assert!(h.state().view.edit.is_none(), "saved: edit mode ends");
+        assert_eq!(lobby(&h.state().state), Some(moved));
+        // The site has it, and so does another client, through map.changed.
+        let snap = site.handle.core().snapshot();
+        let floor1 = snap
+            .maps
+            .iter()
+            .find(|m| m.id.as_str() == "floor1")
+            .unwrap();
+        let at = floor1.doors.iter().find(|p| p.id == "door-lobby").unwrap();
+        assert_eq!((at.x, at.y), moved);
+        other
+            .until(&mut other_state, "the other client's map", |s| {
+                lobby(s) == Some(moved)
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn edit_is_disabled_with_the_reason_for_an_operator() {
+        let site = start_site().await;
+        let (state, _worker) = signed_in(&site, Role::Operator).await;
+        let (commands, _rx) = command_channel();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1000.0, 700.0))
+            .build_ui_state(
+                |ui, p: &mut Panel| map::map_ui(ui, &p.state, &mut p.view, &p.commands),
+                Panel {
+                    state,
+                    view: MapView::default(),
+                    commands,
+                },
+            );
+        h.run();
+        let edit = h.get_by_label("Edit");
+        assert!(edit.accesskit_node().is_disabled());
+        edit.click();
+        h.run();
+        assert!(h.state().view.edit.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_save_keeps_the_edits_and_says_why() {
+        let site = start_site().await;
+        let (state, mut worker) = signed_in(&site, Role::Admin).await;
+        let (commands, rx) = command_channel();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1000.0, 700.0))
+            .build_ui_state(
+                |ui, p: &mut Panel| map::map_ui(ui, &p.state, &mut p.view, &p.commands),
+                Panel {
+                    state,
+                    view: MapView::default(),
+                    commands,
+                },
+            );
+        h.run();
+        h.get_by_label("Edit").click();
+        h.run();
+        let from = h
+            .get_by_label("map door Lobby main entrance: locked")
+            .rect()
+            .center();
+        h.drag_at(from);
+        h.run();
+        h.hover_at(from + egui::vec2(40.0, -40.0));
+        h.run();
+        h.drop_at(from + egui::vec2(40.0, -40.0));
+        h.run();
+        // The maps folder goes away: the site cannot write the file.
+        std::fs::remove_dir_all(&site.handle.core().config().maps_dir).unwrap();
+        h.get_by_label("Save").click();
+        h.run();
+        let save = rx.try_recv().expect("a save");
+        worker.send(save).await;
+        worker
+            .until(&mut h.state_mut().state, "the refusal", |s| {
+                s.runtime.map_saved.is_some()
+            })
+            .await;
+        h.run();
+        let edit = h.state().view.edit.clone().expect("the edits are kept");
+        assert!(edit.dirty && edit.error.is_some(), "{edit:?}");
+        assert!(h.query_by_label_contains("Not saved: ").is_some());
+        assert_eq!(lobby(&h.state().state), Some((280.0, 760.0)));
+    }
+}
