@@ -331,8 +331,10 @@ fn edit_placements_ui(ui: &mut Ui, state: &AppState, edit: &mut MapEdit, t: &Map
             theme::MAP_CAMERA,
             Stroke::new(1.5, theme::MAP_ICON_RING),
         );
-        if handle.dragged() {
-            let to = tip_screen + handle.drag_delta();
+        // Towards the pointer itself: the handle moves as the camera turns.
+        if handle.dragged()
+            && let Some(to) = handle.interact_pointer_pos()
+        {
             edit.turn_towards(&p.id, t.plan_from_screen([to.x, to.y]));
         }
         let icon = Rect::from_center_size(pos(at), CAMERA_HALF * 2.0);

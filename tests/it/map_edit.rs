@@ -347,4 +347,111 @@ mod panel {
         assert!(h.query_by_label_contains("Not saved: ").is_some());
         assert_eq!(lobby(&h.state().state), Some((280.0, 760.0)));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_door_on_no_floor_is_dragged_on_and_a_camera_turned() {
+        let site = start_site().await;
+        // The lobby door taken off every floor first.
+        let admin = site.token(Role::Admin).await;
+        let mut body = super::placements(&site, &admin).await;
+        body["doors"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|d| d["id"] != "door-lobby");
+        let r = site
+            .put(&admin, "/api/v1/maps/floor1/placements", body)
+            .await;
+        assert_eq!(r.status(), 200);
+        let (state, mut worker) = signed_in(&site, Role::Admin).await;
+        assert_eq!(lobby(&state), None);
+        let (commands, rx) = command_channel();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1000.0, 700.0))
+            .build_ui_state(
+                |ui, p: &mut Panel| map::map_ui(ui, &p.state, &mut p.view, &p.commands),
+                Panel {
+                    state,
+                    view: MapView::default(),
+                    commands,
+                },
+            );
+        h.run();
+        h.get_by_label("Edit").click();
+        h.run();
+        // From the list of what no floor has, onto the plan.
+        let from = h.get_by_label("door Lobby main entrance").rect().center();
+        let to = egui::pos2(500.0, 400.0);
+        h.drag_at(from);
+        h.run();
+        for step in [0.3, 0.6, 1.0] {
+            h.hover_at(from + (to - from) * step);
+            h.run();
+        }
+        // Released where it hovers (the pointer stays: a drop needs it).
+        h.event(egui::Event::PointerButton {
+            pos: to,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.run();
+        h.run();
+        let edit = h.state().view.edit.clone().expect("editing");
+        let placed = edit
+            .placement(Placed::Door, "door-lobby")
+            .map(|p| (p.x, p.y))
+            .expect("dropped onto the plan");
+        assert!(
+            h.query_by_label("door Lobby main entrance").is_none(),
+            "off the list"
+        );
+
+        // The lobby camera (117°) turned by its handle, a quarter turn on.
+        let direction = |h: &Harness<'_, Panel>| {
+            h.state()
+                .view
+                .edit
+                .as_ref()
+                .and_then(|e| e.placement(Placed::Camera, "cam-lobby"))
+                .and_then(|p| p.direction_deg)
+                .expect("a direction")
+        };
+        let handle = h.get_by_label("turn camera Lobby entrance").rect().center();
+        let camera = h.get_by_label("map camera Lobby entrance").rect().center();
+        let arm = handle - camera;
+        // Clockwise on screen (y down): (x, y) -> (-y, x).
+        let target = camera + egui::vec2(-arm.y, arm.x);
+        h.drag_at(handle);
+        h.run();
+        for step in [0.5, 1.0] {
+            h.hover_at(handle + (target - handle) * step);
+            h.run();
+        }
+        h.drop_at(target);
+        h.run();
+        let turned = direction(&h);
+        assert!((turned - 207.0).abs() < 3.0, "117 + 90: {turned}");
+
+        h.get_by_label("Save").click();
+        h.run();
+        let save = rx.try_recv().expect("a save");
+        worker.send(save).await;
+        worker
+            .until(&mut h.state_mut().state, "the save", |s| {
+                s.runtime.map_saved.is_some()
+            })
+            .await;
+        h.run();
+        assert!(h.state().view.edit.is_none());
+        let snap = site.handle.core().snapshot();
+        let floor1 = snap
+            .maps
+            .iter()
+            .find(|m| m.id.as_str() == "floor1")
+            .unwrap();
+        let door = floor1.doors.iter().find(|p| p.id == "door-lobby").unwrap();
+        assert_eq!((door.x, door.y), placed);
+        let cam = floor1.cameras.iter().find(|p| p.id == "cam-lobby").unwrap();
+        assert!((cam.direction_deg.unwrap() - turned).abs() < 1e-3);
+    }
 }
