@@ -1502,10 +1502,13 @@ async fn set_map_placements(
     ApiJson(body): ApiJson<crate::domain::MapPlacements>,
 ) -> ApiResult<Response> {
     caller.require_audited(&st.core, Permission::EditMaps, actions::MAP_EDIT, &id)?;
-    let map = st
-        .core
-        .maps()
-        .set_placements(&caller.actor(), &MapId::new(id), body)?;
+    // A file write and its fsync: off the async workers.
+    let (core, actor) = (Arc::clone(&st.core), caller.actor());
+    let map = tokio::task::spawn_blocking(move || {
+        core.maps().set_placements(&actor, &MapId::new(id), body)
+    })
+    .await
+    .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("map task: {e}")))??;
     Ok(Json(map).into_response())
 }
 
