@@ -1733,4 +1733,25 @@ mod tests {
             assert_eq!(w, Workspace::default(), "{door}");
         }
     }
+
+    #[test]
+    fn unreachable_at_the_start_only_before_any_snapshot() {
+        let mut s = AppState::new(t(0), "http://127.0.0.1:1", false);
+        s.apply(AppEvent::Connecting { at: t(1) });
+        assert_eq!(s.runtime.reach, Reach::Connecting { since: t(1) });
+        let down = AppEvent::Unreachable {
+            reason: "connection refused".into(),
+            at: t(2),
+            retry_at: t(4),
+        };
+        s.apply(down.clone());
+        assert!(matches!(s.runtime.reach, Reach::Unreachable { .. }));
+        s.apply(AppEvent::Reachable);
+        assert_eq!(s.runtime.reach, Reach::Unknown);
+        // Once the site's state was loaded, a lost site is a lost link.
+        s.apply(AppEvent::Snapshot(Box::new(snapshot(10))));
+        s.apply(AppEvent::Connecting { at: t(5) });
+        s.apply(down);
+        assert_eq!(s.runtime.reach, Reach::Unknown);
+    }
 }
