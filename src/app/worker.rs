@@ -146,12 +146,17 @@ pub async fn run(config: WorkerConfig, mut commands: mpsc::Receiver<Command>, si
         session: SessionTasks::default(),
         role: None,
         searches: Arc::new(AtomicU64::new(0)),
+        probe: None,
     };
+    worker.probe();
     if let Some((username, password)) = config.auto_sign_in {
         worker.sign_in(&username, &password).await;
     }
     while let Some(command) = commands.recv().await {
         worker.handle(command).await;
+    }
+    if let Some(probe) = worker.probe.take() {
+        probe.abort();
     }
     worker.session.stop();
     if worker.client.is_signed_in() {
@@ -187,11 +192,36 @@ struct Worker {
     /// The number of the latest cardholder search: an older one's answer
     /// is dropped, so answers never arrive out of order.
     searches: Arc<AtomicU64>,
+    /// Tries to reach the site at the start until it answers.
+    probe: Option<JoinHandle<()>>,
 }
 
 impl Worker {
     async fn handle(&mut self, command: Command) {
         match command {
+            Command::RetryConnect => self.probe(),
+            Command::SaveMapPlacements {
+                map,
+                placements,
+                save,
+            } => {
+                let (client, sink) = (self.client.clone(), self.sink.clone());
+                self.spawn(async move {
+                    let result = match client.set_map_placements(&map, &placements.0).await {
+                        Ok(stored) => {
+                            sink.send(AppEvent::Maps(vec![stored])).await;
+                            Ok(())
+                        }
+                        Err(e) => {
+                            tracing::info!(%map, "map placements not saved: {}", error_chain(&e));
+                            session_end_check(&sink, &e).await;
+                            Err(error_chain(&e))
+                        }
+                    };
+                    let saved = crate::viewer::map::MapSaved { save, result };
+                    sink.send(AppEvent::MapSaved(saved)).await;
+                });
+            }
             Command::SignIn { username, password } => self.sign_in(&username, &password).await,
             Command::SignOut => {
                 self.session.stop();
@@ -340,6 +370,18 @@ impl Worker {
         }
     }
 
+    /// (Re)starts the first-connect probe: tries the site at once, then
+    /// with the backoff, until it answers.
+    fn probe(&mut self) {
+        if let Some(old) = self.probe.take() {
+            old.abort();
+        }
+        self.probe = Some(tokio::spawn(probe_site(
+            self.client.clone(),
+            self.sink.clone(),
+        )));
+    }
+
     fn may_search_events(&self) -> bool {
         self.role
             .is_some_and(|r| domain::allowed(r, Permission::SearchEvents))
@@ -474,6 +516,46 @@ impl Worker {
     }
 }
 
+/// Tries to reach the site until it answers (any HTTP answer counts):
+/// `Connecting` before each try, `Unreachable` with the reason and the next
+/// try's time after a failure, `Reachable` at the end.
+async fn probe_site(client: Client, sink: EventSink) {
+    let backoff = Backoff::new(1_000, 30_000, Jitter::Spread);
+    let mut attempt = 1;
+    loop {
+        if !sink
+            .send(AppEvent::Connecting {
+                at: chrono::Utc::now(),
+            })
+            .await
+        {
+            return;
+        }
+        match client.probe().await {
+            Ok(()) => {
+                sink.send(AppEvent::Reachable).await;
+                return;
+            }
+            Err(e) => {
+                let delay = backoff.delay_for(attempt);
+                let at = chrono::Utc::now();
+                let retry_at = at + chrono::Duration::from_std(delay).unwrap_or_default();
+                tracing::info!(attempt, "the site cannot be reached: {}", error_chain(&e));
+                let event = AppEvent::Unreachable {
+                    reason: error_chain(&e),
+                    at,
+                    retry_at,
+                };
+                if !sink.send(event).await {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
 /// Reports a lost session once, when an error says so.
 async fn session_end_check(sink: &EventSink, e: &ClientError) {
     if e.kind() == ErrorKind::Unauthenticated {
@@ -489,6 +571,8 @@ async fn session_end_check(sink: &EventSink, e: &ClientError) {
 /// replay, so the snapshot covers what happened while the link was down;
 /// events it already holds are ignored by their seq.
 /// A `view.*` event (or a resync) reads the shared views again, in order.
+/// A `map.changed` reads the maps again, so every client shows where
+/// things are now.
 async fn forward_live(
     mut rx: mpsc::Receiver<LiveUpdate>,
     sink: EventSink,
@@ -497,6 +581,18 @@ async fn forward_live(
 ) {
     while let Some(update) = rx.recv().await {
         let event = match update {
+            LiveUpdate::Event(e) if matches!(e.kind, domain::EventKind::MapChanged { .. }) => {
+                if !sink.send(AppEvent::Live(e)).await {
+                    return;
+                }
+                match client.snapshot().await {
+                    Ok(snapshot) => AppEvent::Maps(snapshot.maps),
+                    Err(e) => {
+                        tracing::warn!("cannot read the maps again: {}", error_chain(&e));
+                        continue;
+                    }
+                }
+            }
             LiveUpdate::Event(e) => {
                 let views = e.kind.type_name().starts_with("view.");
                 if !sink.send(AppEvent::Live(e)).await {
@@ -983,11 +1079,21 @@ mod tests {
         })
     }
 
+    /// The next event, past the first-connect probe's (they come when
+    /// they come, between the others).
     async fn next(rx: &mut mpsc::Receiver<AppEvent>, what: &str) -> AppEvent {
-        tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .expect("worker alive")
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("worker alive");
+            if !matches!(
+                event,
+                AppEvent::Connecting { .. } | AppEvent::Reachable | AppEvent::Unreachable { .. }
+            ) {
+                return event;
+            }
+        }
     }
 
     #[test]

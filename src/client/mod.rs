@@ -606,6 +606,35 @@ impl Client {
         empty_of(resp).await
     }
 
+    /// Whether the site answers at all, signed in or not: any HTTP answer
+    /// is one (an unsigned call answers 401); a network error is not.
+    pub async fn probe(&self) -> Result<(), ClientError> {
+        self.http
+            .get(self.url("/api/v1/time"))
+            .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(ClientError::Network)
+    }
+
+    /// Replaces a floor map's placements (the map editor); the map as the
+    /// site stored it.
+    pub async fn set_map_placements(
+        &self,
+        id: &MapId,
+        placements: &crate::domain::MapPlacements,
+    ) -> Result<crate::domain::FloorMap, ClientError> {
+        let path = format!("/api/v1/maps/{}/placements", segment(id.as_str()));
+        let resp = self
+            .call(Method::PUT, &path)?
+            .json(placements)
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let resp = self
             .call(Method::GET, path)?

@@ -13,6 +13,8 @@ use crate::domain::{
     FailMode, FloorMap, MapId, Placement, Role, SiteInfo, StreamInfo,
 };
 
+pub mod map_writer;
+
 /// A config or map file that cannot be used: where, and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -1153,7 +1155,7 @@ fn check_rtsp_url(url: &str) -> Result<(), String> {
 }
 
 /// Loads every `*.toml` in the maps folder, in file-name order.
-fn load_maps(dir: &Path) -> Result<Vec<FloorMap>, ConfigError> {
+pub fn load_maps(dir: &Path) -> Result<Vec<FloorMap>, ConfigError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Read {
         file: dir.to_owned(),
         source,

@@ -266,6 +266,14 @@ pub struct FloorMap {
     pub cameras: Vec<Placement>,
 }
 
+/// The body of `PUT /api/v1/maps/{id}/placements`: the map's whole placement
+/// list, replacing what it had.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MapPlacements {
+    pub doors: Vec<Placement>,
+    pub cameras: Vec<Placement>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialState {
@@ -442,6 +450,10 @@ event_kinds! {
     "view.removed" =>
         /// A shared view was deleted.
         ViewRemoved { view: ViewId },
+    "map.changed" =>
+        /// A floor map's placements were edited; read the snapshot again for
+        /// where things are now.
+        MapChanged { map: MapId, by: String },
 }
 
 impl EventKind {
@@ -461,7 +473,8 @@ impl EventKind {
             | EventKind::CardholderChanged { .. }
             | EventKind::TestFlood { .. }
             | EventKind::ViewPublished { .. }
-            | EventKind::ViewRemoved { .. } => None,
+            | EventKind::ViewRemoved { .. }
+            | EventKind::MapChanged { .. } => None,
         }
     }
 

@@ -162,6 +162,10 @@ impl Redaction {
                 },
                 by: self.user(by),
             },
+            EventKind::MapChanged { map, by } => EventKind::MapChanged {
+                map,
+                by: self.user(by),
+            },
             other @ (EventKind::DoorStateChanged { .. }
             | EventKind::DoorForcedOpen { .. }
             | EventKind::DoorHeldOpen { .. }
@@ -270,6 +274,10 @@ mod tests {
             },
             EventKind::CardholderChanged {
                 cardholder: CardholderId::new(HOLDER),
+                by: USER.into(),
+            },
+            EventKind::MapChanged {
+                map: crate::domain::MapId::new("floor1"),
                 by: USER.into(),
             },
         ];

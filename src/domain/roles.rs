@@ -27,11 +27,13 @@ pub enum Permission {
     ManageSessions,
     /// Publish and delete the site's shared camera views.
     PublishViews,
+    /// Place doors and cameras on the floor maps.
+    EditMaps,
 }
 
 impl Permission {
     /// Every permission, for tables and tests.
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ViewSite,
         Permission::SearchEvents,
         Permission::CommandDoor,
@@ -42,6 +44,7 @@ impl Permission {
         Permission::ViewAudit,
         Permission::ManageSessions,
         Permission::PublishViews,
+        Permission::EditMaps,
     ];
 
     /// A short name for messages.
@@ -57,6 +60,7 @@ impl Permission {
             Permission::ViewAudit => "view the audit trail",
             Permission::ManageSessions => "revoke sessions",
             Permission::PublishViews => "publish shared views",
+            Permission::EditMaps => "edit floor maps",
         }
     }
 }
@@ -76,6 +80,7 @@ pub fn allowed(role: Role, permission: Permission) -> bool {
         ViewAudit => matches!(role, Supervisor | Investigator | Admin),
         ManageSessions => matches!(role, Admin),
         PublishViews => matches!(role, Supervisor | Admin),
+        EditMaps => matches!(role, Admin),
     }
 }
 
@@ -121,6 +126,7 @@ mod tests {
             (ViewAudit, false, false, true, true, true),
             (ManageSessions, false, false, false, false, true),
             (PublishViews, false, false, true, false, true),
+            (EditMaps, false, false, false, false, true),
         ];
         assert_eq!(table.len(), Permission::ALL.len());
         for (p, v, o, s, i, a) in table {

@@ -94,6 +94,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(camera_credentials))
         .routes(routes!(shared_views))
         .routes(routes!(publish_view, delete_view))
+        .routes(routes!(set_map_placements))
         .merge(fault::routes())
 }
 
@@ -1477,6 +1478,40 @@ async fn map_image(
     caller.require(Permission::ViewSite)?;
     let path = st.core.map_image_path(&MapId::new(id))?;
     file_response(path, "map image").await
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/maps/{id}/placements",
+    tag = "site",
+    summary = "Place doors and cameras on a floor map",
+    description = "Replaces the map's whole placement list (the map editor). Every id must be a door or camera of the site, once per list, inside the plan's width and height; angles finite, `direction_deg` is stored normalised to 0..360, `fov_deg` from 1 to 360; at most 2000 placements. Written back to the map's placement file (comments kept, atomically); when that file cannot be written it answers 503 and changes nothing. Emits `map.changed`; audited (refusals too). Needs the `EditMaps` permission.",
+    params(("id" = String, Path, description = "map id")),
+    request_body = crate::domain::MapPlacements,
+    responses(
+        (status = 200, description = "the map as stored", body = crate::domain::FloorMap),
+        SignedIn,
+        BadInput,
+        NotFound,
+        TooLarge,
+        Unavailable,
+    ),
+)]
+async fn set_map_placements(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    ApiJson(body): ApiJson<crate::domain::MapPlacements>,
+) -> ApiResult<Response> {
+    caller.require_audited(&st.core, Permission::EditMaps, actions::MAP_EDIT, &id)?;
+    // A file write and its fsync: off the async workers.
+    let (core, actor) = (Arc::clone(&st.core), caller.actor());
+    let map = tokio::task::spawn_blocking(move || {
+        core.maps().set_placements(&actor, &MapId::new(id), body)
+    })
+    .await
+    .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("map task: {e}")))??;
+    Ok(Json(map).into_response())
 }
 
 #[utoipa::path(

@@ -56,6 +56,8 @@ pub mod actions {
     pub const FAULT_INJECTION: &str = "fault.inject";
     pub const VIEW_PUBLISH: &str = "view.publish";
     pub const VIEW_DELETE: &str = "view.delete";
+    /// A floor map's placements replaced (the map editor).
+    pub const MAP_EDIT: &str = "map.edit";
 }
 
 /// The outcome of an entry written before its action.

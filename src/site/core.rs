@@ -29,6 +29,7 @@ use super::controller::SimulatedController;
 use super::doors::Doors;
 use super::env::SiteEnv;
 use super::events::EventLog;
+use super::maps::Maps;
 use super::people::People;
 use super::requests::Requests;
 use super::sessions::Sessions;
@@ -53,6 +54,7 @@ pub struct SiteCore {
     people: Arc<People>,
     requests: Arc<Requests>,
     cameras: CameraSlot,
+    maps: Maps,
 }
 
 impl SiteCore {
@@ -94,6 +96,7 @@ impl SiteCore {
                 Arc::clone(&audit),
             ),
             cameras: CameraSlot::new(Arc::clone(&cfg), env.shutdown.clone()),
+            maps: Maps::new(&cfg, Arc::clone(&log), Arc::clone(&audit)),
             cfg,
             env,
             log,
@@ -156,6 +159,11 @@ impl SiteCore {
         &self.audit
     }
 
+    /// The floor maps and their placements.
+    pub fn maps(&self) -> &Maps {
+        &self.maps
+    }
+
     /// Camera URLs, stills, credentials; the demo cameras.
     pub fn cameras(&self) -> &CameraSlot {
         &self.cameras
@@ -166,16 +174,21 @@ impl SiteCore {
     /// The state of the site, valid at its `seq`.
     pub fn snapshot(&self) -> Snapshot {
         let cameras = self.cameras.cameras();
-        let (seq, doors, open_requests) = self
-            .log
-            .read_at(|seq| (seq, self.doors.with_status(), self.requests.open_requests()));
+        let (seq, doors, open_requests, maps) = self.log.read_at(|seq| {
+            (
+                seq,
+                self.doors.with_status(),
+                self.requests.open_requests(),
+                self.maps.list(),
+            )
+        });
         Snapshot {
             seq,
             site: self.cfg.site.clone(),
             cameras,
             doors,
             access_points: self.cfg.access_points.clone(),
-            maps: self.cfg.maps.clone(),
+            maps,
             open_requests,
         }
     }
@@ -267,12 +280,10 @@ impl SiteCore {
     /// A floor plan's image file.
     pub fn map_image_path(&self, id: &MapId) -> Result<PathBuf, CoreError> {
         let map = self
-            .cfg
             .maps
-            .iter()
-            .find(|m| &m.id == id)
+            .get(id)
             .ok_or_else(|| CoreError::NotFound(format!("no map {id:?}")))?;
-        Ok(self.cfg.maps_dir.join(&map.image))
+        Ok(self.maps.dir().join(&map.image))
     }
 
     /// The site's clock and zone.

@@ -22,6 +22,7 @@ pub mod events;
 mod fault;
 pub mod generate;
 mod listen;
+pub mod maps;
 pub mod people;
 pub mod requests;
 pub mod sessions;

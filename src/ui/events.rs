@@ -178,6 +178,18 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
         EventKind::ViewRemoved { .. } => {
             (EventIcon::View, theme::MUTED, "Shared view deleted".into())
         }
+        EventKind::MapChanged { map, by } => (
+            EventIcon::Map,
+            theme::INFO,
+            join([
+                format!("Floor map edited{}", by_whom(Some(by))),
+                state
+                    .site()
+                    .map(map)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default(),
+            ]),
+        ),
     }
 }
 
@@ -211,6 +223,8 @@ pub enum EventIcon {
     Other,
     /// A camera view: four tiles.
     View,
+    /// A folded plan: a floor map changed.
+    Map,
 }
 
 /// The side of an event icon, in points.
@@ -349,6 +363,20 @@ pub fn icon_ui(ui: &mut Ui, icon: EventIcon, color: Color32) -> egui::Response {
                 )
             })
             .collect(),
+        EventIcon::Map => vec![Shape::line(
+            vec![
+                at(0.0, 0.15),
+                at(0.33, 0.0),
+                at(0.66, 0.15),
+                at(1.0, 0.0),
+                at(1.0, 0.85),
+                at(0.66, 1.0),
+                at(0.33, 0.85),
+                at(0.0, 1.0),
+                at(0.0, 0.15),
+            ],
+            thin,
+        )],
     };
     if ui.is_rect_visible(rect) {
         ui.painter().extend(shapes);
@@ -625,6 +653,13 @@ mod tests {
                     view: crate::domain::ViewId::new("lobby"),
                 },
                 "Shared view deleted",
+            ),
+            (
+                EventKind::MapChanged {
+                    map: crate::domain::MapId::new("nowhere"),
+                    by: "admin".into(),
+                },
+                "Floor map edited by admin",
             ),
         ]
     }

@@ -4,7 +4,7 @@
 use egui::{Align, Button, Layout, RichText, TextEdit, Ui};
 
 use super::theme;
-use crate::viewer::{AppState, Command, CommandSender, SignInPhase, ViewState};
+use crate::viewer::{AppState, Command, CommandSender, Reach, SignInPhase, ViewState};
 
 /// The sign-in screen.
 pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands: &CommandSender) {
@@ -21,6 +21,7 @@ pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands:
             ui.heading(message);
             return;
         }
+        unreachable_ui(ui, state, commands);
         ui.heading(if in_place { "Sign in again" } else { "Sign in" });
         ui.label(RichText::new(&state.site().address).color(theme::MUTED));
         ui.add_space(12.0);
@@ -62,4 +63,56 @@ pub fn sign_in_ui(ui: &mut Ui, state: &AppState, view: &mut ViewState, commands:
             SignInPhase::Idle => {}
         }
     });
+}
+
+/// The site could not be reached at the start (no state ever loaded): the
+/// address and why, the last try and the next one, and "Retry now". A link
+/// lost after a good start is the link banner's business, not this.
+fn unreachable_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+    if state.site().info.is_some() {
+        return;
+    }
+    let local = |t: crate::domain::Timestamp| {
+        t.with_timezone(&chrono::Local)
+            .format("%H:%M:%S")
+            .to_string()
+    };
+    match &state.runtime.reach {
+        Reach::Unknown => {}
+        Reach::Connecting { .. } => {
+            ui.label(
+                RichText::new(format!("Connecting to {}…", state.site().address))
+                    .color(theme::PENDING),
+            );
+            ui.add_space(8.0);
+        }
+        Reach::Unreachable {
+            reason,
+            at,
+            retry_at,
+        } => {
+            ui.heading(
+                RichText::new(format!("Cannot reach the site at {}", state.site().address))
+                    .color(theme::FAILED),
+            );
+            ui.label(RichText::new(reason).color(theme::FAILED));
+            let secs = (*retry_at - state.runtime.now).num_seconds().max(0);
+            ui.label(
+                RichText::new(format!(
+                    "Last try {} · next try at {} (in {secs} s)",
+                    local(*at),
+                    local(*retry_at)
+                ))
+                .color(theme::MUTED),
+            );
+            if ui
+                .button("Retry now")
+                .on_hover_text("Try to reach the site again now")
+                .clicked()
+            {
+                commands.send(Command::RetryConnect);
+            }
+            ui.add_space(12.0);
+        }
+    }
 }

@@ -6,7 +6,8 @@
 use std::sync::mpsc;
 
 use crate::domain::{
-    CameraId, CardholderId, CredentialId, CredentialState, DoorAction, DoorId, RequestId,
+    CameraId, CardholderId, CredentialId, CredentialState, DoorAction, DoorId, MapId,
+    MapPlacements, RequestId,
 };
 
 /// A request from the operator to the worker.
@@ -73,7 +74,23 @@ pub enum Command {
     },
     /// Delete a shared view on the site.
     DeleteView(crate::domain::ViewId),
+    /// Replace floor map `map`'s placements (the map editor); the answer
+    /// comes back as `AppEvent::MapSaved` with `save`.
+    SaveMapPlacements {
+        map: MapId,
+        placements: PlacementList,
+        save: u64,
+    },
+    /// Try to reach the site now (it could not be reached at the start).
+    RetryConnect,
 }
+
+/// A map's placement list in a command. Placements from the editor are
+/// finite (clamped), so equality is an equivalence here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacementList(pub MapPlacements);
+
+impl Eq for PlacementList {}
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,6 +161,18 @@ impl std::fmt::Debug for Command {
                 .field("body", body)
                 .finish(),
             Command::DeleteView(id) => f.debug_tuple("DeleteView").field(id).finish(),
+            Command::SaveMapPlacements {
+                map,
+                placements,
+                save,
+            } => f
+                .debug_struct("SaveMapPlacements")
+                .field("map", map)
+                .field("doors", &placements.0.doors.len())
+                .field("cameras", &placements.0.cameras.len())
+                .field("save", save)
+                .finish(),
+            Command::RetryConnect => f.write_str("RetryConnect"),
         }
     }
 }

@@ -151,6 +151,23 @@ pub enum AppEvent {
     /// The site's shared camera views, read after the snapshot and again
     /// on each `view.*` event.
     SharedViews(Vec<crate::domain::SharedView>),
+    /// Floor maps as the site has them now (after `map.changed`, or a save).
+    Maps(Vec<crate::domain::FloorMap>),
+    /// The outcome of a map editor's save.
+    MapSaved(super::map::MapSaved),
+    /// The worker is trying to reach the site (at the start, or on retry).
+    Connecting {
+        at: Timestamp,
+    },
+    /// The site could not be reached at the start: why, and when the
+    /// worker tries again on its own.
+    Unreachable {
+        reason: String,
+        at: Timestamp,
+        retry_at: Timestamp,
+    },
+    /// The site answered: it can be signed in to.
+    Reachable,
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).

@@ -7,7 +7,9 @@
 //! showing the same place and "fit on open" is `zoom = 1` at the plan's
 //! centre.
 
-use crate::domain::MapId;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::domain::{FloorMap, MapId, MapPlacements, Placement};
 
 /// The closest zoom out, relative to fit.
 pub const MIN_ZOOM: f32 = 0.25;
@@ -71,6 +73,8 @@ pub struct MapView {
     /// The plan point at the panel's centre, in plan pixels; none: the
     /// plan's centre (fit on open).
     pub center: Option<Point>,
+    /// The edit in progress (an admin placing doors and cameras), if any.
+    pub edit: Option<MapEdit>,
 }
 
 impl Default for MapView {
@@ -79,6 +83,220 @@ impl Default for MapView {
             floor: None,
             zoom: 1.0,
             center: None,
+            edit: None,
+        }
+    }
+}
+
+/// What a placement places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placed {
+    Door,
+    Camera,
+}
+
+/// The outcome of a save of the map editor, as the worker reports it
+/// (`save` is the number [`MapEdit::begin_save`] gave the save).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapSaved {
+    pub save: u64,
+    pub result: Result<(), String>,
+}
+
+/// The map editor's edit of one floor: the placements as they will be
+/// sent (the whole list), whether they differ from the site's, and the
+/// save in flight or its failure. Plain data; the UI drags, this moves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapEdit {
+    pub map: MapId,
+    /// The plan's size in plan pixels: placements stay inside it.
+    pub plan: [f32; 2],
+    pub doors: Vec<Placement>,
+    pub cameras: Vec<Placement>,
+    /// Changed since it was started (or last saved).
+    pub dirty: bool,
+    /// The save in flight, by its number.
+    pub saving: Option<u64>,
+    /// Why the last save failed; the edits are kept.
+    pub error: Option<String>,
+}
+
+/// Numbers saves, so a late answer to an older one is not taken for this one.
+static SAVES: AtomicU64 = AtomicU64::new(1);
+
+impl MapEdit {
+    /// An edit of `map` as the site has it.
+    pub fn start(map: &FloorMap) -> Self {
+        Self {
+            map: map.id.clone(),
+            plan: [map.width as f32, map.height as f32],
+            doors: map.doors.clone(),
+            cameras: map.cameras.clone(),
+            dirty: false,
+            saving: None,
+            error: None,
+        }
+    }
+
+    fn list(&self, kind: Placed) -> &Vec<Placement> {
+        match kind {
+            Placed::Door => &self.doors,
+            Placed::Camera => &self.cameras,
+        }
+    }
+
+    fn list_mut(&mut self, kind: Placed) -> &mut Vec<Placement> {
+        match kind {
+            Placed::Door => &mut self.doors,
+            Placed::Camera => &mut self.cameras,
+        }
+    }
+
+    /// `at` kept on the plan (a non-number goes to the origin).
+    pub fn clamp(&self, at: Point) -> Point {
+        let c = |v: f32, max: f32| {
+            if v.is_finite() {
+                v.clamp(0.0, max)
+            } else {
+                0.0
+            }
+        };
+        [c(at[0], self.plan[0]), c(at[1], self.plan[1])]
+    }
+
+    /// Where `id` is placed on this floor, if it is.
+    pub fn placement(&self, kind: Placed, id: &str) -> Option<&Placement> {
+        self.list(kind).iter().find(|p| p.id == id)
+    }
+
+    /// Moves `id` to `at` (plan pixels, clamped to the plan). False when it
+    /// is not on this floor.
+    pub fn move_to(&mut self, kind: Placed, id: &str, at: Point) -> bool {
+        let at = self.clamp(at);
+        let Some(p) = self.list_mut(kind).iter_mut().find(|p| p.id == id) else {
+            return false;
+        };
+        if [p.x, p.y] != at {
+            [p.x, p.y] = at;
+            self.dirty = true;
+        }
+        true
+    }
+
+    /// Places `id`, not yet on this floor, at `at` (clamped); a camera
+    /// looks up with the default field of view. Already placed: moved.
+    pub fn place(&mut self, kind: Placed, id: &str, at: Point) {
+        if self.move_to(kind, id, at) {
+            return;
+        }
+        let [x, y] = self.clamp(at);
+        let direction_deg = (kind == Placed::Camera).then_some(0.0);
+        self.list_mut(kind).push(Placement {
+            id: id.to_owned(),
+            x,
+            y,
+            direction_deg,
+            fov_deg: None,
+        });
+        self.dirty = true;
+    }
+
+    /// Takes `id` off this floor.
+    pub fn remove(&mut self, kind: Placed, id: &str) {
+        let list = self.list_mut(kind);
+        let before = list.len();
+        list.retain(|p| p.id != id);
+        if list.len() != before {
+            self.dirty = true;
+        }
+    }
+
+    /// Turns camera `id` to look at `towards` (plan pixels); a point on
+    /// the camera itself changes nothing.
+    pub fn turn_towards(&mut self, id: &str, towards: Point) {
+        let Some(p) = self.placement(Placed::Camera, id) else {
+            return;
+        };
+        let (dx, dy) = (towards[0] - p.x, towards[1] - p.y);
+        if !(dx.is_finite() && dy.is_finite()) || dx.hypot(dy) < 1e-3 {
+            return;
+        }
+        // Clockwise from the plan's up; plan y grows downwards.
+        self.set_direction(id, dx.atan2(-dy).to_degrees());
+    }
+
+    /// Sets camera `id`'s direction, normalised to 0..360.
+    pub fn set_direction(&mut self, id: &str, deg: f32) {
+        if !deg.is_finite() {
+            return;
+        }
+        let mut d = deg.rem_euclid(360.0);
+        if d >= 360.0 {
+            d = 0.0;
+        }
+        if let Some(p) = self.cameras.iter_mut().find(|p| p.id == id)
+            && p.direction_deg != Some(d)
+        {
+            p.direction_deg = Some(d);
+            self.dirty = true;
+        }
+    }
+
+    /// Of `ids` (the site's doors or cameras), those on no floor: neither
+    /// in this edit nor on `maps` other than this one.
+    pub fn unplaced<'a>(
+        &self,
+        kind: Placed,
+        ids: impl IntoIterator<Item = &'a str>,
+        maps: &[FloorMap],
+    ) -> Vec<&'a str> {
+        let elsewhere = |id: &str| {
+            maps.iter().filter(|m| m.id != self.map).any(|m| {
+                let list = match kind {
+                    Placed::Door => &m.doors,
+                    Placed::Camera => &m.cameras,
+                };
+                list.iter().any(|p| p.id == id)
+            })
+        };
+        ids.into_iter()
+            .filter(|id| self.placement(kind, id).is_none() && !elsewhere(id))
+            .collect()
+    }
+
+    /// The body of the save.
+    pub fn body(&self) -> MapPlacements {
+        MapPlacements {
+            doors: self.doors.clone(),
+            cameras: self.cameras.clone(),
+        }
+    }
+
+    /// Marks a save as sent; its number, for [`MapEdit::finish_save`].
+    pub fn begin_save(&mut self) -> u64 {
+        let n = SAVES.fetch_add(1, Ordering::Relaxed);
+        self.saving = Some(n);
+        self.error = None;
+        n
+    }
+
+    /// Takes the outcome of a save: true when this edit's save succeeded
+    /// (the edit is done); a failure keeps the edits with its reason; an
+    /// answer to another save changes nothing.
+    pub fn finish_save(&mut self, outcome: &MapSaved) -> bool {
+        if self.saving != Some(outcome.save) {
+            return false;
+        }
+        self.saving = None;
+        match &outcome.result {
+            Ok(()) => {
+                self.dirty = false;
+                true
+            }
+            Err(message) => {
+                self.error = Some(message.clone());
+                false
+            }
         }
     }
 }
@@ -188,9 +406,9 @@ mod tests {
             for plan in PLANS {
                 for zoom in [MIN_ZOOM, 0.5, 1.0, 3.7, MAX_ZOOM] {
                     let view = MapView {
-                        floor: None,
                         zoom,
                         center: Some([plan[0] * 0.3, plan[1] * 0.8]),
+                        ..MapView::default()
                     };
                     let t = view.transform(&vp, plan);
                     for p in [[0.0, 0.0], plan, [plan[0] * 0.25, plan[1] * 0.75]] {
@@ -296,5 +514,141 @@ mod tests {
         // Looking up (0°): plan y grows downwards.
         let w = fov_wedge([100.0, 100.0], 0.0, 20.0, 50.0);
         assert!(w[1..].iter().all(|p| p[1] < 60.0), "{w:?}");
+    }
+    fn floor() -> FloorMap {
+        let at = |id: &str, x, y| Placement {
+            id: id.into(),
+            x,
+            y,
+            direction_deg: None,
+            fov_deg: None,
+        };
+        FloorMap {
+            id: MapId::new("f1"),
+            name: "F1".into(),
+            image: "f1.png".into(),
+            width: 200,
+            height: 100,
+            doors: vec![at("d1", 10.0, 10.0)],
+            cameras: vec![at("c1", 50.0, 50.0)],
+        }
+    }
+
+    #[test]
+    fn edit_moves_clamps_and_marks_dirty() {
+        let mut e = MapEdit::start(&floor());
+        assert!(!e.dirty);
+        assert!(e.move_to(Placed::Door, "d1", [10.0, 10.0]));
+        assert!(!e.dirty, "no move, nothing to save");
+        assert!(e.move_to(Placed::Door, "d1", [500.0, -3.0]));
+        assert_eq!(
+            e.placement(Placed::Door, "d1").map(|p| [p.x, p.y]),
+            Some([200.0, 0.0])
+        );
+        assert!(e.dirty);
+        assert!(!e.move_to(Placed::Door, "c1", [1.0, 1.0]), "c1 is a camera");
+        e.move_to(Placed::Camera, "c1", [f32::NAN, 40.0]);
+        assert_eq!(
+            e.placement(Placed::Camera, "c1").map(|p| [p.x, p.y]),
+            Some([0.0, 40.0])
+        );
+        assert_eq!(e.body().doors[0].x, 200.0);
+    }
+
+    #[test]
+    fn edit_turns_a_camera_towards_a_point() {
+        let mut e = MapEdit::start(&floor());
+        let dir = |e: &MapEdit| {
+            e.placement(Placed::Camera, "c1")
+                .and_then(|p| p.direction_deg)
+        };
+        for (towards, want) in [
+            ([50.0, 0.0], 0.0),
+            ([100.0, 50.0], 90.0),
+            ([50.0, 90.0], 180.0),
+            ([0.0, 50.0], 270.0),
+            ([100.0, 0.0], 45.0),
+        ] {
+            e.turn_towards("c1", towards);
+            let got = dir(&e).expect("a direction");
+            assert!((got - want).abs() < 1e-3, "{towards:?}: {got} != {want}");
+        }
+        assert!(e.dirty);
+        e.turn_towards("c1", [50.0, 50.0]);
+        assert!(
+            (dir(&e).expect("kept") - 45.0).abs() < 1e-3,
+            "on itself: unchanged"
+        );
+        e.set_direction("c1", -90.0);
+        assert_eq!(dir(&e), Some(270.0));
+        e.set_direction("c1", 720.0);
+        assert_eq!(dir(&e), Some(0.0));
+        e.set_direction("c1", f32::INFINITY);
+        assert_eq!(dir(&e), Some(0.0));
+    }
+
+    #[test]
+    fn edit_places_what_no_floor_has() {
+        let mut other = floor();
+        other.id = MapId::new("f2");
+        other.doors[0].id = "d2".into();
+        other.cameras.clear();
+        let maps = [floor(), other];
+        let mut e = MapEdit::start(&maps[0]);
+        let doors = ["d1", "d2", "d3"];
+        assert_eq!(e.unplaced(Placed::Door, doors, &maps), ["d3"]);
+        assert_eq!(e.unplaced(Placed::Camera, ["c1", "c2"], &maps), ["c2"]);
+        e.place(Placed::Door, "d3", [300.0, 20.0]);
+        assert!(e.dirty);
+        assert_eq!(
+            e.placement(Placed::Door, "d3").map(|p| [p.x, p.y]),
+            Some([200.0, 20.0])
+        );
+        assert!(e.unplaced(Placed::Door, doors, &maps).is_empty());
+        e.place(Placed::Camera, "c2", [5.0, 5.0]);
+        assert_eq!(
+            e.placement(Placed::Camera, "c2")
+                .and_then(|p| p.direction_deg),
+            Some(0.0)
+        );
+        // Placing what is there moves it, never a second copy.
+        e.place(Placed::Door, "d3", [1.0, 2.0]);
+        assert_eq!(e.doors.iter().filter(|p| p.id == "d3").count(), 1);
+        e.remove(Placed::Door, "d3");
+        assert_eq!(e.unplaced(Placed::Door, doors, &maps), ["d3"]);
+    }
+
+    #[test]
+    fn a_save_finishes_only_with_its_own_answer() {
+        let mut e = MapEdit::start(&floor());
+        e.move_to(Placed::Door, "d1", [20.0, 20.0]);
+        let n = e.begin_save();
+        let other = MapSaved {
+            save: n + 1000,
+            result: Ok(()),
+        };
+        assert!(!e.finish_save(&other));
+        assert_eq!(e.saving, Some(n));
+        let failed = MapSaved {
+            save: n,
+            result: Err("no".into()),
+        };
+        assert!(!e.finish_save(&failed));
+        assert_eq!(
+            (e.saving, e.error.as_deref(), e.dirty),
+            (None, Some("no"), true)
+        );
+        assert_eq!(
+            e.placement(Placed::Door, "d1").map(|p| p.x),
+            Some(20.0),
+            "edits kept"
+        );
+        let n = e.begin_save();
+        assert_eq!(e.error, None);
+        assert!(e.finish_save(&MapSaved {
+            save: n,
+            result: Ok(())
+        }));
+        assert!(!e.dirty);
     }
 }

@@ -371,6 +371,14 @@ impl SiteMirror {
         }
     }
 
+    /// A floor plan as the site has it now (its placements edited); a plan
+    /// not known is ignored (a snapshot brings new plans).
+    pub fn set_map(&mut self, map: FloorMap) {
+        if let Some(slot) = self.maps.iter_mut().find(|m| m.id == map.id) {
+            *slot = map;
+        }
+    }
+
     /// A floor plan's picture; kept for a known plan with a consistent picture.
     pub fn set_map_image(&mut self, map: MapId, image: Arc<StillImage>) {
         if image.is_consistent() && self.maps.iter().any(|m| m.id == map) {

@@ -20,7 +20,7 @@ mod tile;
 pub mod views;
 mod workspace;
 
-pub use command::{Command, CommandReceiver, CommandSender, command_channel};
+pub use command::{Command, CommandReceiver, CommandSender, PlacementList, command_channel};
 pub use doors_panel::{DoorFilter, DoorsPanel, GroupCommand};
 pub use event::{AppEvent, StillImage};
 pub use map::MapView;
@@ -34,7 +34,7 @@ pub use people::{
 };
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,
-    RESOLVED_SHOWN_MS, ResolvedRequest, Runtime, SignInPhase, may_command_door,
+    RESOLVED_SHOWN_MS, Reach, ResolvedRequest, Runtime, SignInPhase, may_command_door,
     may_decide_requests,
 };
 pub use tile::{

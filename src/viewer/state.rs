@@ -134,6 +134,27 @@ pub struct Runtime {
     /// workspace stays as it was, its doors unknown, behind a sign-in in
     /// place, until someone signs in again.
     pub lapsed: Option<String>,
+    /// Whether the site answered at the start (before any snapshot).
+    pub reach: Reach,
+    /// The outcome of the map editor's last save.
+    pub map_saved: Option<super::map::MapSaved>,
+}
+
+/// Whether the site could be reached at the start, before any snapshot was
+/// ever loaded (a link lost after a good start is [`Link`]'s business).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Reach {
+    /// Not tried yet, or the site answered.
+    #[default]
+    Unknown,
+    /// A try is under way since `since`.
+    Connecting { since: Timestamp },
+    /// The last try failed: why, when, and when the next one runs.
+    Unreachable {
+        reason: String,
+        at: Timestamp,
+        retry_at: Timestamp,
+    },
 }
 
 /// What the client knows. See the module doc.
@@ -187,6 +208,8 @@ impl AppState {
                 notices: Vec::new(),
                 event_rate: EventRate::default(),
                 lapsed: None,
+                reach: Reach::Unknown,
+                map_saved: None,
             },
             sites: BTreeMap::from([(key.clone(), mirror)]),
             current: key,
@@ -376,6 +399,32 @@ impl AppState {
             }
             AppEvent::CameraStill { camera, image } => self.site_mut().set_still(camera, image),
             AppEvent::MapImage { map, image } => self.site_mut().set_map_image(map, image),
+            AppEvent::Maps(maps) => {
+                for map in maps {
+                    self.site_mut().set_map(map);
+                }
+            }
+            AppEvent::MapSaved(saved) => self.runtime.map_saved = Some(saved),
+            AppEvent::Connecting { at } => {
+                // Only before the site ever answered with its state.
+                if self.site().info.is_none() {
+                    self.runtime.reach = Reach::Connecting { since: at };
+                }
+            }
+            AppEvent::Unreachable {
+                reason,
+                at,
+                retry_at,
+            } => {
+                if self.site().info.is_none() {
+                    self.runtime.reach = Reach::Unreachable {
+                        reason,
+                        at,
+                        retry_at,
+                    };
+                }
+            }
+            AppEvent::Reachable => self.runtime.reach = Reach::Unknown,
             AppEvent::CardholderSearch { q, result } => self.people.search_answered(q, result),
             AppEvent::CardholderOpening(id) => self.people.opening(id),
             AppEvent::CardholderLoaded(c) => self.people.loaded(c),
@@ -1698,5 +1747,26 @@ mod tests {
             assert!(!s.show_door_cameras(&DoorId::new(door), &mut w), "{door}");
             assert_eq!(w, Workspace::default(), "{door}");
         }
+    }
+
+    #[test]
+    fn unreachable_at_the_start_only_before_any_snapshot() {
+        let mut s = AppState::new(t(0), "http://127.0.0.1:1", false);
+        s.apply(AppEvent::Connecting { at: t(1) });
+        assert_eq!(s.runtime.reach, Reach::Connecting { since: t(1) });
+        let down = AppEvent::Unreachable {
+            reason: "connection refused".into(),
+            at: t(2),
+            retry_at: t(4),
+        };
+        s.apply(down.clone());
+        assert!(matches!(s.runtime.reach, Reach::Unreachable { .. }));
+        s.apply(AppEvent::Reachable);
+        assert_eq!(s.runtime.reach, Reach::Unknown);
+        // Once the site's state was loaded, a lost site is a lost link.
+        s.apply(AppEvent::Snapshot(Box::new(snapshot(10))));
+        s.apply(AppEvent::Connecting { at: t(5) });
+        s.apply(down);
+        assert_eq!(s.runtime.reach, Reach::Unknown);
     }
 }

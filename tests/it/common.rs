@@ -26,6 +26,17 @@ pub fn test_config() -> SiteConfig {
     cfg
 }
 
+/// Copies the files of `from` into a new folder `to`; returns `to`.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> PathBuf {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for e in std::fs::read_dir(from).expect("read the folder").flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy a file");
+        }
+    }
+    to.to_owned()
+}
+
 pub struct TestSite {
     pub handle: SiteHandle,
     /// The site's data folder, removed when the test's site goes.
@@ -40,8 +51,10 @@ pub async fn start_site() -> TestSite {
 
 pub async fn start_site_with(edit: impl FnOnce(&mut SiteConfig)) -> TestSite {
     let mut config = test_config();
-    edit(&mut config);
     let dir = tempfile::tempdir().expect("temp dir");
+    // The map editor writes placement files back: never to the repository's.
+    config.maps_dir = copy_dir(&config.maps_dir, &dir.path().join("maps"));
+    edit(&mut config);
     let handle = watchdesk::site::start(SiteOptions {
         config,
         listen: "127.0.0.1:0".parse().expect("addr"),
