@@ -319,6 +319,18 @@ impl Worker {
                 );
                 self.spawn(task);
             }
+            Command::SaveSnapshot {
+                camera,
+                stamp,
+                frame,
+            } => {
+                let sink = self.sink.clone();
+                let dir = super::snapshot::snapshot_dir();
+                self.spawn(async move {
+                    let event = super::snapshot::take_snapshot(dir, camera, stamp, frame).await;
+                    sink.send(event).await;
+                });
+            }
         }
     }
 

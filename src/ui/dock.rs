@@ -78,7 +78,9 @@ const PANE_MARGIN: i8 = 4;
 impl DockBehavior<'_, '_> {
     fn pane_content_ui(&mut self, ui: &mut Ui, pane: Pane) {
         match pane {
-            Pane::Cameras => cameras::cameras_ui(ui, self.state, self.cameras, self.video),
+            Pane::Cameras => {
+                cameras::cameras_ui(ui, self.state, self.cameras, self.video, self.commands);
+            }
             Pane::Doors => {
                 ScrollArea::vertical()
                     .id_salt("doors_and_requests")

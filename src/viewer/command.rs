@@ -66,6 +66,32 @@ pub enum Command {
         credential: CredentialId,
         state: CredentialState,
     },
+    /// Save a tile's frame as a PNG (the worker encodes and writes it off
+    /// the UI thread, then answers with a notice). `stamp` is the site's
+    /// local time, `yyyymmdd-hhmmss`.
+    SaveSnapshot {
+        camera: String,
+        stamp: String,
+        frame: SnapshotFrame,
+    },
+}
+
+/// The pixels of a snapshot: tightly packed RGBA, shared, never copied.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SnapshotFrame {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: bytes::Bytes,
+}
+
+impl std::fmt::Debug for SnapshotFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the pixels.
+        f.debug_struct("SnapshotFrame")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Command {
@@ -130,6 +156,16 @@ impl std::fmt::Debug for Command {
                 .field("cardholder", cardholder)
                 .field("credential", credential)
                 .field("state", state)
+                .finish(),
+            Command::SaveSnapshot {
+                camera,
+                stamp,
+                frame,
+            } => f
+                .debug_struct("SaveSnapshot")
+                .field("camera", camera)
+                .field("stamp", stamp)
+                .field("frame", frame)
                 .finish(),
         }
     }

@@ -19,7 +19,7 @@ mod state;
 mod tile;
 mod workspace;
 
-pub use command::{Command, CommandReceiver, CommandSender, command_channel};
+pub use command::{Command, CommandReceiver, CommandSender, SnapshotFrame, command_channel};
 pub use doors_panel::{DoorFilter, DoorsPanel, GroupCommand};
 pub use event::{AppEvent, StillImage};
 pub use map::MapView;

@@ -25,6 +25,7 @@ mod ui_cameras;
 mod ui_map;
 mod ui_monitor;
 mod ui_people;
+mod ui_tile;
 mod ui_views;
 mod ui_workspace;
 mod video_player;
