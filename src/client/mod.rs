@@ -527,6 +527,24 @@ impl Client {
         json_of(resp).await
     }
 
+    /// Uploads a cardholder's photo (`PUT /cardholders/{id}/photo`, a JPEG);
+    /// answers the cardholder as stored.
+    pub async fn upload_cardholder_photo(
+        &self,
+        id: &CardholderId,
+        jpeg: Vec<u8>,
+    ) -> Result<Cardholder, ClientError> {
+        let path = format!("/api/v1/cardholders/{}/photo", segment(id.as_str()));
+        let resp = self
+            .call(Method::PUT, &path)?
+            .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
+            .body(jpeg)
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
     // ---- audit, pictures ---------------------------------------------------
 
     /// The audit trail, newest first.

@@ -54,6 +54,8 @@ pub mod actions {
     pub const SIGN_IN_BACKOFF: &str = "session.sign_in_backoff";
     pub const SESSION_REVOKE: &str = "session.revoke";
     pub const FAULT_INJECTION: &str = "fault.inject";
+    /// A cardholder's photo uploaded.
+    pub const CARDHOLDER_PHOTO: &str = "cardholder.photo";
 }
 
 /// The outcome of an entry written before its action.

@@ -16,6 +16,7 @@ mod demo_cameras;
 mod demo_site;
 mod https;
 mod live_resume;
+mod photo_api;
 mod real_cameras;
 mod redaction;
 mod rtsp_fixture;
