@@ -331,6 +331,11 @@ impl Worker {
                     sink.send(event).await;
                 });
             }
+            Command::LoadCardholderCard(id) => {
+                let events = self.may_search_events();
+                let task = load_card(self.client.clone(), self.sink.clone(), id, events);
+                self.spawn(task);
+            }
         }
     }
 
@@ -776,6 +781,55 @@ async fn load_cardholder(
             Err(e) => tracing::warn!(%id, "photo decoder failed: {e}"),
         }
     }
+}
+
+/// Reads a request's cardholder card: the cardholder, its photo (decoded
+/// on a blocking thread) and (with `events`) its last few events; one
+/// event to the UI with all of it.
+async fn load_card(client: Client, sink: EventSink, id: domain::CardholderId, events: bool) {
+    let mut card = crate::viewer::CardholderCard {
+        id: id.clone(),
+        cardholder: None,
+        photo: None,
+        events: None,
+        failed: None,
+    };
+    match client.cardholder(&id).await {
+        Ok(c) => card.cardholder = Some(c),
+        Err(e) => {
+            tracing::info!(%id, "cannot read the card: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            card.failed = Some(error_chain(&e));
+            sink.send(AppEvent::CardholderCard(Box::new(card))).await;
+            return;
+        }
+    }
+    if events {
+        let query = crate::client::EventQuery {
+            cardholder: Some(id.clone()),
+            limit: Some(crate::viewer::CARD_EVENTS_LEN),
+            ..Default::default()
+        };
+        match client.events(&query).await {
+            Ok(page) => card.events = Some(page.items),
+            Err(e) => tracing::info!(%id, "no recent events: {}", error_chain(&e)),
+        }
+    }
+    if card.cardholder.as_ref().is_some_and(|c| c.has_photo) {
+        match client.cardholder_photo(&id).await {
+            Ok(bytes) => {
+                match tokio::task::spawn_blocking(move || decode_image(&bytes, PHOTO_MAX_SIDE_PX))
+                    .await
+                {
+                    Ok(Ok(image)) => card.photo = Some(Arc::new(image)),
+                    Ok(Err(e)) => tracing::info!(%id, "photo not decodable: {e}"),
+                    Err(e) => tracing::warn!(%id, "photo decoder failed: {e}"),
+                }
+            }
+            Err(e) => tracing::info!(%id, "no photo: {}", error_chain(&e)),
+        }
+    }
+    sink.send(AppEvent::CardholderCard(Box::new(card))).await;
 }
 
 /// Enables or disables a badge, then reads its cardholder again (so the

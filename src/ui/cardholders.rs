@@ -402,7 +402,7 @@ fn photo_ui(ui: &mut Ui, open: &OpenCardholder) {
     let texture = open
         .photo
         .as_ref()
-        .and_then(|image| photo_texture(ui.ctx(), image));
+        .and_then(|image| photo_texture(ui.ctx(), "cardholder_photo", image));
     match texture {
         Some(handle) => {
             let size = handle.size_vec2();
@@ -430,8 +430,14 @@ struct PhotoTexture {
     handle: TextureHandle,
 }
 
-fn photo_texture(ctx: &egui::Context, image: &Arc<StillImage>) -> Option<TextureHandle> {
-    let key = egui::Id::unique("cardholder_photo");
+/// A photo's texture under `key` (one per place it shows), uploaded again
+/// only for another picture.
+pub(super) fn photo_texture(
+    ctx: &egui::Context,
+    key: &str,
+    image: &Arc<StillImage>,
+) -> Option<TextureHandle> {
+    let key = egui::Id::unique(("cardholder photo", key));
     if let Some(have) = ctx.data(|d| d.get_temp::<PhotoTexture>(key))
         && Arc::ptr_eq(&have.image, image)
     {

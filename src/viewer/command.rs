@@ -74,6 +74,9 @@ pub enum Command {
         stamp: String,
         frame: SnapshotFrame,
     },
+    /// Read the card (cardholder, photo, last few events) of the person
+    /// at a door, for the request pop.
+    LoadCardholderCard(CardholderId),
 }
 
 /// The pixels of a snapshot: tightly packed RGBA, shared, never copied.
@@ -167,6 +170,9 @@ impl std::fmt::Debug for Command {
                 .field("stamp", stamp)
                 .field("frame", frame)
                 .finish(),
+            Command::LoadCardholderCard(id) => {
+                f.debug_tuple("LoadCardholderCard").field(id).finish()
+            }
         }
     }
 }

@@ -148,6 +148,8 @@ pub enum AppEvent {
         credential: CredentialId,
         message: String,
     },
+    /// A request's cardholder card was read (or could not be).
+    CardholderCard(Box<super::people::CardholderCard>),
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).

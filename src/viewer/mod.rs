@@ -28,8 +28,8 @@ pub use mirror::{
     SiteKey, SiteMirror,
 };
 pub use people::{
-    CARDHOLDER_EVENTS_LEN, CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN, SaveState,
-    SearchResults,
+    CARD_EVENTS_LEN, CARDHOLDER_EVENTS_LEN, CardholderCard, CredentialChange, OpenCardholder,
+    People, SEARCH_RESULTS_LEN, SaveState, SearchResults,
 };
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,

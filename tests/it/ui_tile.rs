@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use watchdesk::app::{App, AppEvent, AppState, Command};
 use watchdesk::domain::{
-    Camera, CameraId, Role, Session, SiteInfo, Snapshot, StreamInfo, Timestamp,
+    Camera, CameraId, CredentialState, Role, Session, SiteInfo, Snapshot, StreamInfo, Timestamp,
 };
 use watchdesk::viewer::{
     StreamChoice, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
@@ -179,4 +179,123 @@ fn snapshot_sends_the_frame_to_the_worker() {
         (frame.width, frame.height, frame.rgba.len()),
         (32, 18, 32 * 18 * 4)
     );
+}
+
+// ---- the cardholder's card in the request pop ------------------------------------------
+
+struct Pop {
+    state: AppState,
+    commands: watchdesk::viewer::CommandSender,
+    textures: watchdesk::ui::video_tile::TileTextures,
+}
+
+fn pop_harness(state: AppState) -> (Harness<'static, Pop>, watchdesk::viewer::CommandReceiver) {
+    use watchdesk::ui::cameras::{VideoFeed, VideoUi};
+    let (commands, rx) = watchdesk::viewer::command_channel();
+    let harness = Harness::builder()
+        .with_size(egui::vec2(900.0, 800.0))
+        .build_ui_state(
+            |ui, p: &mut Pop| {
+                let mut video = VideoUi {
+                    feed: VideoFeed::Unavailable(&[]),
+                    textures: &mut p.textures,
+                    instant: Instant::now(),
+                };
+                watchdesk::ui::request_pop::request_pop_ui(
+                    ui.ctx(),
+                    &p.state,
+                    &p.commands,
+                    &mut video,
+                );
+            },
+            Pop {
+                state,
+                commands,
+                textures: Default::default(),
+            },
+        );
+    (harness, rx)
+}
+
+/// A badge request on the real demo site, through the real worker: the pop
+/// asks for the person's card once, and shows their name, department and
+/// the presented badge's state; a disabled badge shows at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pop_shows_the_cardholder_card_of_a_badge_request() {
+    use crate::common::start_site;
+    use crate::worker_rig::Worker;
+    use watchdesk::domain::{CardholderId, CredentialId, DoorId};
+
+    let site = start_site().await;
+    let mut worker = Worker::start(&site, Role::Operator);
+    let mut state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+    worker
+        .until(&mut state, "the session and the link", |s| {
+            s.runtime.session.is_some() && s.link_up()
+        })
+        .await;
+    let request = site
+        .handle
+        .core()
+        .open_request(
+            &DoorId::new("door-server"),
+            None,
+            Some(CredentialId::new("100107")),
+            "outside schedule".into(),
+            None,
+        )
+        .expect("request opens");
+    worker
+        .until(&mut state, "the request", |s| s.site().has_open_requests())
+        .await;
+
+    let (mut h, rx) = pop_harness(state);
+    h.run();
+    let asked: Vec<Command> = std::iter::from_fn(|| rx.try_recv()).collect();
+    let ben = CardholderId::new("ch-002");
+    assert_eq!(asked, vec![Command::LoadCardholderCard(ben.clone())]);
+    for c in asked {
+        worker.send(c).await;
+    }
+    worker
+        .until(&mut h.state_mut().state, "the card", |s| {
+            s.people.card(&ben).is_some()
+        })
+        .await;
+    h.run();
+    let card_label = format!("card of {}", request.id);
+    let card = h.get_by_label(&card_label);
+    card.get_by_label("Ben Okafor");
+    card.get_by_label("Facilities");
+    card.get_by_label("Badge 100107: active");
+    assert!(
+        std::iter::from_fn(|| rx.try_recv()).next().is_none(),
+        "asked once"
+    );
+
+    // A supervisor disables the badge elsewhere: the card shows it.
+    let supervisor = site.token(Role::Supervisor).await;
+    let r = site
+        .put(
+            &supervisor,
+            "/api/v1/credentials/100107",
+            serde_json::json!({"state": "disabled"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    worker
+        .until(&mut h.state_mut().state, "the badge disabled", |s| {
+            s.people
+                .card(&ben)
+                .and_then(|c| c.cardholder.as_ref())
+                .is_some_and(|c| {
+                    c.credentials
+                        .iter()
+                        .any(|b| b.id.as_str() == "100107" && b.state == CredentialState::Disabled)
+                })
+        })
+        .await;
+    h.run();
+    h.get_by_label(&card_label)
+        .get_by_label("Badge 100107: disabled");
 }
