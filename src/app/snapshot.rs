@@ -1,6 +1,8 @@
 //! A tile's frame saved as a PNG: the folder it goes to, a file name that
-//! never overwrites, and the encoding. Runs on the worker, the encoding and
-//! the write in `spawn_blocking`, never on the UI thread.
+//! never overwrites, and the encoding; and a frame made a cardholder's
+//! photo (a centred 3:4 portrait, at most [`PHOTO_HEIGHT`] pixels high,
+//! JPEG). Runs on the worker, the encoding and the write in
+//! `spawn_blocking`, never on the UI thread.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,60 @@ pub async fn take_snapshot(
             text: format!("Snapshot not saved: {e}"),
         },
     }
+}
+
+/// The most pixels high of a photo taken from a camera.
+pub const PHOTO_HEIGHT: u32 = 480;
+
+/// The centred 3:4 (portrait) part of a `width`×`height` picture:
+/// `(x, y, w, h)`; None for an empty picture.
+pub fn portrait_crop(width: u32, height: u32) -> Option<(u32, u32, u32, u32)> {
+    if width == 0 || height == 0 {
+        return None;
+    }
+    let (w, h) = if u64::from(width) * 4 > u64::from(height) * 3 {
+        // Wider than 3:4: the full height, a centred strip of it.
+        (((u64::from(height) * 3) / 4).max(1) as u32, height)
+    } else {
+        (width, ((u64::from(width) * 4) / 3).max(1) as u32)
+    };
+    Some(((width - w) / 2, (height - h) / 2, w, h))
+}
+
+/// The size a `w`×`h` crop is scaled to: at most [`PHOTO_HEIGHT`] high,
+/// never enlarged, the aspect kept.
+pub fn photo_size(w: u32, h: u32) -> (u32, u32) {
+    if h <= PHOTO_HEIGHT {
+        return (w, h);
+    }
+    let scaled = (u64::from(w) * u64::from(PHOTO_HEIGHT) + u64::from(h) / 2) / u64::from(h);
+    ((scaled as u32).max(1), PHOTO_HEIGHT)
+}
+
+/// A frame made a cardholder's photo: cropped to a centred portrait, scaled
+/// to at most [`PHOTO_HEIGHT`] high, JPEG-encoded. Blocking (CPU).
+pub fn portrait_jpeg(frame: &SnapshotFrame) -> Result<Vec<u8>, String> {
+    let want = u64::from(frame.width) * u64::from(frame.height) * 4;
+    if want != frame.rgba.len() as u64 {
+        return Err("the frame is empty or damaged".into());
+    }
+    let (x, y, w, h) =
+        portrait_crop(frame.width, frame.height).ok_or("the frame is empty or damaged")?;
+    let image = image::RgbaImage::from_raw(frame.width, frame.height, frame.rgba.to_vec())
+        .ok_or("the frame is empty or damaged")?;
+    let cropped = image::imageops::crop_imm(&image, x, y, w, h).to_image();
+    let (sw, sh) = photo_size(w, h);
+    let scaled = if (sw, sh) == (w, h) {
+        cropped
+    } else {
+        image::imageops::resize(&cropped, sw, sh, image::imageops::FilterType::Triangle)
+    };
+    let rgb = image::DynamicImage::ImageRgba8(scaled).to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88)
+        .encode_image(&rgb)
+        .map_err(|e| format!("cannot encode the JPEG: {e}"))?;
+    Ok(out)
 }
 
 /// Where snapshots go: `$XDG_PICTURES_DIR/Watchdesk` when set, else
@@ -139,6 +195,63 @@ mod tests {
             height,
             rgba: rgba.into(),
         }
+    }
+
+    #[test]
+    fn the_portrait_is_centred_and_three_by_four() {
+        // A wide frame: the full height, a centred strip.
+        assert_eq!(portrait_crop(1280, 720), Some((370, 0, 540, 720)));
+        // A tall one: the full width, a centred band.
+        assert_eq!(portrait_crop(300, 1000), Some((0, 300, 300, 400)));
+        // Already 3:4.
+        assert_eq!(portrait_crop(480, 640), Some((0, 0, 480, 640)));
+        // Tiny and empty ones.
+        assert_eq!(portrait_crop(1, 1), Some((0, 0, 1, 1)));
+        assert_eq!(portrait_crop(0, 10), None);
+        for (w, h) in [(640, 360), (1920, 1080), (333, 777), (7, 3)] {
+            let (x, y, cw, ch) = portrait_crop(w, h).unwrap();
+            assert!(x + cw <= w && y + ch <= h, "{w}×{h}");
+            let aspect = cw as f64 / ch as f64;
+            assert!(
+                (aspect - 0.75).abs() < 0.05 || cw.min(ch) < 4,
+                "{w}×{h}: {aspect}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_photo_is_at_most_480_high_and_never_enlarged() {
+        assert_eq!(photo_size(540, 720), (360, 480));
+        assert_eq!(photo_size(1080, 1440), (360, 480));
+        assert_eq!(photo_size(240, 320), (240, 320));
+        assert_eq!(photo_size(3, 4000), (1, 480));
+    }
+
+    #[test]
+    fn a_frame_becomes_a_portrait_jpeg() {
+        // 1280×720, left half black, right half white: the centred crop
+        // holds both.
+        let (w, h) = (1280u32, 720u32);
+        let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+        for _y in 0..h {
+            for x in 0..w {
+                let v = if x < w / 2 { 0 } else { 255 };
+                rgba.extend_from_slice(&[v, v, v, 255]);
+            }
+        }
+        let jpeg = portrait_jpeg(&SnapshotFrame {
+            width: w,
+            height: h,
+            rgba: rgba.into(),
+        })
+        .unwrap();
+        let photo = image::load_from_memory(&jpeg).unwrap().to_luma8();
+        assert_eq!(photo.dimensions(), (360, 480));
+        assert!(photo.get_pixel(10, 240).0[0] < 40);
+        assert!(photo.get_pixel(350, 240).0[0] > 215);
+        let mut damaged = frame(4, 4);
+        damaged.rgba = damaged.rgba.slice(0..8);
+        assert!(portrait_jpeg(&damaged).is_err());
     }
 
     #[test]

@@ -336,6 +336,11 @@ impl Worker {
                 let task = load_card(self.client.clone(), self.sink.clone(), id, events);
                 self.spawn(task);
             }
+            Command::UploadCardholderPhoto { id, frame } => {
+                let events = self.may_search_events();
+                let task = upload_photo(self.client.clone(), self.sink.clone(), id, frame, events);
+                self.spawn(task);
+            }
         }
     }
 
@@ -779,6 +784,49 @@ async fn load_cardholder(
             }
             Ok(Err(e)) => tracing::info!(%id, "photo not decodable: {e}"),
             Err(e) => tracing::warn!(%id, "photo decoder failed: {e}"),
+        }
+    }
+}
+
+/// Makes a camera frame a cardholder's photo: portrait, scaled, JPEG on a
+/// blocking thread; uploaded; the cardholder read again with the new photo.
+async fn upload_photo(
+    client: Client,
+    sink: EventSink,
+    id: domain::CardholderId,
+    frame: crate::viewer::SnapshotFrame,
+    events: bool,
+) {
+    let notice = |level, text: String| AppEvent::Notice { level, text };
+    let jpeg =
+        match tokio::task::spawn_blocking(move || super::snapshot::portrait_jpeg(&frame)).await {
+            Ok(Ok(jpeg)) => jpeg,
+            Ok(Err(why)) => {
+                sink.send(notice(
+                    NoticeLevel::Error,
+                    format!("Photo not taken: {why}"),
+                ))
+                .await;
+                return;
+            }
+            Err(e) => {
+                sink.send(notice(NoticeLevel::Error, format!("Photo not taken: {e}")))
+                    .await;
+                return;
+            }
+        };
+    match client.upload_cardholder_photo(&id, jpeg).await {
+        Ok(c) => {
+            let text = format!("Photo saved for {}", c.name);
+            if sink.send(notice(NoticeLevel::Info, text)).await {
+                load_cardholder(client, sink, id, true, events).await;
+            }
+        }
+        Err(e) => {
+            tracing::info!(%id, "photo not uploaded: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            let text = format!("Photo not saved: {}", error_chain(&e));
+            sink.send(notice(NoticeLevel::Error, text)).await;
         }
     }
 }

@@ -486,10 +486,22 @@ pub fn camera_tile_ui(
     state: &AppState,
     video: &mut VideoUi<'_>,
 ) -> egui::Response {
+    camera_tile_frame_ui(ui, size, key, camera, state, video).0
+}
+
+/// [`camera_tile_ui`], and the frame it shows (to take a photo from).
+pub fn camera_tile_frame_ui(
+    ui: &mut Ui,
+    size: egui::Vec2,
+    key: &str,
+    camera: &Camera,
+    state: &AppState,
+    video: &mut VideoUi<'_>,
+) -> (egui::Response, Option<crate::viewer::TileFrame>) {
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
     let VideoFeed::Live(source) = video.feed else {
         ui.painter().rect_filled(rect, 2.0, theme::TILE_EMPTY);
-        return response;
+        return (response, None);
     };
     let clock = TileClock {
         site_now: state.site_now(),
@@ -510,7 +522,10 @@ pub fn camera_tile_ui(
         still: state.site().stills().get(&camera.id),
         show_stats: false,
     };
-    video_tile_ui(ui, rect, &input, video.textures, &clock)
+    (
+        video_tile_ui(ui, rect, &input, video.textures, &clock),
+        tile_view.frame.clone(),
+    )
 }
 
 fn toolbar_ui(ui: &mut Ui, state: &AppState, view: &mut CamerasView) {

@@ -2,7 +2,10 @@
 //! by the site, asked ~300 ms after the typing stops), the results as a
 //! virtualised list, and the open cardholder: photo, badges and their
 //! states (enable or disable where the role allows, the reason in the
-//! tooltip where it does not), recent events.
+//! tooltip where it does not), recent events. The edit form can take the
+//! photo from a live camera: a camera picked, its live tile, "Take photo"
+//! sends the frame shown to the worker (cropped, scaled, encoded and
+//! uploaded there).
 
 use std::sync::Arc;
 
@@ -11,12 +14,13 @@ use egui::{
     TextureHandle, TextureOptions, Ui, vec2,
 };
 
+use super::cameras::{VideoFeed, VideoUi, camera_tile_frame_ui};
 use super::events::{event_title, icon_ui};
 use super::{format, theme};
-use crate::domain::{self, Cardholder, CredentialState, Permission};
+use crate::domain::{self, CameraId, Cardholder, CredentialState, Permission};
 use crate::viewer::{
     AppState, Command, CommandSender, CredentialChange, OpenCardholder, SaveState, SearchResults,
-    StillImage,
+    SnapshotFrame, StillImage,
 };
 
 /// How long the typing must rest before the site is asked, in seconds.
@@ -38,8 +42,22 @@ struct SearchBox {
     sent_once: bool,
 }
 
-/// The cardholders panel.
+/// The width of the live preview for a photo, in points.
+const PREVIEW_W: f32 = 240.0;
+
+/// The cardholders panel, with no video (no photo from a camera).
 pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+    cardholders_video_ui(ui, state, commands, None);
+}
+
+/// The cardholders panel; with `video`, the edit form can take the photo
+/// from a live camera.
+pub fn cardholders_video_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    commands: &CommandSender,
+    video: Option<&mut VideoUi<'_>>,
+) {
     ui.heading("Cardholders");
     let role = state.role();
     if !role.is_some_and(|r| domain::allowed(r, Permission::ViewCardholders)) {
@@ -68,7 +86,7 @@ pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
         }
     }
     if let Some(f) = &mut form
-        && !form_ui(ui, state, f, commands)
+        && !form_ui(ui, state, f, commands, video)
     {
         form = None;
     }
@@ -91,6 +109,7 @@ pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
                 department: c.department.clone(),
                 schedule: String::new(),
                 sent: false,
+                photo_camera: None,
             });
         }
     }
@@ -130,6 +149,8 @@ struct CardholderForm {
     schedule: String,
     /// Whether it was sent (its outcome is then the state's).
     sent: bool,
+    /// The camera to take the photo from (an edit only).
+    photo_camera: Option<CameraId>,
 }
 
 /// The form; false once it is done with (saved or cancelled).
@@ -138,6 +159,7 @@ fn form_ui(
     state: &AppState,
     f: &mut CardholderForm,
     commands: &CommandSender,
+    video: Option<&mut VideoUi<'_>>,
 ) -> bool {
     let mut keep = true;
     ui.group(|ui| {
@@ -181,6 +203,11 @@ fn form_ui(
                 keep = false;
             }
         });
+        if !f.create
+            && let Some(video) = video
+        {
+            photo_from_camera_ui(ui, state, f, commands, video);
+        }
         if f.sent {
             match &state.people.save {
                 Some(SaveState::Saving) => {
@@ -195,6 +222,83 @@ fn form_ui(
         }
     });
     keep
+}
+
+/// "Take photo from camera": a camera picked from the site's, its live
+/// tile, and the button that sends the frame shown to the worker.
+fn photo_from_camera_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    f: &mut CardholderForm,
+    commands: &CommandSender,
+    video: &mut VideoUi<'_>,
+) {
+    ui.separator();
+    let cameras = state.site().cameras();
+    if f.photo_camera
+        .as_ref()
+        .is_some_and(|id| state.site().camera(id).is_none())
+    {
+        f.photo_camera = None;
+    }
+    ui.horizontal(|ui| {
+        ui.label("Take photo from camera");
+        let shown = f
+            .photo_camera
+            .as_ref()
+            .and_then(|id| state.site().camera(id))
+            .map_or("pick a camera", |c| c.name.as_str());
+        let combo = egui::ComboBox::from_id_salt("photo_camera")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                for camera in cameras {
+                    ui.selectable_value(&mut f.photo_camera, Some(camera.id.clone()), &camera.name);
+                }
+            });
+        combo.response.widget_info(|| {
+            egui::WidgetInfo::labeled(
+                egui::accesskit::Role::ComboBox,
+                true,
+                "Camera for the photo",
+            )
+        });
+    });
+    let Some(camera) = f
+        .photo_camera
+        .as_ref()
+        .and_then(|id| state.site().camera(id))
+    else {
+        return;
+    };
+    let no_video = matches!(video.feed, VideoFeed::Unavailable(_));
+    let key = format!("photo {}", camera.id);
+    let (_, frame) = camera_tile_frame_ui(
+        ui,
+        vec2(PREVIEW_W, PREVIEW_W * 9.0 / 16.0),
+        &key,
+        camera,
+        state,
+        video,
+    );
+    let take = ui.add_enabled(frame.is_some(), Button::new("Take photo"));
+    let take = if no_video {
+        take.on_disabled_hover_text("no video in this window")
+    } else {
+        take.on_disabled_hover_text("no picture yet")
+    }
+    .on_hover_text("Crop the picture shown to a portrait and make it this cardholder's photo");
+    if take.clicked()
+        && let Some(frame) = frame
+    {
+        commands.send(Command::UploadCardholderPhoto {
+            id: f.id.trim().into(),
+            frame: SnapshotFrame {
+                width: frame.width,
+                height: frame.height,
+                rgba: frame.rgba,
+            },
+        });
+    }
 }
 
 fn search_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {

@@ -95,7 +95,12 @@ impl DockBehavior<'_, '_> {
             }
             Pane::CameraTree => camera_tree::camera_tree_ui(ui, self.state, self.commands),
             Pane::Cardholders => {
-                super::cardholders::cardholders_ui(ui, self.state, self.commands);
+                super::cardholders::cardholders_video_ui(
+                    ui,
+                    self.state,
+                    self.commands,
+                    Some(self.video),
+                );
             }
         }
     }

@@ -77,6 +77,13 @@ pub enum Command {
     /// Read the card (cardholder, photo, last few events) of the person
     /// at a door, for the request pop.
     LoadCardholderCard(CardholderId),
+    /// Make a camera frame a cardholder's photo: the worker crops it to a
+    /// centred portrait, scales and encodes it off the UI thread, uploads
+    /// it, and answers with a notice.
+    UploadCardholderPhoto {
+        id: CardholderId,
+        frame: SnapshotFrame,
+    },
 }
 
 /// The pixels of a snapshot: tightly packed RGBA, shared, never copied.
@@ -173,6 +180,11 @@ impl std::fmt::Debug for Command {
             Command::LoadCardholderCard(id) => {
                 f.debug_tuple("LoadCardholderCard").field(id).finish()
             }
+            Command::UploadCardholderPhoto { id, frame } => f
+                .debug_struct("UploadCardholderPhoto")
+                .field("id", id)
+                .field("frame", frame)
+                .finish(),
         }
     }
 }

@@ -299,3 +299,122 @@ async fn the_pop_shows_the_cardholder_card_of_a_badge_request() {
     h.get_by_label(&card_label)
         .get_by_label("Badge 100107: disabled");
 }
+
+// ---- a cardholder's photo from a live tile ----------------------------------------------
+
+struct Form {
+    state: AppState,
+    commands: watchdesk::viewer::CommandSender,
+    textures: watchdesk::ui::video_tile::TileTextures,
+}
+
+/// A supervisor edits a cardholder on the real demo site, picks a camera,
+/// sees its live tile (a stand-in source) and takes the photo: the worker
+/// crops, scales, encodes and uploads it, and the cardholder's photo read
+/// back is the portrait of that frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_taken_from_a_live_tile_becomes_the_cardholders_photo() {
+    use crate::common::start_site;
+    use crate::worker_rig::Worker;
+    use watchdesk::domain::CardholderId;
+    use watchdesk::ui::cameras::{VideoFeed, VideoUi};
+    use watchdesk::ui::cardholders::cardholders_video_ui;
+
+    let site = start_site().await;
+    let mut worker = Worker::start(&site, Role::Supervisor);
+    let mut state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+    worker
+        .until(&mut state, "the session and the link", |s| {
+            s.runtime.session.is_some() && s.link_up()
+        })
+        .await;
+    // The test site runs without cameras: the mirror gets one to pick
+    // (the stand-in source plays it).
+    if state.site().cameras().is_empty() {
+        state.apply(AppEvent::Snapshot(Box::new(Snapshot {
+            seq: state.site().last_seq().unwrap_or(0),
+            site: SiteInfo {
+                name: "Test".into(),
+                time_zone: "UTC".into(),
+                demo: false,
+            },
+            cameras: vec![camera(0)],
+            doors: vec![],
+            access_points: vec![],
+            maps: vec![],
+            open_requests: vec![],
+        })));
+    }
+    let camera_name = state.site().cameras()[0].name.clone();
+    let ben = CardholderId::new("ch-002");
+    state.apply(AppEvent::CardholderOpening(ben.clone()));
+    worker.send(Command::OpenCardholder(ben.clone())).await;
+    worker
+        .until(&mut state, "Ben's card", |s| {
+            s.people
+                .open
+                .as_ref()
+                .is_some_and(|o| o.cardholder.is_some() && o.photo.is_some())
+        })
+        .await;
+    let before = state.people.open.as_ref().unwrap().photo.clone().unwrap();
+
+    let (commands, rx) = watchdesk::viewer::command_channel();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 900.0))
+        .build_ui_state(
+            move |ui, p: &mut Form| {
+                let source = Playing;
+                let mut video = VideoUi {
+                    feed: VideoFeed::Live(&source),
+                    textures: &mut p.textures,
+                    instant: Instant::now(),
+                };
+                cardholders_video_ui(ui, &p.state, &p.commands, Some(&mut video));
+            },
+            Form {
+                state,
+                commands,
+                textures: Default::default(),
+            },
+        );
+    h.run_steps(3);
+    h.get_by_label("Edit Ben Okafor").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("Take photo").is_none(),
+        "no camera picked yet"
+    );
+    h.get_by_label("Camera for the photo").click();
+    h.run_steps(3);
+    h.get_by_label(&camera_name).click();
+    h.run_steps(3);
+    h.get_by_label("Take photo").click();
+    h.run_steps(3);
+    let sent: Vec<Command> = std::iter::from_fn(|| rx.try_recv())
+        .filter(|c| matches!(c, Command::UploadCardholderPhoto { .. }))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    for c in sent {
+        worker.send(c).await;
+    }
+    // The stand-in's 32×18 frame, cropped to a centred 3:4 portrait: 13×18.
+    worker
+        .until(&mut h.state_mut().state, "the new photo", |s| {
+            s.people
+                .open
+                .as_ref()
+                .and_then(|o| o.photo.as_ref())
+                .is_some_and(|p| {
+                    !std::sync::Arc::ptr_eq(p, &before) && (p.width, p.height) == (13, 18)
+                })
+        })
+        .await;
+    let r = site
+        .get(
+            &site.token(Role::Operator).await,
+            "/api/v1/cardholders/ch-002/photo",
+        )
+        .await;
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+}
