@@ -286,6 +286,7 @@ impl Worker {
                             name: Some(name),
                             department: Some(department),
                             schedule: (!schedule.is_empty()).then_some(schedule),
+                            credentials: None,
                         };
                         client.update_cardholder(&id, &edit).await
                     };
@@ -334,6 +335,20 @@ impl Worker {
             Command::LoadCardholderCard(id) => {
                 let events = self.may_search_events();
                 let task = load_card(self.client.clone(), self.sink.clone(), id, events);
+                self.spawn(task);
+            }
+            Command::SetBadges {
+                cardholder,
+                badges,
+                nonce,
+            } => {
+                let task = set_badges(
+                    self.client.clone(),
+                    self.sink.clone(),
+                    cardholder,
+                    badges,
+                    nonce,
+                );
                 self.spawn(task);
             }
             Command::UploadCardholderPhoto { id, frame } => {
@@ -786,6 +801,50 @@ async fn load_cardholder(
             Err(e) => tracing::warn!(%id, "photo decoder failed: {e}"),
         }
     }
+}
+
+/// Replaces a cardholder's badges (the whole list, as the site takes it);
+/// the outcome, with the cardholder as stored, back under `nonce`.
+async fn set_badges(
+    client: Client,
+    sink: EventSink,
+    cardholder: domain::CardholderId,
+    badges: Vec<crate::viewer::Badge>,
+    nonce: String,
+) {
+    let edit = crate::client::CardholderEdit {
+        credentials: Some(
+            badges
+                .into_iter()
+                .map(|b| domain::Credential {
+                    id: b.id,
+                    state: b.state,
+                    valid_until: b.valid_until,
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let outcome = match client.update_cardholder(&cardholder, &edit).await {
+        Ok(c) => crate::viewer::BadgesOutcome {
+            nonce,
+            cardholder: Some(c),
+            refused: None,
+        },
+        Err(e) => {
+            tracing::info!(%cardholder, "badges not saved: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            crate::viewer::BadgesOutcome {
+                nonce,
+                cardholder: None,
+                refused: Some(crate::viewer::BadgesRefused {
+                    conflict: e.kind() == domain::ErrorKind::Conflict,
+                    message: error_chain(&e),
+                }),
+            }
+        }
+    };
+    sink.send(AppEvent::BadgesSaved(Box::new(outcome))).await;
 }
 
 /// Makes a camera frame a cardholder's photo: portrait, scaled, JPEG on a

@@ -179,6 +179,9 @@ pub struct CardholderEdit {
     pub department: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// The whole new list of badges, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Vec<crate::domain::Credential>>,
 }
 
 /// Filters of the audit trail (`GET /api/v1/audit`).

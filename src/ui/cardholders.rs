@@ -19,8 +19,8 @@ use super::events::{event_title, icon_ui};
 use super::{format, theme};
 use crate::domain::{self, CameraId, Cardholder, CredentialState, Permission};
 use crate::viewer::{
-    AppState, Command, CommandSender, CredentialChange, OpenCardholder, SaveState, SearchResults,
-    SnapshotFrame, StillImage,
+    AppState, Badge, Command, CommandSender, CredentialChange, OpenCardholder, SaveState,
+    SearchResults, SnapshotFrame, StillImage,
 };
 
 /// How long the typing must rest before the site is asked, in seconds.
@@ -109,7 +109,7 @@ pub fn cardholders_video_ui(
                 department: c.department.clone(),
                 schedule: String::new(),
                 sent: false,
-                photo_camera: None,
+                ..CardholderForm::default()
             });
         }
     }
@@ -151,6 +151,13 @@ struct CardholderForm {
     sent: bool,
     /// The camera to take the photo from (an edit only).
     photo_camera: Option<CameraId>,
+    /// The badge number to add, and whether it starts disabled.
+    new_badge: String,
+    new_badge_disabled: bool,
+    /// The badge whose removal waits for the operator's confirmation.
+    confirm_remove: Option<domain::CredentialId>,
+    /// The nonce of the last change of badges sent.
+    badges_sent: Option<String>,
 }
 
 /// The form; false once it is done with (saved or cancelled).
@@ -203,6 +210,9 @@ fn form_ui(
                 keep = false;
             }
         });
+        if !f.create {
+            badges_form_ui(ui, state, f, commands);
+        }
         if !f.create
             && let Some(video) = video
         {
@@ -222,6 +232,145 @@ fn form_ui(
         }
     });
     keep
+}
+
+/// The badges of the cardholder edited: each with its state and a remove
+/// button (confirmed first); a badge number and state to add. Each change
+/// sends the whole new list; a badge someone else holds is refused (409)
+/// and said so.
+fn badges_form_ui(ui: &mut Ui, state: &AppState, f: &mut CardholderForm, commands: &CommandSender) {
+    let Some(c) = state
+        .people
+        .open
+        .as_ref()
+        .and_then(|o| o.cardholder.as_ref())
+        .filter(|c| c.id.as_str() == f.id.trim())
+    else {
+        return;
+    };
+    ui.separator();
+    ui.strong("Badges");
+    let outcome = state
+        .people
+        .badges
+        .as_ref()
+        .filter(|o| f.badges_sent.as_deref() == Some(o.nonce.as_str()));
+    let saving = f.badges_sent.is_some() && outcome.is_none();
+    let current: Vec<Badge> = c
+        .credentials
+        .iter()
+        .map(|b| Badge {
+            id: b.id.clone(),
+            state: b.state,
+            valid_until: b.valid_until,
+        })
+        .collect();
+    let send = |f: &mut CardholderForm, badges: Vec<Badge>| {
+        let nonce = domain::new_idempotency_key();
+        f.badges_sent = Some(nonce.clone());
+        commands.send(Command::SetBadges {
+            cardholder: c.id.clone(),
+            badges,
+            nonce,
+        });
+    };
+    for badge in &c.credentials {
+        ui.horizontal(|ui| {
+            let word = match badge.state {
+                CredentialState::Active => "active",
+                CredentialState::Disabled => "disabled",
+            };
+            ui.label(RichText::new(format!("{} ({word})", badge.id)).monospace());
+            if f.confirm_remove.as_ref() == Some(&badge.id) {
+                ui.label(
+                    RichText::new(format!("Remove badge {} from {}?", badge.id, c.name))
+                        .color(theme::WARNING),
+                );
+                if ui
+                    .add_enabled(!saving, Button::new("Yes, remove it"))
+                    .clicked()
+                {
+                    let badges = current
+                        .iter()
+                        .filter(|b| b.id != badge.id)
+                        .cloned()
+                        .collect();
+                    f.confirm_remove = None;
+                    send(f, badges);
+                }
+                if ui.button("Keep it").clicked() {
+                    f.confirm_remove = None;
+                }
+            } else if ui
+                .add_enabled(!saving, Button::new(format!("Remove badge {}", badge.id)))
+                .clicked()
+            {
+                f.confirm_remove = Some(badge.id.clone());
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        let l = ui.label("New badge");
+        ui.add(
+            TextEdit::singleline(&mut f.new_badge)
+                .hint_text("card number")
+                .desired_width(120.0),
+        )
+        .labelled_by(l.id);
+        let shown = if f.new_badge_disabled {
+            "disabled"
+        } else {
+            "active"
+        };
+        let combo = egui::ComboBox::from_id_salt("new_badge_state")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut f.new_badge_disabled, false, "active");
+                ui.selectable_value(&mut f.new_badge_disabled, true, "disabled");
+            });
+        combo.response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::accesskit::Role::ComboBox, true, "New badge state")
+        });
+        let number = f.new_badge.trim().to_owned();
+        let known = current.iter().any(|b| b.id.as_str() == number);
+        let add = ui.add_enabled(
+            !number.is_empty() && !known && !saving,
+            Button::new("Add badge"),
+        );
+        let add = if known {
+            add.on_disabled_hover_text("this cardholder holds that badge already")
+        } else {
+            add
+        };
+        if add.clicked() {
+            let mut badges = current.clone();
+            badges.push(Badge {
+                id: number.as_str().into(),
+                state: if f.new_badge_disabled {
+                    CredentialState::Disabled
+                } else {
+                    CredentialState::Active
+                },
+                valid_until: None,
+            });
+            f.new_badge.clear();
+            send(f, badges);
+        }
+    });
+    if saving {
+        ui.label(RichText::new("saving badges…").color(theme::PENDING));
+    }
+    if let Some(refused) = outcome.and_then(|o| o.refused.as_ref()) {
+        let text = if refused.conflict {
+            format!(
+                "Not saved: that badge belongs to someone else ({})",
+                refused.message
+            )
+        } else {
+            format!("Badges not saved: {}", refused.message)
+        };
+        ui.label(RichText::new(text).color(theme::FAILED));
+    }
 }
 
 /// "Take photo from camera": a camera picked from the site's, its live

@@ -84,6 +84,21 @@ pub enum Command {
         id: CardholderId,
         frame: SnapshotFrame,
     },
+    /// Replace a cardholder's badges with `badges` (a badge added or
+    /// removed); the outcome comes back under `nonce`.
+    SetBadges {
+        cardholder: CardholderId,
+        badges: Vec<Badge>,
+        nonce: String,
+    },
+}
+
+/// A badge as the edit form sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Badge {
+    pub id: CredentialId,
+    pub state: CredentialState,
+    pub valid_until: Option<crate::domain::Timestamp>,
 }
 
 /// The pixels of a snapshot: tightly packed RGBA, shared, never copied.
@@ -180,6 +195,16 @@ impl std::fmt::Debug for Command {
             Command::LoadCardholderCard(id) => {
                 f.debug_tuple("LoadCardholderCard").field(id).finish()
             }
+            Command::SetBadges {
+                cardholder,
+                badges,
+                nonce,
+            } => f
+                .debug_struct("SetBadges")
+                .field("cardholder", cardholder)
+                .field("badges", badges)
+                .field("nonce", nonce)
+                .finish(),
             Command::UploadCardholderPhoto { id, frame } => f
                 .debug_struct("UploadCardholderPhoto")
                 .field("id", id)

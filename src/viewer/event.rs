@@ -150,6 +150,8 @@ pub enum AppEvent {
     },
     /// A request's cardholder card was read (or could not be).
     CardholderCard(Box<super::people::CardholderCard>),
+    /// A change of a cardholder's badges was stored or refused.
+    BadgesSaved(Box<super::people::BadgesOutcome>),
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).

@@ -19,7 +19,7 @@ mod state;
 mod tile;
 mod workspace;
 
-pub use command::{Command, CommandReceiver, CommandSender, SnapshotFrame, command_channel};
+pub use command::{Badge, Command, CommandReceiver, CommandSender, SnapshotFrame, command_channel};
 pub use doors_panel::{DoorFilter, DoorsPanel, GroupCommand};
 pub use event::{AppEvent, StillImage};
 pub use map::MapView;
@@ -28,8 +28,8 @@ pub use mirror::{
     SiteKey, SiteMirror,
 };
 pub use people::{
-    CARD_EVENTS_LEN, CARDHOLDER_EVENTS_LEN, CardholderCard, CredentialChange, OpenCardholder,
-    People, SEARCH_RESULTS_LEN, SaveState, SearchResults,
+    BadgesOutcome, BadgesRefused, CARD_EVENTS_LEN, CARDHOLDER_EVENTS_LEN, CardholderCard,
+    CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN, SaveState, SearchResults,
 };
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,

@@ -83,6 +83,23 @@ pub enum SaveState {
     Failed(String),
 }
 
+/// Why a change of badges was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadgesRefused {
+    /// A badge is someone else's (the site answered 409).
+    pub conflict: bool,
+    pub message: String,
+}
+
+/// The outcome of a change of badges, under the nonce it was sent with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadgesOutcome {
+    pub nonce: String,
+    /// The cardholder as stored, when it was.
+    pub cardholder: Option<Cardholder>,
+    pub refused: Option<BadgesRefused>,
+}
+
 /// See the module doc.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct People {
@@ -99,6 +116,8 @@ pub struct People {
     /// Counts the cards dropped because their cardholder changed: the pop
     /// asks for a card once per cardholder and epoch.
     pub cards_epoch: u64,
+    /// The last change of badges' outcome (the form matches its nonce).
+    pub badges: Option<BadgesOutcome>,
 }
 
 impl People {
@@ -111,6 +130,14 @@ impl People {
             self.cards.remove(&first);
         }
         self.cards.insert(card.id.clone(), card);
+    }
+
+    /// A change of badges came back: the cardholder as stored is shown.
+    pub fn badges_saved(&mut self, mut outcome: BadgesOutcome) {
+        if let Some(c) = outcome.cardholder.take() {
+            self.loaded(c);
+        }
+        self.badges = Some(outcome);
     }
 
     /// The card of `id`, if read.

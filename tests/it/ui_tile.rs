@@ -418,3 +418,135 @@ async fn a_photo_taken_from_a_live_tile_becomes_the_cardholders_photo() {
         .await;
     assert_eq!(r.headers()["content-type"], "image/jpeg");
 }
+
+// ---- badges added and removed in the edit form ------------------------------------------
+
+struct Panel {
+    state: AppState,
+    commands: watchdesk::viewer::CommandSender,
+}
+
+/// Sends every command the panel queued to the worker (the shell's part);
+/// how many there were.
+async fn forward_all(
+    rx: &watchdesk::viewer::CommandReceiver,
+    worker: &crate::worker_rig::Worker,
+) -> usize {
+    let queued: Vec<Command> = std::iter::from_fn(|| rx.try_recv()).collect();
+    let n = queued.len();
+    for c in queued {
+        worker.send(c).await;
+    }
+    n
+}
+
+fn has_badge(s: &AppState, badge: &str) -> bool {
+    s.people
+        .open
+        .as_ref()
+        .and_then(|o| o.cardholder.as_ref())
+        .is_some_and(|c| c.credentials.iter().any(|b| b.id.as_str() == badge))
+}
+
+/// A supervisor adds a badge to Ben on the real demo site, is told clearly
+/// that Ada's badge is hers (409), and removes the new badge after
+/// confirming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn badges_are_added_refused_when_someone_elses_and_removed_after_confirming() {
+    use crate::common::start_site;
+    use crate::worker_rig::Worker;
+    use watchdesk::domain::CardholderId;
+    use watchdesk::ui::cardholders::cardholders_ui;
+
+    let site = start_site().await;
+    let mut worker = Worker::start(&site, Role::Supervisor);
+    let mut state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+    worker
+        .until(&mut state, "the session and the link", |s| {
+            s.runtime.session.is_some() && s.link_up()
+        })
+        .await;
+    let ben = CardholderId::new("ch-002");
+    state.apply(AppEvent::CardholderOpening(ben.clone()));
+    worker.send(Command::OpenCardholder(ben.clone())).await;
+    worker
+        .until(&mut state, "Ben", |s| has_badge(s, "100107"))
+        .await;
+
+    let (commands, rx) = watchdesk::viewer::command_channel();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 900.0))
+        .build_ui_state(
+            |ui, p: &mut Panel| cardholders_ui(ui, &p.state, &p.commands),
+            Panel { state, commands },
+        );
+    h.run_steps(3);
+    h.get_by_label("Edit Ben Okafor").click();
+    h.run_steps(3);
+    forward_all(&rx, &worker).await;
+
+    // Add a new badge.
+    h.get_by_label("New badge").click();
+    h.run_steps(2);
+    h.get_by_label("New badge").type_text("900555");
+    h.run_steps(2);
+    h.get_by_label("Add badge").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("saving badges…").is_some());
+    assert_eq!(forward_all(&rx, &worker).await, 1);
+    worker
+        .until(
+            &mut h.state_mut().state,
+            "the new badge, and the answer",
+            |s| has_badge(s, "900555") && s.people.badges.is_some(),
+        )
+        .await;
+    h.run_steps(3);
+    assert!(h.query_by_label("900555 (active)").is_some());
+    assert!(h.query_by_label("saving badges…").is_none());
+
+    // Ada's badge: refused, and said so.
+    h.get_by_label("New badge").click();
+    h.get_by_label("New badge").type_text("100100");
+    h.run_steps(2);
+    h.get_by_label("Add badge").click();
+    h.run_steps(2);
+    forward_all(&rx, &worker).await;
+    worker
+        .until(&mut h.state_mut().state, "the refusal", |s| {
+            s.people
+                .badges
+                .as_ref()
+                .is_some_and(|o| o.refused.is_some())
+        })
+        .await;
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("Not saved: that badge belongs to someone else")
+            .is_some()
+    );
+    assert!(!has_badge(&h.state().state, "100100"));
+
+    // Remove the new one: asked first, then gone.
+    h.get_by_label("Remove badge 900555").click();
+    h.run_steps(2);
+    assert_eq!(
+        forward_all(&rx, &worker).await,
+        0,
+        "nothing before the confirmation"
+    );
+    assert!(
+        h.query_by_label("Remove badge 900555 from Ben Okafor?")
+            .is_some()
+    );
+    h.get_by_label("Yes, remove it").click();
+    h.run_steps(2);
+    assert_eq!(forward_all(&rx, &worker).await, 1);
+    worker
+        .until(&mut h.state_mut().state, "the badge removed", |s| {
+            !has_badge(s, "900555") && has_badge(s, "100107")
+        })
+        .await;
+    h.run_steps(3);
+    assert!(h.query_by_label("900555 (active)").is_none());
+}
