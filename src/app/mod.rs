@@ -6,6 +6,7 @@ pub mod demo_site;
 pub mod persist;
 pub mod probe;
 mod shell;
+pub mod snapshot;
 mod tiles;
 pub mod video;
 pub mod worker;

@@ -345,6 +345,7 @@ impl eframe::App for App {
                 &self.state,
                 &mut self.view.workspace.detached,
                 &mut video_ui,
+                &self.outbox,
             );
         }
         let summary = video.textures.end_frame();
@@ -381,6 +382,7 @@ fn detached_ui(
     state: &AppState,
     detached: &mut Vec<crate::viewer::DetachedView>,
     video: &mut VideoUi<'_>,
+    commands: &CommandSender,
 ) {
     let mut closed = Vec::new();
     for d in detached.iter_mut() {
@@ -409,7 +411,7 @@ fn detached_ui(
                         close = ui.button("Close window").clicked();
                     });
                     video.key_suffix = format!("@w{}", d.id);
-                    ui::cameras::cameras_ui(ui, state, &mut d.view, video, None);
+                    ui::cameras::cameras_ui(ui, state, &mut d.view, video, commands, None);
                     video.key_suffix.clear();
                 });
             if class == egui::ViewportClass::Immediate {

@@ -316,6 +316,7 @@ impl Worker {
                             name: Some(name),
                             department: Some(department),
                             schedule: (!schedule.is_empty()).then_some(schedule),
+                            credentials: None,
                         };
                         client.update_cardholder(&id, &edit).await
                     };
@@ -366,6 +367,42 @@ impl Worker {
                         view_change_failed(&sink, "not deleted", &e).await;
                     }
                 });
+            }
+            Command::SaveSnapshot {
+                camera,
+                stamp,
+                frame,
+            } => {
+                let sink = self.sink.clone();
+                let dir = super::snapshot::snapshot_dir();
+                self.spawn(async move {
+                    let event = super::snapshot::take_snapshot(dir, camera, stamp, frame).await;
+                    sink.send(event).await;
+                });
+            }
+            Command::LoadCardholderCard(id) => {
+                let events = self.may_search_events();
+                let task = load_card(self.client.clone(), self.sink.clone(), id, events);
+                self.spawn(task);
+            }
+            Command::SetBadges {
+                cardholder,
+                badges,
+                nonce,
+            } => {
+                let task = set_badges(
+                    self.client.clone(),
+                    self.sink.clone(),
+                    cardholder,
+                    badges,
+                    nonce,
+                );
+                self.spawn(task);
+            }
+            Command::UploadCardholderPhoto { id, frame } => {
+                let events = self.may_search_events();
+                let task = upload_photo(self.client.clone(), self.sink.clone(), id, frame, events);
+                self.spawn(task);
             }
         }
     }
@@ -921,6 +958,142 @@ async fn load_cardholder(
             Err(e) => tracing::warn!(%id, "photo decoder failed: {e}"),
         }
     }
+}
+
+/// Replaces a cardholder's badges (the whole list, as the site takes it);
+/// the outcome, with the cardholder as stored, back under `nonce`.
+async fn set_badges(
+    client: Client,
+    sink: EventSink,
+    cardholder: domain::CardholderId,
+    badges: Vec<crate::viewer::Badge>,
+    nonce: String,
+) {
+    let edit = crate::client::CardholderEdit {
+        credentials: Some(
+            badges
+                .into_iter()
+                .map(|b| domain::Credential {
+                    id: b.id,
+                    state: b.state,
+                    valid_until: b.valid_until,
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let outcome = match client.update_cardholder(&cardholder, &edit).await {
+        Ok(c) => crate::viewer::BadgesOutcome {
+            nonce,
+            cardholder: Some(c),
+            refused: None,
+        },
+        Err(e) => {
+            tracing::info!(%cardholder, "badges not saved: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            crate::viewer::BadgesOutcome {
+                nonce,
+                cardholder: None,
+                refused: Some(crate::viewer::BadgesRefused {
+                    conflict: e.kind() == domain::ErrorKind::Conflict,
+                    message: error_chain(&e),
+                }),
+            }
+        }
+    };
+    sink.send(AppEvent::BadgesSaved(Box::new(outcome))).await;
+}
+
+/// Makes a camera frame a cardholder's photo: portrait, scaled, JPEG on a
+/// blocking thread; uploaded; the cardholder read again with the new photo.
+async fn upload_photo(
+    client: Client,
+    sink: EventSink,
+    id: domain::CardholderId,
+    frame: crate::viewer::SnapshotFrame,
+    events: bool,
+) {
+    let notice = |level, text: String| AppEvent::Notice { level, text };
+    let jpeg =
+        match tokio::task::spawn_blocking(move || super::snapshot::portrait_jpeg(&frame)).await {
+            Ok(Ok(jpeg)) => jpeg,
+            Ok(Err(why)) => {
+                sink.send(notice(
+                    NoticeLevel::Error,
+                    format!("Photo not taken: {why}"),
+                ))
+                .await;
+                return;
+            }
+            Err(e) => {
+                sink.send(notice(NoticeLevel::Error, format!("Photo not taken: {e}")))
+                    .await;
+                return;
+            }
+        };
+    match client.upload_cardholder_photo(&id, jpeg).await {
+        Ok(c) => {
+            let text = format!("Photo saved for {}", c.name);
+            if sink.send(notice(NoticeLevel::Info, text)).await {
+                load_cardholder(client, sink, id, true, events).await;
+            }
+        }
+        Err(e) => {
+            tracing::info!(%id, "photo not uploaded: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            let text = format!("Photo not saved: {}", error_chain(&e));
+            sink.send(notice(NoticeLevel::Error, text)).await;
+        }
+    }
+}
+
+/// Reads a request's cardholder card: the cardholder, its photo (decoded
+/// on a blocking thread) and (with `events`) its last few events; one
+/// event to the UI with all of it.
+async fn load_card(client: Client, sink: EventSink, id: domain::CardholderId, events: bool) {
+    let mut card = crate::viewer::CardholderCard {
+        id: id.clone(),
+        cardholder: None,
+        photo: None,
+        events: None,
+        failed: None,
+    };
+    match client.cardholder(&id).await {
+        Ok(c) => card.cardholder = Some(c),
+        Err(e) => {
+            tracing::info!(%id, "cannot read the card: {}", error_chain(&e));
+            session_end_check(&sink, &e).await;
+            card.failed = Some(error_chain(&e));
+            sink.send(AppEvent::CardholderCard(Box::new(card))).await;
+            return;
+        }
+    }
+    if events {
+        let query = crate::client::EventQuery {
+            cardholder: Some(id.clone()),
+            limit: Some(crate::viewer::CARD_EVENTS_LEN),
+            ..Default::default()
+        };
+        match client.events(&query).await {
+            Ok(page) => card.events = Some(page.items),
+            Err(e) => tracing::info!(%id, "no recent events: {}", error_chain(&e)),
+        }
+    }
+    if card.cardholder.as_ref().is_some_and(|c| c.has_photo) {
+        match client.cardholder_photo(&id).await {
+            Ok(bytes) => {
+                match tokio::task::spawn_blocking(move || decode_image(&bytes, PHOTO_MAX_SIDE_PX))
+                    .await
+                {
+                    Ok(Ok(image)) => card.photo = Some(Arc::new(image)),
+                    Ok(Err(e)) => tracing::info!(%id, "photo not decodable: {e}"),
+                    Err(e) => tracing::warn!(%id, "photo decoder failed: {e}"),
+                }
+            }
+            Err(e) => tracing::info!(%id, "no photo: {}", error_chain(&e)),
+        }
+    }
+    sink.send(AppEvent::CardholderCard(Box::new(card))).await;
 }
 
 /// Enables or disables a badge, then reads its cardholder again (so the

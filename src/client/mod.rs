@@ -179,6 +179,9 @@ pub struct CardholderEdit {
     pub department: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// The whole new list of badges, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Vec<crate::domain::Credential>>,
 }
 
 /// Filters of the audit trail (`GET /api/v1/audit`).
@@ -521,6 +524,24 @@ impl Client {
         let resp = self
             .call(Method::PUT, &path)?
             .json(edit)
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
+    /// Uploads a cardholder's photo (`PUT /cardholders/{id}/photo`, a JPEG);
+    /// answers the cardholder as stored.
+    pub async fn upload_cardholder_photo(
+        &self,
+        id: &CardholderId,
+        jpeg: Vec<u8>,
+    ) -> Result<Cardholder, ClientError> {
+        let path = format!("/api/v1/cardholders/{}/photo", segment(id.as_str()));
+        let resp = self
+            .call(Method::PUT, &path)?
+            .header(reqwest::header::CONTENT_TYPE, "image/jpeg")
+            .body(jpeg)
             .send()
             .await
             .map_err(ClientError::Network)?;

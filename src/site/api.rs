@@ -96,6 +96,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(publish_view, delete_view))
         .routes(routes!(set_map_placements))
         .merge(fault::routes())
+        .routes(photo_upload_route())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`, generated from
@@ -1320,6 +1321,70 @@ async fn cardholder_photo(
     caller.require(Permission::ViewCardholders)?;
     let path = st.core.people().photo_path(&CardholderId::new(id))?;
     file_response(path, "photo").await
+}
+
+/// The photo upload, with its own body limit (the rest keep 64 KiB).
+fn photo_upload_route() -> utoipa_axum::router::UtoipaMethodRouter<ApiState> {
+    let (schemas, paths, method_router) = routes!(upload_cardholder_photo);
+    (
+        schemas,
+        paths,
+        method_router.layer(DefaultBodyLimit::max(super::people::MAX_PHOTO_BYTES)),
+    )
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/cardholders/{id}/photo",
+    tag = "cardholders",
+    summary = "Upload a cardholder's photo",
+    description = "The body is the picture, `Content-Type: image/jpeg` or `image/png`, at most 2 MiB and 4096×4096 pixels. It is decoded, re-encoded as JPEG and stored in the site's data folder, and served from then on in place of a configured photo. Emits `cardholder.changed`; audited (refusals too). Needs the `ManageCredentials` permission. Another content type or a picture that does not decode answers 400; a body over 2 MiB answers 413.",
+    params(("id" = String, Path, description = "cardholder id")),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "a JPEG or PNG picture"),
+    responses(
+        (status = 200, description = "the cardholder, `has_photo` set", body = crate::domain::Cardholder),
+        SignedIn,
+        BadInput,
+        NotFound,
+        TooLarge,
+    ),
+)]
+async fn upload_cardholder_photo(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    caller.require_audited(
+        &st.core,
+        Permission::ManageCredentials,
+        actions::CARDHOLDER_PHOTO,
+        &id,
+    )?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if !matches!(content_type.as_deref(), Some("image/jpeg" | "image/png")) {
+        return Err(ApiFailure::new(
+            ErrorKind::InvalidInput,
+            "the body must be a picture: Content-Type image/jpeg or image/png".to_owned(),
+        ));
+    }
+    let jpeg = tokio::task::spawn_blocking(move || super::people::normalize_photo(&body))
+        .await
+        .map_err(|e| ApiFailure::new(ErrorKind::Internal, format!("photo task: {e}")))??;
+    let actor = caller.actor();
+    let id = CardholderId::new(id);
+    let updated = people_change(&st, move |p| p.set_photo(&actor, &id, &jpeg)).await?;
+    Ok(Json(updated).into_response())
 }
 
 #[utoipa::path(

@@ -58,6 +58,8 @@ pub mod actions {
     pub const VIEW_DELETE: &str = "view.delete";
     /// A floor map's placements replaced (the map editor).
     pub const MAP_EDIT: &str = "map.edit";
+    /// A cardholder's photo uploaded.
+    pub const CARDHOLDER_PHOTO: &str = "cardholder.photo";
 }
 
 /// The outcome of an entry written before its action.

@@ -4,7 +4,9 @@
 //! index of them in memory, keyed by id, changed only inside an event-log
 //! commit together with the store, so a snapshot and the next access
 //! decision see exactly what the log says. Photos come from the config's
-//! photos folder, by cardholder id.
+//! photos folder, by cardholder id; one uploaded (`PUT
+//! /cardholders/{id}/photo`, re-encoded JPEG in the data folder's `photos`)
+//! takes precedence.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +30,43 @@ pub const MAX_NAME_CHARS: usize = 120;
 pub const MAX_ID_CHARS: usize = 64;
 /// The most credentials one cardholder holds.
 pub const MAX_CREDENTIALS: usize = 16;
+/// The largest photo upload, in bytes.
+pub const MAX_PHOTO_BYTES: usize = 2 * 1024 * 1024;
+/// The largest uploaded photo, in pixels a side.
+pub const MAX_PHOTO_SIDE: u32 = 4096;
+
+/// Checks an uploaded photo and re-encodes it: a JPEG or PNG of at most
+/// [`MAX_PHOTO_SIDE`] pixels a side, decoded, then written as a JPEG (so
+/// nothing but pixels from the upload is ever served). CPU work: run it on
+/// the blocking pool.
+pub fn normalize_photo(bytes: &[u8]) -> Result<Vec<u8>, CoreError> {
+    let bad = |why: String| invalid("photo", why);
+    let format = image::guess_format(bytes).map_err(|_| bad("is not a JPEG or PNG".into()))?;
+    if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
+        return Err(bad("is not a JPEG or PNG".into()));
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PHOTO_SIDE);
+    limits.max_image_height = Some(MAX_PHOTO_SIDE);
+    limits.max_alloc = Some(u64::from(MAX_PHOTO_SIDE) * u64::from(MAX_PHOTO_SIDE) * 8);
+    reader.limits(limits);
+    let picture = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => bad(format!(
+            "is larger than {MAX_PHOTO_SIDE}×{MAX_PHOTO_SIDE} pixels"
+        )),
+        e => bad(format!("cannot be decoded: {e}")),
+    })?;
+    if picture.width() == 0 || picture.height() == 0 {
+        return Err(bad("has no pixels".into()));
+    }
+    let rgb = picture.to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88)
+        .encode_image(&rgb)
+        .map_err(|e| bad(format!("cannot be encoded: {e}")))?;
+    Ok(out)
+}
 
 /// What a create or an edit of a cardholder says. A field left `None` keeps
 /// what is stored (an edit); a create needs a name and a schedule.
@@ -202,8 +241,29 @@ impl People {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn photo_file(&self, id: &CardholderId) -> Option<&PathBuf> {
-        self.photos.get(id).filter(|p| p.is_file())
+    /// The folder of uploaded photos, beside the store.
+    fn uploaded_dir(&self) -> PathBuf {
+        self.env
+            .store
+            .path()
+            .parent()
+            .map_or_else(|| PathBuf::from("photos"), |d| d.join("photos"))
+    }
+
+    /// Where a cardholder's uploaded photo is kept: the id hex-encoded, so
+    /// no id can name a path.
+    fn uploaded_photo(&self, id: &CardholderId) -> PathBuf {
+        self.uploaded_dir()
+            .join(format!("{}.jpg", hex::encode(id.as_str())))
+    }
+
+    /// The photo served: an uploaded one, else the configuration's.
+    fn photo_file(&self, id: &CardholderId) -> Option<PathBuf> {
+        let uploaded = self.uploaded_photo(id);
+        if uploaded.is_file() {
+            return Some(uploaded);
+        }
+        self.photos.get(id).filter(|p| p.is_file()).cloned()
     }
 
     /// A person as served: `has_photo` says whether a photo file is there.
@@ -310,7 +370,6 @@ impl People {
             return Err(CoreError::NotFound(format!("no cardholder {id:?}")));
         }
         self.photo_file(id)
-            .cloned()
             .ok_or_else(|| CoreError::NotFound(format!("cardholder {id:?} has no photo")))
     }
 
@@ -436,6 +495,65 @@ impl People {
             Ok((vec![kind], stored.cardholder))
         })?;
         Ok(cardholder)
+    }
+
+    /// Stores an uploaded photo (a JPEG from [`normalize_photo`]) for a
+    /// cardholder: written beside, then renamed into place inside the log
+    /// commit that emits `cardholder.changed`; audited.
+    pub fn set_photo(
+        &self,
+        actor: &Actor,
+        id: &CardholderId,
+        jpeg: &[u8],
+    ) -> Result<Cardholder, CoreError> {
+        self.audited(actor, actions::CARDHOLDER_PHOTO, id.as_str(), || {
+            self.set_photo_unaudited(actor, id, jpeg)
+        })
+    }
+
+    fn set_photo_unaudited(
+        &self,
+        actor: &Actor,
+        id: &CardholderId,
+        jpeg: &[u8],
+    ) -> Result<Cardholder, CoreError> {
+        if !self.index().people.contains_key(id) {
+            return Err(CoreError::NotFound(format!("no cardholder {id:?}")));
+        }
+        let io = |e: std::io::Error| {
+            tracing::warn!(%id, "cannot store the photo: {e}");
+            CoreError::Unavailable("the photo cannot be stored".into())
+        };
+        let dir = self.uploaded_dir();
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let target = self.uploaded_photo(id);
+        let temp = target.with_extension(format!("jpg.new-{}", uuid::Uuid::new_v4()));
+        let written = (|| {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&temp)?;
+            f.write_all(jpeg)?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temp);
+            return Err(io(e));
+        }
+        let result = self.log.commit(|| {
+            if !self.index().people.contains_key(id) {
+                return Err(CoreError::NotFound(format!("no cardholder {id:?}")));
+            }
+            std::fs::rename(&temp, &target).map_err(io)?;
+            let stored = self.reload(id)?;
+            let kind = EventKind::CardholderChanged {
+                cardholder: id.clone(),
+                by: actor.username.clone(),
+            };
+            Ok((vec![kind], stored.cardholder))
+        });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        Ok(result?.1)
     }
 
     /// Edits a cardholder (the fields given): `cardholder.changed`,

@@ -5,8 +5,12 @@
 //! tile stays there in place of the paged one. A double-click on a tile
 //! opens it alone (main stream), and Escape or "Back to grid" returns. Tiles
 //! are asked for only while shown, so the players of hidden tiles stop.
+//! Under the pointer a tile shows a toolbar in its top-right corner:
+//! Snapshot (the frame to a PNG, written by the worker), Stats (this tile's
+//! overlay) and Close (a placed camera goes back to the paged one; a paged
+//! one leaves the view until the page or layout changes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
 use egui::{
@@ -19,7 +23,10 @@ use super::video_tile::{
     video_tile_ui,
 };
 use crate::domain::{Camera, CameraId};
-use crate::viewer::{AppState, CamerasView, TileRequest, TileSource, ViewLayout};
+use crate::viewer::{
+    AppState, CamerasView, Command, CommandSender, SnapshotFrame, TileRequest, TileSource,
+    ViewLayout,
+};
 
 /// The keys that pick the layouts of [`ViewLayout::ALL`], in order.
 const LAYOUT_KEYS: [Key; 7] = [
@@ -141,6 +148,7 @@ pub fn cameras_ui(
     state: &AppState,
     view: &mut CamerasView,
     video: &mut VideoUi<'_>,
+    commands: &CommandSender,
     menu: Option<&mut super::views::ViewsMenu<'_>>,
 ) {
     if let Some(id) = &view.single
@@ -176,11 +184,15 @@ pub fn cameras_ui(
 
     if let Some(camera) = view.single.as_ref().and_then(|id| state.site().camera(id)) {
         let key = camera.id.to_string();
-        if tile_ui(
+        let tile = tile_ui(
             ui, area, &key, camera, true, source, state, view, video, &clock, ppp,
-        )
-        .double_clicked()
-        {
+        );
+        match tile.action {
+            Some(TileAction::Close) => view.single = None,
+            Some(TileAction::Snapshot(command)) => commands.send(command),
+            None => {}
+        }
+        if tile.response.double_clicked() {
             view.single = None;
         }
         return;
@@ -191,10 +203,25 @@ pub fn cameras_ui(
     let tiles = layout.tile_count();
     view.first = page_start(view.first, tiles, state.site().cameras().len());
     let cells = grid_cells(&ids, tiles, view.first, view.fill, &view.assigned);
+    let page = format!("{}:{}:{}", view.first, layout.label(), view.fill);
+    let closed_id = ui.scope_id().with("closed tiles");
+    let mut closed = ui.data_mut(|d| d.get_temp::<ClosedTiles>(closed_id).unwrap_or_default());
+    if closed.page != page {
+        closed = ClosedTiles {
+            page,
+            tiles: BTreeSet::new(),
+        };
+    }
     let mut open = None;
     let mut dropped = None;
     let mut unpin = None;
     for (index, (cell, rect)) in cells.iter().zip(tile_rects(layout, area)).enumerate() {
+        let pinned = view.assigned.contains_key(&index);
+        let cell = if !pinned && closed.tiles.contains(&index) {
+            &None
+        } else {
+            cell
+        };
         let response = match cell {
             None => {
                 empty_tile_ui(ui, rect);
@@ -207,14 +234,23 @@ pub fn cameras_ui(
             Some(cell) => {
                 let camera = &state.site().cameras()[cell.camera];
                 // The tile's size picks the stream (a 1×1 tile plays main).
-                let response = tile_ui(
+                let tile = tile_ui(
                     ui, rect, &cell.key, camera, false, source, state, view, video, &clock, ppp,
                 );
+                let response = tile.response;
                 if response.double_clicked() {
                     open = Some(camera.id.clone());
                 }
-                if view.assigned.contains_key(&index) {
-                    pinned_badge_ui(ui, rect);
+                match tile.action {
+                    Some(TileAction::Close) if pinned => unpin = Some(index),
+                    Some(TileAction::Close) => {
+                        closed.tiles.insert(index);
+                    }
+                    Some(TileAction::Snapshot(command)) => commands.send(command),
+                    None => {}
+                }
+                if pinned {
+                    pinned_badge_ui(ui, rect, tile.toolbar);
                     response.context_menu(|ui| {
                         if ui.button("Back to the paged camera").clicked() {
                             unpin = Some(index);
@@ -236,8 +272,10 @@ pub fn cameras_ui(
         }
     }
     if let Some((index, camera)) = dropped {
+        closed.tiles.remove(&index);
         drop_camera(view, index, camera);
     }
+    ui.data_mut(|d| d.insert_temp(closed_id, closed));
     if let Some(index) = unpin {
         view.unassign(index);
     }
@@ -252,14 +290,42 @@ pub fn drop_camera(view: &mut CamerasView, index: usize, camera: CameraId) -> bo
     view.assign(index, camera)
 }
 
-/// The mark of a tile whose camera was placed there by hand.
-fn pinned_badge_ui(ui: &Ui, rect: Rect) {
+/// The tiles closed from the hover toolbar, for one page of one layout
+/// (egui's memory: it lasts while the window does, never saved).
+#[derive(Debug, Clone, Default)]
+struct ClosedTiles {
+    /// The page they were closed on: first camera, layout, fill.
+    page: String,
+    tiles: BTreeSet<usize>,
+}
+
+/// What a tile's hover toolbar asked for this frame.
+enum TileAction {
+    Snapshot(Command),
+    Close,
+}
+
+/// A drawn tile: its response, the toolbar's action, whether the toolbar
+/// shows.
+struct DrawnTile {
+    response: egui::Response,
+    action: Option<TileAction>,
+    toolbar: bool,
+}
+
+/// The height of the hover toolbar, in points.
+const TOOLBAR_H: f32 = 22.0;
+
+/// The mark of a tile whose camera was placed there by hand (under the
+/// hover toolbar while that shows).
+fn pinned_badge_ui(ui: &Ui, rect: Rect, below_toolbar: bool) {
     let text = "placed";
     let font = egui::FontId::proportional(11.0);
     let galley = ui
         .painter()
         .layout_no_wrap(text.to_owned(), font, theme::OVERLAY_TEXT);
-    let at = pos2(rect.right() - galley.size().x - 8.0, rect.top() + 4.0);
+    let top = if below_toolbar { TOOLBAR_H + 8.0 } else { 4.0 };
+    let at = pos2(rect.right() - galley.size().x - 8.0, rect.top() + top);
     let bg = Rect::from_min_size(at - vec2(3.0, 1.0), galley.size() + vec2(6.0, 2.0));
     ui.painter().rect_filled(bg, 2.0, theme::OVERLAY_BG);
     ui.painter().galley(at, galley, theme::OVERLAY_TEXT);
@@ -281,7 +347,7 @@ fn tile_ui(
     video: &mut VideoUi<'_>,
     clock: &TileClock,
     ppp: f32,
-) -> egui::Response {
+) -> DrawnTile {
     let size_px = tile_request_px(rect, camera_aspect(camera), ppp);
     let suffixed;
     let key = if video.key_suffix.is_empty() {
@@ -296,15 +362,130 @@ fn tile_ui(
         size_px,
         single_view,
     });
+    let stats_id = egui::Id::unique("tiles with stats");
+    let mut with_stats =
+        ui.data_mut(|d| d.get_temp::<HashSet<String>>(stats_id).unwrap_or_default());
     let input = TileInput {
         key,
         camera,
         view: &tile_view,
         still: state.site().stills().get(&camera.id),
-        show_stats: view.show_stats,
+        show_stats: view.show_stats || with_stats.contains(key),
     };
-    video_tile_ui(ui, rect, &input, video.textures, clock)
-        .on_hover_text(format!("{}: double-click to open it alone", camera.name))
+    let response = video_tile_ui(ui, rect, &input, video.textures, clock)
+        .on_hover_text(format!("{}: double-click to open it alone", camera.name));
+    // The toolbar shows while the pointer is over the tile (its buttons
+    // included), never while a camera is being dragged onto tiles.
+    let toolbar = ui.rect_contains_pointer(rect)
+        && !egui::DragAndDrop::has_any_payload(ui.ctx())
+        && rect.width() >= 120.0
+        && rect.height() >= 2.0 * TOOLBAR_H;
+    let mut action = None;
+    if toolbar {
+        let picked = tile_toolbar_ui(ui, rect, key, input.show_stats, tile_view.frame.is_some());
+        match picked {
+            Some(ToolbarButton::Stats) => {
+                if !with_stats.remove(key) {
+                    with_stats.insert(key.to_owned());
+                }
+                ui.data_mut(|d| d.insert_temp(stats_id, with_stats));
+            }
+            Some(ToolbarButton::Close) => action = Some(TileAction::Close),
+            Some(ToolbarButton::Snapshot) => {
+                action = tile_view.frame.as_ref().map(|frame| {
+                    let stamp = clock
+                        .site_now
+                        .with_timezone(&clock.tz)
+                        .format("%Y%m%d-%H%M%S")
+                        .to_string();
+                    TileAction::Snapshot(Command::SaveSnapshot {
+                        camera: camera.name.clone(),
+                        stamp,
+                        frame: SnapshotFrame {
+                            width: frame.width,
+                            height: frame.height,
+                            rgba: frame.rgba.clone(),
+                        },
+                    })
+                });
+            }
+            None => {}
+        }
+    }
+    DrawnTile {
+        response,
+        action,
+        toolbar,
+    }
+}
+
+/// A button of the tile toolbar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ToolbarButton {
+    Snapshot,
+    Stats,
+    Close,
+}
+
+/// The hover toolbar in the tile's top-right corner; the button clicked.
+fn tile_toolbar_ui(
+    ui: &mut Ui,
+    rect: Rect,
+    key: &str,
+    stats_on: bool,
+    has_frame: bool,
+) -> Option<ToolbarButton> {
+    let bar = Rect::from_min_max(
+        pos2(rect.left() + 4.0, rect.top() + 4.0),
+        pos2(rect.right() - 4.0, rect.top() + 4.0 + TOOLBAR_H),
+    );
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .id_salt(("tile toolbar", key))
+            .max_rect(bar)
+            .layout(Layout::right_to_left(Align::Center)),
+    );
+    let mut picked = None;
+    egui::Frame::new()
+        .fill(theme::OVERLAY_BG)
+        .corner_radius(3.0)
+        .inner_margin(2.0)
+        .show(&mut child, |ui| {
+            ui.spacing_mut().item_spacing.x = 2.0;
+            let button = |text: &str| {
+                egui::Button::new(RichText::new(text).size(11.0).color(theme::OVERLAY_TEXT))
+                    .small()
+                    .frame(false)
+            };
+            if ui
+                .add(button("Close tile"))
+                .on_hover_text("Close this tile")
+                .clicked()
+            {
+                picked = Some(ToolbarButton::Close);
+            }
+            let stats_tip = if stats_on {
+                "Hide this tile's stream figures"
+            } else {
+                "Show this tile's stream figures"
+            };
+            if ui
+                .add(button("Tile stats").selected(stats_on))
+                .on_hover_text(stats_tip)
+                .clicked()
+            {
+                picked = Some(ToolbarButton::Stats);
+            }
+            if ui
+                .add_enabled(has_frame, button("Snapshot"))
+                .on_hover_text("Save the picture shown as a PNG")
+                .on_disabled_hover_text("No picture yet")
+                .clicked()
+            {
+                picked = Some(ToolbarButton::Snapshot);
+            }
+        });
+    picked
 }
 
 /// One camera's live tile anywhere outside the grid (the request pop): the
@@ -317,10 +498,22 @@ pub fn camera_tile_ui(
     state: &AppState,
     video: &mut VideoUi<'_>,
 ) -> egui::Response {
+    camera_tile_frame_ui(ui, size, key, camera, state, video).0
+}
+
+/// [`camera_tile_ui`], and the frame it shows (to take a photo from).
+pub fn camera_tile_frame_ui(
+    ui: &mut Ui,
+    size: egui::Vec2,
+    key: &str,
+    camera: &Camera,
+    state: &AppState,
+    video: &mut VideoUi<'_>,
+) -> (egui::Response, Option<crate::viewer::TileFrame>) {
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
     let VideoFeed::Live(source) = video.feed else {
         ui.painter().rect_filled(rect, 2.0, theme::TILE_EMPTY);
-        return response;
+        return (response, None);
     };
     let clock = TileClock {
         site_now: state.site_now(),
@@ -341,7 +534,10 @@ pub fn camera_tile_ui(
         still: state.site().stills().get(&camera.id),
         show_stats: false,
     };
-    video_tile_ui(ui, rect, &input, video.textures, &clock)
+    (
+        video_tile_ui(ui, rect, &input, video.textures, &clock),
+        tile_view.frame.clone(),
+    )
 }
 
 fn toolbar_ui(

@@ -2,7 +2,10 @@
 //! by the site, asked ~300 ms after the typing stops), the results as a
 //! virtualised list, and the open cardholder: photo, badges and their
 //! states (enable or disable where the role allows, the reason in the
-//! tooltip where it does not), recent events.
+//! tooltip where it does not), recent events. The edit form can take the
+//! photo from a live camera: a camera picked, its live tile, "Take photo"
+//! sends the frame shown to the worker (cropped, scaled, encoded and
+//! uploaded there).
 
 use std::sync::Arc;
 
@@ -11,12 +14,13 @@ use egui::{
     TextureHandle, TextureOptions, Ui, vec2,
 };
 
+use super::cameras::{VideoFeed, VideoUi, camera_tile_frame_ui};
 use super::events::{event_title, icon_ui};
 use super::{format, theme};
-use crate::domain::{self, Cardholder, CredentialState, Permission};
+use crate::domain::{self, CameraId, Cardholder, CredentialState, Permission};
 use crate::viewer::{
-    AppState, Command, CommandSender, CredentialChange, OpenCardholder, SaveState, SearchResults,
-    StillImage,
+    AppState, Badge, Command, CommandSender, CredentialChange, OpenCardholder, SaveState,
+    SearchResults, SnapshotFrame, StillImage,
 };
 
 /// How long the typing must rest before the site is asked, in seconds.
@@ -38,8 +42,22 @@ struct SearchBox {
     sent_once: bool,
 }
 
-/// The cardholders panel.
+/// The width of the live preview for a photo, in points.
+const PREVIEW_W: f32 = 240.0;
+
+/// The cardholders panel, with no video (no photo from a camera).
 pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
+    cardholders_video_ui(ui, state, commands, None);
+}
+
+/// The cardholders panel; with `video`, the edit form can take the photo
+/// from a live camera.
+pub fn cardholders_video_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    commands: &CommandSender,
+    video: Option<&mut VideoUi<'_>>,
+) {
     ui.heading("Cardholders");
     let role = state.role();
     if !role.is_some_and(|r| domain::allowed(r, Permission::ViewCardholders)) {
@@ -68,7 +86,7 @@ pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
         }
     }
     if let Some(f) = &mut form
-        && !form_ui(ui, state, f, commands)
+        && !form_ui(ui, state, f, commands, video)
     {
         form = None;
     }
@@ -91,6 +109,7 @@ pub fn cardholders_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
                 department: c.department.clone(),
                 schedule: String::new(),
                 sent: false,
+                ..CardholderForm::default()
             });
         }
     }
@@ -130,6 +149,15 @@ struct CardholderForm {
     schedule: String,
     /// Whether it was sent (its outcome is then the state's).
     sent: bool,
+    /// The camera to take the photo from (an edit only).
+    photo_camera: Option<CameraId>,
+    /// The badge number to add, and whether it starts disabled.
+    new_badge: String,
+    new_badge_disabled: bool,
+    /// The badge whose removal waits for the operator's confirmation.
+    confirm_remove: Option<domain::CredentialId>,
+    /// The nonce of the last change of badges sent.
+    badges_sent: Option<String>,
 }
 
 /// The form; false once it is done with (saved or cancelled).
@@ -138,6 +166,7 @@ fn form_ui(
     state: &AppState,
     f: &mut CardholderForm,
     commands: &CommandSender,
+    video: Option<&mut VideoUi<'_>>,
 ) -> bool {
     let mut keep = true;
     ui.group(|ui| {
@@ -181,6 +210,14 @@ fn form_ui(
                 keep = false;
             }
         });
+        if !f.create {
+            badges_form_ui(ui, state, f, commands);
+        }
+        if !f.create
+            && let Some(video) = video
+        {
+            photo_from_camera_ui(ui, state, f, commands, video);
+        }
         if f.sent {
             match &state.people.save {
                 Some(SaveState::Saving) => {
@@ -195,6 +232,222 @@ fn form_ui(
         }
     });
     keep
+}
+
+/// The badges of the cardholder edited: each with its state and a remove
+/// button (confirmed first); a badge number and state to add. Each change
+/// sends the whole new list; a badge someone else holds is refused (409)
+/// and said so.
+fn badges_form_ui(ui: &mut Ui, state: &AppState, f: &mut CardholderForm, commands: &CommandSender) {
+    let Some(c) = state
+        .people
+        .open
+        .as_ref()
+        .and_then(|o| o.cardholder.as_ref())
+        .filter(|c| c.id.as_str() == f.id.trim())
+    else {
+        return;
+    };
+    ui.separator();
+    ui.strong("Badges");
+    let outcome = state
+        .people
+        .badges
+        .as_ref()
+        .filter(|o| f.badges_sent.as_deref() == Some(o.nonce.as_str()));
+    let saving = f.badges_sent.is_some() && outcome.is_none();
+    let current: Vec<Badge> = c
+        .credentials
+        .iter()
+        .map(|b| Badge {
+            id: b.id.clone(),
+            state: b.state,
+            valid_until: b.valid_until,
+        })
+        .collect();
+    let send = |f: &mut CardholderForm, badges: Vec<Badge>| {
+        let nonce = domain::new_idempotency_key();
+        f.badges_sent = Some(nonce.clone());
+        commands.send(Command::SetBadges {
+            cardholder: c.id.clone(),
+            badges,
+            nonce,
+        });
+    };
+    for badge in &c.credentials {
+        ui.horizontal(|ui| {
+            let word = match badge.state {
+                CredentialState::Active => "active",
+                CredentialState::Disabled => "disabled",
+            };
+            ui.label(RichText::new(format!("{} ({word})", badge.id)).monospace());
+            if f.confirm_remove.as_ref() == Some(&badge.id) {
+                ui.label(
+                    RichText::new(format!("Remove badge {} from {}?", badge.id, c.name))
+                        .color(theme::WARNING),
+                );
+                if ui
+                    .add_enabled(!saving, Button::new("Yes, remove it"))
+                    .clicked()
+                {
+                    let badges = current
+                        .iter()
+                        .filter(|b| b.id != badge.id)
+                        .cloned()
+                        .collect();
+                    f.confirm_remove = None;
+                    send(f, badges);
+                }
+                if ui.button("Keep it").clicked() {
+                    f.confirm_remove = None;
+                }
+            } else if ui
+                .add_enabled(!saving, Button::new(format!("Remove badge {}", badge.id)))
+                .clicked()
+            {
+                f.confirm_remove = Some(badge.id.clone());
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        let l = ui.label("New badge");
+        ui.add(
+            TextEdit::singleline(&mut f.new_badge)
+                .hint_text("card number")
+                .desired_width(120.0),
+        )
+        .labelled_by(l.id);
+        let shown = if f.new_badge_disabled {
+            "disabled"
+        } else {
+            "active"
+        };
+        let combo = egui::ComboBox::from_id_salt("new_badge_state")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut f.new_badge_disabled, false, "active");
+                ui.selectable_value(&mut f.new_badge_disabled, true, "disabled");
+            });
+        combo.response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::accesskit::Role::ComboBox, true, "New badge state")
+        });
+        let number = f.new_badge.trim().to_owned();
+        let known = current.iter().any(|b| b.id.as_str() == number);
+        let add = ui.add_enabled(
+            !number.is_empty() && !known && !saving,
+            Button::new("Add badge"),
+        );
+        let add = if known {
+            add.on_disabled_hover_text("this cardholder holds that badge already")
+        } else {
+            add
+        };
+        if add.clicked() {
+            let mut badges = current.clone();
+            badges.push(Badge {
+                id: number.as_str().into(),
+                state: if f.new_badge_disabled {
+                    CredentialState::Disabled
+                } else {
+                    CredentialState::Active
+                },
+                valid_until: None,
+            });
+            f.new_badge.clear();
+            send(f, badges);
+        }
+    });
+    if saving {
+        ui.label(RichText::new("saving badges…").color(theme::PENDING));
+    }
+    if let Some(refused) = outcome.and_then(|o| o.refused.as_ref()) {
+        let text = if refused.conflict {
+            format!(
+                "Not saved: that badge belongs to someone else ({})",
+                refused.message
+            )
+        } else {
+            format!("Badges not saved: {}", refused.message)
+        };
+        ui.label(RichText::new(text).color(theme::FAILED));
+    }
+}
+
+/// "Take photo from camera": a camera picked from the site's, its live
+/// tile, and the button that sends the frame shown to the worker.
+fn photo_from_camera_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    f: &mut CardholderForm,
+    commands: &CommandSender,
+    video: &mut VideoUi<'_>,
+) {
+    ui.separator();
+    let cameras = state.site().cameras();
+    if f.photo_camera
+        .as_ref()
+        .is_some_and(|id| state.site().camera(id).is_none())
+    {
+        f.photo_camera = None;
+    }
+    ui.horizontal(|ui| {
+        ui.label("Take photo from camera");
+        let shown = f
+            .photo_camera
+            .as_ref()
+            .and_then(|id| state.site().camera(id))
+            .map_or("pick a camera", |c| c.name.as_str());
+        let combo = egui::ComboBox::from_id_salt("photo_camera")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                for camera in cameras {
+                    ui.selectable_value(&mut f.photo_camera, Some(camera.id.clone()), &camera.name);
+                }
+            });
+        combo.response.widget_info(|| {
+            egui::WidgetInfo::labeled(
+                egui::accesskit::Role::ComboBox,
+                true,
+                "Camera for the photo",
+            )
+        });
+    });
+    let Some(camera) = f
+        .photo_camera
+        .as_ref()
+        .and_then(|id| state.site().camera(id))
+    else {
+        return;
+    };
+    let no_video = matches!(video.feed, VideoFeed::Unavailable(_));
+    let key = format!("photo {}", camera.id);
+    let (_, frame) = camera_tile_frame_ui(
+        ui,
+        vec2(PREVIEW_W, PREVIEW_W * 9.0 / 16.0),
+        &key,
+        camera,
+        state,
+        video,
+    );
+    let take = ui.add_enabled(frame.is_some(), Button::new("Take photo"));
+    let take = if no_video {
+        take.on_disabled_hover_text("no video in this window")
+    } else {
+        take.on_disabled_hover_text("no picture yet")
+    }
+    .on_hover_text("Crop the picture shown to a portrait and make it this cardholder's photo");
+    if take.clicked()
+        && let Some(frame) = frame
+    {
+        commands.send(Command::UploadCardholderPhoto {
+            id: f.id.trim().into(),
+            frame: SnapshotFrame {
+                width: frame.width,
+                height: frame.height,
+                rgba: frame.rgba,
+            },
+        });
+    }
 }
 
 fn search_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
@@ -402,7 +655,7 @@ fn photo_ui(ui: &mut Ui, open: &OpenCardholder) {
     let texture = open
         .photo
         .as_ref()
-        .and_then(|image| photo_texture(ui.ctx(), image));
+        .and_then(|image| photo_texture(ui.ctx(), "cardholder_photo", image));
     match texture {
         Some(handle) => {
             let size = handle.size_vec2();
@@ -430,8 +683,14 @@ struct PhotoTexture {
     handle: TextureHandle,
 }
 
-fn photo_texture(ctx: &egui::Context, image: &Arc<StillImage>) -> Option<TextureHandle> {
-    let key = egui::Id::unique("cardholder_photo");
+/// A photo's texture under `key` (one per place it shows), uploaded again
+/// only for another picture.
+pub(super) fn photo_texture(
+    ctx: &egui::Context,
+    key: &str,
+    image: &Arc<StillImage>,
+) -> Option<TextureHandle> {
+    let key = egui::Id::unique(("cardholder photo", key));
     if let Some(have) = ctx.data(|d| d.get_temp::<PhotoTexture>(key))
         && Arc::ptr_eq(&have.image, image)
     {

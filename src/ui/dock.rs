@@ -91,7 +91,14 @@ impl DockBehavior<'_, '_> {
                     detached: self.detached,
                     commands: self.commands,
                 };
-                cameras::cameras_ui(ui, self.state, self.cameras, self.video, Some(&mut menu));
+                cameras::cameras_ui(
+                    ui,
+                    self.state,
+                    self.cameras,
+                    self.video,
+                    self.commands,
+                    Some(&mut menu),
+                );
             }
             Pane::Doors => {
                 ScrollArea::vertical()
@@ -107,7 +114,12 @@ impl DockBehavior<'_, '_> {
             }
             Pane::CameraTree => camera_tree::camera_tree_ui(ui, self.state, self.commands),
             Pane::Cardholders => {
-                super::cardholders::cardholders_ui(ui, self.state, self.commands);
+                super::cardholders::cardholders_video_ui(
+                    ui,
+                    self.state,
+                    self.commands,
+                    Some(self.video),
+                );
             }
         }
     }

@@ -75,6 +75,7 @@ fn request_row_ui(
                             .color(theme::PENDING),
                     );
                 });
+                super::request_pop::cardholder_card_ui(ui, state, request, commands);
                 door_cameras_ui(ui, state, request, video);
                 // The operator's reason, sent with the answer (optional).
                 let reason_id = ui.scope_id().with("reason");

@@ -392,6 +392,30 @@ pub fn stats_text(stats: &TileStats, stream: StreamChoice) -> String {
     )
 }
 
+/// The stream's facts for the stats overlay: codec, size and rate as the
+/// site knows them, and whether they were probed.
+pub fn stream_facts(camera: &Camera, stream: StreamChoice) -> String {
+    let info = match stream {
+        StreamChoice::Main => &camera.main,
+        StreamChoice::Sub => &camera.sub,
+    };
+    let fps = if info.fps_exact > 0.0 {
+        info.fps_exact
+    } else {
+        f64::from(info.fps)
+    };
+    let codec = if info.codec.is_empty() {
+        "codec ?"
+    } else {
+        info.codec.as_str()
+    };
+    let source = if info.probed { "probed" } else { "configured" };
+    format!(
+        "{codec} {}×{} @ {fps:.2} fps ({source})",
+        info.width, info.height
+    )
+}
+
 /// What to draw in one tile.
 pub struct TileInput<'a> {
     pub key: &'a str,
@@ -497,14 +521,15 @@ pub fn video_tile_ui(
     }
 
     // The stats, under the name.
-    if show_stats {
-        let galley = overlay_galley(
-            ui,
-            &stats_text(&view.stats, view.stream),
-            FontId::monospace(11.0),
-            max_text_w,
-            3,
-        );
+    let stats = show_stats.then(|| {
+        format!(
+            "{}\n{}",
+            stats_text(&view.stats, view.stream),
+            stream_facts(camera, view.stream)
+        )
+    });
+    if let Some(text) = &stats {
+        let galley = overlay_galley(ui, text, FontId::monospace(11.0), max_text_w, 4);
         boxed_text(
             &painter,
             pos2(name_rect.left(), name_rect.bottom() + 2.0),
@@ -524,7 +549,11 @@ pub fn video_tile_ui(
     let word = overlay
         .as_ref()
         .map_or_else(|| status_word(&view.status).to_owned(), |o| o.text.clone());
-    let label = format!("camera {}: {}", camera.name, word.replace('\n', "; "));
+    let mut label = format!("camera {}: {}", camera.name, word.replace('\n', "; "));
+    if let Some(text) = &stats {
+        label.push_str("; stats: ");
+        label.push_str(&text.replace('\n', " · "));
+    }
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &label));
 
     if let Some(wait) = summary_wait {

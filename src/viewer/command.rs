@@ -83,6 +83,57 @@ pub enum Command {
     },
     /// Try to reach the site now (it could not be reached at the start).
     RetryConnect,
+    /// Save a tile's frame as a PNG (the worker encodes and writes it off
+    /// the UI thread, then answers with a notice). `stamp` is the site's
+    /// local time, `yyyymmdd-hhmmss`.
+    SaveSnapshot {
+        camera: String,
+        stamp: String,
+        frame: SnapshotFrame,
+    },
+    /// Read the card (cardholder, photo, last few events) of the person
+    /// at a door, for the request pop.
+    LoadCardholderCard(CardholderId),
+    /// Make a camera frame a cardholder's photo: the worker crops it to a
+    /// centred portrait, scales and encodes it off the UI thread, uploads
+    /// it, and answers with a notice.
+    UploadCardholderPhoto {
+        id: CardholderId,
+        frame: SnapshotFrame,
+    },
+    /// Replace a cardholder's badges with `badges` (a badge added or
+    /// removed); the outcome comes back under `nonce`.
+    SetBadges {
+        cardholder: CardholderId,
+        badges: Vec<Badge>,
+        nonce: String,
+    },
+}
+
+/// A badge as the edit form sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Badge {
+    pub id: CredentialId,
+    pub state: CredentialState,
+    pub valid_until: Option<crate::domain::Timestamp>,
+}
+
+/// The pixels of a snapshot: tightly packed RGBA, shared, never copied.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SnapshotFrame {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: bytes::Bytes,
+}
+
+impl std::fmt::Debug for SnapshotFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the pixels.
+        f.debug_struct("SnapshotFrame")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A map's placement list in a command. Placements from the editor are
@@ -173,6 +224,34 @@ impl std::fmt::Debug for Command {
                 .field("save", save)
                 .finish(),
             Command::RetryConnect => f.write_str("RetryConnect"),
+            Command::SaveSnapshot {
+                camera,
+                stamp,
+                frame,
+            } => f
+                .debug_struct("SaveSnapshot")
+                .field("camera", camera)
+                .field("stamp", stamp)
+                .field("frame", frame)
+                .finish(),
+            Command::LoadCardholderCard(id) => {
+                f.debug_tuple("LoadCardholderCard").field(id).finish()
+            }
+            Command::SetBadges {
+                cardholder,
+                badges,
+                nonce,
+            } => f
+                .debug_struct("SetBadges")
+                .field("cardholder", cardholder)
+                .field("badges", badges)
+                .field("nonce", nonce)
+                .finish(),
+            Command::UploadCardholderPhoto { id, frame } => f
+                .debug_struct("UploadCardholderPhoto")
+                .field("id", id)
+                .field("frame", frame)
+                .finish(),
         }
     }
 }

@@ -168,6 +168,10 @@ pub enum AppEvent {
     },
     /// The site answered: it can be signed in to.
     Reachable,
+    /// A request's cardholder card was read (or could not be).
+    CardholderCard(Box<super::people::CardholderCard>),
+    /// A change of a cardholder's badges was stored or refused.
+    BadgesSaved(Box<super::people::BadgesOutcome>),
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).

@@ -20,7 +20,9 @@ mod tile;
 pub mod views;
 mod workspace;
 
-pub use command::{Command, CommandReceiver, CommandSender, PlacementList, command_channel};
+pub use command::{
+    Badge, Command, CommandReceiver, CommandSender, PlacementList, SnapshotFrame, command_channel,
+};
 pub use doors_panel::{DoorFilter, DoorsPanel, GroupCommand};
 pub use event::{AppEvent, StillImage};
 pub use map::MapView;
@@ -29,8 +31,8 @@ pub use mirror::{
     SiteKey, SiteMirror,
 };
 pub use people::{
-    CARDHOLDER_EVENTS_LEN, CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN, SaveState,
-    SearchResults,
+    BadgesOutcome, BadgesRefused, CARD_EVENTS_LEN, CARDHOLDER_EVENTS_LEN, CardholderCard,
+    CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN, SaveState, SearchResults,
 };
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,

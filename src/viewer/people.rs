@@ -15,6 +15,24 @@ use super::StillImage;
 pub const SEARCH_RESULTS_LEN: usize = 500;
 /// The most recent events shown for a cardholder.
 pub const CARDHOLDER_EVENTS_LEN: u32 = 20;
+/// The recent events on a request's cardholder card.
+pub const CARD_EVENTS_LEN: u32 = 3;
+/// The most cards kept (a few requests at a time).
+pub const CARDS_LEN: usize = 32;
+
+/// The card of the person at a door, read when their request pops:
+/// cached here, so the pop draws it every frame without asking again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardholderCard {
+    pub id: CardholderId,
+    /// None when it could not be read (`failed` says why).
+    pub cardholder: Option<Cardholder>,
+    pub photo: Option<Arc<StillImage>>,
+    /// The newest [`CARD_EVENTS_LEN`] events, newest first; None when the
+    /// role may not search events.
+    pub events: Option<Vec<Event>>,
+    pub failed: Option<String>,
+}
 
 /// What the last search came back with.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -65,6 +83,23 @@ pub enum SaveState {
     Failed(String),
 }
 
+/// Why a change of badges was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadgesRefused {
+    /// A badge is someone else's (the site answered 409).
+    pub conflict: bool,
+    pub message: String,
+}
+
+/// The outcome of a change of badges, under the nonce it was sent with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadgesOutcome {
+    pub nonce: String,
+    /// The cardholder as stored, when it was.
+    pub cardholder: Option<Cardholder>,
+    pub refused: Option<BadgesRefused>,
+}
+
 /// See the module doc.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct People {
@@ -76,9 +111,40 @@ pub struct People {
     pub save: Option<SaveState>,
     /// The open cardholder changed at the site: the shell asks for it again.
     refresh_due: bool,
+    /// Request cards by cardholder (at most [`CARDS_LEN`]).
+    pub cards: BTreeMap<CardholderId, CardholderCard>,
+    /// Counts the cards dropped because their cardholder changed: the pop
+    /// asks for a card once per cardholder and epoch.
+    pub cards_epoch: u64,
+    /// The last change of badges' outcome (the form matches its nonce).
+    pub badges: Option<BadgesOutcome>,
 }
 
 impl People {
+    /// A request card came (or could not be read).
+    pub fn card_loaded(&mut self, card: CardholderCard) {
+        if !self.cards.contains_key(&card.id)
+            && self.cards.len() >= CARDS_LEN
+            && let Some(first) = self.cards.keys().next().cloned()
+        {
+            self.cards.remove(&first);
+        }
+        self.cards.insert(card.id.clone(), card);
+    }
+
+    /// A change of badges came back: the cardholder as stored is shown.
+    pub fn badges_saved(&mut self, mut outcome: BadgesOutcome) {
+        if let Some(c) = outcome.cardholder.take() {
+            self.loaded(c);
+        }
+        self.badges = Some(outcome);
+    }
+
+    /// The card of `id`, if read.
+    pub fn card(&self, id: &CardholderId) -> Option<&CardholderCard> {
+        self.cards.get(id)
+    }
+
     /// A search's answer.
     pub fn search_answered(&mut self, q: String, result: Result<Vec<Cardholder>, String>) {
         self.results = match result {
@@ -178,6 +244,7 @@ impl People {
     /// other client) makes it due to be read again; the credential's new
     /// state shows at once.
     pub fn live(&mut self, event: &Event) {
+        self.card_live(event);
         let (EventKind::CredentialChanged { cardholder, .. }
         | EventKind::CardholderChanged { cardholder, .. }) = &event.kind
         else {
@@ -208,6 +275,45 @@ impl People {
         }
         if self.open.as_ref().is_some_and(|o| &o.id == cardholder) {
             self.refresh_due = true;
+        }
+    }
+
+    /// A live event on the cards: a badge's new state shows at once, an
+    /// access event joins the person's recent ones, any other change of
+    /// the person drops the card (the pop reads it again).
+    fn card_live(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::CredentialChanged {
+                cardholder,
+                credential,
+                state,
+                ..
+            } => {
+                if let Some(c) = self
+                    .cards
+                    .get_mut(cardholder)
+                    .and_then(|card| card.cardholder.as_mut())
+                    .and_then(|c| c.credentials.iter_mut().find(|c| &c.id == credential))
+                {
+                    c.state = *state;
+                }
+            }
+            EventKind::CardholderChanged { cardholder, .. } => {
+                if self.cards.remove(cardholder).is_some() {
+                    self.cards_epoch += 1;
+                }
+            }
+            kind => {
+                if let Some(events) = kind
+                    .cardholder()
+                    .and_then(|id| self.cards.get_mut(id))
+                    .and_then(|card| card.events.as_mut())
+                    && !events.iter().any(|e| e.seq == event.seq)
+                {
+                    events.insert(0, event.clone());
+                    events.truncate(CARD_EVENTS_LEN as usize);
+                }
+            }
         }
     }
 
@@ -376,6 +482,64 @@ mod tests {
         }
         p.search_answered("x".into(), Err("offline".into()));
         assert!(matches!(p.results, SearchResults::Failed { .. }));
+    }
+
+    #[test]
+    fn cards_follow_live_events_and_a_changed_person_is_read_again() {
+        let mut p = People::default();
+        let granted = |seq| {
+            event(
+                seq,
+                EventKind::AccessGranted {
+                    door: "d1".into(),
+                    access_point: None,
+                    cardholder: Some("a".into()),
+                    credential: None,
+                },
+            )
+        };
+        p.card_loaded(CardholderCard {
+            id: "a".into(),
+            cardholder: Some(holder("a", CredentialState::Active)),
+            photo: None,
+            events: Some(vec![granted(1), granted(2), granted(3)]),
+            failed: None,
+        });
+        p.live(&event(4, changed("a", CredentialState::Disabled)));
+        let card = p.card(&"a".into()).unwrap();
+        let state = card.cardholder.as_ref().unwrap().credentials[0].state;
+        assert_eq!(state, CredentialState::Disabled);
+        p.live(&granted(5));
+        let seqs: Vec<u64> = p
+            .card(&"a".into())
+            .unwrap()
+            .events
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, vec![5, 1, 2], "newest first, three at most");
+        let epoch = p.cards_epoch;
+        p.live(&event(
+            6,
+            EventKind::CardholderChanged {
+                cardholder: "a".into(),
+                by: "admin".into(),
+            },
+        ));
+        assert!(p.card(&"a".into()).is_none());
+        assert_eq!(p.cards_epoch, epoch + 1);
+        for i in 0..CARDS_LEN + 5 {
+            p.card_loaded(CardholderCard {
+                id: format!("c{i}").as_str().into(),
+                cardholder: None,
+                photo: None,
+                events: None,
+                failed: Some("no".into()),
+            });
+        }
+        assert_eq!(p.cards.len(), CARDS_LEN, "bounded");
     }
 
     #[test]

@@ -431,6 +431,8 @@ impl AppState {
             AppEvent::CardholderFailed { id, message } => self.people.load_failed(&id, message),
             AppEvent::CardholderPhoto { id, image } => self.people.photo(&id, image),
             AppEvent::CardholderEvents { id, events } => self.people.events(&id, events),
+            AppEvent::CardholderCard(card) => self.people.card_loaded(*card),
+            AppEvent::BadgesSaved(outcome) => self.people.badges_saved(*outcome),
             AppEvent::CardholderSaving => self.people.save = Some(super::SaveState::Saving),
             AppEvent::CardholderSaved(c) => self.people.saved(c),
             AppEvent::CardholderSaveFailed { message } => {

@@ -166,6 +166,9 @@ async fn call(
             "/api/v1/cardholders/ch-001".into(),
             Some(json!({"department": "Testing"})),
         ),
+        ("PUT", "/api/v1/cardholders/{id}/photo") => {
+            ("/api/v1/cardholders/ch-001/photo".into(), None)
+        }
         ("GET", t) if t.starts_with("/api/v1/cardholders/{id}") => {
             (t.replace("{id}", "ch-001"), None)
         }
@@ -224,6 +227,13 @@ async fn call(
     }
     if let Some(b) = body {
         req = req.json(&b);
+    } else if case.method == "PUT" && case.template.ends_with("/photo") {
+        // A picture, not JSON: a 2×2 PNG.
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(2, 2))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        req = req.header("content-type", "image/png").body(png);
     }
     req.send().await.unwrap()
 }
