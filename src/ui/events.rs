@@ -62,8 +62,11 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
                 ),
                 DoorState::LockedDown => (EventIcon::Locked, theme::LOCKED, "Door locked down"),
                 DoorState::Open => (EventIcon::Open, theme::OPEN, "Door open"),
-                DoorState::Forced => (EventIcon::Alarm, theme::ALARM, "Door forced open"),
-                DoorState::HeldOpen => (EventIcon::Alarm, theme::ALARM, "Door held open"),
+                // The alarm itself comes as its own event ("Door forced
+                // open"); the state change says what the door is doing, so
+                // one incident does not read as two alarms.
+                DoorState::Forced => (EventIcon::Open, theme::OPEN, "Door open without access"),
+                DoorState::HeldOpen => (EventIcon::Open, theme::OPEN, "Door still open"),
                 DoorState::Unknown => (EventIcon::Unknown, theme::UNKNOWN, "Door offline"),
             };
             (icon, color, text.to_owned())
@@ -511,7 +514,7 @@ mod tests {
                     door: door(),
                     status: forced,
                 },
-                "Door forced open",
+                "Door open without access",
             ),
             (
                 EventKind::DoorStateChanged {
