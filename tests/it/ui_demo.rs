@@ -61,7 +61,7 @@ fn open(site: &TestSite, role: Role) -> Window {
             .get_by_role_and_label(AkRole::Button, Pane::Doors.title())
             .click();
     }
-    w.harness.run();
+    w.harness.run_steps(10);
     w
 }
 
@@ -249,11 +249,11 @@ async fn on_the_demo_site_a_map_click_on_a_door_opens_its_menu_and_both_panels_a
     w.harness
         .get_by_role_and_label(AkRole::Button, Pane::Map.title())
         .click();
-    w.harness.run();
+    w.harness.run_steps(10);
     w.harness
         .get_by_label("map door Lobby main entrance: locked")
         .click();
-    w.harness.run();
+    w.harness.run_steps(10);
     for item in ["Lock", "Unlock", "Access", "Show camera Lobby entrance"] {
         assert!(w.harness.query_by_label(item).is_some(), "menu has {item}");
     }
@@ -265,7 +265,7 @@ async fn on_the_demo_site_a_map_click_on_a_door_opens_its_menu_and_both_panels_a
     w.harness
         .get_by_role_and_label(AkRole::Button, Pane::Doors.title())
         .click();
-    w.harness.run();
+    w.harness.run_steps(10);
     assert!(row_shows(&w.harness, "Lobby main entrance", "unlocked"));
     assert!(row_shows(
         &w.harness,
@@ -281,10 +281,95 @@ async fn on_the_demo_site_a_map_click_on_a_door_opens_its_menu_and_both_panels_a
     w.harness
         .get_by_role_and_label(AkRole::Button, Pane::Map.title())
         .click();
-    w.harness.run();
+    w.harness.run_steps(10);
     assert!(
         w.harness
             .query_by_label("map door East emergency exit: FORCED")
             .is_some()
+    );
+}
+
+/// Switches the window to the Investigation workspace, with the
+/// cardholders panel at the front, and opens `name` found by a search.
+fn open_cardholder(w: &mut Window, query: &str, row_starts: &str) {
+    w.harness.get_by_label("Investigation").click();
+    w.harness.run_steps(10);
+    w.harness
+        .get_by_role_and_label(AkRole::Button, Pane::Cardholders.title())
+        .click();
+    w.harness.run_steps(10);
+    w.harness
+        .get_by_role_and_label(AkRole::TextInput, "Find a cardholder")
+        .focus();
+    w.harness.run_steps(10);
+    w.harness
+        .get_by_role_and_label(AkRole::TextInput, "Find a cardholder")
+        .type_text(query);
+    see_until(w, "the site's search answer", |h| {
+        h.query_all_by_label_contains(row_starts).next().is_some()
+    });
+    w.harness.get_by_label_contains(row_starts).click();
+    see_until(w, "the cardholder's details", |h| {
+        h.query_all_by_label_contains("Edit ").next().is_some()
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_demo_site_a_cardholder_edit_at_one_window_shows_at_another() {
+    let site = start_site_with(|_| {}).await;
+    let mut supervisor = open(&site, Role::Supervisor);
+    let mut operator = open(&site, Role::Operator);
+    open_cardholder(&mut supervisor, "Okafor", "Ben Okafor · Facilities");
+    open_cardholder(&mut operator, "Okafor", "Ben Okafor · Facilities");
+    // The operator may look, not change.
+    assert!(
+        operator
+            .harness
+            .get_by_label("Edit Ben Okafor")
+            .accesskit_node()
+            .is_disabled()
+    );
+    supervisor.harness.get_by_label("Edit Ben Okafor").click();
+    supervisor.harness.run_steps(10);
+    let department = supervisor
+        .harness
+        .get_by_role_and_label(AkRole::TextInput, "Department");
+    department.focus();
+    supervisor.harness.run_steps(10);
+    supervisor
+        .harness
+        .get_by_role_and_label(AkRole::TextInput, "Department")
+        .type_text(" North");
+    supervisor.harness.run_steps(10);
+    supervisor.harness.get_by_label("Save cardholder").click();
+    see_until(&mut supervisor, "the edit stored", |h| {
+        h.query_by_label("Save cardholder").is_none()
+            && h.query_all_by_label_contains("Facilities North")
+                .next()
+                .is_some()
+    });
+    // The other window shows it without anyone touching it.
+    step_until(&mut operator, "the edit at the other window", |s| {
+        s.people
+            .open
+            .as_ref()
+            .and_then(|o| o.cardholder.as_ref())
+            .is_some_and(|c| c.department == "Facilities North")
+    });
+    assert!(
+        operator
+            .harness
+            .query_all_by_label_contains("Facilities North")
+            .next()
+            .is_some()
+    );
+    // Audited, by the supervisor.
+    let token = site.token(Role::Admin).await;
+    let audit = site.audit(&token, "action=cardholder.update").await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["user"] == "supervisor" && e["target"] == "ch-002"),
+        "{audit:?}"
     );
 }
