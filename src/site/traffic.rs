@@ -344,6 +344,9 @@ enum RequestReason {
     Visitor,
     Intercom,
     UnknownCard,
+    /// A cardholder whose badge does not open this door now asks anyway:
+    /// the operator sees who it is (their card) and decides.
+    OutsideSchedule,
 }
 
 impl RequestReason {
@@ -352,6 +355,7 @@ impl RequestReason {
             RequestReason::Visitor => "visitor",
             RequestReason::Intercom => "intercom",
             RequestReason::UnknownCard => "unknown card",
+            RequestReason::OutsideSchedule => "outside schedule",
         }
     }
 }
@@ -382,7 +386,7 @@ enum Action {
 fn next_action(rng: &mut StdRng, plan: &Plan, site_hour: u32) -> Option<Action> {
     let roll = rng.random_range(0..100u32);
     if roll < plan.request_percent {
-        request(rng, plan)
+        request(rng, plan, site_hour)
     } else if roll < plan.request_percent + plan.alarm_percent {
         let door = plan.doors.choose(rng)?.clone();
         Some(Action::Force {
@@ -396,11 +400,12 @@ fn next_action(rng: &mut StdRng, plan: &Plan, site_hour: u32) -> Option<Action> 
     }
 }
 
-fn request(rng: &mut StdRng, plan: &Plan) -> Option<Action> {
+fn request(rng: &mut StdRng, plan: &Plan, hour: u32) -> Option<Action> {
     let reason = match rng.random_range(0..100u32) {
-        0..45 => RequestReason::Visitor,
-        45..80 => RequestReason::Intercom,
-        _ => RequestReason::UnknownCard,
+        0..40 => RequestReason::Visitor,
+        40..70 => RequestReason::Intercom,
+        70..85 => RequestReason::UnknownCard,
+        _ => RequestReason::OutsideSchedule,
     };
     let name = VISITOR_NAMES.choose(rng).map(|n| (*n).to_owned());
     let action = match (reason, plan.readers.choose(rng)) {
@@ -418,6 +423,32 @@ fn request(rng: &mut StdRng, plan: &Plan) -> Option<Action> {
             reason,
             visitor_name: name,
         },
+        (RequestReason::OutsideSchedule, Some(r)) => {
+            // A known badge at a reader it does not open now (any hour's
+            // schedule that leaves this zone out); an unknown card when
+            // every badge opens everything.
+            let held: Vec<&ValidBadge> = plan
+                .valid
+                .iter()
+                .filter(|b| !b.opens(&r.zone, hour))
+                .collect();
+            match held.choose(rng) {
+                Some(b) => RequestAction {
+                    door: r.door.clone(),
+                    ap: Some(r.ap.clone()),
+                    credential: Some(b.credential.clone()),
+                    reason,
+                    visitor_name: None,
+                },
+                None => RequestAction {
+                    door: r.door.clone(),
+                    ap: Some(r.ap.clone()),
+                    credential: Some(plan.unknown_badge(rng)),
+                    reason: RequestReason::UnknownCard,
+                    visitor_name: None,
+                },
+            }
+        }
         (RequestReason::UnknownCard, Some(r)) => RequestAction {
             door: r.door.clone(),
             ap: Some(r.ap.clone()),
@@ -606,6 +637,7 @@ mod tests {
             RequestReason::Visitor,
             RequestReason::Intercom,
             RequestReason::UnknownCard,
+            RequestReason::OutsideSchedule,
         ] {
             assert!(
                 reasons.get(&reason).copied().unwrap_or(0) > 0,
@@ -653,9 +685,27 @@ mod tests {
                 let (door, credential) = match &a {
                     Action::Badge(b) => (&b.door, &b.credential),
                     Action::Request(r) => {
-                        if let Some(c) = &r.credential {
-                            assert_eq!(r.reason, RequestReason::UnknownCard);
-                            assert!(!in_config(&cfg, c), "{c} is a known badge");
+                        match (&r.credential, r.reason) {
+                            (Some(c), RequestReason::UnknownCard) => {
+                                assert!(!in_config(&cfg, c), "{c} is a known badge");
+                            }
+                            (Some(c), RequestReason::OutsideSchedule) => {
+                                // A known badge whose schedule leaves this
+                                // door's zone out at this hour.
+                                let zone = &cfg.door(&r.door).expect("door").zone;
+                                let schedule = cfg
+                                    .cardholders
+                                    .iter()
+                                    .find(|ch| ch.cardholder.credentials.iter().any(|k| &k.id == c))
+                                    .and_then(|ch| cfg.schedule(&ch.schedule))
+                                    .expect("a known badge with a schedule");
+                                assert!(!schedule.allows(zone, hour), "{c} opens {zone} at {hour}");
+                            }
+                            (Some(c), reason) => panic!("{reason:?} presented {c}"),
+                            (None, reason) => assert!(
+                                matches!(reason, RequestReason::Visitor | RequestReason::Intercom),
+                                "{reason:?} without a badge"
+                            ),
                         }
                         if let Some(ap) = &r.ap {
                             assert_eq!(&reader_door(&cfg, ap), &r.door);
