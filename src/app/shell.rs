@@ -177,6 +177,19 @@ impl App {
                 }
                 continue;
             }
+            // Small photos: only those not asked for yet go on, marked
+            // loading, so no frame asks twice; one that cannot be sent is
+            // asked for again by a later frame, without a notice.
+            if let Command::WantPhotos(ids) = command {
+                let fresh = self.state.people.thumbs.ask(ids);
+                if !fresh.is_empty()
+                    && let Err(e) = self.to_worker.try_send(Command::WantPhotos(fresh.clone()))
+                {
+                    tracing::debug!("photos not asked for: {e}");
+                    self.state.people.thumbs.not_sent(&fresh);
+                }
+                continue;
+            }
             if let Command::ShowCamera { camera } = &command {
                 self.view.workspace.cameras.single = Some(camera.clone());
                 self.view.workspace.focus(crate::viewer::Pane::Cameras);

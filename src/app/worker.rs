@@ -147,6 +147,7 @@ pub async fn run(config: WorkerConfig, mut commands: mpsc::Receiver<Command>, si
         role: None,
         searches: Arc::new(AtomicU64::new(0)),
         probe: None,
+        thumbs: Arc::new(tokio::sync::Semaphore::new(THUMB_FETCHES)),
     };
     worker.probe();
     if let Some((username, password)) = config.auto_sign_in {
@@ -194,6 +195,8 @@ struct Worker {
     searches: Arc<AtomicU64>,
     /// Tries to reach the site at the start until it answers.
     probe: Option<JoinHandle<()>>,
+    /// Bounds the small photos fetched at once.
+    thumbs: Arc<tokio::sync::Semaphore>,
 }
 
 impl Worker {
@@ -403,6 +406,20 @@ impl Worker {
                 let events = self.may_search_events();
                 let task = upload_photo(self.client.clone(), self.sink.clone(), id, frame, events);
                 self.spawn(task);
+            }
+            Command::WantPhotos(ids) => {
+                let may = self
+                    .role
+                    .is_some_and(|r| domain::allowed(r, Permission::ViewCardholders));
+                for id in ids {
+                    let task = load_thumb(
+                        self.client.clone(),
+                        self.sink.clone(),
+                        id,
+                        may.then(|| self.thumbs.clone()),
+                    );
+                    self.spawn(task);
+                }
             }
         }
     }
@@ -832,12 +849,28 @@ pub fn decode_still(bytes: &[u8]) -> Result<StillImage, image::ImageError> {
 
 /// Decodes a JPEG or PNG into RGBA, refusing pictures over `max_side` a side.
 pub fn decode_image(bytes: &[u8], max_side: u32) -> Result<StillImage, image::ImageError> {
+    decode_scaled(bytes, max_side, None)
+}
+
+/// Decodes a JPEG or PNG (at most `max_side` a side) and, with `fit`,
+/// shrinks it to fit a square of that side, keeping its shape.
+fn decode_scaled(
+    bytes: &[u8],
+    max_side: u32,
+    fit: Option<u32>,
+) -> Result<StillImage, image::ImageError> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(max_side);
     limits.max_image_height = Some(max_side);
     reader.limits(limits);
-    let rgba = reader.decode()?.into_rgba8();
+    let mut picture = reader.decode()?;
+    if let Some(side) = fit
+        && (picture.width() > side || picture.height() > side)
+    {
+        picture = picture.thumbnail(side, side);
+    }
+    let rgba = picture.into_rgba8();
     let (width, height) = rgba.dimensions();
     Ok(StillImage {
         width,
@@ -1045,6 +1078,58 @@ async fn upload_photo(
             sink.send(notice(NoticeLevel::Error, text)).await;
         }
     }
+}
+
+/// Small photos fetched at once.
+const THUMB_FETCHES: usize = 4;
+
+/// Reads a cardholder's photo for a row (at most [`THUMB_FETCHES`] at
+/// once, through `limit`), decodes and shrinks it on a blocking thread, and
+/// answers `AppEvent::Thumb`. Without `limit` the role may not see people:
+/// the answer is Missing at once.
+async fn load_thumb(
+    client: Client,
+    sink: EventSink,
+    id: domain::CardholderId,
+    limit: Option<Arc<tokio::sync::Semaphore>>,
+) {
+    use crate::viewer::photos::{THUMB_SIDE_PX, ThumbResult};
+    let result = match limit {
+        None => ThumbResult::Missing,
+        Some(limit) => {
+            let Ok(_permit) = limit.acquire_owned().await else {
+                return;
+            };
+            match client.cardholder_photo(&id).await {
+                Ok(bytes) => {
+                    let decoded = tokio::task::spawn_blocking(move || {
+                        decode_scaled(&bytes, PHOTO_MAX_SIDE_PX, Some(THUMB_SIDE_PX))
+                    })
+                    .await;
+                    match decoded {
+                        Ok(Ok(image)) => ThumbResult::Ready(Arc::new(image)),
+                        Ok(Err(e)) => {
+                            tracing::info!(%id, "photo not decodable: {e}");
+                            ThumbResult::Missing
+                        }
+                        Err(e) => {
+                            tracing::warn!(%id, "photo decoder failed: {e}");
+                            ThumbResult::Failed
+                        }
+                    }
+                }
+                Err(e) => match e.kind() {
+                    ErrorKind::NotFound | ErrorKind::PermissionDenied => ThumbResult::Missing,
+                    _ => {
+                        tracing::debug!(%id, "no photo: {}", error_chain(&e));
+                        session_end_check(&sink, &e).await;
+                        ThumbResult::Failed
+                    }
+                },
+            }
+        }
+    };
+    sink.send(AppEvent::Thumb { id, result }).await;
 }
 
 /// Reads a request's cardholder card: the cardholder, its photo (decoded

@@ -108,6 +108,10 @@ pub enum Command {
         badges: Vec<Badge>,
         nonce: String,
     },
+    /// Small photos of these people, for rows in sight that lack them
+    /// (the shell forwards only those not asked for yet, and marks them
+    /// loading; the worker answers each with `AppEvent::Thumb`).
+    WantPhotos(Vec<CardholderId>),
 }
 
 /// A badge as the edit form sends it.
@@ -252,6 +256,7 @@ impl std::fmt::Debug for Command {
                 .field("id", id)
                 .field("frame", frame)
                 .finish(),
+            Command::WantPhotos(ids) => f.debug_tuple("WantPhotos").field(ids).finish(),
         }
     }
 }

@@ -172,6 +172,12 @@ pub enum AppEvent {
     CardholderCard(Box<super::people::CardholderCard>),
     /// A change of a cardholder's badges was stored or refused.
     BadgesSaved(Box<super::people::BadgesOutcome>),
+    /// A cardholder's small photo, decoded and downscaled off the UI
+    /// thread (or why there is none).
+    Thumb {
+        id: CardholderId,
+        result: super::photos::ThumbResult,
+    },
 }
 
 /// A decoded picture (tightly packed RGBA, `width * 4` bytes a row).

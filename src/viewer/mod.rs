@@ -15,6 +15,7 @@ mod event;
 pub mod map;
 mod mirror;
 mod people;
+pub mod photos;
 mod state;
 mod tile;
 pub mod views;

@@ -118,6 +118,9 @@ pub struct People {
     pub cards_epoch: u64,
     /// The last change of badges' outcome (the form matches its nonce).
     pub badges: Option<BadgesOutcome>,
+    /// Small photos of the people in the access monitor's rows (bounded;
+    /// the shell marks those asked for).
+    pub thumbs: super::photos::Thumbs,
 }
 
 impl People {
@@ -299,6 +302,7 @@ impl People {
                 }
             }
             EventKind::CardholderChanged { cardholder, .. } => {
+                self.thumbs.changed(cardholder);
                 if self.cards.remove(cardholder).is_some() {
                     self.cards_epoch += 1;
                 }

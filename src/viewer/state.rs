@@ -294,6 +294,7 @@ impl AppState {
             }
             AppEvent::Snapshot(snapshot) => {
                 self.site_mut().apply_snapshot(*snapshot);
+                self.people.thumbs.retry_failed();
                 // A fresh snapshot is the truth now.
                 self.runtime.link = Link::Up;
                 self.runtime.starting = None;
@@ -432,6 +433,7 @@ impl AppState {
             AppEvent::CardholderPhoto { id, image } => self.people.photo(&id, image),
             AppEvent::CardholderEvents { id, events } => self.people.events(&id, events),
             AppEvent::CardholderCard(card) => self.people.card_loaded(*card),
+            AppEvent::Thumb { id, result } => self.people.thumbs.answered(id, result),
             AppEvent::BadgesSaved(outcome) => self.people.badges_saved(*outcome),
             AppEvent::CardholderSaving => self.people.save = Some(super::SaveState::Saving),
             AppEvent::CardholderSaved(c) => self.people.saved(c),

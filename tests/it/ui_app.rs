@@ -730,6 +730,7 @@ fn a_request_from_a_known_badge_names_it_and_opens_the_cardholder() {
     let ben = watchdesk::domain::CardholderId::new("ch-002");
     assert_eq!(
         std::iter::from_fn(|| r.commands.try_recv().ok())
+            .filter(|c| !matches!(c, Command::WantPhotos(_)))
             .take(2)
             .collect::<Vec<_>>(),
         vec![

@@ -9,15 +9,18 @@ use std::time::Duration;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use tokio::sync::mpsc;
+use watchdesk::app::App;
 use watchdesk::app::worker::{self, EventSink, SiteSource, WorkerConfig};
 use watchdesk::domain::{
     AccessPointId, CardholderId, CredentialId, DenyReason, DoorId, Event, EventKind, Role, Session,
     SiteTime, Timestamp,
 };
 use watchdesk::ui::{access_monitor::access_monitor_ui, status_bar::status_bar_ui};
+use watchdesk::viewer::photos::{THUMB_SIDE_PX, Thumb};
 use watchdesk::viewer::{ACCESS_FEED_LEN, AppEvent, AppState, Command, command_channel};
 
 use crate::common;
+use crate::worker_rig::Worker;
 
 /// Feeds the worker's events into a state until `done` says so.
 async fn until(
@@ -128,8 +131,91 @@ async fn the_access_monitor_shows_real_decisions_in_words_and_opens_the_doors_ca
         .get_by_label(&format!("access event {granted} at Lobby main entrance"))
         .click();
     harness.run();
-    let sent: Vec<Command> = std::iter::from_fn(|| outbox.try_recv()).collect();
+    // (Without a shell nothing marks the photos asked for: each frame
+    // asks again; those are not what this test is about.)
+    let sent: Vec<Command> = std::iter::from_fn(|| outbox.try_recv())
+        .filter(|c| !matches!(c, Command::WantPhotos(_)))
+        .collect();
     assert_eq!(sent, [Command::ShowDoorCameras(DoorId::new("door-lobby"))]);
+}
+
+/// A badge swipe by someone with a photo: the row's photo slot says "no
+/// photo yet" and asks for it once (the shell's dedup), the real worker
+/// fetches and shrinks it from the real site, and the slot then is the
+/// photo. An unknown card's row shows a silhouette and asks for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swipe_shows_the_cardholders_photo_in_the_row_once_it_came() {
+    let site = common::start_site().await;
+    let mut worker = Worker::start(&site, Role::Operator);
+    let mut state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+    let ben = CardholderId::new("ch-002");
+    worker
+        .until(&mut state, "the link and the names", |s| {
+            s.link_up() && s.site().cardholder_name(&ben).is_some()
+        })
+        .await;
+    let core = site.handle.core();
+    assert!(core.present_credential_now(
+        &AccessPointId::new("ap-lobby-in"),
+        &CredentialId::new("100107")
+    ));
+    assert!(!core.present_credential_now(
+        &AccessPointId::new("ap-dock-in"),
+        &CredentialId::new("no-such-card")
+    ));
+    worker
+        .until(&mut state, "both decisions", |s| {
+            s.access_events().len() >= 2
+        })
+        .await;
+
+    let (sender, outbox) = command_channel();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(900.0, 500.0))
+        .build_ui_state(
+            move |ui, state: &mut AppState| access_monitor_ui(ui, state, &sender),
+            state,
+        );
+    harness.run();
+    harness.get_by_label("no photo yet");
+    harness.get_by_label("no photo: unknown person");
+    assert!(harness.query_by_label("photo of Ben Okafor").is_none());
+
+    // What the shell does: forwards only what was not asked for yet.
+    let mut asked = Vec::new();
+    for command in std::iter::from_fn(|| outbox.try_recv()) {
+        if let Command::WantPhotos(ids) = command {
+            asked.extend(harness.state_mut().people.thumbs.ask(ids));
+        }
+    }
+    assert_eq!(
+        asked,
+        std::slice::from_ref(&ben),
+        "once, and only the known person"
+    );
+    harness.run();
+    assert!(
+        std::iter::from_fn(|| outbox.try_recv()).all(|c| !matches!(c, Command::WantPhotos(_))),
+        "loading: not asked again"
+    );
+    harness.get_by_label("no photo yet");
+    worker.send(Command::WantPhotos(asked)).await;
+    worker
+        .until(harness.state_mut(), "the photo", |s| {
+            !matches!(s.people.thumbs.get(&ben), Thumb::Loading)
+        })
+        .await;
+    match harness.state().people.thumbs.get(&ben) {
+        Thumb::Ready { image, .. } => assert!(
+            image.is_consistent() && image.width.max(image.height) <= THUMB_SIDE_PX,
+            "shrunk in the worker: {image:?}"
+        ),
+        other => panic!("no photo came: {other:?}"),
+    }
+    harness.run();
+    harness.get_by_label("photo of Ben Okafor");
+    assert!(harness.query_by_label("no photo yet").is_none());
+    harness.get_by_label("no photo: unknown person");
 }
 
 fn t(secs: i64) -> Timestamp {
@@ -243,4 +329,65 @@ fn the_status_bar_warns_of_a_site_clock_off_by_more_than_two_seconds() {
         h
     };
     unmeasured.get_by_label("site clock not measured");
+}
+
+/// The same through the window's shell: the access monitor in the
+/// "Operations" dock asks for Ben Okafor's photo, the shell forwards it once
+/// however many frames draw the row, the real worker answers, and the row
+/// shows the photo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_asks_for_a_photo_once_and_shows_it_when_it_came() {
+    let site = common::start_site().await;
+    let mut worker = Worker::start(&site, Role::Operator);
+    let mut state = AppState::new(chrono::Utc::now(), site.handle.base_url(), false);
+    let ben = CardholderId::new("ch-002");
+    worker
+        .until(&mut state, "the link and the names", |s| {
+            s.link_up() && s.site().cardholder_name(&ben).is_some()
+        })
+        .await;
+    assert!(site.handle.core().present_credential_now(
+        &AccessPointId::new("ap-lobby-in"),
+        &CredentialId::new("100107")
+    ));
+    worker
+        .until(&mut state, "the decision", |s| {
+            !s.access_events().is_empty()
+        })
+        .await;
+
+    let (to_worker, mut from_app) = mpsc::channel::<Command>(64);
+    let (to_app, from_worker) = mpsc::channel::<AppEvent>(256);
+    let app = App::new_for_test(state, to_worker, from_worker);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |_cc| app);
+    for _ in 0..3 {
+        harness.run();
+    }
+    harness.get_by_label("no photo yet");
+    let mut asked = Vec::new();
+    while let Ok(command) = from_app.try_recv() {
+        if let Command::WantPhotos(ids) = &command {
+            asked.extend(ids.iter().cloned());
+            worker.send(command).await;
+        }
+    }
+    assert_eq!(asked, std::slice::from_ref(&ben), "asked for once");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while harness.query_by_label("photo of Ben Okafor").is_none() {
+        let event = tokio::time::timeout_at(deadline, worker.events.recv())
+            .await
+            .expect("the photo in time")
+            .expect("worker events");
+        to_app.send(event).await.expect("the window listens");
+        harness.run();
+    }
+    assert!(harness.query_by_label("no photo yet").is_none());
+    while let Ok(command) = from_app.try_recv() {
+        assert!(
+            !matches!(command, Command::WantPhotos(_)),
+            "not asked again: {command:?}"
+        );
+    }
 }

@@ -245,8 +245,12 @@ fn a_name_in_the_access_monitor_opens_the_cardholder() {
     h.run();
     h.get_by_label("open cardholder Ben Okafor").click();
     h.run();
+    // (The row's photo slot asks for the photo every frame here: no shell.)
     assert_eq!(
-        drain(&rx),
+        drain(&rx)
+            .into_iter()
+            .filter(|c| !matches!(c, Command::WantPhotos(_)))
+            .collect::<Vec<_>>(),
         [Command::OpenCardholder(CardholderId::new(BEN))]
     );
 }
