@@ -72,7 +72,10 @@ pub fn request_pop_ui(
         .default_width(420.0)
         .show(ctx, |ui| {
             ui.set_width(420.0);
-            ScrollArea::vertical().max_height(520.0).show(ui, |ui| {
+            // As tall as the window allows (room for the top and status
+            // bars and the hint below); more requests scroll.
+            let room = (ctx.content_rect().height() - 140.0).max(240.0);
+            ScrollArea::vertical().max_height(room).show(ui, |ui| {
                 requests::requests_ui(ui, state, commands, video);
                 requests::resolved_ui(ui, state);
             });

@@ -138,7 +138,10 @@ fn door_cameras_ui(
     }
     let gap = 4.0;
     let n = cameras.len() as f32;
-    let width = ((ui.available_width() - gap * (n - 1.0)) / n).max(80.0);
+    // Side by side, 16:9, never taller than POP_VIDEO_HEIGHT: one camera
+    // alone does not push the next request out of sight.
+    let width =
+        ((ui.available_width() - gap * (n - 1.0)) / n).clamp(80.0, POP_VIDEO_HEIGHT * 16.0 / 9.0);
     let size = egui::vec2(width, width * 9.0 / 16.0);
     ui.horizontal(|ui| {
         ui.spacing_mut().item_spacing.x = gap;
@@ -151,6 +154,8 @@ fn door_cameras_ui(
 
 /// How many of a door's cameras a request shows.
 pub const POP_CAMERAS: usize = 2;
+/// The most height a request's video takes, in points.
+pub const POP_VIDEO_HEIGHT: f32 = 118.0;
 
 /// Who is asking: the visitor's own name, else the cardholder's, else
 /// "unknown person".
