@@ -490,7 +490,15 @@ fn door_ui(
     painter.rect_filled(text_rect.expand(2.0), 2.0, theme::MAP_LABEL_BG);
     painter.galley(text_rect.min, galley, theme::MAP_LABEL);
 
-    let response = response.on_hover_text(format!("{}: {}", door.door.name, door_state.label()));
+    if response.double_clicked() && !door.door.cameras.is_empty() {
+        // The quickest way from a flashing door to its pictures.
+        commands.send(Command::ShowDoorCameras(door.door.id.clone()));
+    }
+    let response = response.on_hover_text(format!(
+        "{}: {} (click: commands; double-click: its cameras)",
+        door.door.name,
+        door_state.label()
+    ));
     Popup::menu(&response)
         .id(id.with("menu"))
         .show(|ui| door_menu_ui(ui, state, door, door_state, commands));
@@ -532,6 +540,13 @@ fn door_menu_ui(
     if door.door.cameras.is_empty() {
         ui.add_enabled(false, egui::Button::new("Show cameras"))
             .on_disabled_hover_text("No camera sees this door");
+    }
+    if door.door.cameras.len() > 1 {
+        let n = door.door.cameras.len();
+        if ui.button(format!("Show all {n} cameras")).clicked() {
+            commands.send(Command::ShowDoorCameras(door.door.id.clone()));
+            ui.close();
+        }
     }
     for camera in &door.door.cameras {
         let name = state

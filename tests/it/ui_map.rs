@@ -51,6 +51,8 @@ fn harness(state: AppState, with_doors: bool) -> (Harness<'static, Panel>, Comma
     };
     let harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 800.0))
+        // Short steps, so two clicks make a double-click.
+        .with_step_dt(1.0 / 60.0)
         .build_ui_state(
             move |ui, p: &mut Panel| {
                 if with_doors {
@@ -191,6 +193,35 @@ async fn a_viewer_sees_the_menu_with_its_commands_disabled() {
         drain(&rx)
             .iter()
             .all(|c| !matches!(c, Command::Door { .. }))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doors_cameras_are_one_double_click_or_one_menu_item_away() {
+    let site = start_site().await;
+    let (state, _) = site_state(&site, Role::Viewer).await;
+    let (mut h, rx) = harness(state, false);
+    h.run();
+    let lobby = "map door Lobby main entrance: locked";
+    h.get_by_label(lobby).click();
+    h.run();
+    // The lobby door has two cameras: both at once, or one of them.
+    h.get_by_label("Show all 2 cameras").click();
+    h.run();
+    assert_eq!(
+        drain(&rx),
+        [Command::ShowDoorCameras(DoorId::new("door-lobby"))]
+    );
+    // Half a second after the last click, so the next two are a double-click.
+    h.run_steps(30);
+    let door = h.get_by_label(lobby);
+    door.click();
+    door.click();
+    h.run();
+    let sent = drain(&rx);
+    assert!(
+        sent.contains(&Command::ShowDoorCameras(DoorId::new("door-lobby"))),
+        "a double-click shows the door's cameras: {sent:?}"
     );
 }
 
