@@ -608,6 +608,13 @@ impl AppState {
         view.first = start;
         view.side = side;
         view.mixed = None;
+        // A camera placed by hand on a tile where one of the door's
+        // cameras comes would hide it: that tile goes back to the paging.
+        for (i, camera) in order.iter().skip(start).take(side * side).enumerate() {
+            if cameras.contains(&camera.id) {
+                view.assigned.remove(&i);
+            }
+        }
         true
     }
 
@@ -1734,6 +1741,15 @@ mod tests {
                 w.cameras.fill
             ),
             (None, 2, 2, false)
+        );
+        // A camera placed over c3's tile gives way; one on another tile stays.
+        let mut w = Workspace::default();
+        w.cameras.assigned.insert(0, CameraId::new("c1"));
+        w.cameras.assigned.insert(1, CameraId::new("c2"));
+        assert!(s.show_door_cameras(&DoorId::new("d2"), &mut w));
+        assert_eq!(
+            w.cameras.assigned.into_iter().collect::<Vec<_>>(),
+            [(1, CameraId::new("c2"))]
         );
 
         // Further apart than the largest grid: the first fills the view.
