@@ -47,9 +47,9 @@ const STATES: [DoorState; 8] = [
 pub fn doors_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel, commands: &CommandSender) {
     ui.heading("Doors");
     filter_ui(ui, state, panel);
-    selection_ui(ui, state, panel, commands);
-    confirm_ui(ui, panel, commands);
     let shown = panel.shown(state);
+    selection_ui(ui, state, panel, &shown, commands);
+    confirm_ui(ui, state, panel, commands);
     if shown.is_empty() {
         ui.label(RichText::new("No door matches the filter.").color(theme::MUTED));
     }
@@ -153,16 +153,41 @@ fn name_combo(response: &egui::Response, name: &str) {
     });
 }
 
-/// The commands for the selected doors.
-fn selection_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel, commands: &CommandSender) {
+/// The commands for the selected doors. The row is always there (nothing
+/// under the pointer moves when the first door is ticked), with "Select
+/// the N shown": a zone's lockdown is the zone filter, this, Lockdown.
+fn selection_ui(
+    ui: &mut Ui,
+    state: &AppState,
+    panel: &mut DoorsPanel,
+    shown: &[&DoorView],
+    commands: &CommandSender,
+) {
     let doors = panel.selection(state);
-    if doors.is_empty() {
-        return;
-    }
     ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new(format!("{} selected:", doors.len())).strong());
+        if doors.is_empty() {
+            ui.label(RichText::new("No door selected:").color(theme::MUTED));
+        } else {
+            ui.label(RichText::new(format!("{} selected:", doors.len())).strong());
+        }
+        let all_shown = shown.iter().all(|d| panel.selected.contains(&d.door.id));
+        if ui
+            .add_enabled(
+                !shown.is_empty() && !all_shown,
+                Button::new(format!("Select the {} shown", shown.len())),
+            )
+            .clicked()
+        {
+            panel
+                .selected
+                .extend(shown.iter().map(|d| d.door.id.clone()));
+        }
         for (action, text) in ACTIONS {
-            let blocked = state.door_action_blocked(action);
+            let blocked = if doors.is_empty() {
+                Some("select doors first (tick them, or select the doors shown)".to_owned())
+            } else {
+                state.door_action_blocked(action)
+            };
             let response = ui.add_enabled(blocked.is_none(), Button::new(text));
             let response = match &blocked {
                 Some(reason) => response.on_disabled_hover_text(reason.as_str()),
@@ -186,14 +211,17 @@ fn selection_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel, commands:
                 }
             }
         }
-        if ui.button("Clear selection").clicked() {
+        if ui
+            .add_enabled(!doors.is_empty(), Button::new("Clear selection"))
+            .clicked()
+        {
             panel.selected.clear();
         }
     });
 }
 
 /// "Lock down 4 doors?" before a group lockdown or release goes out.
-fn confirm_ui(ui: &mut Ui, panel: &mut DoorsPanel, commands: &CommandSender) {
+fn confirm_ui(ui: &mut Ui, state: &AppState, panel: &mut DoorsPanel, commands: &CommandSender) {
     let Some(group) = panel.confirm.clone() else {
         return;
     };
@@ -208,7 +236,7 @@ fn confirm_ui(ui: &mut Ui, panel: &mut DoorsPanel, commands: &CommandSender) {
             group
                 .doors
                 .iter()
-                .map(|d| d.as_str())
+                .map(|d| state.site().door_name(d))
                 .collect::<Vec<_>>()
                 .join(", "),
         );
