@@ -220,6 +220,11 @@ pub struct DoorWithStatus {
     #[serde(flatten)]
     pub door: Door,
     pub status: DoorStatus,
+    /// When its status last changed, by the site's clock; absent when it has
+    /// not changed since the site started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub changed: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

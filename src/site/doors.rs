@@ -49,6 +49,9 @@ pub struct Doors {
     /// The last status each door's driver reported; changed only inside a
     /// log commit.
     mirror: Mutex<HashMap<DoorId, DoorStatus>>,
+    /// When each door's mirrored status last changed (written under the
+    /// mirror's lock, so a snapshot sees both together).
+    changed: Mutex<HashMap<DoorId, crate::domain::Timestamp>>,
     /// Pinged after every change of the mirror.
     mirror_changed: Notify,
 }
@@ -68,6 +71,7 @@ impl Doors {
             log,
             audit,
             mirror: Mutex::new(mirror),
+            changed: Mutex::new(HashMap::new()),
             mirror_changed: Notify::new(),
         }
     }
@@ -99,6 +103,10 @@ impl Doors {
                 return Ok((vec![], false));
             }
             mirror.insert(door.clone(), status);
+            self.changed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(door.clone(), self.env.clock.now());
             let kind = EventKind::DoorStateChanged {
                 door: door.clone(),
                 status,
@@ -419,12 +427,14 @@ impl Doors {
     /// was reported); call inside [`EventLog::read_at`] for a snapshot.
     pub fn with_status(&self) -> Vec<crate::domain::DoorWithStatus> {
         let mirror = self.mirror();
+        let changed = self.changed.lock().unwrap_or_else(PoisonError::into_inner);
         self.cfg
             .doors
             .iter()
             .map(|d| crate::domain::DoorWithStatus {
                 door: d.clone(),
                 status: mirror.get(&d.id).copied().unwrap_or_else(unknown_status),
+                changed: changed.get(&d.id).copied(),
             })
             .collect()
     }
@@ -436,7 +446,7 @@ mod tests {
     use crate::domain::ErrorKind;
     use crate::site::controller::SimulatedController;
     use crate::site::drivers::Drivers;
-    use crate::site::env::SimulatedClock;
+    use crate::site::env::{Clock, SimulatedClock};
     use crate::site::store::Store;
     use std::path::Path;
 
@@ -497,15 +507,29 @@ mod tests {
         let door = DoorId::new("door-lobby");
         let st = f.doors.status(&door).unwrap();
         let seq = f.log.last_seq();
+        let changed = |f: &Fixture| {
+            f.doors
+                .with_status()
+                .into_iter()
+                .find(|d| d.door.id == door)
+                .and_then(|d| d.changed)
+        };
         f.doors.apply_status(&door, st);
         assert_eq!(f.log.last_seq(), seq, "an unchanged status is not an event");
+        assert_eq!(changed(&f), None, "no change since the start");
         let open = DoorStatus {
             mode: DoorMode::Unlocked,
             ..st
         };
+        f.clock.advance(std::time::Duration::from_secs(3));
         f.doors.apply_status(&door, open);
         assert_eq!(f.log.last_seq(), seq + 1);
         assert_eq!(f.doors.mode(&door), Some(DoorMode::Unlocked));
+        assert_eq!(
+            changed(&f),
+            Some(Clock::now(&f.clock)),
+            "the snapshot says when"
+        );
         f.doors.apply_status(&DoorId::new("nope"), open);
         assert_eq!(f.log.last_seq(), seq + 1, "an unknown door is ignored");
     }

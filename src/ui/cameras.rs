@@ -546,7 +546,9 @@ fn toolbar_ui(
     view: &mut CamerasView,
     menu: Option<&mut super::views::ViewsMenu<'_>>,
 ) {
-    ui.horizontal(|ui| {
+    // Wrapped: in a narrow pane the toolbar takes two lines rather than
+    // drawing its buttons over each other.
+    ui.horizontal_wrapped(|ui| {
         if let Some(menu) = menu {
             super::views::views_toolbar_ui(ui, state, view, menu);
             ui.separator();
@@ -597,10 +599,9 @@ fn toolbar_ui(
                 }
             }
         }
-        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            ui.toggle_value(&mut view.show_stats, "Stats")
-                .on_hover_text("fps, decode time, drops, bitrate, size and latency per tile");
-        });
+        ui.separator();
+        ui.toggle_value(&mut view.show_stats, "Stats")
+            .on_hover_text("fps, decode time, drops, bitrate, size and latency per tile");
     });
 }
 

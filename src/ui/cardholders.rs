@@ -524,9 +524,10 @@ fn results_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender) {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let text = format!("{} · {} · {badges}", c.name, c.department);
-                let row = ui.add_sized(
-                    [ui.available_width(), ROW_HEIGHT],
-                    Button::selectable(open == Some(&c.id), text),
+                // Left-aligned: the text, then a growing gap to the edge.
+                let row = ui.add(
+                    Button::selectable(open == Some(&c.id), (text, egui::Atom::grow()))
+                        .min_size(vec2(ui.available_width(), ROW_HEIGHT)),
                 );
                 if row.clicked() {
                     commands.send(Command::OpenCardholder(c.id.clone()));

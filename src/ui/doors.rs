@@ -163,13 +163,19 @@ fn selection_ui(
     shown: &[&DoorView],
     commands: &CommandSender,
 ) {
+    const SELECTION_LABEL_WIDTH: f32 = 118.0;
     let doors = panel.selection(state);
     ui.horizontal_wrapped(|ui| {
-        if doors.is_empty() {
-            ui.label(RichText::new("No door selected:").color(theme::MUTED));
-        } else {
-            ui.label(RichText::new(format!("{} selected:", doors.len())).strong());
-        }
+        // The same width whatever it says, so the buttons after it never move
+        // under the pointer when the first door is ticked.
+        ui.scope(|ui| {
+            ui.set_min_width(SELECTION_LABEL_WIDTH);
+            if doors.is_empty() {
+                ui.label(RichText::new("No door selected:").color(theme::MUTED));
+            } else {
+                ui.label(RichText::new(format!("{} selected:", doors.len())).strong());
+            }
+        });
         let all_shown = shown.iter().all(|d| panel.selected.contains(&d.door.id));
         if ui
             .add_enabled(
@@ -416,6 +422,7 @@ mod tests {
                         cameras: vec![],
                     },
                     status: DoorStatus::locked_closed(),
+                    changed: None,
                 })
                 .collect(),
             access_points: vec![],

@@ -214,14 +214,14 @@ mod tests {
     }
 
     /// A door's `changed` is the time of its last state event; a snapshot
-    /// keeps it while the state is the same and forgets it when the state
-    /// moved unseen.
+    /// gives the site's time when it has one, else keeps the known one while
+    /// the state is the same and forgets it when the state moved unseen.
     #[test]
     fn a_door_remembers_when_its_state_changed() {
         use crate::domain::{DoorMode, Event, EventKind, SiteInfo, Snapshot};
         use crate::viewer::AppEvent;
         let t = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
-        let snapshot = |seq, mode| {
+        let snapshot = |seq, mode, changed| {
             let mut d = door("d1", "Server room", "secure", None);
             d.status.mode = mode;
             AppEvent::Snapshot(Box::new(Snapshot {
@@ -235,6 +235,7 @@ mod tests {
                 doors: vec![crate::domain::DoorWithStatus {
                     door: d.door,
                     status: d.status,
+                    changed,
                 }],
                 access_points: vec![],
                 maps: vec![],
@@ -243,8 +244,8 @@ mod tests {
         };
         let changed = |s: &AppState| s.site().doors()[0].changed;
         let mut s = AppState::new(t(0), "http://127.0.0.1:1", false);
-        s.apply(snapshot(1, DoorMode::Locked));
-        assert_eq!(changed(&s), None, "a snapshot does not say when");
+        s.apply(snapshot(1, DoorMode::Locked, None));
+        assert_eq!(changed(&s), None, "this snapshot does not say when");
         let mut status = DoorStatus::locked_closed();
         status.mode = DoorMode::Unlocked;
         s.apply(AppEvent::Live(Event {
@@ -256,10 +257,12 @@ mod tests {
             },
         }));
         assert_eq!(changed(&s), Some(t(5)));
-        s.apply(snapshot(2, DoorMode::Unlocked));
+        s.apply(snapshot(2, DoorMode::Unlocked, None));
         assert_eq!(changed(&s), Some(t(5)), "the same state, the same time");
-        s.apply(snapshot(3, DoorMode::Locked));
+        s.apply(snapshot(3, DoorMode::Locked, None));
         assert_eq!(changed(&s), None, "it moved while unseen");
+        s.apply(snapshot(4, DoorMode::Unlocked, Some(t(7))));
+        assert_eq!(changed(&s), Some(t(7)), "the site says when");
     }
 
     #[test]

@@ -285,9 +285,11 @@ impl SiteMirror {
                     old.remove(&d.door.id).unwrap_or((None, d.status, None));
                 DoorView {
                     last_command,
-                    // A state that moved while the client was away changed
-                    // at a time it does not know.
-                    changed: if status == d.status { changed } else { None },
+                    // The site's word when it gives one; else what this
+                    // client saw, unless the state moved while it was away.
+                    changed: d
+                        .changed
+                        .or(if status == d.status { changed } else { None }),
                     door: d.door,
                     status: d.status,
                 }

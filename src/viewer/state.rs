@@ -739,6 +739,7 @@ mod tests {
                 cameras: vec![],
             },
             status: DoorStatus::locked_closed(),
+            changed: None,
         }
     }
 

@@ -33,6 +33,7 @@ fn door(id: &str, name: &str, zone: &str, fail_mode: FailMode) -> DoorWithStatus
             cameras: vec![],
         },
         status: DoorStatus::locked_closed(),
+        changed: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn state() -> AppState {
                 cameras: vec![],
             },
             status: DoorStatus::locked_closed(),
+            changed: None,
         }],
         access_points: vec![],
         maps: vec![],
