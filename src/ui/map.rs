@@ -378,14 +378,24 @@ fn edit_placements_ui(ui: &mut Ui, state: &AppState, edit: &mut MapEdit, t: &Map
             Stroke::new(2.0, theme::MAP_ICON_RING),
         );
         let galley = painter.layout_no_wrap(name, FontId::proportional(11.0), theme::MAP_LABEL);
-        let text_rect =
-            Align2::LEFT_CENTER.anchor_size(at + vec2(DOOR_RADIUS + 4.0, 0.0), galley.size());
+        let text_rect = door_label_rect(ui, at, galley.size());
         painter.rect_filled(text_rect.expand(2.0), 2.0, theme::MAP_LABEL_BG);
         painter.galley(text_rect.min, galley, theme::MAP_LABEL);
         if response.dragged() {
             let to = at + response.drag_delta();
             edit.move_to(Placed::Door, &p.id, t.plan_from_screen([to.x, to.y]));
         }
+    }
+}
+
+/// Where a door's name goes: right of its icon, or left of it where the
+/// panel ends.
+fn door_label_rect(ui: &Ui, at: Pos2, size: Vec2) -> Rect {
+    let right = Align2::LEFT_CENTER.anchor_size(at + vec2(DOOR_RADIUS + 4.0, 0.0), size);
+    if right.right() > ui.clip_rect().right() {
+        Align2::RIGHT_CENTER.anchor_size(at - vec2(DOOR_RADIUS + 4.0, 0.0), size)
+    } else {
+        right
     }
 }
 
@@ -480,13 +490,7 @@ fn door_ui(
         FontId::proportional(11.0),
         theme::MAP_LABEL,
     );
-    // Right of the icon, or left of it where the panel ends.
-    let mut text_rect =
-        Align2::LEFT_CENTER.anchor_size(at + vec2(DOOR_RADIUS + 4.0, 0.0), galley.size());
-    if text_rect.right() > ui.clip_rect().right() {
-        text_rect =
-            Align2::RIGHT_CENTER.anchor_size(at - vec2(DOOR_RADIUS + 4.0, 0.0), galley.size());
-    }
+    let text_rect = door_label_rect(ui, at, galley.size());
     painter.rect_filled(text_rect.expand(2.0), 2.0, theme::MAP_LABEL_BG);
     painter.galley(text_rect.min, galley, theme::MAP_LABEL);
 

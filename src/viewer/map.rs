@@ -264,11 +264,25 @@ impl MapEdit {
             .collect()
     }
 
-    /// The body of the save.
+    /// The body of the save, each figure to a tenth of a plan pixel or
+    /// degree, so the file written reads as a hand-written one
+    /// (`y = 284.1`, not `y = 284.06796`).
     pub fn body(&self) -> MapPlacements {
+        let tenth = |v: f32| (v * 10.0).round() / 10.0;
+        let round = |list: &[Placement]| {
+            list.iter()
+                .map(|p| Placement {
+                    id: p.id.clone(),
+                    x: tenth(p.x),
+                    y: tenth(p.y),
+                    direction_deg: p.direction_deg.map(tenth),
+                    fov_deg: p.fov_deg.map(tenth),
+                })
+                .collect()
+        };
         MapPlacements {
-            doors: self.doors.clone(),
-            cameras: self.cameras.clone(),
+            doors: round(&self.doors),
+            cameras: round(&self.cameras),
         }
     }
 
@@ -553,6 +567,16 @@ mod tests {
             Some([0.0, 40.0])
         );
         assert_eq!(e.body().doors[0].x, 200.0);
+        e.move_to(Placed::Door, "d1", [84.06796, 12.34]);
+        e.set_direction("c1", 33.333);
+        let body = e.body();
+        assert_eq!([body.doors[0].x, body.doors[0].y], [84.1, 12.3]);
+        assert_eq!(body.cameras[0].direction_deg, Some(33.3));
+        assert_eq!(
+            e.placement(Placed::Door, "d1").map(|p| p.x),
+            Some(84.06796),
+            "the edit itself keeps the exact place"
+        );
     }
 
     #[test]
