@@ -283,13 +283,15 @@ impl eframe::App for App {
         while applied < MAX_EVENTS_PER_FRAME {
             match self.from_worker.try_recv() {
                 Ok(event) => {
-                    if let AppEvent::CameraCredentials {
-                        camera,
-                        credentials,
-                    } = &event
+                    // The relay asks every stream for the session's
+                    // credentials: tiles start (again) with the new ones.
+                    if let AppEvent::SignedIn(session) = &event
                         && let Some(source) = &self.video.source
                     {
-                        source.set_credentials(camera, Some(credentials.clone()));
+                        source.set_session_credentials(Some(crate::domain::CameraCredentials {
+                            username: session.username.clone(),
+                            password: session.token.clone(),
+                        }));
                     }
                     if let AppEvent::SignedIn(session) = &event
                         && !self.state.site().demo

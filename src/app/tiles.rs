@@ -29,12 +29,8 @@ impl TileSource for VideoEngine {
         VideoEngine::active_players(self)
     }
 
-    fn set_credentials(
-        &self,
-        camera: &crate::domain::CameraId,
-        credentials: Option<crate::domain::CameraCredentials>,
-    ) {
-        VideoEngine::set_credentials(self, camera, credentials.map(Into::into));
+    fn set_session_credentials(&self, credentials: Option<crate::domain::CameraCredentials>) {
+        VideoEngine::set_session_credentials(self, credentials.map(Into::into));
     }
 }
 

@@ -517,22 +517,6 @@ impl Worker {
         let seq: Seq = snapshot.seq;
         let cameras: Vec<CameraId> = snapshot.cameras.iter().map(|c| c.id.clone()).collect();
         let maps: Vec<MapId> = snapshot.maps.iter().map(|m| m.id.clone()).collect();
-        // Before the cameras appear, so that their tiles start with them.
-        for camera in snapshot.cameras.iter().filter(|c| c.auth_required) {
-            match self.client.camera_credentials(&camera.id).await {
-                Ok(credentials) => {
-                    let camera = camera.id.clone();
-                    let event = AppEvent::CameraCredentials {
-                        camera,
-                        credentials,
-                    };
-                    self.sink.send(event).await;
-                }
-                Err(e) => {
-                    tracing::warn!(camera = %camera.id, "no camera credentials: {}", error_chain(&e))
-                }
-            }
-        }
         self.sink.send(AppEvent::Snapshot(Box::new(snapshot))).await;
         self.session.tasks.push(tokio::spawn(load_shared_views(
             self.client.clone(),

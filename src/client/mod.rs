@@ -575,18 +575,6 @@ impl Client {
         .await
     }
 
-    /// A camera's RTSP credentials (until the site relays video).
-    pub async fn camera_credentials(
-        &self,
-        id: &CameraId,
-    ) -> Result<crate::domain::CameraCredentials, ClientError> {
-        self.get_json(&format!(
-            "/api/v1/cameras/{}/credentials",
-            segment(id.as_str())
-        ))
-        .await
-    }
-
     /// A floor plan's image bytes.
     pub async fn map_image(&self, id: &MapId) -> Result<Bytes, ClientError> {
         self.get_bytes(&format!("/api/v1/maps/{}/image", segment(id.as_str())))

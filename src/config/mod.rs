@@ -282,6 +282,9 @@ pub struct VideoConfig {
     pub gop_seconds: u32,
     /// Also serve a live-encoded camera with its capture time burned in.
     pub latency_camera: bool,
+    /// The site's relay (its own RTSP server, which clients take every
+    /// camera stream from, signed in); 0 picks a free port.
+    pub relay_port: u16,
 }
 
 impl Default for VideoConfig {
@@ -297,6 +300,7 @@ impl Default for VideoConfig {
             fps: 25,
             gop_seconds: 1,
             latency_camera: true,
+            relay_port: 0,
         }
     }
 }

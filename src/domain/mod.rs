@@ -459,6 +459,13 @@ event_kinds! {
         /// A floor map's placements were edited; read the snapshot again for
         /// where things are now.
         MapChanged { map: MapId, by: String },
+    "camera.offline" =>
+        /// The site lost a camera stream (or never reached it); it keeps
+        /// trying. Once per outage.
+        CameraOffline { camera: CameraId, stream: String, reason: String },
+    "camera.online" =>
+        /// A camera stream the site had lost flows again.
+        CameraOnline { camera: CameraId, stream: String },
 }
 
 impl EventKind {
@@ -479,7 +486,9 @@ impl EventKind {
             | EventKind::TestFlood { .. }
             | EventKind::ViewPublished { .. }
             | EventKind::ViewRemoved { .. }
-            | EventKind::MapChanged { .. } => None,
+            | EventKind::MapChanged { .. }
+            | EventKind::CameraOffline { .. }
+            | EventKind::CameraOnline { .. } => None,
         }
     }
 

@@ -172,7 +172,10 @@ impl Redaction {
             | EventKind::TestFlood { .. }
             // A view's id and name name no person.
             | EventKind::ViewPublished { .. }
-            | EventKind::ViewRemoved { .. }) => other,
+            | EventKind::ViewRemoved { .. }
+            // A camera's state names no person.
+            | EventKind::CameraOffline { .. }
+            | EventKind::CameraOnline { .. }) => other,
         };
         e
     }

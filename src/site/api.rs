@@ -91,7 +91,6 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(map_image))
         .routes(routes!(site_time))
         .routes(routes!(openapi))
-        .routes(routes!(camera_credentials))
         .routes(routes!(shared_views))
         .routes(routes!(publish_view, delete_view))
         .routes(routes!(set_map_placements))
@@ -756,9 +755,21 @@ async fn revoke_sessions(
         SignedIn,
     ),
 )]
-async fn snapshot(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+async fn snapshot(
+    State(st): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     caller.require(Permission::ViewSite)?;
-    let snapshot = st.core.snapshot();
+    let mut snapshot = st.core.snapshot();
+    // The relay's URLs name the host this client reached the site by.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok());
+    st.core
+        .cameras()
+        .rehost(&mut snapshot.cameras, host.as_ref().map(|a| a.host()));
     // Answered once every event up to its seq is stored: a client never
     // holds a state the log could lose.
     st.core.events().settled(snapshot.seq).await;
@@ -1608,31 +1619,6 @@ async fn site_time(State(st): State<ApiState>, caller: Caller) -> ApiResult<Resp
 )]
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
-}
-
-/// A real camera's RTSP credentials, for a signed-in client until the site
-/// relays video. Never logged; 404 for a camera without credentials.
-#[utoipa::path(
-    get,
-    path = "/api/v1/cameras/{id}/credentials",
-    tag = "site",
-    summary = "A real camera's RTSP credentials",
-    description = "For a signed-in client until the site relays video; answered with `Cache-Control: no-store`, never logged. 404 for a camera without credentials. Needs the `ViewSite` permission.",
-    params(("id" = String, Path, description = "camera id")),
-    responses(
-        (status = 200, description = "the credentials", body = crate::domain::CameraCredentials),
-        SignedIn,
-        NotFound,
-    ),
-)]
-async fn camera_credentials(
-    State(st): State<ApiState>,
-    caller: Caller,
-    ApiPath(id): ApiPath,
-) -> ApiResult<Response> {
-    caller.require(Permission::ViewSite)?;
-    let creds = st.core.cameras().credentials(&CameraId::new(id))?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(creds)).into_response())
 }
 
 // ---- shared views ----------------------------------------------------------------

@@ -5,12 +5,13 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::config::SiteConfig;
-use crate::domain::{Camera, CameraCredentials, CameraId};
+use crate::config::{CameraSource, SiteConfig};
+use crate::domain::{Camera, CameraId, CameraState};
 
 use super::cameras::{CameraError, DemoCameras, Probes};
 use super::env::Shutdown;
 use super::error::CoreError;
+use super::media::{Media, Source, Status, StreamName};
 
 /// The demo cameras as far as they got.
 enum Slot {
@@ -30,6 +31,8 @@ pub struct CameraSlot {
     slot: Mutex<Slot>,
     /// The real cameras' stream facts and stills.
     probes: Probes,
+    /// The relay and the ingests, once the site has started them.
+    media: Mutex<Option<Arc<Media>>>,
 }
 
 impl CameraSlot {
@@ -41,6 +44,77 @@ impl CameraSlot {
             shutdown,
             slot: Mutex::new(Slot::Off),
             probes,
+            media: Mutex::new(None),
+        }
+    }
+
+    fn media(&self) -> Option<Arc<Media>> {
+        self.media
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Hands over the relay: from now on clients get its URLs, and every
+    /// real camera is ingested at once (the demo cameras once they serve).
+    pub fn attach_media(&self, media: Arc<Media>) {
+        for c in &self.cfg.cameras {
+            if let CameraSource::Rtsp {
+                main_url,
+                sub_url,
+                credentials,
+            } = &c.source
+            {
+                let source = |url: &String| Source {
+                    url: url.clone(),
+                    credentials: credentials.clone(),
+                };
+                media.ingest(&c.id, source(main_url), sub_url.as_ref().map(source));
+            }
+        }
+        if let Slot::Running { base, .. } = &*self.slot() {
+            ingest_demo(&self.cfg, &media, base);
+        }
+        *self.media.lock().unwrap_or_else(PoisonError::into_inner) = Some(media);
+    }
+
+    /// Each camera's main and sub stream: whether the relay has one for it
+    /// (a camera with one stream serves it on both).
+    pub fn relay_mounts(cfg: &SiteConfig) -> Vec<(CameraId, bool)> {
+        cfg.cameras
+            .iter()
+            .map(|c| {
+                let has_sub = match &c.source {
+                    CameraSource::Demo { .. } => true,
+                    CameraSource::Rtsp { sub_url, .. } => sub_url.is_some(),
+                };
+                (c.id.clone(), has_sub)
+            })
+            .collect()
+    }
+
+    /// The relay's port, once it runs.
+    pub fn relay_port(&self) -> Option<u16> {
+        self.media().map(|m| m.port())
+    }
+
+    /// Rewrites the relay URLs of `cameras` to the host a client reached the
+    /// site by, when the relay listens on every address (`0.0.0.0`, `::`).
+    pub fn rehost(&self, cameras: &mut [Camera], host: Option<&str>) {
+        let (Some(media), Some(host)) = (self.media(), host) else {
+            return;
+        };
+        if !media.listens_everywhere() {
+            return;
+        }
+        for c in cameras {
+            let one = !c.has_sub_stream();
+            c.main.url = media.url(Some(host), &c.id, StreamName::Main);
+            c.sub.url = if one {
+                c.main.url.clone()
+            } else {
+                media.url(Some(host), &c.id, StreamName::Sub)
+            };
         }
     }
 
@@ -59,16 +133,32 @@ impl CameraSlot {
         };
         let mut cameras = self.cfg.cameras_with_urls(base.as_deref());
         self.probes.fill(&mut cameras);
+        if let Some(media) = self.media() {
+            // Clients take video from the relay only, signed in: never a
+            // camera's URL, never its credentials.
+            for c in &mut cameras {
+                let one = !c.has_sub_stream();
+                c.main.url = media.url(None, &c.id, StreamName::Main);
+                c.sub.url = if one {
+                    c.main.url.clone()
+                } else {
+                    media.url(None, &c.id, StreamName::Sub)
+                };
+                c.auth_required = false;
+                match media.status(&c.id, StreamName::Main) {
+                    Some(Status::Online) => c.state = CameraState::Online,
+                    Some(Status::Offline(reason)) if c.state != CameraState::Unsupported => {
+                        c.state = if reason.to_ascii_lowercase().contains("unauthorized") {
+                            CameraState::Unauthorized
+                        } else {
+                            CameraState::Unreachable
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
         cameras
-    }
-
-    /// A real camera's credentials, for a signed-in client until the site
-    /// relays video; NotFound when the camera has none.
-    pub fn credentials(&self, id: &CameraId) -> Result<CameraCredentials, CoreError> {
-        self.cfg
-            .camera_credentials(id)
-            .cloned()
-            .ok_or_else(|| CoreError::NotFound(format!("camera {id:?} has no credentials")))
     }
 
     /// Marks the demo cameras as being started.
@@ -87,6 +177,9 @@ impl CameraSlot {
                 }
                 let base = cams.rtsp_base();
                 tracing::info!(rtsp = %base, "demo cameras serving");
+                if let Some(media) = self.media() {
+                    ingest_demo(&self.cfg, &media, &base);
+                }
                 *self.slot() = Slot::Running {
                     cams: Box::new(cams),
                     base,
@@ -141,13 +234,40 @@ impl CameraSlot {
         }
     }
 
-    /// Stops the probes and the demo cameras without blocking the caller.
+    /// Stops the probes, the relay and its ingests, and the demo cameras
+    /// without blocking the caller.
     pub fn stop(&self) {
         self.probes.stop();
+        if let Some(media) = self
+            .media
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            media.stop();
+        }
         let slot = std::mem::replace(&mut *self.slot(), Slot::Off);
         if let Slot::Running { cams, .. } = slot {
             // Stopping the RTSP server joins its thread: not on this one.
             std::thread::spawn(move || drop(cams));
+        }
+    }
+}
+
+/// The site ingests each demo camera from its own demo RTSP server at
+/// `base`, as it would a real one.
+fn ingest_demo(cfg: &SiteConfig, media: &Media, base: &str) {
+    for c in &cfg.cameras {
+        if let CameraSource::Demo { .. } = &c.source {
+            let source = |stream: StreamName| Source {
+                url: format!("{base}/{}/{}", c.id, stream.as_str()),
+                credentials: None,
+            };
+            media.ingest(
+                &c.id,
+                source(StreamName::Main),
+                Some(source(StreamName::Sub)),
+            );
         }
     }
 }

@@ -23,6 +23,7 @@ mod fault;
 pub mod generate;
 mod listen;
 pub mod maps;
+pub mod media;
 pub mod people;
 pub mod requests;
 pub mod sessions;
@@ -302,6 +303,7 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         }
     };
 
+    start_media(&core, addr.ip());
     let tasks = core.start_background();
     let traffic = cfg.traffic.enabled.then(|| {
         let sink: Arc<dyn traffic::TrafficSink> = core.clone();
@@ -338,6 +340,62 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
     };
     tracing::info!(url = %handle.base_url(), data_dir = %data_dir.display(), "site server listening");
     Ok(handle)
+}
+
+/// The relay's gate: a live session whose role may see the site.
+struct SessionGate(std::sync::Weak<SiteCore>);
+
+impl media::RelayGate for SessionGate {
+    fn admit(&self, user: &str, token: &str) -> Option<String> {
+        let core = self.0.upgrade()?;
+        let p = core.sessions().authenticate(token).ok()?;
+        (p.username == user && crate::domain::allowed(p.role, crate::domain::Permission::ViewSite))
+            .then(|| p.token_sha256.clone())
+    }
+
+    fn still_live(&self, key: &str) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|core| core.sessions().is_live(key))
+    }
+}
+
+/// Starts the relay on the address the API listens on, and the ingest of
+/// every camera; each stream's outage and return go to the event log. A
+/// relay that cannot start leaves the site running without video.
+fn start_media(core: &Arc<SiteCore>, ip: std::net::IpAddr) {
+    let weak = Arc::downgrade(core);
+    let report: media::Report = Arc::new(move |camera, stream, change| {
+        let Some(core) = weak.upgrade() else {
+            return;
+        };
+        let kind = match change {
+            media::Change::Online => crate::domain::EventKind::CameraOnline {
+                camera: camera.clone(),
+                stream: stream.as_str().to_owned(),
+            },
+            media::Change::Offline(reason) => crate::domain::EventKind::CameraOffline {
+                camera: camera.clone(),
+                stream: stream.as_str().to_owned(),
+                reason,
+            },
+        };
+        if let Err(e) = core.events().commit(|| Ok((vec![kind], ()))) {
+            tracing::error!(%camera, "cannot log a camera's state: {e}");
+        }
+    });
+    let gate = Arc::new(SessionGate(Arc::downgrade(core)));
+    let cfg = core.config();
+    match media::Media::start(
+        &ip.to_string(),
+        cfg.video.relay_port,
+        &camera_slot::CameraSlot::relay_mounts(cfg),
+        gate,
+        report,
+    ) {
+        Ok(m) => core.cameras().attach_media(m),
+        Err(e) => tracing::error!("no video relay: {e}"),
+    }
 }
 
 /// Runs a site server until Ctrl-C, on a runtime of its own (for

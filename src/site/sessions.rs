@@ -150,6 +150,12 @@ impl Sessions {
         Ok(self.auth.authenticate(token)?)
     }
 
+    /// Whether the session with this token hash still lives (counts as its
+    /// use, as an open stream does).
+    pub fn is_live(&self, token_sha256: &str) -> bool {
+        self.auth.authenticate_hash(token_sha256).is_ok()
+    }
+
     /// Ends a session; audited.
     pub fn sign_out(&self, p: &Principal, source: &str) -> Result<(), CoreError> {
         self.auth.sign_out(p)?;

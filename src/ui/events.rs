@@ -181,6 +181,24 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
         EventKind::ViewRemoved { .. } => {
             (EventIcon::View, theme::MUTED, "Shared view deleted".into())
         }
+        EventKind::CameraOffline {
+            camera,
+            stream,
+            reason,
+        } => (
+            EventIcon::Unknown,
+            theme::FAILED,
+            join([
+                "Camera offline".into(),
+                camera_words(state, camera, stream),
+                reason.clone(),
+            ]),
+        ),
+        EventKind::CameraOnline { camera, stream } => (
+            EventIcon::View,
+            theme::CONFIRMED,
+            join(["Camera back".into(), camera_words(state, camera, stream)]),
+        ),
         EventKind::MapChanged { map, by } => (
             EventIcon::Map,
             theme::INFO,
@@ -193,6 +211,19 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
                     .unwrap_or_default(),
             ]),
         ),
+    }
+}
+
+/// A camera by its name, and which stream when not the main one.
+fn camera_words(state: &AppState, camera: &crate::domain::CameraId, stream: &str) -> String {
+    let name = state
+        .site()
+        .camera(camera)
+        .map_or_else(|| camera.to_string(), |c| c.name.clone());
+    if stream == "main" {
+        name
+    } else {
+        format!("{name} ({stream} stream)")
     }
 }
 

@@ -127,8 +127,10 @@ struct Tile {
 pub struct VideoEngine {
     opts: EngineOptions,
     tiles: Mutex<HashMap<String, Tile>>,
-    /// Per camera, ahead of `opts.credentials`.
+    /// Per camera, ahead of `session` and `opts.credentials`.
     credentials: Mutex<HashMap<CameraId, Credentials>>,
+    /// The signed-in session's, for the site's relay: every camera.
+    session: Mutex<Option<Credentials>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -143,6 +145,23 @@ impl VideoEngine {
             opts,
             tiles: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
+            session: Mutex::new(None),
+        }
+    }
+
+    /// The credentials of the signed-in session (user name, session token),
+    /// which the site's relay asks of every stream. A change starts every
+    /// tile again with the new ones.
+    pub fn set_session_credentials(&self, credentials: Option<Credentials>) {
+        let changed = {
+            let mut session = lock(&self.session);
+            let changed = *session != credentials;
+            *session = credentials;
+            changed
+        };
+        if changed {
+            tracing::debug!("session credentials changed; restarting every tile");
+            lock(&self.tiles).clear();
         }
     }
 
@@ -171,6 +190,7 @@ impl VideoEngine {
         let credentials = lock(&self.credentials)
             .get(&camera.id)
             .cloned()
+            .or_else(|| lock(&self.session).clone())
             .or_else(|| self.opts.credentials.clone());
         let cfg = PlayerConfig {
             camera: camera.id.to_string(),

@@ -89,12 +89,6 @@ pub enum AppEvent {
     /// The site's cameras, read again (their stream addresses may have
     /// changed, e.g. once the demo site's cameras are up).
     Cameras(Vec<Camera>),
-    /// A camera's RTSP credentials: the shell hands them to the video
-    /// engine; the state never keeps them.
-    CameraCredentials {
-        camera: CameraId,
-        credentials: crate::domain::CameraCredentials,
-    },
     /// A camera's still picture, decoded off the UI thread: a tile shows it
     /// while its stream connects.
     CameraStill {

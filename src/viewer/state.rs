@@ -392,7 +392,6 @@ impl AppState {
                 self.site_mut().clock_offset_ms = Some((site.now - local).num_milliseconds());
             }
             AppEvent::Notice { level, text } => self.notice(level, text),
-            AppEvent::CameraCredentials { .. } => {}
             AppEvent::Cameras(cameras) => {
                 if self.runtime.session.is_some() {
                     self.site_mut().set_cameras(cameras);

@@ -23,13 +23,9 @@ pub trait TileSource {
         0
     }
 
-    /// A camera's own RTSP credentials (until the site relays video).
-    fn set_credentials(
-        &self,
-        _camera: &crate::domain::CameraId,
-        _credentials: Option<crate::domain::CameraCredentials>,
-    ) {
-    }
+    /// The signed-in session's credentials (user name and session token),
+    /// which the site's relay asks of every stream; `None` once signed out.
+    fn set_session_credentials(&self, _credentials: Option<crate::domain::CameraCredentials>) {}
 }
 
 /// What a tile asks for, every UI frame.

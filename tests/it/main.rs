@@ -20,6 +20,7 @@ mod map_edit;
 mod photo_api;
 mod real_cameras;
 mod redaction;
+mod relay;
 mod rtsp_fixture;
 mod sessions_transport;
 mod ui_app;

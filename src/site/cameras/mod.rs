@@ -518,7 +518,7 @@ fn live_factory(
 /// for the live camera (`videotestsrc` pushes a frame one period after its
 /// timestamp, as a camera reads a frame out after exposing it) and the push
 /// for the looped scenes.
-fn stamp_capture_time(media_bin: &gst::Bin) {
+pub(crate) fn stamp_capture_time(media_bin: &gst::Bin) {
     fn set(element: &gst::Element) {
         match element.factory().map(|f| f.name()) {
             Some(name) if name == "rtpbin" => {
