@@ -285,13 +285,10 @@ impl eframe::App for App {
                 Ok(event) => {
                     // The relay asks every stream for the session's
                     // credentials: tiles start (again) with the new ones.
-                    if let AppEvent::SignedIn(session) = &event
+                    if let AppEvent::RelayCredentials(credentials) = &event
                         && let Some(source) = &self.video.source
                     {
-                        source.set_session_credentials(Some(crate::domain::CameraCredentials {
-                            username: session.username.clone(),
-                            password: session.token.clone(),
-                        }));
+                        source.set_session_credentials(Some(credentials.clone()));
                     }
                     if let AppEvent::SignedIn(session) = &event
                         && !self.state.site().demo

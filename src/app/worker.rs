@@ -479,6 +479,16 @@ impl Worker {
             }
         };
         tracing::info!(username, role = %session.role, "signed in");
+        // The site's video relay asks every stream for the session: the
+        // shell hands these to the video engine; the state never keeps them.
+        self.sink
+            .send(AppEvent::RelayCredentials(
+                crate::domain::CameraCredentials {
+                    username: session.username.clone(),
+                    password: session.token.clone(),
+                },
+            ))
+            .await;
         // The token stays in the worker's client; the UI never needs it.
         let session = crate::domain::Session {
             token: String::new(),
@@ -728,6 +738,16 @@ async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
         if unavailable.is_empty() {
             return; // no camera has a still
         }
+        // The demo cameras are being prepared: show how far.
+        if let Ok(snapshot) = client.snapshot().await
+            && snapshot
+                .cameras
+                .iter()
+                .any(|c| c.state == crate::domain::CameraState::Preparing)
+            && !sink.send(AppEvent::Cameras(snapshot.cameras)).await
+        {
+            return;
+        }
         if started.elapsed() > Duration::from_millis(STILLS_RETRY_MS) {
             tracing::info!("no camera stills; giving up");
             return;
@@ -741,10 +761,12 @@ async fn load_stills(client: Client, cameras: Vec<CameraId>, sink: EventSink) {
     loop {
         match client.snapshot().await {
             Ok(snapshot) => {
-                let probing = snapshot
-                    .cameras
-                    .iter()
-                    .any(|c| c.state == crate::domain::CameraState::Probing);
+                let probing = snapshot.cameras.iter().any(|c| {
+                    matches!(
+                        c.state,
+                        crate::domain::CameraState::Probing | crate::domain::CameraState::Preparing
+                    )
+                });
                 if !sink.send(AppEvent::Cameras(snapshot.cameras)).await || !probing {
                     return;
                 }
@@ -1421,6 +1443,17 @@ mod tests {
             next(&mut events, "started").await,
             AppEvent::SignInStarted { .. }
         ));
+        match next(&mut events, "relay credentials").await {
+            AppEvent::RelayCredentials(c) => {
+                assert_eq!(c.username, "operator");
+                assert!(!c.password.is_empty(), "the relay takes the session token");
+                assert!(
+                    !format!("{c:?}").contains(&c.password),
+                    "never in Debug output"
+                );
+            }
+            other => panic!("expected the relay credentials, got {other:?}"),
+        }
         match next(&mut events, "session").await {
             AppEvent::SignedIn(s) => {
                 assert_eq!(s.role, Role::Operator);

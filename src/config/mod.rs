@@ -993,6 +993,7 @@ impl SiteConfig {
                     map: c.map.clone(),
                     state,
                     auth_required,
+                    reason: None,
                 }
             })
             .collect()

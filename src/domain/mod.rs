@@ -153,6 +153,24 @@ pub enum CameraState {
     Unreachable,
     /// A stream in a codec other than H.264 or H.265.
     Unsupported,
+    /// A demo camera whose scene the site is still encoding (first run).
+    Preparing,
+}
+
+impl CameraState {
+    /// The state a failure to reach a camera leaves, from its words.
+    pub fn from_failure(reason: &str) -> CameraState {
+        if reason.to_ascii_lowercase().contains("unauthorized") {
+            CameraState::Unauthorized
+        } else {
+            CameraState::Unreachable
+        }
+    }
+
+    /// Whether a client should try to play it.
+    pub fn playable(self) -> bool {
+        matches!(self, CameraState::Online | CameraState::Probing)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -168,10 +186,14 @@ pub struct Camera {
     pub map: Option<MapId>,
     #[serde(default)]
     pub state: CameraState,
-    /// The camera's streams need credentials: a client fetches them from
-    /// `GET /api/v1/cameras/{id}/credentials` until the site relays video.
+    /// The camera's streams need credentials of their own (false once the
+    /// site relays video: the relay takes the session's).
     #[serde(default)]
     pub auth_required: bool,
+    /// Why it is not online, in a few words (the site's last failure to
+    /// reach it), when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Camera {

@@ -16,7 +16,12 @@ use super::media::{Media, Source, Status, StreamName};
 /// The demo cameras as far as they got.
 enum Slot {
     Off,
-    Starting,
+    /// Loading or encoding the scenes: how many cameras are ready, of how
+    /// many.
+    Starting {
+        ready: usize,
+        total: usize,
+    },
     Running {
         cams: Box<DemoCameras>,
         base: String,
@@ -93,6 +98,12 @@ impl CameraSlot {
             .collect()
     }
 
+    /// Where a camera stream's ingest stands (`None` without a relay or
+    /// before the camera is ingested).
+    pub fn stream_status(&self, camera: &CameraId, stream: StreamName) -> Option<Status> {
+        self.media()?.status(camera, stream)
+    }
+
     /// The relay's port, once it runs.
     pub fn relay_port(&self) -> Option<u16> {
         self.media().map(|m| m.port())
@@ -131,8 +142,23 @@ impl CameraSlot {
             }
             _ => None,
         };
+        let preparing = match &*self.slot() {
+            Slot::Starting { ready, total } => Some((*ready, *total)),
+            _ => None,
+        };
         let mut cameras = self.cfg.cameras_with_urls(base.as_deref());
         self.probes.fill(&mut cameras);
+        if let Some((ready, total)) = preparing {
+            // A newcomer's first sight: say what is happening.
+            for (c, cfg) in cameras.iter_mut().zip(&self.cfg.cameras) {
+                if matches!(cfg.source, CameraSource::Demo { .. }) {
+                    c.state = CameraState::Preparing;
+                    c.reason = Some(format!(
+                        "demo cameras being prepared, {ready} of {total} ready"
+                    ));
+                }
+            }
+        }
         if let Some(media) = self.media() {
             // Clients take video from the relay only, signed in: never a
             // camera's URL, never its credentials.
@@ -146,13 +172,13 @@ impl CameraSlot {
                 };
                 c.auth_required = false;
                 match media.status(&c.id, StreamName::Main) {
-                    Some(Status::Online) => c.state = CameraState::Online,
+                    // Probing says its stream facts are still to come.
+                    Some(Status::Online) if c.state != CameraState::Probing => {
+                        c.state = CameraState::Online;
+                    }
                     Some(Status::Offline(reason)) if c.state != CameraState::Unsupported => {
-                        c.state = if reason.to_ascii_lowercase().contains("unauthorized") {
-                            CameraState::Unauthorized
-                        } else {
-                            CameraState::Unreachable
-                        };
+                        c.state = CameraState::from_failure(&reason);
+                        c.reason = Some(reason);
                     }
                     _ => {}
                 }
@@ -163,7 +189,15 @@ impl CameraSlot {
 
     /// Marks the demo cameras as being started.
     pub fn starting(&self) {
-        *self.slot() = Slot::Starting;
+        *self.slot() = Slot::Starting { ready: 0, total: 0 };
+    }
+
+    /// How far the demo cameras' scenes are: `ready` of `total`.
+    pub fn preparing(&self, ready: usize, total: usize) {
+        let mut slot = self.slot();
+        if let Slot::Starting { .. } = &*slot {
+            *slot = Slot::Starting { ready, total };
+        }
     }
 
     /// Hands over the started demo cameras (or their failure). After
@@ -204,7 +238,7 @@ impl CameraSlot {
             Slot::Running { cams, .. } => cams
                 .still_jpeg(id)
                 .ok_or_else(|| CoreError::Unavailable(format!("no still of camera {id:?} yet"))),
-            Slot::Starting => Err(CoreError::Unavailable(
+            Slot::Starting { .. } => Err(CoreError::Unavailable(
                 "the demo cameras are still starting".into(),
             )),
             Slot::Off | Slot::Failed => Err(CoreError::Unavailable(format!(

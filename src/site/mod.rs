@@ -318,7 +318,12 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         let spawned = std::thread::Builder::new()
             .name("demo-cameras-start".into())
             .spawn(move || {
-                let result = cameras::DemoCameras::start(core2.config(), &dir);
+                let slot = core2.cameras();
+                let result = cameras::DemoCameras::start_with_progress(
+                    core2.config(),
+                    &dir,
+                    &|ready, total| slot.preparing(ready, total),
+                );
                 core2.cameras().started(result);
             });
         if let Err(e) = spawned {
@@ -348,9 +353,19 @@ struct SessionGate(std::sync::Weak<SiteCore>);
 impl media::RelayGate for SessionGate {
     fn admit(&self, user: &str, token: &str) -> Option<String> {
         let core = self.0.upgrade()?;
-        let p = core.sessions().authenticate(token).ok()?;
-        (p.username == user && crate::domain::allowed(p.role, crate::domain::Permission::ViewSite))
-            .then(|| p.token_sha256.clone())
+        let p = match core.sessions().authenticate(token) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(user, "relay refused a session: {e}");
+                return None;
+            }
+        };
+        let ok = p.username == user
+            && crate::domain::allowed(p.role, crate::domain::Permission::ViewSite);
+        if !ok {
+            tracing::debug!(user, session_user = %p.username, "relay refused another user's session");
+        }
+        ok.then(|| p.token_sha256.clone())
     }
 
     fn still_live(&self, key: &str) -> bool {

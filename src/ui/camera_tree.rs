@@ -53,6 +53,7 @@ fn state_text(state: CameraState) -> (&'static str, egui::Color32) {
         CameraState::Unauthorized => ("refused the credentials", theme::FAILED),
         CameraState::Unreachable => ("unreachable", theme::FAILED),
         CameraState::Unsupported => ("unsupported codec", theme::WARNING),
+        CameraState::Preparing => ("being prepared", theme::PENDING),
     }
 }
 

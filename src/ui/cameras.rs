@@ -22,10 +22,10 @@ use super::video_tile::{
     TileClock, TileInput, TileTextures, camera_aspect, empty_tile_ui, tile_request_px,
     video_tile_ui,
 };
-use crate::domain::{Camera, CameraId};
+use crate::domain::{Camera, CameraId, CameraState, ErrorKind};
 use crate::viewer::{
-    AppState, CamerasView, Command, CommandSender, SnapshotFrame, TileRequest, TileSource,
-    ViewLayout,
+    AppState, CamerasView, Command, CommandSender, SnapshotFrame, StreamChoice, TileError,
+    TileRequest, TileSource, TileStatus, TileView, ViewLayout,
 };
 
 /// The keys that pick the layouts of [`ViewLayout::ALL`], in order.
@@ -356,12 +356,15 @@ fn tile_ui(
         suffixed = format!("{key}{}", video.key_suffix);
         suffixed.as_str()
     };
-    let tile_view = source.tile(&TileRequest {
-        key,
-        camera,
-        size_px,
-        single_view,
-    });
+    let tile_view = camera_tile_view(
+        source,
+        &TileRequest {
+            key,
+            camera,
+            size_px,
+            single_view,
+        },
+    );
     let stats_id = egui::Id::unique("tiles with stats");
     let mut with_stats =
         ui.data_mut(|d| d.get_temp::<HashSet<String>>(stats_id).unwrap_or_default());
@@ -521,12 +524,15 @@ pub fn camera_tile_frame_ui(
         tz: state.time_zone(),
     };
     let size_px = tile_request_px(rect, camera_aspect(camera), ui.ctx().pixels_per_point());
-    let tile_view = source.tile(&TileRequest {
-        key,
-        camera,
-        size_px,
-        single_view: false,
-    });
+    let tile_view = camera_tile_view(
+        source,
+        &TileRequest {
+            key,
+            camera,
+            size_px,
+            single_view: false,
+        },
+    );
     let input = TileInput {
         key,
         camera,
@@ -538,6 +544,37 @@ pub fn camera_tile_frame_ui(
         video_tile_ui(ui, rect, &input, video.textures, &clock),
         tile_view.frame.clone(),
     )
+}
+
+/// A tile's view: what the engine plays, or, for a camera the site cannot
+/// reach (its state from the snapshot and the `camera.*` events), what the
+/// site says, without trying to play it; its player stops by itself when
+/// no longer asked for, and starts again once the camera is back.
+fn camera_tile_view(source: &dyn TileSource, request: &TileRequest<'_>) -> TileView {
+    let camera = request.camera;
+    if camera.state.playable() {
+        return source.tile(request);
+    }
+    let what = match camera.state {
+        CameraState::Unauthorized => "the camera refused the site's credentials",
+        CameraState::Unsupported => "the camera's codec is not supported",
+        CameraState::Preparing => "demo camera being prepared",
+        _ => "the site cannot reach this camera",
+    };
+    let text = match (&camera.reason, camera.state) {
+        (Some(reason), CameraState::Preparing) => reason.clone(),
+        (Some(reason), _) => format!("{what}: {reason}"),
+        (None, _) => what.to_owned(),
+    };
+    TileView {
+        frame: None,
+        status: TileStatus::Error(TileError {
+            kind: ErrorKind::Unavailable,
+            text,
+        }),
+        stats: Default::default(),
+        stream: StreamChoice::Sub,
+    }
 }
 
 fn toolbar_ui(

@@ -695,6 +695,21 @@ mod tests {
                 },
                 "Floor map edited by admin",
             ),
+            (
+                EventKind::CameraOffline {
+                    camera: crate::domain::CameraId::new("gone"),
+                    stream: "sub".into(),
+                    reason: "no frame for 5 s".into(),
+                },
+                "Camera offline · gone (sub stream) · no frame for 5 s",
+            ),
+            (
+                EventKind::CameraOnline {
+                    camera: crate::domain::CameraId::new("gone"),
+                    stream: "main".into(),
+                },
+                "Camera back · gone",
+            ),
         ]
     }
 

@@ -381,6 +381,7 @@ mod tests {
             map: None,
             state: Default::default(),
             auth_required: false,
+            reason: None,
         }
     }
 

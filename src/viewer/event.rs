@@ -86,6 +86,10 @@ pub enum AppEvent {
         level: NoticeLevel,
         text: String,
     },
+    /// The signed-in session's credentials for the site's video relay (user
+    /// name, session token): the shell hands them to the video engine; the
+    /// state never keeps them, and their Debug output hides the token.
+    RelayCredentials(crate::domain::CameraCredentials),
     /// The site's cameras, read again (their stream addresses may have
     /// changed, e.g. once the demo site's cameras are up).
     Cameras(Vec<Camera>),

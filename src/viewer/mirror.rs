@@ -346,11 +346,34 @@ impl SiteMirror {
                     self.requests.remove(&n);
                 }
             }
+            // A camera's state is its main stream's (a camera with one
+            // stream reports only that one).
+            EventKind::CameraOffline {
+                camera,
+                stream,
+                reason,
+            } if stream == "main" => {
+                if let Some(c) = self.camera_mut(camera) {
+                    c.state = crate::domain::CameraState::from_failure(reason);
+                    c.reason = Some(reason.clone());
+                }
+            }
+            EventKind::CameraOnline { camera, stream } if stream == "main" => {
+                if let Some(c) = self.camera_mut(camera) {
+                    c.state = crate::domain::CameraState::Online;
+                    c.reason = None;
+                }
+            }
             _ => {}
         }
         self.events.push_front(event);
         self.events.truncate(EVENT_LIST_LEN);
         true
+    }
+
+    fn camera_mut(&mut self, id: &CameraId) -> Option<&mut Camera> {
+        let i = *self.camera_index.get(id)?;
+        self.cameras.get_mut(i)
     }
 
     /// The site's cameras, read again: stills of cameras gone go too.

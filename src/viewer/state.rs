@@ -392,6 +392,8 @@ impl AppState {
                 self.site_mut().clock_offset_ms = Some((site.now - local).num_milliseconds());
             }
             AppEvent::Notice { level, text } => self.notice(level, text),
+            // For the video engine only (the shell takes it); never kept.
+            AppEvent::RelayCredentials(_) => {}
             AppEvent::Cameras(cameras) => {
                 if self.runtime.session.is_some() {
                     self.site_mut().set_cameras(cameras);
@@ -1194,6 +1196,7 @@ mod tests {
             map: None,
             state: Default::default(),
             auth_required: false,
+            reason: None,
         }
     }
 

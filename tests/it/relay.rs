@@ -5,7 +5,7 @@
 //! refused without a session, with a wrong one and with a revoked one, is
 //! served with a valid one, and loses its stream within seconds of the
 //! session's end. A camera that stops sending is reported offline, then
-//! back, in the event log.
+//! back, in the event log, and its stream answers 503 at once meanwhile.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +16,7 @@ use gstreamer::prelude::*;
 use serde_json::json;
 use watchdesk::config::CameraSource;
 use watchdesk::domain::{CameraState, Role, Snapshot};
+use watchdesk::site::media::{Status, StreamName};
 
 use crate::common::{TestSite, eventually, start_site_with};
 
@@ -94,20 +95,14 @@ impl Pull {
     /// The error or end the pipeline posts within `timeout`, as text.
     fn ended(&self, timeout: Duration) -> Option<String> {
         let bus = self.pipeline.bus().unwrap();
-        let deadline = Instant::now() + timeout;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let Some(msg) = bus.timed_pop_filtered(
-                gst::ClockTime::from_nseconds(u64::try_from(left.as_nanos()).unwrap()),
-                &[gst::MessageType::Error, gst::MessageType::Eos],
-            ) else {
-                return None;
-            };
-            return Some(match msg.view() {
-                gst::MessageView::Error(e) => format!("{} ({:?})", e.error(), e.debug()),
-                _ => "end of stream".into(),
-            });
-        }
-        None
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(u64::try_from(timeout.as_nanos()).unwrap()),
+            &[gst::MessageType::Error, gst::MessageType::Eos],
+        )?;
+        Some(match msg.view() {
+            gst::MessageView::Error(e) => format!("{} ({:?})", e.error(), e.debug()),
+            _ => "end of stream".into(),
+        })
     }
 }
 
@@ -130,6 +125,13 @@ async fn the_relay_serves_a_live_session_and_refuses_or_closes_every_other() {
             (snap.cameras[0].state == CameraState::Online).then_some(snap)
         },
     )
+    .await;
+    // The sub stream's ingest, too, has its first frame.
+    let cams = site.handle.core().cameras();
+    eventually("the sub stream flows", Duration::from_secs(30), || async {
+        (cams.stream_status(&snap.cameras[0].id, StreamName::Sub) == Some(Status::Online))
+            .then_some(())
+    })
     .await;
     let url = snap.cameras[0].sub.url.clone();
     assert_eq!(
@@ -171,10 +173,9 @@ async fn the_relay_serves_a_live_session_and_refuses_or_closes_every_other() {
             let deadline = Instant::now() + Duration::from_secs(15);
             while pull.frames() < 25 {
                 assert!(Instant::now() < deadline, "25 frames within 15 s");
-                assert!(
-                    pull.ended(Duration::from_millis(50)).is_none(),
-                    "ended while signed in"
-                );
+                if let Some(why) = pull.ended(Duration::from_millis(50)) {
+                    panic!("ended while signed in: {why}");
+                }
             }
             pull
         })
@@ -218,6 +219,7 @@ async fn the_relay_serves_a_live_session_and_refuses_or_closes_every_other() {
 async fn a_camera_that_stops_sending_is_reported_offline_once_then_back() {
     let site = clock_site().await;
     let token = site.token(Role::Operator).await;
+    let token_for_pull = token.clone();
     eventually(
         "the clock camera online",
         Duration::from_secs(30),
@@ -244,6 +246,25 @@ async fn a_camera_that_stops_sending_is_reported_offline_once_then_back() {
     );
     let snap = snapshot(&site, &token).await;
     assert_eq!(snap.cameras[0].state, CameraState::Unreachable);
+    assert!(
+        snap.cameras[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no frame"))
+    );
+    // A stream with nothing to give answers at once, not after the 20 s a
+    // media waits for its first frame.
+    let url = snap.cameras[0].sub.url.clone();
+    let (why, after) = tokio::task::spawn_blocking(move || {
+        let asked = Instant::now();
+        let pull = Pull::start(&url, Some(("operator", &token_for_pull)));
+        (pull.ended(Duration::from_secs(15)), asked.elapsed())
+    })
+    .await
+    .unwrap();
+    let why = why.expect("refused");
+    assert!(why.contains("Unavailable"), "{why}");
+    assert!(after < Duration::from_secs(3), "answered in {after:?}");
     let r = site
         .fault("cameras/cam-clock", json!({"stalled": false}))
         .await;

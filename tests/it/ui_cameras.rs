@@ -43,6 +43,7 @@ fn camera(i: usize) -> Camera {
         map: None,
         state: Default::default(),
         auth_required: false,
+        reason: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The tile's hover toolbar, driven through AccessKit with egui_kittest: no
 //! network, no GStreamer; a stand-in tile source hands out one frame per
 //! camera, and the commands the window sends are read from its channel.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use std::time::Instant;
 
@@ -39,6 +40,7 @@ fn camera(i: usize) -> Camera {
         map: None,
         state: Default::default(),
         auth_required: false,
+        reason: None,
     }
 }
 
@@ -153,6 +155,88 @@ fn the_hover_toolbar_closes_a_tile_and_shows_its_stats() {
     h.get_by_label("3×3").click();
     h.run_steps(10);
     assert!(h.query_by_label_contains("camera Camera 1:").is_some());
+}
+
+/// A tile source that counts who asks for which camera.
+struct Counting(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl TileSource for Counting {
+    fn tile(&self, req: &TileRequest<'_>) -> TileView {
+        self.0.lock().unwrap().push(req.camera.id.to_string());
+        Playing.tile(req)
+    }
+}
+
+#[test]
+fn a_camera_the_site_lost_says_so_on_its_tile_and_is_not_played_until_back() {
+    use watchdesk::domain::{Event, EventKind};
+    let (command_tx, _commands) = mpsc::channel(16);
+    let (events, event_rx) = mpsc::channel(16);
+    let mut app = App::new_for_test(state(4), command_tx, event_rx);
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    app.set_tile_source(Box::new(Counting(asked.clone())));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_step_dt(1.0 / 60.0)
+        .build_eframe(move |_cc| app);
+    h.run();
+    h.get_by_label("Cameras").click();
+    h.run_steps(5);
+    let live = |seq, kind| {
+        AppEvent::Live(Event {
+            seq,
+            time: t(seq as i64),
+            kind,
+        })
+    };
+    events
+        .try_send(live(
+            2,
+            EventKind::CameraOffline {
+                camera: CameraId::new("cam-1"),
+                stream: "main".into(),
+                reason: "no frame for 5 s".into(),
+            },
+        ))
+        .unwrap();
+    h.run_steps(5);
+    asked.lock().unwrap().clear();
+    h.run_steps(5);
+    let label = format!("{:?}", h.get_by_label_contains("camera Camera 1:"));
+    assert!(
+        label.contains("the site cannot reach this camera: no frame for 5 s"),
+        "{label}"
+    );
+    let asked_now = asked.lock().unwrap().clone();
+    assert!(!asked_now.contains(&"cam-1".to_owned()), "{asked_now:?}");
+    assert!(
+        asked_now.contains(&"cam-0".to_owned()),
+        "the others play on"
+    );
+    // The event list says it too, in words.
+    assert!(
+        h.query_by_label_contains("Camera offline · Camera 1 · no frame for 5 s")
+            .is_some()
+    );
+
+    events
+        .try_send(live(
+            3,
+            EventKind::CameraOnline {
+                camera: CameraId::new("cam-1"),
+                stream: "main".into(),
+            },
+        ))
+        .unwrap();
+    h.run_steps(5);
+    asked.lock().unwrap().clear();
+    h.run_steps(5);
+    assert!(
+        asked.lock().unwrap().contains(&"cam-1".to_owned()),
+        "played again"
+    );
+    let label = format!("{:?}", h.get_by_label_contains("camera Camera 1:"));
+    assert!(!label.contains("cannot reach"), "{label}");
 }
 
 #[test]

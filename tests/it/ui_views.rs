@@ -29,7 +29,7 @@ fn t(secs: i64) -> Timestamp {
 }
 
 /// Camera `i`: cameras 0–2 on the ground floor, 3 on the first floor, the
-/// rest on none; camera 4 unreachable.
+/// rest on none; all online (the tree's test takes camera 4 offline).
 fn camera(i: usize) -> Camera {
     let id = format!("cam-{i}");
     let stream = |kind: &str| StreamInfo {
@@ -50,12 +50,9 @@ fn camera(i: usize) -> Camera {
             3 => Some(MapId::new("first")),
             _ => None,
         },
-        state: if i == 4 {
-            CameraState::Unreachable
-        } else {
-            CameraState::Online
-        },
+        state: CameraState::Online,
         auth_required: false,
+        reason: None,
     }
 }
 
@@ -337,6 +334,19 @@ fn a_camera_dragged_from_the_tree_stays_on_its_tile() {
 #[test]
 fn the_tree_groups_by_floor_filters_and_shows_a_camera() {
     let mut r = rig(6);
+    // The site loses camera 4.
+    r._events
+        .try_send(AppEvent::Live(watchdesk::domain::Event {
+            seq: 2,
+            time: t(2),
+            kind: watchdesk::domain::EventKind::CameraOffline {
+                camera: CameraId::new("cam-4"),
+                stream: "main".into(),
+                reason: "connection refused".into(),
+            },
+        }))
+        .expect("event");
+    r.harness.run();
     tab(&mut r, Pane::CameraTree);
     let h = &mut r.harness;
     for group in ["Ground floor (3)", "First floor (1)", "No floor (2)"] {

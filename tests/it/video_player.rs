@@ -128,6 +128,7 @@ fn camera(main_url: &str, main: [u32; 2], sub_url: &str, sub: [u32; 2]) -> Camer
         map: None,
         state: Default::default(),
         auth_required: false,
+        reason: None,
     }
 }
 

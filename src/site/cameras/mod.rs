@@ -163,6 +163,16 @@ impl DemoCameras {
     /// Blocks for the encode the first time (about 90 s for the demo site on
     /// 2 cores), otherwise well under a second.
     pub fn start(cfg: &SiteConfig, data_dir: &Path) -> Result<DemoCameras, CameraError> {
+        Self::start_with_progress(cfg, data_dir, &|_, _| {})
+    }
+
+    /// As [`DemoCameras::start`], telling `progress(ready, total)` as each
+    /// camera's scene is loaded or encoded.
+    pub fn start_with_progress(
+        cfg: &SiteConfig,
+        data_dir: &Path,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<DemoCameras, CameraError> {
         gst::init().map_err(|e| CameraError::Failed(format!("GStreamer: {e}")))?;
         check_elements()?;
         let v = &cfg.video;
@@ -173,6 +183,12 @@ impl DemoCameras {
         let scenes_dir = data_dir.join("scenes");
         let mut served = Vec::new();
         let mut encoded = 0;
+        let total = cfg
+            .cameras
+            .iter()
+            .filter(|c| matches!(c.source, CameraSource::Demo { .. }))
+            .count();
+        progress(0, total);
         for c in &cfg.cameras {
             let CameraSource::Demo { scene } = &c.source else {
                 continue;
@@ -184,6 +200,7 @@ impl DemoCameras {
                 encoded += usize::from(fresh);
                 served.push((c, Some(s)));
             }
+            progress(served.len(), total);
         }
 
         let fps = v.fps;

@@ -717,6 +717,7 @@ mod tests {
             map: None,
             state: CameraState::Probing,
             auth_required: false,
+            reason: None,
         }
     }
 

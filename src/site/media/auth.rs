@@ -25,6 +25,11 @@ pub trait RelayGate: Send + Sync + 'static {
     fn still_live(&self, key: &str) -> bool;
 }
 
+/// Whether the stream at a relay path (`/cam-lobby/sub`) has frames to
+/// give now: a stream without answers 503 at once, not after the 20 s a
+/// media waits for its first caps.
+pub type Available = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The realm of the relay's `WWW-Authenticate`.
 const REALM: &str = "Watchdesk";
 
@@ -34,6 +39,7 @@ mod imp {
     #[derive(Default)]
     pub struct RelayAuth {
         pub gate: OnceLock<Arc<dyn RelayGate>>,
+        pub available: OnceLock<Available>,
         /// The clients let in, with their session key.
         pub clients: Mutex<Vec<(glib::WeakRef<rtsp::RTSPClient>, String)>>,
     }
@@ -53,9 +59,16 @@ mod imp {
             let gate = self.gate.get()?;
             let request = ctx.request()?;
             let credentials = request.parse_auth_credentials();
-            let basic = credentials
+            let Some(basic) = credentials
                 .iter()
-                .find(|c| c.scheme() == gstreamer_rtsp_server::gst_rtsp::RTSPAuthMethod::Basic)?;
+                .find(|c| c.scheme() == gstreamer_rtsp_server::gst_rtsp::RTSPAuthMethod::Basic)
+            else {
+                tracing::debug!(
+                    schemes = credentials.len(),
+                    "relay request without Basic credentials"
+                );
+                return None;
+            };
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(basic.authorization()?.as_bytes())
                 .ok()?;
@@ -75,6 +88,26 @@ mod imp {
                 .any(|(c, _)| c.upgrade().is_some_and(|c| &c == client))
             {
                 clients.push((client.downgrade(), key));
+            }
+        }
+
+        /// Whether the request's stream has frames to give.
+        fn stream_available(&self, ctx: &rtsp::RTSPContext) -> bool {
+            let (Some(available), Some(uri)) = (self.available.get(), ctx.uri()) else {
+                return true;
+            };
+            let request_uri = uri.request_uri();
+            let path = request_uri
+                .split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+                .unwrap_or("");
+            available(path)
+        }
+
+        fn unavailable(ctx: &rtsp::RTSPContext) {
+            if let (Some(response), Some(client)) = (ctx.response(), ctx.client()) {
+                response.init_response(RTSPStatusCode::ServiceUnavailable, ctx.request());
+                client.send_message(response, ctx.session());
             }
         }
 
@@ -112,11 +145,17 @@ mod imp {
             if !check.starts_with("auth.check.media.factory") {
                 return true;
             }
-            if self.authenticate(ctx) {
-                return true;
+            if !self.authenticate(ctx) {
+                Self::refuse(ctx);
+                return false;
             }
-            Self::refuse(ctx);
-            false
+            // Only a new media waits for frames; one that plays has them.
+            if check.as_str() == "auth.check.media.factory.construct" && !self.stream_available(ctx)
+            {
+                Self::unavailable(ctx);
+                return false;
+            }
+            true
         }
     }
 }
@@ -127,9 +166,10 @@ glib::wrapper! {
 }
 
 impl RelayAuth {
-    pub fn new(gate: Arc<dyn RelayGate>) -> RelayAuth {
+    pub fn new(gate: Arc<dyn RelayGate>, available: Available) -> RelayAuth {
         let auth: RelayAuth = glib::Object::new();
         let _ = auth.imp().gate.set(gate);
+        let _ = auth.imp().available.set(available);
         auth
     }
 

@@ -45,6 +45,8 @@ pub struct Fanout {
     /// Told the stream's codec (`h264`, `h265`) when it is first known or
     /// changes: the relay's payloader follows it.
     on_codec: Mutex<Option<OnCodec>>,
+    /// When the last access unit came.
+    last: Mutex<Option<std::time::Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,8 +87,14 @@ impl Fanout {
         lock(&self.outlets).len()
     }
 
+    /// Whether an access unit came within `within`.
+    pub fn flowing(&self, within: std::time::Duration) -> bool {
+        lock(&self.last).is_some_and(|t| t.elapsed() <= within)
+    }
+
     /// One access unit from the ingest.
     pub fn push(&self, sample: &gst::Sample) {
+        *lock(&self.last) = Some(std::time::Instant::now());
         for tap in lock(&self.taps).iter() {
             tap(sample);
         }

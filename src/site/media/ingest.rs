@@ -1,6 +1,6 @@
 //! One camera stream, opened once by the site: `rtspsrc` (with the
-//! camera's credentials, which stay here) `! rtph264depay ! h264parse !
-//! appsink`, every access unit handed to the stream's [`Fanout`]. No
+//! camera's credentials, which stay here) `! rtph264depay ! (whole access
+//! units) ! h264parse ! appsink` (H.265 alike), every access unit handed to the stream's [`Fanout`]. No
 //! decoding, no transcoding.
 //!
 //! A stream that fails (an error, the end of the stream, or no frame for
@@ -254,13 +254,18 @@ impl Ingest {
         }
         let sink = gst_app::AppSink::builder()
             .caps(&{
+                // Whole access units in the MP4 form (the recorder's), which
+                // the payloaders take as they are. (GStreamer 1.22's
+                // h264parse, turning a depayloader's single NAL units of a
+                // multi-slice stream into byte-stream access units, loses
+                // slices: measured here on the live demo camera.)
                 let mut caps = gst::Caps::builder("video/x-h264")
-                    .field("stream-format", "byte-stream")
+                    .field("stream-format", "avc")
                     .field("alignment", "au")
                     .build();
                 caps.merge(
                     gst::Caps::builder("video/x-h265")
-                        .field("stream-format", "byte-stream")
+                        .field("stream-format", "hvc1")
                         .field("alignment", "au")
                         .build(),
                 );
@@ -290,9 +295,9 @@ impl Ingest {
             }) else {
                 return;
             };
-            let (depay, parse) = match codec.as_str() {
-                "H264" => ("rtph264depay", "h264parse"),
-                "H265" => ("rtph265depay", "h265parse"),
+            let (depay, parse, media_type) = match codec.as_str() {
+                "H264" => ("rtph264depay", "h264parse", "video/x-h264"),
+                "H265" => ("rtph265depay", "h265parse", "video/x-h265"),
                 other => {
                     tracing::warn!(
                         codec = other,
@@ -310,12 +315,22 @@ impl Ingest {
                     .property("config-interval", -1i32)
                     .build()
                     .map_err(|_| format!("GStreamer element {parse} is missing"))?;
+                // The depayloader gathers whole access units itself.
+                let au = gst::ElementFactory::make("capsfilter")
+                    .property(
+                        "caps",
+                        gst::Caps::builder(media_type)
+                            .field("alignment", "au")
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|_| "GStreamer element capsfilter is missing".to_owned())?;
                 pipeline
-                    .add_many([&depay, &parse])
+                    .add_many([&depay, &au, &parse])
                     .map_err(|e| e.to_string())?;
-                gst::Element::link_many([&depay, &parse, sink.upcast_ref()])
+                gst::Element::link_many([&depay, &au, &parse, sink.upcast_ref()])
                     .map_err(|e| e.to_string())?;
-                for e in [&depay, &parse] {
+                for e in [&depay, &au, &parse] {
                     e.sync_state_with_parent().map_err(|e| e.to_string())?;
                 }
                 let sinkpad = depay
@@ -355,7 +370,10 @@ impl Ingest {
                 }
                 match msg.view() {
                     gst::MessageView::Error(e) => {
-                        me.failed(generation, e.error().message().to_owned());
+                        me.failed(
+                            generation,
+                            e.error().message().trim_end_matches('.').to_owned(),
+                        );
                         glib::ControlFlow::Break
                     }
                     gst::MessageView::Eos(_) => {

@@ -105,8 +105,6 @@ impl Media {
         let server = rtsp::RTSPServer::new();
         server.set_address(host);
         server.set_service(&port.to_string());
-        let auth = RelayAuth::new(gate);
-        server.set_auth(Some(&auth));
         let mounts = server
             .mount_points()
             .ok_or_else(|| MediaError("the relay has no mount points".into()))?;
@@ -137,6 +135,27 @@ impl Media {
                 );
             }
         }
+        let paths: HashMap<String, Arc<Fanout>> = streams
+            .iter()
+            .map(|((camera, stream), s)| {
+                (
+                    format!("/{camera}/{}", stream.as_str()),
+                    Arc::clone(&s.fanout),
+                )
+            })
+            .collect();
+        // A SETUP names the stream's control path below the mount
+        // (`/cam-lobby/sub/stream=0`): the mount is the first two segments.
+        let available: auth::Available = Arc::new(move |path| {
+            let mount: String = path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .take(2)
+                .fold(String::new(), |m, s| m + "/" + s);
+            paths.get(&mount).is_some_and(|f| f.flowing(ingest::STALL))
+        });
+        let auth = RelayAuth::new(gate, available);
+        server.set_auth(Some(&auth));
         let context = glib::MainContext::new();
         let main_loop = glib::MainLoop::new(Some(&context), false);
         let server_source = server
