@@ -24,6 +24,7 @@ pub mod generate;
 mod listen;
 pub mod maps;
 pub mod people;
+pub mod recorder;
 pub mod requests;
 pub mod sessions;
 pub mod store;
