@@ -21,9 +21,20 @@ const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
 /// `frames` access units of 30 fps test video with a 1 s GOP, as the
 /// ingest would hand them over (PTS from 0).
 fn encode(frames: u32, width: u32, height: u32, kbps: u32) -> Vec<gst::Sample> {
+    encode_pattern(frames, width, height, kbps, "ball")
+}
+
+/// [`encode`] of a videotestsrc pattern (`snow` fills the bit rate).
+fn encode_pattern(
+    frames: u32,
+    width: u32,
+    height: u32,
+    kbps: u32,
+    pattern: &str,
+) -> Vec<gst::Sample> {
     gst::init().unwrap();
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc is-live=false num-buffers={frames} pattern=ball ! \
+        "videotestsrc is-live=false num-buffers={frames} pattern={pattern} ! \
          video/x-raw,width={width},height={height},framerate=30/1 ! \
          x264enc key-int-max=30 tune=zerolatency speed-preset=ultrafast bitrate={kbps} ! \
          h264parse ! video/x-h264,stream-format=avc,alignment=au ! \
@@ -420,7 +431,8 @@ fn cpu_time() -> Duration {
 #[test]
 #[ignore = "a measurement: run by hand"]
 fn recording_cost_1080p() {
-    let samples = encode(300, 1920, 1080, 4000);
+    let samples = encode_pattern(300, 1920, 1080, 4000, "snow");
+    let input: usize = samples.iter().map(|s| s.buffer().unwrap().size()).sum();
     let (_dir, store, root) = setup();
     let clock = Arc::new(SimulatedClock::new(t("2031-05-04T10:00:00Z")));
     let cpu0 = cpu_time();
@@ -449,12 +461,13 @@ fn recording_cost_1080p() {
     println!(
         "{{\"recorded_s\":{secs:.3},\"segments\":{},\"cpu_ms\":{},\"cpu_percent_of_realtime\":{:.2},\
          \"wall_ms\":{},\"stop_ms\":{stop_ms},\"max_finalise_ms\":{:.1},\"bytes\":{bytes},\
-         \"gb_per_camera_hour\":{:.3}}}",
+         \"input_bytes\":{input},\"container_overhead_percent\":{:.2},\"gb_per_camera_hour\":{:.3}}}",
         segments.len(),
         cpu.as_millis(),
         cpu.as_secs_f64() / secs * 100.0,
         wall.as_millis(),
         stats.max_finalise_us as f64 / 1000.0,
+        (bytes as f64 / input as f64 - 1.0) * 100.0,
         bytes as f64 / secs * 3600.0 / 1e9
     );
 }
