@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::RecorderError;
+use crate::config::{RecordingConfig, RecordingKeep};
 use crate::domain::{CameraId, Segment, Timestamp};
 use crate::site::store::Store;
 use crate::site::store::recordings;
@@ -30,6 +31,25 @@ pub struct RetentionPolicy {
 }
 
 impl RetentionPolicy {
+    /// The policy of `[recording]`.
+    pub fn from_config(cfg: &RecordingConfig) -> RetentionPolicy {
+        let keep = |k: RecordingKeep| Keep {
+            max_days: k.max_days,
+            max_bytes: k.max_bytes(),
+        };
+        RetentionPolicy {
+            default: keep(RecordingKeep {
+                max_days: cfg.max_days,
+                max_gib: cfg.max_gib,
+            }),
+            cameras: cfg
+                .cameras
+                .iter()
+                .map(|(id, k)| (id.clone(), keep(*k)))
+                .collect(),
+        }
+    }
+
     pub fn for_camera(&self, camera: &CameraId) -> Keep {
         self.cameras.get(camera).copied().unwrap_or(self.default)
     }
@@ -254,6 +274,36 @@ mod tests {
         assert_eq!(report.kept_for_locks, 0);
         assert!(report.deleted.iter().any(|s| s.path == "cam-a/main/2.mp4"));
         assert_eq!(hours_left(&store, "cam-a"), ["cam-a/main/47.mp4"]);
+    }
+
+    #[test]
+    fn the_policy_comes_from_the_recording_section() {
+        let cfg = RecordingConfig {
+            max_days: Some(30),
+            cameras: std::collections::BTreeMap::from([(
+                CameraId::new("cam-1"),
+                RecordingKeep {
+                    max_days: None,
+                    max_gib: Some(1.0),
+                },
+            )]),
+            ..RecordingConfig::default()
+        };
+        let p = RetentionPolicy::from_config(&cfg);
+        assert_eq!(
+            p.for_camera(&CameraId::new("cam-2")),
+            Keep {
+                max_days: Some(30),
+                max_bytes: None
+            }
+        );
+        assert_eq!(
+            p.for_camera(&CameraId::new("cam-1")),
+            Keep {
+                max_days: None,
+                max_bytes: Some(1 << 30)
+            }
+        );
     }
 
     #[test]
