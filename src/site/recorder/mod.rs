@@ -210,6 +210,9 @@ pub struct RecorderStats {
     /// The longest time from a segment's close to its `done` row
     /// (read back, hashed, renamed, indexed), in microseconds.
     pub max_finalise_us: u64,
+    /// The pipeline failed (a GStreamer error: disk full, caps it cannot
+    /// mux): the recorder is dead, and its owner should start a new one.
+    pub failed: bool,
 }
 
 /// What splitmuxsink's callbacks tell the recorder's thread.
@@ -236,6 +239,8 @@ struct Shared {
     stopping: AtomicBool,
     /// Set by tests: take the pipeline down without finishing anything.
     abandon: AtomicBool,
+    /// The pipeline posted an error.
+    failed: AtomicBool,
 }
 
 /// Records one camera stream (see the module docs).
@@ -324,6 +329,7 @@ impl Recorder {
             max_finalise_us: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             abandon: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
         });
 
         split.connect("muxer-added", false, |args| {
@@ -400,6 +406,7 @@ impl Recorder {
 
         let (done_tx, done_rx) = mpsc::channel();
         let sh = Arc::clone(&shared);
+        let own = pipeline.clone();
         let name = format!("rec-{}-{}", sh.cfg.camera.as_str(), sh.cfg.stream.as_str());
         let thread = std::thread::Builder::new()
             .name(name.chars().take(15).collect())
@@ -417,7 +424,7 @@ impl Recorder {
         let thread = match thread {
             Ok(t) => t,
             Err(e) => {
-                // The pipeline was moved into the closure that never ran.
+                let _ = own.set_state(gst::State::Null);
                 return Err(RecorderError::Pipeline(format!(
                     "cannot start the recorder thread: {e}"
                 )));
@@ -524,6 +531,7 @@ impl Shared {
             dropped: self.dropped.load(Ordering::Relaxed),
             segments_done: self.segments_done.load(Ordering::Relaxed),
             max_finalise_us: self.max_finalise_us.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
         }
     }
 }
@@ -574,6 +582,7 @@ impl Worker {
             match msg.view() {
                 gst::MessageView::Eos(_) => eos = true,
                 gst::MessageView::Error(e) => {
+                    self.shared.failed.store(true, Ordering::Relaxed);
                     tracing::error!(
                         camera = %self.shared.cfg.camera,
                         stream = self.shared.cfg.stream.as_str(),
