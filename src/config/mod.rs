@@ -14,6 +14,9 @@ use crate::domain::{
 };
 
 pub mod map_writer;
+mod recording;
+
+pub use recording::{RecordingConfig, RecordingKeep};
 
 /// A config or map file that cannot be used: where, and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +112,8 @@ struct SiteFile {
     traffic: TrafficConfig,
     #[serde(default)]
     video: VideoConfig,
+    #[serde(default)]
+    recording: RecordingConfig,
     #[serde(default, rename = "camera")]
     cameras: Vec<CameraFile>,
     #[serde(default, rename = "door")]
@@ -531,6 +536,8 @@ pub struct SiteConfig {
     pub controller: ControllerConfig,
     pub traffic: TrafficConfig,
     pub video: VideoConfig,
+    /// `[recording]`: the recorder's folder, segment length, retention.
+    pub recording: RecordingConfig,
     pub cameras: Vec<CameraConfig>,
     pub doors: Vec<Door>,
     pub access_points: Vec<AccessPoint>,
@@ -891,6 +898,8 @@ impl SiteConfig {
             }
         }
 
+        file.recording.check(site_toml, &text, &cameras)?;
+
         if file.controller.driver != "simulated" {
             return Err(ConfigError::invalid(
                 site_toml,
@@ -924,6 +933,7 @@ impl SiteConfig {
             controller: file.controller.clone(),
             traffic: file.traffic.clone(),
             video: file.video.clone(),
+            recording: file.recording.clone(),
             cameras,
             doors,
             access_points,

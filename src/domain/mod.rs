@@ -3,6 +3,7 @@
 
 mod door;
 mod ids;
+mod recording;
 mod redact;
 mod roles;
 
@@ -14,6 +15,7 @@ pub use ids::{
     AccessPointId, CameraId, CardholderId, CommandId, CredentialId, DoorId, MapId, RequestId,
     ViewId,
 };
+pub use recording::{ClockSource, Coverage, EvidenceLock, Gap, Segment, SegmentState, StreamKind};
 pub use redact::{REDACTED, Redaction};
 pub use roles::{Permission, allowed, matrix};
 

@@ -25,6 +25,7 @@ mod listen;
 pub mod maps;
 pub mod media;
 pub mod people;
+pub mod recorder;
 pub mod requests;
 pub mod sessions;
 pub mod store;

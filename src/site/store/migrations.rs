@@ -51,6 +51,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "shared camera views",
         apply: super::views::v6_shared_views,
     },
+    Migration {
+        to: 7,
+        what: "the recordings index (segments) and evidence locks",
+        apply: super::recordings::v7_recordings,
+    },
 ];
 
 /// The schema version this build writes.
@@ -432,7 +437,7 @@ mod tests {
     fn v6_adds_shared_views_to_a_v5_store() {
         let mut conn = store_at_v4();
         migrate(&mut conn).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 6);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         let view = crate::domain::SharedView {
             id: crate::domain::ViewId::new("lobby"),
             name: "Lobby".into(),
@@ -458,5 +463,38 @@ mod tests {
         assert!(super::super::views::delete_shared_view(&mut conn, &view.id).unwrap());
         assert!(!super::super::views::delete_shared_view(&mut conn, &view.id).unwrap());
         assert!(super::super::views::shared_views(&conn).unwrap().is_empty());
+    }
+
+    #[test]
+    fn v7_adds_the_recordings_index_to_a_v6_store() {
+        use super::super::recordings;
+        use crate::domain::{CameraId, ClockSource, StreamKind};
+        let mut conn = store_at_v4();
+        // Up to 6 only, as a store of the previous release.
+        for m in &MIGRATIONS[4..6] {
+            let tx = conn.transaction().unwrap();
+            (m.apply)(&tx).unwrap();
+            tx.pragma_update(None, "user_version", m.to).unwrap();
+            tx.commit().unwrap();
+        }
+        assert_eq!(user_version(&conn).unwrap(), 6);
+        assert_eq!(migrate(&mut conn).unwrap(), 6);
+        assert_eq!(user_version(&conn).unwrap(), 7);
+        let start = chrono::DateTime::from_timestamp(1_795_341_600, 0).unwrap();
+        let id = recordings::insert_writing(
+            &conn,
+            &recordings::NewSegment {
+                camera: CameraId::new("cam-1"),
+                stream: StreamKind::Main,
+                start,
+                path: "cam-1/main/a.mp4.writing".into(),
+                clock: ClockSource::Receive,
+            },
+        )
+        .unwrap();
+        let w = recordings::writing(&conn).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!((w[0].id, w[0].start, w[0].end), (id, start, start));
+        assert!(recordings::locks(&conn).unwrap().is_empty());
     }
 }

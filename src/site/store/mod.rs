@@ -38,6 +38,7 @@ use serde::de::DeserializeOwned;
 mod migrations;
 mod ops;
 mod people;
+pub mod recordings;
 #[cfg(test)]
 mod upgrade_tests;
 mod views;
