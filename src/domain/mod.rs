@@ -490,6 +490,10 @@ event_kinds! {
     "camera.online" =>
         /// A camera stream the site had lost flows again.
         CameraOnline { camera: CameraId, stream: String },
+    "storage.low" =>
+        /// The recordings disk's free space fell under the site's threshold
+        /// (once, until it is above again).
+        StorageLow { free_bytes: u64, total_bytes: u64 },
 }
 
 impl EventKind {
@@ -512,7 +516,8 @@ impl EventKind {
             | EventKind::ViewRemoved { .. }
             | EventKind::MapChanged { .. }
             | EventKind::CameraOffline { .. }
-            | EventKind::CameraOnline { .. } => None,
+            | EventKind::CameraOnline { .. }
+            | EventKind::StorageLow { .. } => None,
         }
     }
 

@@ -175,7 +175,8 @@ impl Redaction {
             | EventKind::ViewRemoved { .. }
             // A camera's state names no person.
             | EventKind::CameraOffline { .. }
-            | EventKind::CameraOnline { .. }) => other,
+            | EventKind::CameraOnline { .. }
+            | EventKind::StorageLow { .. }) => other,
         };
         e
     }

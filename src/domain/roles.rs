@@ -29,11 +29,13 @@ pub enum Permission {
     PublishViews,
     /// Place doors and cameras on the floor maps.
     EditMaps,
+    /// Read the recordings' coverage and play recorded video.
+    ViewRecordings,
 }
 
 impl Permission {
     /// Every permission, for tables and tests.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ViewSite,
         Permission::SearchEvents,
         Permission::CommandDoor,
@@ -45,6 +47,7 @@ impl Permission {
         Permission::ManageSessions,
         Permission::PublishViews,
         Permission::EditMaps,
+        Permission::ViewRecordings,
     ];
 
     /// A short name for messages.
@@ -61,6 +64,7 @@ impl Permission {
             Permission::ManageSessions => "revoke sessions",
             Permission::PublishViews => "publish shared views",
             Permission::EditMaps => "edit floor maps",
+            Permission::ViewRecordings => "play recordings",
         }
     }
 }
@@ -81,6 +85,7 @@ pub fn allowed(role: Role, permission: Permission) -> bool {
         ManageSessions => matches!(role, Admin),
         PublishViews => matches!(role, Supervisor | Admin),
         EditMaps => matches!(role, Admin),
+        ViewRecordings => matches!(role, Operator | Supervisor | Investigator | Admin),
     }
 }
 
@@ -127,6 +132,7 @@ mod tests {
             (ManageSessions, false, false, false, false, true),
             (PublishViews, false, false, true, false, true),
             (EditMaps, false, false, false, false, true),
+            (ViewRecordings, false, true, true, true, true),
         ];
         assert_eq!(table.len(), Permission::ALL.len());
         for (p, v, o, s, i, a) in table {

@@ -91,6 +91,8 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(map_image))
         .routes(routes!(site_time))
         .routes(routes!(openapi))
+        .routes(routes!(recording_coverage))
+        .routes(routes!(recording_segment))
         .routes(routes!(shared_views))
         .routes(routes!(publish_view, delete_view))
         .routes(routes!(set_map_placements))
@@ -1619,6 +1621,175 @@ async fn site_time(State(st): State<ApiState>, caller: Caller) -> ApiResult<Resp
 )]
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
+}
+
+// ---- recordings -----------------------------------------------------------------
+
+/// The longest span one coverage call covers.
+const MAX_COVERAGE_DAYS: i64 = 31;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct CoverageQuery {
+    /// Start of the range, RFC 3339 (e.g. `2026-12-07T10:00:00Z`).
+    from: String,
+    /// End of the range, RFC 3339; at most 31 days after `from`.
+    to: String,
+    /// `main` (default) or `sub`.
+    stream: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{camera}",
+    tag = "recordings",
+    summary = "What is recorded of a camera in a time range",
+    description = "The finished segments of the camera's stream that overlap `from`..`to` (start, end, bytes, SHA-256, key-frame times, clock source) and the gaps between them; the segment being written is not listed (the last minute plays from the live relay). Audited (`recording.view`). Needs the `ViewRecordings` permission.",
+    params(("camera" = String, Path, description = "camera id"), CoverageQuery),
+    responses(
+        (status = 200, description = "segments and gaps", body = crate::domain::Coverage),
+        SignedIn,
+        BadInput,
+        NotFound,
+    ),
+)]
+async fn recording_coverage(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(camera): ApiPath,
+    ApiQuery(q): ApiQuery<CoverageQuery>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewRecordings)?;
+    let camera = CameraId::new(camera);
+    if st.core.config().cameras.iter().all(|c| c.id != camera) {
+        return Err(CoreError::NotFound(format!("no camera {camera:?}")).into());
+    }
+    let time = |what: &str, v: &str| {
+        chrono::DateTime::parse_from_rfc3339(v)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| CoreError::InvalidInput(format!("{what}: not an RFC 3339 time: {e}")))
+    };
+    let (from, to) = (time("from", &q.from)?, time("to", &q.to)?);
+    if to <= from || to - from > chrono::TimeDelta::days(MAX_COVERAGE_DAYS) {
+        return Err(CoreError::InvalidInput(format!(
+            "to must be after from, by at most {MAX_COVERAGE_DAYS} days"
+        ))
+        .into());
+    }
+    let stream = match q.stream.as_deref() {
+        None | Some("main") => crate::domain::StreamKind::Main,
+        Some("sub") => crate::domain::StreamKind::Sub,
+        Some(other) => {
+            return Err(CoreError::InvalidInput(format!(
+                "stream must be main or sub, not {other:?}"
+            ))
+            .into());
+        }
+    };
+    let store = Arc::clone(st.core.store());
+    let cam = camera.clone();
+    let coverage = tokio::task::spawn_blocking(move || {
+        store.read_blocking(move |c| {
+            super::store::recordings::coverage(
+                c,
+                &cam,
+                stream,
+                from,
+                to,
+                chrono::TimeDelta::milliseconds(100),
+            )
+        })
+    })
+    .await
+    .map_err(|e| CoreError::Unavailable(format!("coverage: {e}")))?
+    .map_err(CoreError::from)?;
+    st.core.audit_trail().record(
+        &caller.actor(),
+        super::audit::actions::RECORDING_VIEW,
+        &format!("{camera}:{}..{}", from.to_rfc3339(), to.to_rfc3339()),
+        &format!("ok: {} segments", coverage.segments.len()),
+    );
+    Ok(Json(coverage).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/segments/{id}",
+    tag = "recordings",
+    summary = "A finished segment, as an MP4 file",
+    description = "The whole file (200) or a byte range of it (`Range`, answered 206 with that part; 416 past its end), with its SHA-256 as a strong `ETag` (`If-None-Match` answers 304) and `Last-Modified`. A segment still being written answers 404: a fragmented file cannot be seeked over HTTP, so the last minute plays from the live relay. Needs the `ViewRecordings` permission.",
+    params(("id" = i64, Path, description = "the segment's id, from the coverage")),
+    responses(
+        (status = 200, description = "the MP4 file (206 for a byte range)", content_type = "video/mp4"),
+        (status = 304, description = "not modified"),
+        SignedIn,
+        BadInput,
+        NotFound,
+    ),
+)]
+async fn recording_segment(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    req: Request,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewRecordings)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| CoreError::InvalidInput(format!("segment id {id:?} is not a number")))?;
+    let Some(root) = st.core.recorders().root() else {
+        return Err(CoreError::NotFound("this site does not record".into()).into());
+    };
+    let store = Arc::clone(st.core.store());
+    let segment = tokio::task::spawn_blocking(move || {
+        store.read_blocking(move |c| super::store::recordings::by_id(c, id))
+    })
+    .await
+    .map_err(|e| CoreError::Unavailable(format!("segment: {e}")))?
+    .map_err(CoreError::from)?
+    .filter(|s| s.state == crate::domain::SegmentState::Done)
+    .ok_or_else(|| CoreError::NotFound(format!("no finished segment {id}")))?;
+    // The index names files under the recordings folder, never outside it.
+    let relative = std::path::Path::new(&segment.path);
+    if relative.is_absolute()
+        || relative
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(CoreError::NotFound(format!("no finished segment {id}")).into());
+    }
+    let etag = format!("\"{}\"", segment.sha256);
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let served = tower_http::services::ServeFile::new_with_mime(
+        root.join(relative),
+        &"video/mp4"
+            .parse()
+            .map_err(|_| CoreError::Unavailable("mime".into()))?,
+    )
+    .try_call(req)
+    .await
+    .map_err(|e| CoreError::Unavailable(format!("cannot read segment {id}: {e}")))?;
+    let mut response = served.map(axum::body::Body::new);
+    if response.status().is_success() {
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, v);
+        }
+        // A finished segment never changes.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=86400, immutable"),
+        );
+    }
+    Ok(response)
 }
 
 // ---- shared views ----------------------------------------------------------------

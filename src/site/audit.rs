@@ -58,6 +58,7 @@ pub mod actions {
     pub const VIEW_DELETE: &str = "view.delete";
     /// A floor map's placements replaced (the map editor).
     pub const MAP_EDIT: &str = "map.edit";
+    pub const RECORDING_VIEW: &str = "recording.view";
     /// A cardholder's photo uploaded.
     pub const CARDHOLDER_PHOTO: &str = "cardholder.photo";
 }

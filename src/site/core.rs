@@ -55,6 +55,7 @@ pub struct SiteCore {
     requests: Arc<Requests>,
     cameras: CameraSlot,
     maps: Maps,
+    recorders: super::recording::Recorders,
 }
 
 impl SiteCore {
@@ -97,6 +98,7 @@ impl SiteCore {
             ),
             cameras: CameraSlot::new(Arc::clone(&cfg), env.shutdown.clone()),
             maps: Maps::new(&cfg, Arc::clone(&log), Arc::clone(&audit)),
+            recorders: super::recording::Recorders::default(),
             cfg,
             env,
             log,
@@ -167,6 +169,11 @@ impl SiteCore {
     /// Camera URLs, stills, credentials; the demo cameras.
     pub fn cameras(&self) -> &CameraSlot {
         &self.cameras
+    }
+
+    /// The recorders of the camera streams, once recording runs.
+    pub fn recorders(&self) -> &super::recording::Recorders {
+        &self.recorders
     }
 
     // ---- across services ----------------------------------------------------
@@ -363,6 +370,7 @@ impl SiteCore {
         self.env.shutdown.trigger();
         self.env.tasks.abort_all();
         self.cameras.stop();
+        self.recorders.stop();
     }
 
     /// Whether [`SiteCore::shutdown`] was called.

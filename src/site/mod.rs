@@ -26,6 +26,7 @@ pub mod maps;
 pub mod media;
 pub mod people;
 pub mod recorder;
+pub mod recording;
 pub mod requests;
 pub mod sessions;
 pub mod store;
@@ -304,8 +305,16 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         }
     };
 
-    start_media(&core, addr.ip());
-    let tasks = core.start_background();
+    let media = start_media(&core, addr.ip());
+    let mut tasks = core.start_background();
+    if let Some(media) = media {
+        let (c, dir) = (Arc::clone(&core), data_dir.clone());
+        match tokio::task::spawn_blocking(move || recording::start(&c, &media, &dir)).await {
+            Ok(Some(task)) => tasks.push(task),
+            Ok(None) => {}
+            Err(e) => tracing::error!("recording did not start: {e}"),
+        }
+    }
     let traffic = cfg.traffic.enabled.then(|| {
         let sink: Arc<dyn traffic::TrafficSink> = core.clone();
         traffic::start(sink, Arc::clone(&sim), cfg, Arc::clone(&core.env().clock))
@@ -379,7 +388,7 @@ impl media::RelayGate for SessionGate {
 /// Starts the relay on the address the API listens on, and the ingest of
 /// every camera; each stream's outage and return go to the event log. A
 /// relay that cannot start leaves the site running without video.
-fn start_media(core: &Arc<SiteCore>, ip: std::net::IpAddr) {
+fn start_media(core: &Arc<SiteCore>, ip: std::net::IpAddr) -> Option<Arc<media::Media>> {
     let weak = Arc::downgrade(core);
     let report: media::Report = Arc::new(move |camera, stream, change| {
         let Some(core) = weak.upgrade() else {
@@ -409,8 +418,14 @@ fn start_media(core: &Arc<SiteCore>, ip: std::net::IpAddr) {
         gate,
         report,
     ) {
-        Ok(m) => core.cameras().attach_media(m),
-        Err(e) => tracing::error!("no video relay: {e}"),
+        Ok(m) => {
+            core.cameras().attach_media(Arc::clone(&m));
+            Some(m)
+        }
+        Err(e) => {
+            tracing::error!("no video relay: {e}");
+            None
+        }
     }
 }
 

@@ -199,6 +199,18 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
             theme::CONFIRMED,
             join(["Camera back".into(), camera_words(state, camera, stream)]),
         ),
+        EventKind::StorageLow {
+            free_bytes,
+            total_bytes,
+        } => (
+            EventIcon::Alarm,
+            theme::WARNING,
+            format!(
+                "Recording storage low · {:.0} GiB free of {:.0} GiB",
+                *free_bytes as f64 / GIB,
+                *total_bytes as f64 / GIB
+            ),
+        ),
         EventKind::MapChanged { map, by } => (
             EventIcon::Map,
             theme::INFO,
@@ -213,6 +225,9 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
         ),
     }
 }
+
+/// Bytes in a GiB.
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// A camera by its name, and which stream when not the main one.
 fn camera_words(state: &AppState, camera: &crate::domain::CameraId, stream: &str) -> String {
@@ -709,6 +724,13 @@ mod tests {
                     stream: "main".into(),
                 },
                 "Camera back · gone",
+            ),
+            (
+                EventKind::StorageLow {
+                    free_bytes: 3 * 1024 * 1024 * 1024,
+                    total_bytes: 100 * 1024 * 1024 * 1024,
+                },
+                "Recording storage low · 3 GiB free of 100 GiB",
             ),
         ]
     }

@@ -143,6 +143,7 @@ async fn every_route_in_the_openapi_document_is_served() {
                 _ => "x",
             },
         );
+        let path = path.replace("{camera}", "cam-lobby");
         assert!(!path.contains('{'), "unfilled parameter in {template}");
         for method in ops.as_object().expect("operations").keys() {
             if !["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {

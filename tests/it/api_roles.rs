@@ -179,6 +179,13 @@ async fn call(
         ("GET", t) if t.starts_with("/api/v1/cameras/{id}/") => {
             (t.replace("{id}", "cam-lobby"), None)
         }
+        ("GET", "/api/v1/recordings/{camera}") => (
+            "/api/v1/recordings/cam-lobby?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z".into(),
+            None,
+        ),
+        ("GET", "/api/v1/recordings/segments/{id}") => {
+            ("/api/v1/recordings/segments/1".into(), None)
+        }
         ("GET", "/api/v1/maps/{id}/image") => ("/api/v1/maps/floor1/image".into(), None),
         // The test site's maps are a copy: emptying a floor there is fine.
         ("PUT", "/api/v1/maps/{id}/placements") => (
@@ -256,9 +263,9 @@ const NO_SUCCESS_HERE: &[(&str, &str, u16, &str)] = &[
     ),
     (
         "GET",
-        "/api/v1/cameras/{id}/credentials",
+        "/api/v1/recordings/segments/{id}",
         404,
-        "a demo camera has no RTSP credentials (documented: 404)",
+        "nothing is recorded without cameras, so no segment 1 (documented: 404)",
     ),
 ];
 

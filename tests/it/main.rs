@@ -19,6 +19,7 @@ mod live_resume;
 mod map_edit;
 mod photo_api;
 mod real_cameras;
+mod recording;
 mod redaction;
 mod relay;
 mod rtsp_fixture;

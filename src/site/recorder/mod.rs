@@ -251,6 +251,50 @@ pub struct Recorder {
     done_rx: mpsc::Receiver<()>,
 }
 
+/// Pushes access units into a [`Recorder`] ([`Recorder::pusher`]).
+#[derive(Clone)]
+pub struct Pusher {
+    shared: Arc<Shared>,
+    appsrc: gst_app::AppSrc,
+}
+
+impl Pusher {
+    /// As [`Recorder::push`].
+    pub fn push(&self, sample: &gst::Sample) {
+        let sh = &self.shared;
+        let Some(buffer) = sample.buffer() else {
+            return;
+        };
+        let Some(pts) = buffer.pts() else {
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let ntp = wallclock::ntp_of(buffer);
+        if let Ok(mut w) = sh.wall.lock() {
+            w.observe(pts, ntp, sh.clock.now());
+        }
+        let key = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+        if sh.want_key.load(Ordering::Relaxed) && !key {
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.appsrc.current_level_buffers() >= sh.cfg.queue_frames {
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            sh.want_key.store(true, Ordering::Relaxed);
+            return;
+        }
+        sh.want_key.store(false, Ordering::Relaxed);
+        match self.appsrc.push_sample(sample) {
+            Ok(_) => {
+                sh.pushed.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                sh.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recorder")
@@ -444,39 +488,17 @@ impl Recorder {
     /// waits: when the queue is full the frame is dropped and counted, and
     /// frames are dropped up to the next key frame.
     pub fn push(&self, sample: &gst::Sample) {
-        let sh = &self.shared;
-        let Some(buffer) = sample.buffer() else {
-            return;
-        };
-        let Some(pts) = buffer.pts() else {
-            sh.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let ntp = wallclock::ntp_of(buffer);
-        if let Ok(mut w) = sh.wall.lock() {
-            w.observe(pts, ntp, sh.clock.now());
-        }
-        let key = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
-        if sh.want_key.load(Ordering::Relaxed) && !key {
-            sh.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        if self.appsrc.current_level_buffers() >= sh.cfg.queue_frames {
-            sh.dropped.fetch_add(1, Ordering::Relaxed);
-            sh.want_key.store(true, Ordering::Relaxed);
-            return;
-        }
-        sh.want_key.store(false, Ordering::Relaxed);
-        match self.appsrc.push_sample(sample) {
-            Ok(_) => {
-                sh.pushed.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                sh.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.pusher().push(sample);
     }
 
+    /// A handle that pushes into this recorder from another place (the
+    /// ingest's tap), while the recorder itself is kept to be stopped.
+    pub fn pusher(&self) -> Pusher {
+        Pusher {
+            shared: Arc::clone(&self.shared),
+            appsrc: self.appsrc.clone(),
+        }
+    }
     /// The recorder's counters.
     pub fn stats(&self) -> RecorderStats {
         self.shared.stats()

@@ -187,6 +187,18 @@ pub fn by_path(conn: &Connection, path: &str) -> Result<Option<Segment>> {
     .transpose()
 }
 
+/// The segment with row id `id`.
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Segment>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM segments WHERE id = ?1"),
+        params![id],
+        segment_from_row,
+    )
+    .optional()?
+    .map(RawSegment::into_segment)
+    .transpose()
+}
+
 /// Every segment still in the `writing` state, oldest first.
 pub fn writing(conn: &Connection) -> Result<Vec<Segment>> {
     let mut stmt = conn.prepare(&format!(
