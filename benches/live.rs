@@ -47,7 +47,8 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--serve-cameras") {
         let config = args.get(i + 1).cloned().unwrap_or_default();
         let data = args.get(i + 2).cloned().unwrap_or_default();
-        if let Err(e) = serve_cameras(Path::new(&config), Path::new(&data)) {
+        let relay = args.iter().any(|a| a == "--relay");
+        if let Err(e) = serve_cameras(Path::new(&config), Path::new(&data), relay) {
             eprintln!("camera server: {e}");
             std::process::exit(1);
         }
@@ -63,11 +64,52 @@ fn main() {
 
 /// Serves the demo cameras; prints `RTSP <base>`; obeys `stall ID`,
 /// `unstall ID` on stdin; ends at end of input.
-fn serve_cameras(config: &Path, data_dir: &Path) -> BenchResult<()> {
+/// The relay's stand-in sign-in in the bench: one fixed token.
+const RELAY_USER: &str = "bench";
+const RELAY_TOKEN: &str = "bench-relay-token";
+
+struct BenchGate;
+
+impl watchdesk::site::media::RelayGate for BenchGate {
+    fn admit(&self, user: &str, token: &str) -> Option<String> {
+        (user == RELAY_USER && token == RELAY_TOKEN).then(|| "bench".to_owned())
+    }
+    fn still_live(&self, _key: &str) -> bool {
+        true
+    }
+}
+
+fn serve_cameras(config: &Path, data_dir: &Path, relay: bool) -> BenchResult<()> {
     let cfg = SiteConfig::load(config).map_err(|e| format!("{e}"))?;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{e}"))?;
     let cams =
         watchdesk::site::cameras::DemoCameras::start(&cfg, data_dir).map_err(|e| format!("{e}"))?;
+    // With `--relay`, the site's relay too, ingesting every demo camera from
+    // the server above exactly as the site does.
+    let _media = if relay {
+        use watchdesk::site::media::{Media, Source, StreamName};
+        let mounts: Vec<(CameraId, bool)> =
+            cfg.cameras.iter().map(|c| (c.id.clone(), true)).collect();
+        let media = Media::start(
+            "127.0.0.1",
+            0,
+            &mounts,
+            Arc::new(BenchGate),
+            Arc::new(|_: &CameraId, _, _| {}),
+        )
+        .map_err(|e| format!("{e}"))?;
+        for (id, _) in &mounts {
+            let source = |s: StreamName| Source {
+                url: format!("{}/{id}/{}", cams.rtsp_base(), s.as_str()),
+                credentials: None,
+            };
+            media.ingest(id, source(StreamName::Main), Some(source(StreamName::Sub)));
+        }
+        println!("RELAY rtsp://127.0.0.1:{}", media.port());
+        Some(media)
+    } else {
+        None
+    };
     println!("RTSP {}", cams.rtsp_base());
     std::io::stdout().flush().map_err(|e| format!("{e}"))?;
     for line in std::io::stdin().lock().lines() {
@@ -90,15 +132,22 @@ struct CameraServer {
     child: Child,
     stdin: ChildStdin,
     base: String,
+    /// The relay's base URL, when it runs one.
+    relay: Option<String>,
 }
 
 impl CameraServer {
     fn start(config: &Path, data_dir: &Path) -> BenchResult<CameraServer> {
+        Self::start_with(config, data_dir, false)
+    }
+
+    fn start_with(config: &Path, data_dir: &Path, relay: bool) -> BenchResult<CameraServer> {
         let exe = std::env::current_exe().map_err(|e| format!("{e}"))?;
         let mut child = Command::new(exe)
             .arg("--serve-cameras")
             .arg(config)
             .arg(data_dir)
+            .args(relay.then_some("--relay"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -109,15 +158,31 @@ impl CameraServer {
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut line = String::new();
         // The first run encodes the scenes: this can take a few minutes.
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| format!("{e}"))?;
+        let mut stdout = BufReader::new(stdout);
+        stdout.read_line(&mut line).map_err(|e| format!("{e}"))?;
+        let relay_base = if relay {
+            let base = line
+                .trim()
+                .strip_prefix("RELAY ")
+                .ok_or_else(|| format!("camera server said {line:?}"))?
+                .to_owned();
+            line.clear();
+            stdout.read_line(&mut line).map_err(|e| format!("{e}"))?;
+            Some(base)
+        } else {
+            None
+        };
         let base = line
             .trim()
             .strip_prefix("RTSP ")
             .ok_or_else(|| format!("camera server said {line:?}"))?
             .to_owned();
-        Ok(CameraServer { child, stdin, base })
+        Ok(CameraServer {
+            child,
+            stdin,
+            base,
+            relay: relay_base,
+        })
     }
 
     fn command(&mut self, line: &str) {
@@ -248,6 +313,17 @@ struct Poller {
 }
 
 impl Poller {
+    /// A poller whose engine signs in to the bench's relay.
+    fn relayed() -> Poller {
+        let p = Poller::new();
+        p.engine
+            .set_session_credentials(Some(watchdesk::video::Credentials {
+                user: RELAY_USER.into(),
+                password: RELAY_TOKEN.into(),
+            }));
+        p
+    }
+
     fn new() -> Poller {
         let repaints = Arc::new(AtomicU64::new(0));
         let count = repaints.clone();
@@ -473,7 +549,10 @@ fn gst_launch(
 
 /// Capture → mailbox on the clock camera's main stream, in ms.
 fn measure_latency(camera: &Camera, window: Duration) -> Vec<f64> {
-    let mut p = Poller::new();
+    measure_latency_with(Poller::new(), camera, window)
+}
+
+fn measure_latency_with(mut p: Poller, camera: &Camera, window: Duration) -> Vec<f64> {
     let mut tiles = vec![Tracked::new("latency".into(), camera, MAIN_TILE_PX, true)];
     p.until_all_play(&mut tiles, Duration::from_secs(10));
     // Let the RTCP sender reports give capture times.
@@ -495,6 +574,118 @@ fn measure_latency(camera: &Camera, window: Duration) -> Vec<f64> {
         std::thread::sleep(Duration::from_millis(2));
     }
     samples
+}
+
+/// (G) The site's relay against a direct connection, on a camera server
+/// that also runs the relay (ingesting every demo stream once, as the site
+/// does): the clock camera's capture → mailbox latency direct and relayed,
+/// alternated in halves; the server's CPU with the ingests alone, then a
+/// "4×4 wall" (8 cameras × 2 sub tiles, 16 RTSP sessions on 8 shared relay
+/// medias) served to one client and to two.
+fn measure_relay(
+    config: &Path,
+    data_dir: &Path,
+    cfg: &SiteConfig,
+    window: Duration,
+    ticks: f64,
+) -> BenchResult<Value> {
+    let server = CameraServer::start_with(config, data_dir, true)?;
+    let relay = server
+        .relay
+        .clone()
+        .ok_or("the camera server runs no relay")?;
+    let pid = server.child.id();
+    let direct = cfg.cameras_with_urls(Some(&server.base));
+    let relayed = cfg.cameras_with_urls(Some(&relay));
+    let clock = |cams: &[Camera]| {
+        cams.iter()
+            .find(|c| c.id.as_str() == CLOCK_CAMERA)
+            .cloned()
+            .ok_or("no clock camera")
+    };
+    let (clock_direct, clock_relayed) = (clock(&direct)?, clock(&relayed)?);
+    let half = window / 2;
+    let mut lat_direct = Vec::new();
+    let mut lat_relayed = Vec::new();
+    for _ in 0..2 {
+        lat_direct.extend(measure_latency(&clock_direct, half));
+        lat_relayed.extend(measure_latency_with(
+            Poller::relayed(),
+            &clock_relayed,
+            half,
+        ));
+    }
+    let (lat_direct, lat_relayed) = (sorted(lat_direct), sorted(lat_relayed));
+
+    let cpu_pct = |poll: &mut dyn FnMut()| {
+        let c0 = process_cpu(pid);
+        let t0 = Instant::now();
+        while t0.elapsed() < window {
+            let next = Instant::now() + POLL;
+            poll();
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        (process_cpu(pid) - c0) as f64 / ticks / t0.elapsed().as_secs_f64() * 100.0
+    };
+    let idle_pct = cpu_pct(&mut || {});
+    let wall = |cams: &[Camera], client: usize| -> Vec<Tracked> {
+        cams.iter()
+            .filter(|c| c.id.as_str() != CLOCK_CAMERA)
+            .take(8)
+            .flat_map(|c| (0..2).map(move |k| (c, k)))
+            .map(|(c, k)| Tracked::new(format!("{}#{client}.{k}", c.id), c, SUB_TILE_PX, false))
+            .collect()
+    };
+    let mut one = Poller::relayed();
+    let mut one_tiles = wall(&relayed, 1);
+    if !one.until_all_play(&mut one_tiles, Duration::from_secs(15)) {
+        return Err("the relayed wall did not play within 15 s".into());
+    }
+    for t in &mut one_tiles {
+        t.seen = 0;
+    }
+    let one_pct = cpu_pct(&mut || {
+        one.frame(&mut one_tiles);
+    });
+    let one_fps = one_tiles.iter().map(|t| t.seen as f64).sum::<f64>()
+        / (one_tiles.len() as f64 * window.as_secs_f64());
+    let mut two = Poller::relayed();
+    let mut two_tiles = wall(&relayed, 2);
+    if !two.until_all_play(&mut two_tiles, Duration::from_secs(15)) {
+        return Err("the second client's wall did not play within 15 s".into());
+    }
+    for t in one_tiles.iter_mut().chain(two_tiles.iter_mut()) {
+        t.seen = 0;
+    }
+    let two_pct = cpu_pct(&mut || {
+        one.frame(&mut one_tiles);
+        two.frame(&mut two_tiles);
+    });
+    let two_min_fps = one_tiles
+        .iter()
+        .chain(two_tiles.iter())
+        .map(|t| t.seen as f64 / window.as_secs_f64())
+        .fold(f64::INFINITY, f64::min);
+    drop(server);
+    let med = |v: &[f64]| common::percentile(v, 0.5);
+    let ingested = cfg.cameras.len() * 2;
+    Ok(json!({
+        "latency_direct_ms_median": round(med(&lat_direct), 1),
+        "latency_direct_ms_p95": round(common::percentile(&lat_direct, 0.95), 1),
+        "latency_relayed_ms_median": round(med(&lat_relayed), 1),
+        "latency_relayed_ms_p95": round(common::percentile(&lat_relayed, 0.95), 1),
+        "added_latency_ms_median": round(med(&lat_relayed) - med(&lat_direct), 1),
+        "target_added_latency_ms_median": 5.0,
+        "samples": [lat_direct.len(), lat_relayed.len()],
+        "ingested_streams": ingested,
+        "server_cpu_pct_ingest_only": round(idle_pct, 1),
+        "server_cpu_pct_wall_one_client": round(one_pct, 1),
+        "server_cpu_pct_wall_two_clients": round(two_pct, 1),
+        "relay_cpu_pct_per_relayed_session": round((two_pct - idle_pct) / 32.0, 2),
+        "wall_sessions": [16, 32],
+        "wall_polled_fps_mean_one_client": round(one_fps, 1),
+        "wall_polled_fps_min_two_clients": round(two_min_fps, 1),
+    }))
 }
 
 /// Time to first frame of single fresh tiles, one after another.
@@ -907,6 +1098,15 @@ fn run() -> BenchResult<()> {
         return Err(format!("missing GStreamer elements: {missing:?}"));
     }
 
+    if std::env::var("LIVE_BENCH_ONLY").as_deref() == Ok("relay") {
+        eprintln!("live bench: (G) only: the relay against direct, {secs} s windows…");
+        let g = measure_relay(&config_path, &data_dir, &cfg, window, ticks)?;
+        println!(
+            "{}",
+            serde_json::to_string(&json!({"relay": g})).map_err(|e| format!("{e}"))?
+        );
+        return Ok(());
+    }
     eprintln!("live bench: starting the demo cameras (the first run encodes the scenes)…");
     let mut server = CameraServer::start(&config_path, &data_dir)?;
     let cameras = cfg.cameras_with_urls(Some(&server.base));
@@ -990,6 +1190,11 @@ fn run() -> BenchResult<()> {
     let ttff_single = sorted(measure_first_frames(&eight[..5]));
     let stall = measure_stall(&mut server, &eight[5]);
     drop(server);
+
+    // (G) The relay.
+    eprintln!("live bench: (G) the relay against direct, {secs} s windows…");
+    let g = measure_relay(&config_path, &data_dir, &cfg, window, ticks)?;
+    out.insert("relay".into(), g);
 
     let ttff_a = sorted(a.ttff_ms.clone());
     out.insert(
