@@ -31,11 +31,13 @@ pub enum Permission {
     EditMaps,
     /// Read the recordings' coverage and play recorded video.
     ViewRecordings,
+    /// Place evidence locks on recordings (retention keeps them).
+    LockEvidence,
 }
 
 impl Permission {
     /// Every permission, for tables and tests.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ViewSite,
         Permission::SearchEvents,
         Permission::CommandDoor,
@@ -48,6 +50,7 @@ impl Permission {
         Permission::PublishViews,
         Permission::EditMaps,
         Permission::ViewRecordings,
+        Permission::LockEvidence,
     ];
 
     /// A short name for messages.
@@ -65,6 +68,7 @@ impl Permission {
             Permission::PublishViews => "publish shared views",
             Permission::EditMaps => "edit floor maps",
             Permission::ViewRecordings => "play recordings",
+            Permission::LockEvidence => "lock evidence",
         }
     }
 }
@@ -86,6 +90,7 @@ pub fn allowed(role: Role, permission: Permission) -> bool {
         PublishViews => matches!(role, Supervisor | Admin),
         EditMaps => matches!(role, Admin),
         ViewRecordings => matches!(role, Operator | Supervisor | Investigator | Admin),
+        LockEvidence => matches!(role, Supervisor | Investigator | Admin),
     }
 }
 
@@ -133,6 +138,7 @@ mod tests {
             (PublishViews, false, false, true, false, true),
             (EditMaps, false, false, false, false, true),
             (ViewRecordings, false, true, true, true, true),
+            (LockEvidence, false, false, true, true, true),
         ];
         assert_eq!(table.len(), Permission::ALL.len());
         for (p, v, o, s, i, a) in table {

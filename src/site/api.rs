@@ -93,6 +93,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(openapi))
         .routes(routes!(recording_coverage))
         .routes(routes!(recording_segment))
+        .routes(routes!(evidence_locks, place_evidence_lock))
         .routes(routes!(shared_views))
         .routes(routes!(publish_view, delete_view))
         .routes(routes!(set_map_placements))
@@ -1790,6 +1791,108 @@ async fn recording_segment(
         );
     }
     Ok(response)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/evidence-locks",
+    tag = "recordings",
+    summary = "Every evidence lock",
+    description = "The holds on recordings: cameras, time range, who, why, until when (none: until removed). Retention never deletes a segment a live lock covers. Needs the `ViewRecordings` permission.",
+    responses(
+        (status = 200, description = "the locks", body = Vec<crate::domain::EvidenceLock>),
+        SignedIn,
+    ),
+)]
+async fn evidence_locks(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Permission::ViewRecordings)?;
+    let store = Arc::clone(st.core.store());
+    let locks = tokio::task::spawn_blocking(move || super::evidence::list(&store))
+        .await
+        .map_err(|e| CoreError::Unavailable(format!("locks: {e}")))??;
+    Ok(Json(locks).into_response())
+}
+
+/// A new evidence lock.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewLockBody {
+    /// 1 to 64 known camera ids, once each.
+    #[schema(value_type = Vec<String>)]
+    cameras: Vec<CameraId>,
+    /// RFC 3339.
+    start: String,
+    /// RFC 3339, after `start`.
+    end: String,
+    /// Why, 1 to 500 characters.
+    reason: String,
+    /// RFC 3339, in the future; none: until removed.
+    until: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/evidence-locks",
+    tag = "recordings",
+    summary = "Lock the recordings of cameras over a time range",
+    description = "Retention keeps every segment the lock covers until `until` (or for good). Answers the lock with its new id; audited (`evidence.lock`, refusals too); 400 naming what is wrong; 409 past 10,000 locks. Needs the `LockEvidence` permission.",
+    request_body = NewLockBody,
+    responses(
+        (status = 200, description = "the lock placed", body = crate::domain::EvidenceLock),
+        SignedIn,
+        BadInput,
+        Conflict,
+        TooLarge,
+    ),
+)]
+async fn place_evidence_lock(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewLockBody>,
+) -> ApiResult<Response> {
+    caller.require_audited(
+        &st.core,
+        Permission::LockEvidence,
+        super::audit::actions::EVIDENCE_LOCK,
+        &body
+            .cameras
+            .iter()
+            .map(CameraId::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+    )?;
+    let time = |what: &str, v: &str| {
+        chrono::DateTime::parse_from_rfc3339(v)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| CoreError::InvalidInput(format!("{what}: not an RFC 3339 time: {e}")))
+    };
+    let new = super::evidence::NewLock {
+        cameras: body.cameras,
+        start: time("start", &body.start)?,
+        end: time("end", &body.end)?,
+        reason: body.reason,
+        until: body
+            .until
+            .as_deref()
+            .map(|u| time("until", u))
+            .transpose()?,
+    };
+    let core = Arc::clone(&st.core);
+    let actor = caller.actor();
+    let lock = tokio::task::spawn_blocking(move || {
+        let now = core.env().clock.now();
+        super::evidence::place(
+            core.config(),
+            core.store(),
+            core.audit_trail(),
+            &actor,
+            new,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| CoreError::Unavailable(format!("lock: {e}")))??;
+    Ok(Json(lock).into_response())
 }
 
 // ---- shared views ----------------------------------------------------------------

@@ -59,6 +59,7 @@ pub mod actions {
     /// A floor map's placements replaced (the map editor).
     pub const MAP_EDIT: &str = "map.edit";
     pub const RECORDING_VIEW: &str = "recording.view";
+    pub const EVIDENCE_LOCK: &str = "evidence.lock";
     /// A cardholder's photo uploaded.
     pub const CARDHOLDER_PHOTO: &str = "cardholder.photo";
 }

@@ -19,6 +19,7 @@ pub mod drivers;
 pub mod env;
 pub mod error;
 pub mod events;
+pub mod evidence;
 mod fault;
 pub mod generate;
 mod listen;

@@ -179,6 +179,15 @@ async fn call(
         ("GET", t) if t.starts_with("/api/v1/cameras/{id}/") => {
             (t.replace("{id}", "cam-lobby"), None)
         }
+        ("POST", "/api/v1/evidence-locks") => (
+            case.template.clone(),
+            Some(json!({
+                "cameras": ["cam-lobby"],
+                "start": "2026-12-01T10:00:00Z",
+                "end": "2026-12-01T10:05:00Z",
+                "reason": "role matrix",
+            })),
+        ),
         ("GET", "/api/v1/recordings/{camera}") => (
             "/api/v1/recordings/cam-lobby?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z".into(),
             None,

@@ -167,8 +167,54 @@ async fn the_site_records_a_camera_and_serves_its_segments_with_ranges() {
             .status(),
         404
     );
+    // An evidence lock: placed by an investigator, refused to an operator,
+    // checked, listed, audited.
+    let investigator = site.token(Role::Investigator).await;
+    let lock = serde_json::json!({
+        "cameras": ["cam-clock"],
+        "start": a.start.to_rfc3339(),
+        "end": b.end.to_rfc3339(),
+        "reason": "door forced, case 2026-118",
+    });
+    let r = site
+        .post(&investigator, "/api/v1/evidence-locks", lock.clone())
+        .await;
+    assert_eq!(r.status(), 200);
+    let placed: Value = r.json().await.unwrap();
+    assert_eq!(placed["by"], "investigator");
+    assert_eq!(
+        site.post(&token, "/api/v1/evidence-locks", lock.clone())
+            .await
+            .status(),
+        403,
+        "an operator may not lock evidence"
+    );
+    for (field, value) in [
+        ("cameras", serde_json::json!(["cam-nope"])),
+        ("cameras", serde_json::json!([])),
+        ("end", serde_json::json!(a.start.to_rfc3339())),
+        ("reason", serde_json::json!("  ")),
+        ("until", serde_json::json!("2020-01-01T00:00:00Z")),
+    ] {
+        let mut bad = lock.clone();
+        bad[field] = value;
+        let r = site
+            .post(&investigator, "/api/v1/evidence-locks", bad)
+            .await;
+        assert_eq!(r.status(), 400, "{field}");
+    }
+    let locks: Vec<Value> = site
+        .get(&token, "/api/v1/evidence-locks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(locks.len(), 1);
+    assert_eq!(locks[0]["id"], placed["id"]);
     // Audited.
     let admin = site.token(Role::Admin).await;
+    let locked = site.audit(&admin, "action=evidence.lock").await;
+    assert_eq!(locked.len(), 7, "the lock and its six refusals: {locked:?}");
     let audit: Vec<Value> = site.audit(&admin, "action=recording.view").await;
     assert!(!audit.is_empty(), "coverage reads are audited");
     site.handle.shutdown().await;
