@@ -15,7 +15,9 @@ pub use ids::{
     AccessPointId, CameraId, CardholderId, CommandId, CredentialId, DoorId, MapId, RequestId,
     ViewId,
 };
-pub use recording::{ClockSource, Coverage, EvidenceLock, Gap, Segment, SegmentState, StreamKind};
+pub use recording::{
+    Bookmark, ClockSource, Coverage, EvidenceLock, Gap, Segment, SegmentState, StreamKind,
+};
 pub use redact::{REDACTED, Redaction};
 pub use roles::{Permission, allowed, matrix};
 
@@ -494,6 +496,9 @@ event_kinds! {
         /// The recordings disk's free space fell under the site's threshold
         /// (once, until it is above again).
         StorageLow { free_bytes: u64, total_bytes: u64 },
+    "bookmark.added" =>
+        /// Someone bookmarked a moment of the recordings.
+        BookmarkAdded { bookmark: String, title: String, by: String },
 }
 
 impl EventKind {
@@ -517,7 +522,8 @@ impl EventKind {
             | EventKind::MapChanged { .. }
             | EventKind::CameraOffline { .. }
             | EventKind::CameraOnline { .. }
-            | EventKind::StorageLow { .. } => None,
+            | EventKind::StorageLow { .. }
+            | EventKind::BookmarkAdded { .. } => None,
         }
     }
 

@@ -205,6 +205,24 @@ impl EvidenceLock {
     }
 }
 
+/// A named moment in the recordings of some cameras: a time range, a
+/// title, a note, its author.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Bookmark {
+    pub id: String,
+    pub cameras: Vec<CameraId>,
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub title: String,
+    pub note: String,
+    /// Who placed it.
+    pub by: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]

@@ -166,6 +166,15 @@ impl Redaction {
                 map,
                 by: self.user(by),
             },
+            EventKind::BookmarkAdded {
+                bookmark,
+                title,
+                by,
+            } => EventKind::BookmarkAdded {
+                bookmark,
+                title,
+                by: self.user(by),
+            },
             other @ (EventKind::DoorStateChanged { .. }
             | EventKind::DoorForcedOpen { .. }
             | EventKind::DoorHeldOpen { .. }

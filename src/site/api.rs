@@ -94,6 +94,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(recording_coverage))
         .routes(routes!(recording_segment))
         .routes(routes!(evidence_locks, place_evidence_lock))
+        .routes(routes!(bookmarks, place_bookmark))
         .routes(routes!(shared_views))
         .routes(routes!(publish_view, delete_view))
         .routes(routes!(set_map_placements))
@@ -1666,12 +1667,7 @@ async fn recording_coverage(
     if st.core.config().cameras.iter().all(|c| c.id != camera) {
         return Err(CoreError::NotFound(format!("no camera {camera:?}")).into());
     }
-    let time = |what: &str, v: &str| {
-        chrono::DateTime::parse_from_rfc3339(v)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .map_err(|e| CoreError::InvalidInput(format!("{what}: not an RFC 3339 time: {e}")))
-    };
-    let (from, to) = (time("from", &q.from)?, time("to", &q.to)?);
+    let (from, to) = (rfc3339("from", &q.from)?, rfc3339("to", &q.to)?);
     if to <= from || to - from > chrono::TimeDelta::days(MAX_COVERAGE_DAYS) {
         return Err(CoreError::InvalidInput(format!(
             "to must be after from, by at most {MAX_COVERAGE_DAYS} days"
@@ -1861,20 +1857,15 @@ async fn place_evidence_lock(
             .collect::<Vec<_>>()
             .join(","),
     )?;
-    let time = |what: &str, v: &str| {
-        chrono::DateTime::parse_from_rfc3339(v)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .map_err(|e| CoreError::InvalidInput(format!("{what}: not an RFC 3339 time: {e}")))
-    };
     let new = super::evidence::NewLock {
         cameras: body.cameras,
-        start: time("start", &body.start)?,
-        end: time("end", &body.end)?,
+        start: rfc3339("start", &body.start)?,
+        end: rfc3339("end", &body.end)?,
         reason: body.reason,
         until: body
             .until
             .as_deref()
-            .map(|u| time("until", u))
+            .map(|u| rfc3339("until", u))
             .transpose()?,
     };
     let core = Arc::clone(&st.core);
@@ -1893,6 +1884,135 @@ async fn place_evidence_lock(
     .await
     .map_err(|e| CoreError::Unavailable(format!("lock: {e}")))??;
     Ok(Json(lock).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct BookmarkSearch {
+    /// Words in the title or note (case-insensitive).
+    q: Option<String>,
+    /// Only bookmarks of this camera.
+    camera: Option<String>,
+    /// RFC 3339: bookmarks that end at or after this.
+    from: Option<String>,
+    /// RFC 3339: bookmarks that start at or before this.
+    to: Option<String>,
+    /// At most this many (1–500, default 100).
+    limit: Option<usize>,
+}
+
+fn rfc3339(what: &str, v: &str) -> Result<crate::domain::Timestamp, CoreError> {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| CoreError::InvalidInput(format!("{what}: not an RFC 3339 time: {e}")))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookmarks",
+    tag = "recordings",
+    summary = "Find bookmarks",
+    description = "By words in the title or note, camera and time range, by start time. Needs the `ViewRecordings` permission.",
+    params(BookmarkSearch),
+    responses(
+        (status = 200, description = "the bookmarks found", body = Vec<crate::domain::Bookmark>),
+        SignedIn,
+        BadInput,
+    ),
+)]
+async fn bookmarks(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<BookmarkSearch>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ViewRecordings)?;
+    if q.q.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(CoreError::InvalidInput("q: at most 200 characters".into()).into());
+    }
+    let query = super::store::bookmarks::BookmarkQuery {
+        text: q.q.filter(|t| !t.trim().is_empty()),
+        camera: q.camera.map(CameraId::new),
+        from: q.from.as_deref().map(|v| rfc3339("from", v)).transpose()?,
+        to: q.to.as_deref().map(|v| rfc3339("to", v)).transpose()?,
+        limit: q.limit.unwrap_or(100),
+    };
+    let store = Arc::clone(st.core.store());
+    let found = tokio::task::spawn_blocking(move || super::bookmarks::search(&store, query))
+        .await
+        .map_err(|e| CoreError::Unavailable(format!("bookmarks: {e}")))??;
+    Ok(Json(found).into_response())
+}
+
+/// A new bookmark.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewBookmarkBody {
+    /// 1 to 64 known camera ids, once each.
+    #[schema(value_type = Vec<String>)]
+    cameras: Vec<CameraId>,
+    /// RFC 3339.
+    start: String,
+    /// RFC 3339, after `start`.
+    end: String,
+    /// 1 to 120 characters.
+    title: String,
+    /// At most 2,000 characters.
+    #[serde(default)]
+    note: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookmarks",
+    tag = "recordings",
+    summary = "Bookmark a moment of the recordings",
+    description = "Answers the bookmark with its id and author; emits `bookmark.added`; audited (`bookmark.create`, refusals too); 400 naming what is wrong; 409 past 100,000 bookmarks. Needs the `ViewRecordings` permission.",
+    request_body = NewBookmarkBody,
+    responses(
+        (status = 200, description = "the bookmark placed", body = crate::domain::Bookmark),
+        SignedIn,
+        BadInput,
+        Conflict,
+        TooLarge,
+    ),
+)]
+async fn place_bookmark(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewBookmarkBody>,
+) -> ApiResult<Response> {
+    let target: String = body.title.chars().take(64).collect();
+    caller.require_audited(
+        &st.core,
+        Permission::ViewRecordings,
+        super::audit::actions::BOOKMARK_CREATE,
+        &target,
+    )?;
+    let new = super::bookmarks::NewBookmark {
+        cameras: body.cameras,
+        start: rfc3339("start", &body.start)?,
+        end: rfc3339("end", &body.end)?,
+        title: body.title,
+        note: body.note,
+    };
+    let core = Arc::clone(&st.core);
+    let actor = caller.actor();
+    let placed = tokio::task::spawn_blocking(move || {
+        let now = core.env().clock.now();
+        super::bookmarks::place(
+            core.config(),
+            core.store(),
+            core.events(),
+            core.audit_trail(),
+            &actor,
+            new,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| CoreError::Unavailable(format!("bookmark: {e}")))??;
+    Ok(Json(placed).into_response())
 }
 
 // ---- shared views ----------------------------------------------------------------

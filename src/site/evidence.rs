@@ -33,26 +33,39 @@ pub struct NewLock {
 /// that ends after it starts; a reason; an `until` in the future.
 pub fn check(cfg: &SiteConfig, new: &NewLock, now: Timestamp) -> Result<(), CoreError> {
     let bad = |m: String| Err(CoreError::InvalidInput(m));
-    if new.cameras.is_empty() || new.cameras.len() > MAX_LOCK_CAMERAS {
-        return bad(format!("cameras: 1 to {MAX_LOCK_CAMERAS}"));
-    }
-    for (i, c) in new.cameras.iter().enumerate() {
-        if cfg.cameras.iter().all(|k| &k.id != c) {
-            return bad(format!("cameras: no camera {c:?}"));
-        }
-        if new.cameras[..i].contains(c) {
-            return bad(format!("cameras: {c:?} twice"));
-        }
-    }
-    if new.end <= new.start {
-        return bad("end must be after start".into());
-    }
+    check_cameras_and_range(cfg, &new.cameras, new.start, new.end)?;
     let reason = new.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
         return bad(format!("reason: 1 to {MAX_REASON_CHARS} characters"));
     }
     if new.until.is_some_and(|u| u <= now) {
         return bad("until must be in the future".into());
+    }
+    Ok(())
+}
+
+/// 1 to [`MAX_LOCK_CAMERAS`] known cameras, once each, and a range that
+/// ends after it starts (locks and bookmarks alike).
+pub fn check_cameras_and_range(
+    cfg: &SiteConfig,
+    cameras: &[CameraId],
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<(), CoreError> {
+    let bad = |m: String| Err(CoreError::InvalidInput(m));
+    if cameras.is_empty() || cameras.len() > MAX_LOCK_CAMERAS {
+        return bad(format!("cameras: 1 to {MAX_LOCK_CAMERAS}"));
+    }
+    for (i, c) in cameras.iter().enumerate() {
+        if cfg.cameras.iter().all(|k| &k.id != c) {
+            return bad(format!("cameras: no camera {c:?}"));
+        }
+        if cameras[..i].contains(c) {
+            return bad(format!("cameras: {c:?} twice"));
+        }
+    }
+    if end <= start {
+        return bad("end must be after start".into());
     }
     Ok(())
 }

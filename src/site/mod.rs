@@ -10,6 +10,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod bookmarks;
 pub mod camera_slot;
 pub mod cameras;
 pub mod controller;

@@ -199,6 +199,11 @@ pub fn event_title(event: &Event, state: &AppState) -> (EventIcon, Color32, Stri
             theme::CONFIRMED,
             join(["Camera back".into(), camera_words(state, camera, stream)]),
         ),
+        EventKind::BookmarkAdded { title, by, .. } => (
+            EventIcon::View,
+            theme::INFO,
+            join([format!("Bookmark{}", by_whom(Some(by))), title.clone()]),
+        ),
         EventKind::StorageLow {
             free_bytes,
             total_bytes,
@@ -724,6 +729,14 @@ mod tests {
                     stream: "main".into(),
                 },
                 "Camera back · gone",
+            ),
+            (
+                EventKind::BookmarkAdded {
+                    bookmark: "b-1".into(),
+                    title: "Tailgating at the lobby".into(),
+                    by: "operator".into(),
+                },
+                "Bookmark by operator · Tailgating at the lobby",
             ),
             (
                 EventKind::StorageLow {

@@ -179,6 +179,15 @@ async fn call(
         ("GET", t) if t.starts_with("/api/v1/cameras/{id}/") => {
             (t.replace("{id}", "cam-lobby"), None)
         }
+        ("POST", "/api/v1/bookmarks") => (
+            case.template.clone(),
+            Some(json!({
+                "cameras": ["cam-lobby"],
+                "start": "2026-12-01T10:00:00Z",
+                "end": "2026-12-01T10:00:30Z",
+                "title": "role matrix",
+            })),
+        ),
         ("POST", "/api/v1/evidence-locks") => (
             case.template.clone(),
             Some(json!({

@@ -211,6 +211,54 @@ async fn the_site_records_a_camera_and_serves_its_segments_with_ranges() {
         .unwrap();
     assert_eq!(locks.len(), 1);
     assert_eq!(locks[0]["id"], placed["id"]);
+    // A bookmark: placed by the operator, found by words, camera and time,
+    // announced, refused to a viewer and to a blank title.
+    let mark = serde_json::json!({
+        "cameras": ["cam-clock"],
+        "start": a.start.to_rfc3339(),
+        "end": a.end.to_rfc3339(),
+        "title": "Tailgating at the clock",
+        "note": "two people, one badge",
+    });
+    let r = site.post(&token, "/api/v1/bookmarks", mark.clone()).await;
+    assert_eq!(r.status(), 200);
+    let placed: Value = r.json().await.unwrap();
+    assert_eq!(placed["by"], "operator");
+    assert_eq!(
+        site.post(&viewer, "/api/v1/bookmarks", mark.clone())
+            .await
+            .status(),
+        403
+    );
+    let mut blank = mark.clone();
+    blank["title"] = serde_json::json!(" ");
+    assert_eq!(
+        site.post(&token, "/api/v1/bookmarks", blank).await.status(),
+        400
+    );
+    let find = |q: String| {
+        let (site, token) = (&site, &token);
+        async move {
+            let found: Vec<Value> = site
+                .get(token, &format!("/api/v1/bookmarks?{q}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            found.len()
+        }
+    };
+    assert_eq!(find("q=TAILGATING".into()).await, 1);
+    assert_eq!(find("q=nothing-like-it".into()).await, 0);
+    assert_eq!(find("camera=cam-clock".into()).await, 1);
+    assert_eq!(find("camera=cam-lobby".into()).await, 0);
+    let later =
+        (b.end + chrono::TimeDelta::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(find(format!("from={later}")).await, 0);
+    site.wait_event(&token, "type=bookmark.added", Duration::from_secs(5), |e| {
+        e["bookmark"] == placed["id"]
+    })
+    .await;
     // Audited.
     let admin = site.token(Role::Admin).await;
     let locked = site.audit(&admin, "action=evidence.lock").await;

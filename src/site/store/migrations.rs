@@ -56,6 +56,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "the recordings index (segments) and evidence locks",
         apply: super::recordings::v7_recordings,
     },
+    Migration {
+        to: 8,
+        what: "bookmarks",
+        apply: super::bookmarks::v8_bookmarks,
+    },
 ];
 
 /// The schema version this build writes.
@@ -479,7 +484,7 @@ mod tests {
         }
         assert_eq!(user_version(&conn).unwrap(), 6);
         assert_eq!(migrate(&mut conn).unwrap(), 6);
-        assert_eq!(user_version(&conn).unwrap(), 7);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         let start = chrono::DateTime::from_timestamp(1_795_341_600, 0).unwrap();
         let id = recordings::insert_writing(
             &conn,

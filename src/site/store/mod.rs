@@ -35,6 +35,7 @@ use rusqlite::types::ValueRef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub mod bookmarks;
 mod migrations;
 mod ops;
 mod people;
