@@ -1627,6 +1627,17 @@ async fn openapi() -> Response {
 
 // ---- recordings -----------------------------------------------------------------
 
+/// Runs store or file work on the blocking pool; `what` names it in the
+/// error of a task that did not finish.
+async fn off_thread<R: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<R, CoreError> + Send + 'static,
+) -> Result<R, CoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CoreError::Unavailable(format!("{what}: {e}")))?
+}
+
 /// The longest span one coverage call covers.
 const MAX_COVERAGE_DAYS: i64 = 31;
 
@@ -1686,8 +1697,8 @@ async fn recording_coverage(
     };
     let store = Arc::clone(st.core.store());
     let cam = camera.clone();
-    let coverage = tokio::task::spawn_blocking(move || {
-        store.read_blocking(move |c| {
+    let coverage = off_thread("coverage", move || {
+        Ok(store.read_blocking(move |c| {
             super::store::recordings::coverage(
                 c,
                 &cam,
@@ -1696,11 +1707,9 @@ async fn recording_coverage(
                 to,
                 chrono::TimeDelta::milliseconds(100),
             )
-        })
+        })?)
     })
-    .await
-    .map_err(|e| CoreError::Unavailable(format!("coverage: {e}")))?
-    .map_err(CoreError::from)?;
+    .await?;
     st.core.audit_trail().record(
         &caller.actor(),
         super::audit::actions::RECORDING_VIEW,
@@ -1739,12 +1748,10 @@ async fn recording_segment(
         return Err(CoreError::NotFound("this site does not record".into()).into());
     };
     let store = Arc::clone(st.core.store());
-    let segment = tokio::task::spawn_blocking(move || {
-        store.read_blocking(move |c| super::store::recordings::by_id(c, id))
+    let segment = off_thread("segment", move || {
+        Ok(store.read_blocking(move |c| super::store::recordings::by_id(c, id))?)
     })
-    .await
-    .map_err(|e| CoreError::Unavailable(format!("segment: {e}")))?
-    .map_err(CoreError::from)?
+    .await?
     .filter(|s| s.state == crate::domain::SegmentState::Done)
     .ok_or_else(|| CoreError::NotFound(format!("no finished segment {id}")))?;
     // The index names files under the recordings folder, never outside it.
@@ -1803,9 +1810,7 @@ async fn recording_segment(
 async fn evidence_locks(State(st): State<ApiState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Permission::ViewRecordings)?;
     let store = Arc::clone(st.core.store());
-    let locks = tokio::task::spawn_blocking(move || super::evidence::list(&store))
-        .await
-        .map_err(|e| CoreError::Unavailable(format!("locks: {e}")))??;
+    let locks = off_thread("locks", move || super::evidence::list(&store)).await?;
     Ok(Json(locks).into_response())
 }
 
@@ -1870,7 +1875,7 @@ async fn place_evidence_lock(
     };
     let core = Arc::clone(&st.core);
     let actor = caller.actor();
-    let lock = tokio::task::spawn_blocking(move || {
+    let lock = off_thread("lock", move || {
         let now = core.env().clock.now();
         super::evidence::place(
             core.config(),
@@ -1881,8 +1886,7 @@ async fn place_evidence_lock(
             now,
         )
     })
-    .await
-    .map_err(|e| CoreError::Unavailable(format!("lock: {e}")))??;
+    .await?;
     Ok(Json(lock).into_response())
 }
 
@@ -1938,9 +1942,7 @@ async fn bookmarks(
         limit: q.limit.unwrap_or(100),
     };
     let store = Arc::clone(st.core.store());
-    let found = tokio::task::spawn_blocking(move || super::bookmarks::search(&store, query))
-        .await
-        .map_err(|e| CoreError::Unavailable(format!("bookmarks: {e}")))??;
+    let found = off_thread("bookmarks", move || super::bookmarks::search(&store, query)).await?;
     Ok(Json(found).into_response())
 }
 
@@ -1998,7 +2000,7 @@ async fn place_bookmark(
     };
     let core = Arc::clone(&st.core);
     let actor = caller.actor();
-    let placed = tokio::task::spawn_blocking(move || {
+    let placed = off_thread("bookmark", move || {
         let now = core.env().clock.now();
         super::bookmarks::place(
             core.config(),
@@ -2010,8 +2012,7 @@ async fn place_bookmark(
             now,
         )
     })
-    .await
-    .map_err(|e| CoreError::Unavailable(format!("bookmark: {e}")))??;
+    .await?;
     Ok(Json(placed).into_response())
 }
 
