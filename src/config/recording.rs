@@ -12,6 +12,7 @@
 //!
 //! [recording.cameras.cam-lobby]   # a camera's own limits
 //! max_days = 90
+//! record_sub = true               # its sub stream too
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ use crate::domain::CameraId;
 pub struct RecordingKeep {
     pub max_days: Option<u32>,
     pub max_gib: Option<f64>,
+    /// Record the camera's sub stream too (as it comes, beside the main).
+    pub record_sub: bool,
 }
 
 /// `[recording]`.
@@ -92,6 +95,7 @@ impl RecordingConfig {
         self.cameras.get(camera).copied().unwrap_or(RecordingKeep {
             max_days: self.max_days,
             max_gib: self.max_gib,
+            record_sub: false,
         })
     }
 
@@ -177,7 +181,7 @@ mod tests {
         assert_eq!(c, RecordingConfig::default());
         let c = parse(
             "[recording]\nenabled = true\nmax_days = 30\nmax_gib = 1.5\n\
-             [recording.cameras.cam-lobby]\nmax_days = 90\n",
+             [recording.cameras.cam-lobby]\nmax_days = 90\nrecord_sub = true\n",
         );
         assert!(c.enabled);
         let lobby = CameraId::new("cam-lobby");
@@ -185,14 +189,16 @@ mod tests {
             c.keep_for(&lobby),
             RecordingKeep {
                 max_days: Some(90),
-                max_gib: None
+                max_gib: None,
+                record_sub: true,
             }
         );
         assert_eq!(
             c.keep_for(&CameraId::new("cam-other")),
             RecordingKeep {
                 max_days: Some(30),
-                max_gib: Some(1.5)
+                max_gib: Some(1.5),
+                record_sub: false,
             }
         );
         assert_eq!(

@@ -3,7 +3,9 @@
 //! stream is recorded from its ingest (a tap on the stream's fan-out: the
 //! access units the relay gets, never decoded, never transcoded); a task
 //! runs retention every minute and raises `storage.low` when the disk's
-//! free space falls under the threshold (once, until it recovers).
+//! free space falls under the threshold (once, until it recovers), then
+//! deletes the oldest unlocked segments of every camera until there is
+//! room again.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::core::SiteCore;
 use super::media::{Media, StreamName};
 use super::recorder::{
-    Recorder, RecorderConfig, RetentionPolicy, recover, retention_pass, storage_status,
+    Recorder, RecorderConfig, RetentionPolicy, make_room, recover, retention_pass, storage_status,
 };
 use crate::domain::{EventKind, StreamKind};
 
@@ -108,15 +110,28 @@ pub fn start(
         .root
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = Some(root.clone());
-    for camera in &core.config().cameras {
-        let mut rc = RecorderConfig::new(&root, camera.id.clone(), StreamKind::Main);
+    let streams = core.config().cameras.iter().flat_map(|camera| {
+        // The sub stream too where the camera's own limits ask for it and
+        // it has one of its own.
+        let has_sub = match &camera.source {
+            crate::config::CameraSource::Demo { .. } => true,
+            crate::config::CameraSource::Rtsp { sub_url, .. } => sub_url.is_some(),
+        };
+        let sub = (has_sub && cfg.keep_for(&camera.id).record_sub)
+            .then_some((StreamKind::Sub, StreamName::Sub));
+        std::iter::once((StreamKind::Main, StreamName::Main))
+            .chain(sub)
+            .map(move |(kind, name)| (camera, kind, name))
+    });
+    for (camera, kind, name) in streams {
+        let mut rc = RecorderConfig::new(&root, camera.id.clone(), kind);
         rc.segment = Duration::from_secs(u64::from(cfg.segment_secs));
         match Recorder::start(rc, Arc::clone(core.store()), Arc::clone(&core.env().clock)) {
             Ok(recorder) => {
                 let shared = recorder.pusher();
                 media.tap(
                     &camera.id,
-                    StreamName::Main,
+                    name,
                     Arc::new(move |sample| shared.push(sample)),
                 );
                 recorders
@@ -148,7 +163,24 @@ fn spawn_retention(core: std::sync::Weak<SiteCore>, root: PathBuf) -> JoinHandle
             drop(c);
             let pass = tokio::task::spawn_blocking(move || {
                 let report = retention_pass(&store, &at, &policy, now);
-                (report, storage_status(&at, threshold))
+                let status = storage_status(&at, threshold);
+                // Low whatever the budgets say: the oldest go, every camera
+                // together, until a tenth of the threshold above it.
+                if let Ok(s) = &status
+                    && s.low
+                {
+                    let need = threshold.saturating_sub(s.free_bytes) + threshold / 10;
+                    match make_room(&store, &at, need, now) {
+                        Ok(r) => tracing::warn!(
+                            deleted = r.deleted.len(),
+                            freed = r.bytes_freed,
+                            kept_for_locks = r.kept_for_locks,
+                            "recordings disk low: made room"
+                        ),
+                        Err(e) => tracing::error!("cannot make room on the recordings disk: {e}"),
+                    }
+                }
+                (report, status)
             })
             .await;
             match pass {

@@ -28,6 +28,14 @@ async fn recording_site() -> TestSite {
             .retain(|c| matches!(&c.source, CameraSource::Demo { scene } if scene == "clock"));
         c.recording.enabled = true;
         c.recording.segment_secs = 2;
+        // Its sub stream too.
+        c.recording.cameras.insert(
+            watchdesk::domain::CameraId::new("cam-clock"),
+            watchdesk::config::RecordingKeep {
+                record_sub: true,
+                ..Default::default()
+            },
+        );
     })
     .await
 }
@@ -81,6 +89,21 @@ async fn the_site_records_a_camera_and_serves_its_segments_with_ranges() {
             (c.segments.len() >= 2).then_some(c)
         })
         .await;
+    let sub_path = format!("{path}&stream=sub");
+    let sub: Coverage = eventually("a sub stream segment", Duration::from_secs(20), || async {
+        let c: Coverage = site.get(&token, &sub_path).await.json().await.unwrap();
+        (!c.segments.is_empty()).then_some(c)
+    })
+    .await;
+    let rate = |s: &watchdesk::domain::Segment| {
+        s.bytes as f64 / (s.end - s.start).num_milliseconds().max(1) as f64
+    };
+    assert!(
+        rate(&sub.segments[0]) < rate(&coverage.segments[1]),
+        "the sub stream is the smaller one: {:.1} vs {:.1} bytes/ms",
+        rate(&sub.segments[0]),
+        rate(&coverage.segments[1])
+    );
     let (a, b) = (&coverage.segments[0], &coverage.segments[1]);
     assert!(
         a.end <= b.start + chrono::TimeDelta::milliseconds(100),

@@ -39,7 +39,7 @@ mod tests;
 
 pub use recover::{RecoveryReport, recover};
 pub use retention::{
-    RetentionPolicy, RetentionReport, StorageStatus, retention_pass, storage_status,
+    RetentionPolicy, RetentionReport, StorageStatus, make_room, retention_pass, storage_status,
 };
 
 use std::collections::HashMap;

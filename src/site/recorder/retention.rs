@@ -41,6 +41,7 @@ impl RetentionPolicy {
             default: keep(RecordingKeep {
                 max_days: cfg.max_days,
                 max_gib: cfg.max_gib,
+                record_sub: false,
             }),
             cameras: cfg
                 .cameras
@@ -101,18 +102,54 @@ pub fn retention_pass(
                 report.kept_for_locks += 1;
                 continue;
             }
-            let file = root.join(&s.path);
-            match std::fs::remove_file(&file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(RecorderError::Io { path: file, source }),
-            }
-            let id = s.id;
-            store.write_blocking(move |c| recordings::delete(c, id))?;
+            delete_segment(store, root, &s)?;
             total = total.saturating_sub(s.bytes);
             report.bytes_freed += s.bytes;
             report.deleted.push(s);
         }
+    }
+    Ok(report)
+}
+
+/// Deletes a finished segment's file (gone already is fine) and its row.
+fn delete_segment(store: &Store, root: &Path, s: &Segment) -> Result<(), RecorderError> {
+    let file = root.join(&s.path);
+    match std::fs::remove_file(&file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(RecorderError::Io { path: file, source }),
+    }
+    let id = s.id;
+    store.write_blocking(move |c| recordings::delete(c, id))?;
+    Ok(())
+}
+
+/// When the disk runs low whatever the per-camera limits say: deletes the
+/// site's oldest finished segments, every camera together, until `need`
+/// bytes are freed (or none is left that no live lock covers).
+pub fn make_room(
+    store: &Store,
+    root: &Path,
+    need: u64,
+    now: Timestamp,
+) -> Result<RetentionReport, RecorderError> {
+    let locks = store.read_blocking(recordings::locks)?;
+    let segments = store.read_blocking(|c| recordings::oldest_done_all(c, PASS_LIMIT))?;
+    let mut report = RetentionReport::default();
+    for s in segments {
+        if report.bytes_freed >= need {
+            break;
+        }
+        if locks
+            .iter()
+            .any(|l| l.protects(&s.camera, s.start, s.end, now))
+        {
+            report.kept_for_locks += 1;
+            continue;
+        }
+        delete_segment(store, root, &s)?;
+        report.bytes_freed += s.bytes;
+        report.deleted.push(s);
     }
     Ok(report)
 }
@@ -189,6 +226,48 @@ mod tests {
                 })
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn a_low_disk_frees_the_oldest_of_every_camera_but_never_a_locked_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("rec");
+        let store = Store::open_in(&dir.path().join("data")).unwrap();
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        seed(&store, &root, "cam-a", t0, 4);
+        seed(
+            &store,
+            &root,
+            "cam-b",
+            t0 + chrono::TimeDelta::minutes(30),
+            4,
+        );
+        let lock = EvidenceLock {
+            id: "l".into(),
+            cameras: vec![CameraId::new("cam-a")],
+            start: t0,
+            end: t0 + chrono::TimeDelta::minutes(5),
+            by: "investigator".into(),
+            reason: "case".into(),
+            until: None,
+        };
+        store
+            .write_blocking(move |c| recordings::put_lock(c, &lock))
+            .unwrap();
+        let now = t0 + chrono::TimeDelta::hours(10);
+        // 2,500 bytes: three segments of 1,000, oldest first across cameras,
+        // cam-a's first hour kept for its lock.
+        let r = make_room(&store, &root, 2500, now).unwrap();
+        let gone: Vec<&str> = r.deleted.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(
+            gone,
+            ["cam-b/main/0.mp4", "cam-a/main/1.mp4", "cam-b/main/1.mp4"]
+        );
+        assert_eq!((r.bytes_freed, r.kept_for_locks), (3000, 1));
+        assert!(root.join("cam-a/main/0.mp4").exists());
+        assert!(!root.join("cam-b/main/0.mp4").exists());
+        assert_eq!(hours_left(&store, "cam-a").len(), 3);
+        assert_eq!(hours_left(&store, "cam-b").len(), 2);
     }
 
     fn hours_left(store: &Store, cam: &str) -> Vec<String> {
@@ -285,6 +364,7 @@ mod tests {
                 RecordingKeep {
                     max_days: None,
                     max_gib: Some(1.0),
+                    record_sub: false,
                 },
             )]),
             ..RecordingConfig::default()

@@ -289,6 +289,18 @@ pub fn oldest_done(conn: &Connection, camera: &CameraId, limit: usize) -> Result
     collect(rows)
 }
 
+/// Up to `limit` finished segments of every camera, oldest first.
+pub fn oldest_done_all(conn: &Connection, limit: usize) -> Result<Vec<Segment>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM segments WHERE state = 'done' ORDER BY start_us, id LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map(
+        params![i64::try_from(limit).unwrap_or(i64::MAX)],
+        segment_from_row,
+    )?;
+    collect(rows)
+}
+
 /// Removes segment `id` from the index; false when there was none. The file
 /// is the caller's to delete.
 pub fn delete(conn: &Connection, id: i64) -> Result<bool> {
