@@ -38,6 +38,8 @@ pub struct CameraSlot {
     probes: Probes,
     /// The relay and the ingests, once the site has started them.
     media: Mutex<Option<Arc<Media>>>,
+    /// The relay after [`CameraSlot::stop`], until it has settled.
+    stopped: Mutex<Option<Arc<Media>>>,
 }
 
 impl CameraSlot {
@@ -50,6 +52,7 @@ impl CameraSlot {
             slot: Mutex::new(Slot::Off),
             probes,
             media: Mutex::new(None),
+            stopped: Mutex::new(None),
         }
     }
 
@@ -96,6 +99,16 @@ impl CameraSlot {
                 (c.id.clone(), has_sub)
             })
             .collect()
+    }
+
+    /// Whether the stopped relay and its ingests have let go of every
+    /// connection (true when there was none).
+    pub fn media_settled(&self) -> bool {
+        self.stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_none_or(|m| m.settled())
     }
 
     /// Where a camera stream's ingest stands (`None` without a relay or
@@ -279,6 +292,7 @@ impl CameraSlot {
             .take()
         {
             media.stop();
+            *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = Some(media);
         }
         let slot = std::mem::replace(&mut *self.slot(), Slot::Off);
         if let Slot::Running { cams, .. } = slot {

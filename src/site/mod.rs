@@ -141,6 +141,13 @@ impl SiteHandle {
     /// its port.
     pub async fn shutdown(mut self) {
         self.stop();
+        // The camera connections close in the background: wait (a little)
+        // until they have, so that whoever stops the cameras next never
+        // closes a connection the site is still reading.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !self.core.cameras().media_settled() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         if let Some(task) = self.server_task.take()
             && tokio::time::timeout(Duration::from_secs(2), task)
                 .await

@@ -11,7 +11,7 @@
 //! Everything but the streaming thread's hand-over runs on the media main
 //! context (one glib thread for the relay and every ingest).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -97,6 +97,8 @@ pub struct Ingest {
     last_frame_ms: AtomicU64,
     epoch: Instant,
     frames: AtomicU64,
+    /// Pipelines of this media service on their way to NULL.
+    busy: Arc<AtomicUsize>,
 }
 
 impl Ingest {
@@ -109,6 +111,7 @@ impl Ingest {
         fanout: Arc<Fanout>,
         context: glib::MainContext,
         report: Report,
+        busy: Arc<AtomicUsize>,
     ) -> Arc<Ingest> {
         let ingest = Arc::new(Ingest {
             camera,
@@ -128,6 +131,7 @@ impl Ingest {
             last_frame_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             frames: AtomicU64::new(0),
+            busy,
         });
         let me = Arc::clone(&ingest);
         ingest.context.invoke(move || me.open());
@@ -164,7 +168,7 @@ impl Ingest {
             st.pipeline.take()
         };
         if let Some(p) = pipeline {
-            stop_pipeline(p);
+            stop_pipeline(p, &self.busy);
         }
     }
 
@@ -190,7 +194,7 @@ impl Ingest {
             let mut st = self.state();
             if st.stopped || st.generation != generation {
                 drop(st);
-                stop_pipeline(pipeline);
+                stop_pipeline(pipeline, &self.busy);
                 return;
             }
             st.pipeline = Some(pipeline.clone());
@@ -433,7 +437,7 @@ impl Ingest {
             (st.pipeline.take(), report, delay)
         };
         if let Some(p) = pipeline {
-            stop_pipeline(p);
+            stop_pipeline(p, &self.busy);
         }
         tracing::warn!(
             camera = %self.camera,
@@ -460,8 +464,11 @@ impl Ingest {
 
 /// To NULL off the caller's thread: `rtspsrc`'s TEARDOWN can wait on the
 /// network.
-fn stop_pipeline(pipeline: gst::Pipeline) {
-    pipeline.call_async(|p| {
+fn stop_pipeline(pipeline: gst::Pipeline, busy: &Arc<AtomicUsize>) {
+    busy.fetch_add(1, Ordering::SeqCst);
+    let busy = Arc::clone(busy);
+    pipeline.call_async(move |p| {
         let _ = p.set_state(gst::State::Null);
+        busy.fetch_sub(1, Ordering::SeqCst);
     });
 }

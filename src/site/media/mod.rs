@@ -66,6 +66,10 @@ pub struct Media {
     server_source: Mutex<Option<glib::SourceId>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     streams: Mutex<HashMap<(CameraId, StreamName), Stream>>,
+    /// Ingest pipelines on their way to NULL.
+    busy: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set when the media thread's loop has ended.
+    loop_done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -189,12 +193,15 @@ impl Media {
         )
         .attach(Some(&context));
         let (ctx, ml) = (context.clone(), main_loop.clone());
+        let loop_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::clone(&loop_done);
         let thread = std::thread::Builder::new()
             .name("site-media".into())
             .spawn(move || {
                 if ctx.with_thread_default(|| ml.run()).is_err() {
                     tracing::error!("the site media context is owned by another thread");
                 }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
             })
             .map_err(|e| MediaError(format!("cannot start the media thread: {e}")))?;
         tracing::info!(host, port = bound, streams = streams.len(), "relay serving");
@@ -208,6 +215,8 @@ impl Media {
             server_source: Mutex::new(Some(server_source)),
             thread: Mutex::new(Some(thread)),
             streams: Mutex::new(streams),
+            busy: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            loop_done,
         }))
     }
 
@@ -257,6 +266,7 @@ impl Media {
                 Arc::clone(fanout),
                 self.context.clone(),
                 Arc::clone(&self.report),
+                Arc::clone(&self.busy),
             )
         };
         let main_ingest = start(StreamName::Main, main, &main_stream.fanout);
@@ -302,6 +312,14 @@ impl Media {
             }
             None => false,
         }
+    }
+
+    /// Whether everything [`Media::stop`] set going has ended: the relay's
+    /// loop, and every ingest pipeline at NULL (its connection to the
+    /// camera closed).
+    pub fn settled(&self) -> bool {
+        self.loop_done.load(std::sync::atomic::Ordering::SeqCst)
+            && self.busy.load(std::sync::atomic::Ordering::SeqCst) == 0
     }
 
     /// Stops every ingest and the relay, without blocking on the network.
