@@ -94,6 +94,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(recording_coverage))
         .routes(routes!(recording_segment))
         .routes(routes!(evidence_locks, place_evidence_lock))
+        .routes(routes!(remove_evidence_lock))
         .routes(routes!(bookmarks, place_bookmark))
         .routes(routes!(shared_views))
         .routes(routes!(publish_view, delete_view))
@@ -1888,6 +1889,39 @@ async fn place_evidence_lock(
     })
     .await?;
     Ok(Json(lock).into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/evidence-locks/{id}",
+    tag = "recordings",
+    summary = "Remove an evidence lock",
+    description = "Retention may then delete what it held. Audited (`evidence.unlock`, refusals too); 404 for a lock that is not there. Needs the `LockEvidence` permission.",
+    params(("id" = String, Path, description = "the lock's id")),
+    responses(
+        (status = 204, description = "removed"),
+        SignedIn,
+        NotFound,
+    ),
+)]
+async fn remove_evidence_lock(
+    State(st): State<ApiState>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> ApiResult<Response> {
+    caller.require_audited(
+        &st.core,
+        Permission::LockEvidence,
+        super::audit::actions::EVIDENCE_UNLOCK,
+        &id.chars().take(64).collect::<String>(),
+    )?;
+    let core = Arc::clone(&st.core);
+    let actor = caller.actor();
+    off_thread("unlock", move || {
+        super::evidence::remove(core.store(), core.audit_trail(), &actor, &id)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -60,6 +60,7 @@ pub mod actions {
     pub const MAP_EDIT: &str = "map.edit";
     pub const RECORDING_VIEW: &str = "recording.view";
     pub const EVIDENCE_LOCK: &str = "evidence.lock";
+    pub const EVIDENCE_UNLOCK: &str = "evidence.unlock";
     pub const BOOKMARK_CREATE: &str = "bookmark.create";
     /// A cardholder's photo uploaded.
     pub const CARDHOLDER_PHOTO: &str = "cardholder.photo";

@@ -127,6 +127,29 @@ pub fn place(
     result
 }
 
+/// Removes the lock `id` for `actor` (retention may then delete what it
+/// held); audited (`evidence.unlock`), a lock that is not there too.
+pub fn remove(store: &Store, audit: &AuditTrail, actor: &Actor, id: &str) -> Result<(), CoreError> {
+    let target: String = id.chars().take(64).collect();
+    let owned = id.to_owned();
+    let result = store
+        .write_blocking(move |c| recordings::delete_lock(c, &owned))
+        .map_err(CoreError::from)
+        .and_then(|found| {
+            if found {
+                Ok(())
+            } else {
+                Err(CoreError::NotFound(format!("no evidence lock {target:?}")))
+            }
+        });
+    let outcome = match &result {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("refused: {e}"),
+    };
+    audit.record(actor, super::audit::actions::EVIDENCE_UNLOCK, id, &outcome);
+    result
+}
+
 /// Every lock, by id.
 pub fn list(store: &Store) -> Result<Vec<EvidenceLock>, CoreError> {
     Ok(store.read_blocking(recordings::locks)?)

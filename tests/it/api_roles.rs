@@ -239,6 +239,24 @@ async fn call(
             }
             (path, None)
         }
+        ("DELETE", "/api/v1/evidence-locks/{id}") => {
+            // A lock to remove, where the role may place one.
+            let mut id = "no-such-lock".to_owned();
+            if let Some(t) = token {
+                let body = json!({
+                    "cameras": ["cam-lobby"],
+                    "start": "2026-12-01T10:00:00Z",
+                    "end": "2026-12-01T10:05:00Z",
+                    "reason": "to remove",
+                });
+                let r = site.post(t, "/api/v1/evidence-locks", body).await;
+                if r.status() == 200 {
+                    let v: Value = r.json().await.unwrap();
+                    id = v["id"].as_str().unwrap().to_owned();
+                }
+            }
+            (format!("/api/v1/evidence-locks/{id}"), None)
+        }
         ("GET", t) if !t.contains('{') => (t.to_owned(), None),
         (m, t) => panic!("{m} {t} is new: give the role matrix test a request for it"),
     };

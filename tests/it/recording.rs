@@ -234,6 +234,24 @@ async fn the_site_records_a_camera_and_serves_its_segments_with_ranges() {
         .unwrap();
     assert_eq!(locks.len(), 1);
     assert_eq!(locks[0]["id"], placed["id"]);
+    // Removed by an investigator, refused to the operator, gone after.
+    let unlock = format!("/api/v1/evidence-locks/{}", placed["id"].as_str().unwrap());
+    let delete = |t: &str| {
+        site.http
+            .delete(site.url(&unlock))
+            .bearer_auth(t.to_owned())
+            .send()
+    };
+    assert_eq!(delete(&token).await.unwrap().status(), 403);
+    assert_eq!(delete(&investigator).await.unwrap().status(), 204);
+    assert_eq!(delete(&investigator).await.unwrap().status(), 404);
+    let locks: Vec<Value> = site
+        .get(&token, "/api/v1/evidence-locks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(locks.is_empty());
     // A bookmark: placed by the operator, found by words, camera and time,
     // announced, refused to a viewer and to a blank title.
     let mark = serde_json::json!({

@@ -376,6 +376,11 @@ pub fn put_lock(conn: &Connection, lock: &EvidenceLock) -> Result<()> {
     Ok(())
 }
 
+/// Removes the lock `id`; false when there was none.
+pub fn delete_lock(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM evidence_locks WHERE id = ?1", params![id])? > 0)
+}
+
 /// Every evidence lock, by id.
 pub fn locks(conn: &Connection) -> Result<Vec<EvidenceLock>> {
     let mut stmt = conn.prepare(
