@@ -348,6 +348,7 @@ impl Poller {
                 camera: &t.camera,
                 size_px: t.size_px,
                 single_view: t.single_view,
+                playback: None,
             });
             self.tile_call_us.push(now.elapsed().as_secs_f64() * 1e6);
             if let Some(f) = &view.frame {

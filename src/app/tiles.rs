@@ -9,6 +9,13 @@ use crate::viewer::{
 
 impl TileSource for VideoEngine {
     fn tile(&self, req: &TileRequest<'_>) -> TileView {
+        let want = req.playback.map(|p| video::PlaybackWant {
+            segments: p.segments.clone(),
+            position: p.position,
+            rate: p.rate,
+            seek: p.seek,
+            exact: p.exact,
+        });
         let view = VideoEngine::tile(
             self,
             &video::TileRequest {
@@ -16,6 +23,7 @@ impl TileSource for VideoEngine {
                 camera: req.camera,
                 size_px: req.size_px,
                 single_view: req.single_view,
+                playback: want.as_ref(),
             },
         );
         tile_view(view)
@@ -68,6 +76,7 @@ fn tile_status(s: video::TileStatus) -> TileStatus {
         video::TileStatus::Idle => TileStatus::Idle,
         video::TileStatus::Connecting => TileStatus::Connecting,
         video::TileStatus::Playing => TileStatus::Playing,
+        video::TileStatus::NoRecording => TileStatus::NoRecording,
         video::TileStatus::Stalled { since } => TileStatus::Stalled { since },
         video::TileStatus::Reconnecting {
             attempt,
@@ -100,6 +109,7 @@ fn tile_stats(s: video::TileStats) -> TileStats {
         width: s.width,
         height: s.height,
         latency_ms: s.latency_ms,
+        seek_ms: s.seek_ms,
     }
 }
 

@@ -407,6 +407,25 @@ impl Worker {
                 let task = upload_photo(self.client.clone(), self.sink.clone(), id, frame, events);
                 self.spawn(task);
             }
+            Command::LoadRecordings {
+                cameras,
+                doors,
+                from,
+                to,
+            } => {
+                let events = self.may_search_events();
+                let task = load_recordings(
+                    self.client.clone(),
+                    self.sink.clone(),
+                    RecordingsAsk {
+                        cameras,
+                        doors: if events { doors } else { Vec::new() },
+                        from,
+                        to,
+                    },
+                );
+                self.spawn(task);
+            }
             Command::WantPhotos(ids) => {
                 let may = self
                     .role
@@ -923,6 +942,76 @@ const PHOTO_MAX_SIDE_PX: u32 = 2_048;
 
 /// Asks the site for the cardholders matching `q`; the answer is dropped
 /// when a newer search (`latest`) was asked for meanwhile.
+/// What the timeline asks the site for.
+struct RecordingsAsk {
+    cameras: Vec<CameraId>,
+    doors: Vec<domain::DoorId>,
+    from: domain::Timestamp,
+    to: domain::Timestamp,
+}
+
+/// The most events one door's lane reads per ask.
+const MARKS_PER_DOOR: u32 = 1000;
+
+/// Reads the cameras' coverage, the doors' events and the bookmarks of a
+/// time range, and answers with one `AppEvent::Recordings`.
+async fn load_recordings(client: Client, sink: EventSink, ask: RecordingsAsk) {
+    let (from, to) = (ask.from, ask.to);
+    let mut coverage = Vec::with_capacity(ask.cameras.len());
+    for camera in ask.cameras {
+        match client.coverage(&camera, from, to).await {
+            Ok(c) => {
+                let segments = c
+                    .segments
+                    .into_iter()
+                    .map(|s| domain::SegmentRef {
+                        id: s.id,
+                        start: s.start,
+                        end: s.end,
+                        url: client.segment_url(s.id),
+                    })
+                    .collect();
+                coverage.push((camera, segments));
+            }
+            Err(e) => {
+                tracing::info!(%camera, "cannot read the recordings: {}", error_chain(&e));
+                session_end_check(&sink, &e).await;
+                sink.send(AppEvent::RecordingsFailed {
+                    message: error_chain(&e),
+                })
+                .await;
+                return;
+            }
+        }
+    }
+    let mut marks = Vec::new();
+    for door in ask.doors {
+        let query = crate::client::EventQuery {
+            door: Some(door.clone()),
+            from: Some(from),
+            to: Some(to),
+            limit: Some(MARKS_PER_DOOR),
+            ..Default::default()
+        };
+        match client.events(&query).await {
+            Ok(page) => marks.extend(page.items.iter().filter_map(crate::viewer::DoorMark::of)),
+            Err(e) => tracing::info!(%door, "cannot read the door's events: {}", error_chain(&e)),
+        }
+    }
+    let bookmarks = client.bookmarks(from, to).await.unwrap_or_else(|e| {
+        tracing::info!("cannot read the bookmarks: {}", error_chain(&e));
+        Vec::new()
+    });
+    sink.send(AppEvent::Recordings {
+        from,
+        to,
+        coverage,
+        marks,
+        bookmarks,
+    })
+    .await;
+}
+
 async fn search_cardholders(
     client: Client,
     sink: EventSink,

@@ -366,6 +366,52 @@ impl Client {
         json_of(resp).await
     }
 
+    /// What is recorded of `camera`'s main stream between `from` and `to`
+    /// (at most 31 days), without key-frame times.
+    pub async fn coverage(
+        &self,
+        camera: &CameraId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<crate::domain::Coverage, ClientError> {
+        let resp = self
+            .call(Method::GET, &format!("/api/v1/recordings/{camera}"))?
+            .query(&[
+                ("from", from.to_rfc3339()),
+                ("to", to.to_rfc3339()),
+                ("key_frames", "false".to_owned()),
+            ])
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
+    /// The address a finished segment is fetched from (with the session's
+    /// token as `Authorization: Bearer`).
+    pub fn segment_url(&self, id: i64) -> String {
+        format!("{}/api/v1/recordings/segments/{id}", self.base_url())
+    }
+
+    /// The bookmarks overlapping `from`..`to` (at most 500).
+    pub async fn bookmarks(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<crate::domain::Bookmark>, ClientError> {
+        let resp = self
+            .call(Method::GET, "/api/v1/bookmarks")?
+            .query(&[
+                ("from", from.to_rfc3339()),
+                ("to", to.to_rfc3339()),
+                ("limit", "500".to_owned()),
+            ])
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
     /// Opens the live event stream, resuming after `last_seq`. The answer's
     /// body is the raw `text/event-stream`; [`live`] reads it.
     pub async fn open_event_stream(&self, last_seq: Seq) -> Result<reqwest::Response, ClientError> {

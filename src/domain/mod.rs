@@ -6,6 +6,7 @@ mod ids;
 mod recording;
 mod redact;
 mod roles;
+pub mod timecode;
 
 pub use door::{
     DoorAction, DoorAlarm, DoorInput, DoorMode, DoorPosition, DoorRefusal, DoorState, DoorStatus,
@@ -16,7 +17,8 @@ pub use ids::{
     ViewId,
 };
 pub use recording::{
-    Bookmark, ClockSource, Coverage, EvidenceLock, Gap, Segment, SegmentState, StreamKind,
+    Bookmark, ClockSource, Coverage, EvidenceLock, Gap, Segment, SegmentRef, SegmentState,
+    StreamKind,
 };
 pub use redact::{REDACTED, Redaction};
 pub use roles::{Permission, allowed, matrix};

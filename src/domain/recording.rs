@@ -152,6 +152,18 @@ pub struct Segment {
     pub state: SegmentState,
 }
 
+/// A finished segment as a client plays it: its time span and the address
+/// it is fetched from (the site's `/api/v1/recordings/segments/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentRef {
+    pub id: i64,
+    /// The wall-clock time of its first frame.
+    pub start: Timestamp,
+    /// The wall-clock time its last frame ends.
+    pub end: Timestamp,
+    pub url: String,
+}
+
 /// A stretch of time with no recording between two segments (or between an
 /// end of the asked range and the nearest segment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -1652,6 +1652,9 @@ struct CoverageQuery {
     to: String,
     /// `main` (default) or `sub`.
     stream: Option<String>,
+    /// `false` leaves each segment's key-frame times out (a timeline over
+    /// days needs only the spans); default `true`.
+    key_frames: Option<bool>,
 }
 
 #[utoipa::path(
@@ -1698,7 +1701,7 @@ async fn recording_coverage(
     };
     let store = Arc::clone(st.core.store());
     let cam = camera.clone();
-    let coverage = off_thread("coverage", move || {
+    let mut coverage = off_thread("coverage", move || {
         Ok(store.read_blocking(move |c| {
             super::store::recordings::coverage(
                 c,
@@ -1711,6 +1714,11 @@ async fn recording_coverage(
         })?)
     })
     .await?;
+    if q.key_frames == Some(false) {
+        for s in &mut coverage.segments {
+            s.key_frames_us = Vec::new();
+        }
+    }
     st.core.audit_trail().record(
         &caller.actor(),
         super::audit::actions::RECORDING_VIEW,

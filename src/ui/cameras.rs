@@ -25,7 +25,7 @@ use super::video_tile::{
 use crate::domain::{Camera, CameraId, CameraState, ErrorKind};
 use crate::viewer::{
     AppState, CamerasView, Command, CommandSender, SnapshotFrame, StreamChoice, TileError,
-    TileRequest, TileSource, TileStatus, TileView, ViewLayout,
+    TilePlayback, TileRequest, TileSource, TileStatus, TileView, ViewLayout,
 };
 
 /// The keys that pick the layouts of [`ViewLayout::ALL`], in order.
@@ -174,7 +174,19 @@ pub fn cameras_ui(
         ui.label(RichText::new("This site has no cameras").color(theme::MUTED));
         return;
     }
-    let (area, _) = ui.allocate_exact_size(ui.available_size(), Sense::hover());
+    let shown = super::playback::shown_cameras(state, view);
+    let strip = if view.playback.is_some() {
+        super::playback::strip_height(shown.len())
+    } else {
+        0.0
+    };
+    let avail = ui.available_size();
+    let (area, _) =
+        ui.allocate_exact_size(vec2(avail.x, (avail.y - strip).max(60.0)), Sense::hover());
+    if view.playback.is_some() {
+        // Before the tiles: a seek on the timeline shows this frame.
+        super::playback::playback_strip_ui(ui, state, view, &shown, video.instant, commands);
+    }
     let clock = TileClock {
         site_now: state.site_now(),
         instant: video.instant,
@@ -190,6 +202,7 @@ pub fn cameras_ui(
         match tile.action {
             Some(TileAction::Close) => view.single = None,
             Some(TileAction::Snapshot(command)) => commands.send(command),
+            Some(TileAction::Link(key)) => toggle_link(view, key),
             None => {}
         }
         if tile.response.double_clicked() {
@@ -213,6 +226,7 @@ pub fn cameras_ui(
         };
     }
     let mut open = None;
+    let mut link = None;
     let mut dropped = None;
     let mut unpin = None;
     for (index, (cell, rect)) in cells.iter().zip(tile_rects(layout, area)).enumerate() {
@@ -247,6 +261,7 @@ pub fn cameras_ui(
                         closed.tiles.insert(index);
                     }
                     Some(TileAction::Snapshot(command)) => commands.send(command),
+                    Some(TileAction::Link(key)) => link = Some(key),
                     None => {}
                 }
                 if pinned {
@@ -271,6 +286,9 @@ pub fn cameras_ui(
             dropped = Some((index, (*camera).clone()));
         }
     }
+    if let Some(key) = link {
+        toggle_link(view, key);
+    }
     if let Some((index, camera)) = dropped {
         closed.tiles.remove(&index);
         drop_camera(view, index, camera);
@@ -281,6 +299,15 @@ pub fn cameras_ui(
     }
     if open.is_some() {
         view.single = open;
+    }
+}
+
+/// Takes a tile off the view's playback clock (it goes live), or back on.
+fn toggle_link(view: &mut CamerasView, key: String) {
+    if let Some(pb) = view.playback.as_mut()
+        && !pb.unlinked.remove(&key)
+    {
+        pb.unlinked.insert(key);
     }
 }
 
@@ -303,6 +330,9 @@ struct ClosedTiles {
 enum TileAction {
     Snapshot(Command),
     Close,
+    /// In playback: link this tile (by key) to the view's clock, or unlink
+    /// it (it goes live).
+    Link(String),
 }
 
 /// A drawn tile: its response, the toolbar's action, whether the toolbar
@@ -349,6 +379,19 @@ fn tile_ui(
     ppp: f32,
 ) -> DrawnTile {
     let size_px = tile_request_px(rect, camera_aspect(camera), ppp);
+    let linked = view.playback.as_ref().map(|pb| !pb.unlinked.contains(key));
+    let playback = view
+        .playback
+        .as_ref()
+        .filter(|pb| !pb.unlinked.contains(key))
+        .map(|pb| TilePlayback {
+            segments: state.recordings.segments(&camera.id),
+            position: pb.position(video.instant),
+            rate: pb.rate(),
+            seek: pb.seek_number(),
+            exact: pb.exact(),
+        });
+    let base_key = key;
     let suffixed;
     let key = if video.key_suffix.is_empty() {
         key
@@ -363,6 +406,7 @@ fn tile_ui(
             camera,
             size_px,
             single_view,
+            playback: playback.as_ref(),
         },
     );
     let stats_id = egui::Id::unique("tiles with stats");
@@ -385,8 +429,16 @@ fn tile_ui(
         && rect.height() >= 2.0 * TOOLBAR_H;
     let mut action = None;
     if toolbar {
-        let picked = tile_toolbar_ui(ui, rect, key, input.show_stats, tile_view.frame.is_some());
+        let picked = tile_toolbar_ui(
+            ui,
+            rect,
+            key,
+            input.show_stats,
+            tile_view.frame.is_some(),
+            linked,
+        );
         match picked {
+            Some(ToolbarButton::Link) => action = Some(TileAction::Link(base_key.to_owned())),
             Some(ToolbarButton::Stats) => {
                 if !with_stats.remove(key) {
                     with_stats.insert(key.to_owned());
@@ -428,6 +480,7 @@ enum ToolbarButton {
     Snapshot,
     Stats,
     Close,
+    Link,
 }
 
 /// The hover toolbar in the tile's top-right corner; the button clicked.
@@ -437,6 +490,7 @@ fn tile_toolbar_ui(
     key: &str,
     stats_on: bool,
     has_frame: bool,
+    linked: Option<bool>,
 ) -> Option<ToolbarButton> {
     let bar = Rect::from_min_max(
         pos2(rect.left() + 4.0, rect.top() + 4.0),
@@ -466,6 +520,19 @@ fn tile_toolbar_ui(
                 .clicked()
             {
                 picked = Some(ToolbarButton::Close);
+            }
+            if let Some(linked) = linked {
+                let (text, tip) = if linked {
+                    (
+                        "Unlink",
+                        "Take this tile off the view's clock: it goes live",
+                    )
+                } else {
+                    ("Link", "Play this tile back on the view's clock again")
+                };
+                if ui.add(button(text)).on_hover_text(tip).clicked() {
+                    picked = Some(ToolbarButton::Link);
+                }
             }
             let stats_tip = if stats_on {
                 "Hide this tile's stream figures"
@@ -531,6 +598,7 @@ pub fn camera_tile_frame_ui(
             camera,
             size_px,
             single_view: false,
+            playback: None,
         },
     );
     let input = TileInput {
@@ -635,6 +703,26 @@ fn toolbar_ui(
                     view.first += tiles;
                 }
             }
+        }
+        ui.separator();
+        if view.playback.is_some() {
+            if ui
+                .button(RichText::new("● Live").color(theme::LOCKED))
+                .on_hover_text("Back to live video")
+                .clicked()
+            {
+                view.playback = None;
+            }
+        } else if ui
+            .button("Playback")
+            .on_hover_text("Play these cameras' recordings back, all on one clock")
+            .clicked()
+        {
+            super::playback::start_playback(
+                view,
+                state.site_now() - super::playback::START_BEFORE_NOW,
+                Instant::now(),
+            );
         }
         ui.separator();
         ui.toggle_value(&mut view.show_stats, "Stats")

@@ -292,6 +292,7 @@ pub fn status_overlay(
         TileStatus::Playing => None,
         // Plain text, no spinner: an animation would repaint every frame.
         TileStatus::Idle | TileStatus::Connecting => Some(info("connecting…".into(), None)),
+        TileStatus::NoRecording => Some(info("no recording at this time".into(), None)),
         TileStatus::Stalled { since } => {
             let from = last_frame.map_or(*since, |f| f.min(*since));
             let gone = now.saturating_duration_since(from);
@@ -341,6 +342,7 @@ pub fn status_word(status: &TileStatus) -> &'static str {
         TileStatus::Idle => "idle",
         TileStatus::Connecting => "connecting",
         TileStatus::Playing => "playing",
+        TileStatus::NoRecording => "no recording",
         TileStatus::Stalled { .. } => "stalled",
         TileStatus::Reconnecting { .. } => "reconnecting",
         TileStatus::Error(_) => "error",
@@ -737,6 +739,7 @@ mod tests {
             width: 640,
             height: 360,
             latency_ms: Some(35.2),
+            seek_ms: None,
         };
         assert_eq!(
             stats_text(&stats, StreamChoice::Sub),

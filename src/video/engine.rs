@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::playback::{PlaybackConfig, PlaybackPlayer, PlaybackWant};
 use super::player::{Player, PlayerConfig};
 use super::{Credentials, Frame, StreamChoice, TileStats, TileStatus, Transport, choose_stream};
 use crate::domain::{Camera, CameraId, StreamInfo};
@@ -76,6 +77,9 @@ pub struct TileRequest<'a> {
     pub size_px: [u32; 2],
     /// A single-camera view always plays the main stream.
     pub single_view: bool,
+    /// Recorded video at a time instead of live (the main stream's
+    /// recording).
+    pub playback: Option<&'a PlaybackWant>,
 }
 
 /// What a tile shows now.
@@ -123,10 +127,20 @@ struct Tile {
     last_asked: Instant,
 }
 
+/// A tile in playback.
+struct Recorded {
+    camera: CameraId,
+    player: PlaybackPlayer,
+    last_asked: Instant,
+}
+
 /// Plays the tiles the UI asks for. Cheap to call from the UI thread.
 pub struct VideoEngine {
     opts: EngineOptions,
     tiles: Mutex<HashMap<String, Tile>>,
+    /// Tiles in playback, by key (beside their live player, which stops
+    /// once unasked).
+    recorded: Mutex<HashMap<String, Recorded>>,
     /// Per camera, ahead of `session` and `opts.credentials`.
     credentials: Mutex<HashMap<CameraId, Credentials>>,
     /// The signed-in session's, for the site's relay: every camera.
@@ -144,6 +158,7 @@ impl VideoEngine {
         VideoEngine {
             opts,
             tiles: Mutex::new(HashMap::new()),
+            recorded: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
             session: Mutex::new(None),
         }
@@ -162,6 +177,7 @@ impl VideoEngine {
         if changed {
             tracing::debug!("session credentials changed; restarting every tile");
             lock(&self.tiles).clear();
+            lock(&self.recorded).clear();
         }
     }
 
@@ -214,6 +230,9 @@ impl VideoEngine {
     /// (beyond short locks) and never changes a pipeline's state on the
     /// caller's thread.
     pub fn tile(&self, req: &TileRequest) -> TileView {
+        if let Some(want) = req.playback {
+            return self.recorded_tile(req, want);
+        }
         let now = Instant::now();
         let want = choose_camera_stream(req.camera, req.size_px, req.single_view);
         let mut tiles = lock(&self.tiles);
@@ -272,7 +291,13 @@ impl VideoEngine {
         }
 
         let p = &tile.current;
-        let frame = p.player.take_frame();
+        let mut frame = p.player.take_frame();
+        if frame.is_none() {
+            // Back from playback: its last frame stays until live has one.
+            frame = lock(&self.recorded)
+                .get(req.key)
+                .and_then(|r| r.player.frame_at(chrono::DateTime::<chrono::Utc>::MIN_UTC));
+        }
         let mut stats = p.player.stats();
         stats.latency_ms = frame.as_ref().and_then(|f| f.capture_time).map(|t| {
             (chrono::Utc::now() - t)
@@ -292,11 +317,67 @@ impl VideoEngine {
         }
     }
 
+    /// A tile in playback: its player follows the wish and shows the frame
+    /// due at the position.
+    fn recorded_tile(&self, req: &TileRequest, want: &PlaybackWant) -> TileView {
+        let now = Instant::now();
+        let size = frame_size(req.size_px, [req.camera.main.width, req.camera.main.height]);
+        let mut all = lock(&self.recorded);
+        if all.get(req.key).is_some_and(|r| r.camera != req.camera.id) {
+            all.remove(req.key);
+        }
+        let rec = all.entry(req.key.to_owned()).or_insert_with(|| {
+            tracing::debug!(camera = %req.camera.id, tile = req.key, "starting playback");
+            Recorded {
+                camera: req.camera.id.clone(),
+                player: PlaybackPlayer::start(
+                    PlaybackConfig {
+                        camera: req.camera.id.to_string(),
+                        credentials: lock(&self.session).clone(),
+                        repaint: self.opts.repaint.clone(),
+                    },
+                    size,
+                ),
+                last_asked: now,
+            }
+        });
+        rec.last_asked = now;
+        rec.player.resize(size);
+        rec.player.update(want);
+        let frame = rec.player.frame_at(want.position);
+        let covered = want
+            .segments
+            .iter()
+            .any(|s| s.start <= want.position && want.position < s.end);
+        let status = match rec.player.status() {
+            TileStatus::Error(e) => TileStatus::Error(e),
+            _ if !covered => TileStatus::NoRecording,
+            TileStatus::Idle => TileStatus::NoRecording,
+            s if frame.is_some() && s == TileStatus::Connecting => TileStatus::Playing,
+            s => s,
+        };
+        let mut stats = TileStats {
+            seek_ms: rec.player.seek_ms(),
+            ..TileStats::default()
+        };
+        if let Some(f) = &frame {
+            stats.width = f.width;
+            stats.height = f.height;
+        }
+        TileView {
+            frame,
+            status,
+            stats,
+            stream: StreamChoice::Main,
+        }
+    }
+
     /// Call once per UI frame after the tiles: players nobody asked for
     /// within `idle_stop_ms` are stopped (off the UI thread).
     pub fn end_frame(&self) {
         let idle = Duration::from_millis(self.opts.idle_stop_ms);
         let now = Instant::now();
+        lock(&self.recorded).retain(|_, r| now.saturating_duration_since(r.last_asked) < idle);
         let mut tiles = lock(&self.tiles);
         tiles.retain(|key, t| {
             let keep = now.saturating_duration_since(t.last_asked) < idle;
@@ -312,7 +393,8 @@ impl VideoEngine {
         lock(&self.tiles)
             .values()
             .map(|t| 1 + usize::from(t.next.is_some()))
-            .sum()
+            .sum::<usize>()
+            + lock(&self.recorded).len()
     }
 }
 
@@ -320,6 +402,7 @@ impl Drop for VideoEngine {
     fn drop(&mut self) {
         // Each player's Drop only tells its thread to stop.
         lock(&self.tiles).clear();
+        lock(&self.recorded).clear();
     }
 }
 

@@ -7,11 +7,13 @@
 
 pub mod convert;
 mod engine;
+mod playback;
 mod player;
 mod stats;
 mod time;
 
 pub use engine::{EngineOptions, TileRequest, TileView, VideoEngine, choose_camera_stream};
+pub use playback::{KEY_FRAMES_ONLY_FROM, PlaybackWant};
 pub use player::Backoff;
 pub use time::{utc_from_ntp, utc_from_ntp64};
 
@@ -89,6 +91,8 @@ pub enum TileStatus {
         retry_at: std::time::Instant,
         reason: String,
     },
+    /// Playback at a time the camera has no recording of.
+    NoRecording,
     /// A failure that retrying does not cure (until the tile is asked again later).
     Error(VideoError),
 }
@@ -165,6 +169,8 @@ pub struct TileStats {
     pub height: u32,
     /// Now minus the capture time of the newest frame, ms.
     pub latency_ms: Option<f32>,
+    /// Playback: from the newest seek's request to its first frame, ms.
+    pub seek_ms: Option<f32>,
 }
 
 /// RTSP credentials, given to `rtspsrc` as `user-id`/`user-pw`, never put in
@@ -194,7 +200,10 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// Every element the engine needs, with the Debian package that carries it.
-pub const REQUIRED_ELEMENTS: [(&str, &str); 11] = [
+pub const REQUIRED_ELEMENTS: [(&str, &str); 14] = [
+    ("souphttpsrc", "gstreamer1.0-plugins-good"),
+    ("qtdemux", "gstreamer1.0-plugins-good"),
+    ("decodebin", "gstreamer1.0-plugins-base"),
     ("rtspsrc", "gstreamer1.0-plugins-good"),
     ("rtph264depay", "gstreamer1.0-plugins-good"),
     ("rtph265depay", "gstreamer1.0-plugins-good"),

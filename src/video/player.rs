@@ -166,6 +166,11 @@ impl Shared {
 /// tile that switches players never sees a number twice.
 static FRAME_NUMBER: AtomicU64 = AtomicU64::new(0);
 
+/// The next process-wide frame number.
+pub(super) fn next_frame_number() -> u64 {
+    FRAME_NUMBER.fetch_add(1, Ordering::Relaxed) + 1
+}
+
 /// Messages to the supervisor.
 enum Msg {
     /// A bus message of pipeline `generation`.
@@ -738,14 +743,14 @@ fn last_line(s: &str) -> &str {
 }
 
 /// What the appsink takes: I420 in square pixels, at the stream's size.
-fn sink_caps() -> gst::Caps {
+pub(super) fn sink_caps() -> gst::Caps {
     gst::Caps::builder("video/x-raw")
         .field("format", "I420")
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
         .build()
 }
 
-fn make(factory: &str, name: &str) -> Result<gst::Element, VideoError> {
+pub(super) fn make(factory: &str, name: &str) -> Result<gst::Element, VideoError> {
     gst::ElementFactory::make(factory)
         .name(name)
         .build()
@@ -1161,7 +1166,7 @@ fn colorimetry_of(info: &gst_video::VideoInfo) -> Colorimetry {
 }
 
 /// The packed RGBA of a sample for a tile of `target`, with its capture time.
-fn frame_of(
+pub(super) fn frame_of(
     sample: &gst::Sample,
     target: [u32; 2],
     ntp_by_pts: &Mutex<VecDeque<(gst::ClockTime, u64)>>,

@@ -108,6 +108,15 @@ pub enum Command {
         badges: Vec<Badge>,
         nonce: String,
     },
+    /// Read what is recorded between `from` and `to`: the cameras'
+    /// coverage, the doors' events (the timeline's marks) and the
+    /// bookmarks; answered with `AppEvent::Recordings`.
+    LoadRecordings {
+        cameras: Vec<CameraId>,
+        doors: Vec<crate::domain::DoorId>,
+        from: crate::domain::Timestamp,
+        to: crate::domain::Timestamp,
+    },
     /// Small photos of these people, for rows in sight that lack them
     /// (the shell forwards only those not asked for yet, and marks them
     /// loading; the worker answers each with `AppEvent::Thumb`).
@@ -185,6 +194,18 @@ impl std::fmt::Debug for Command {
                 f.debug_struct("SearchCardholders").field("q", q).finish()
             }
             Command::OpenCardholder(id) => f.debug_tuple("OpenCardholder").field(id).finish(),
+            Command::LoadRecordings {
+                cameras,
+                doors,
+                from,
+                to,
+            } => f
+                .debug_struct("LoadRecordings")
+                .field("cameras", cameras)
+                .field("doors", doors)
+                .field("from", from)
+                .field("to", to)
+                .finish(),
             Command::RefreshCardholder(id) => f.debug_tuple("RefreshCardholder").field(id).finish(),
             Command::SaveCardholder {
                 id,

@@ -14,6 +14,19 @@ use super::state::NoticeLevel;
 /// Everything that changes the client's state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppEvent {
+    /// What is recorded between `from` and `to` (see
+    /// `Command::LoadRecordings`).
+    Recordings {
+        from: Timestamp,
+        to: Timestamp,
+        coverage: Vec<(CameraId, Vec<crate::domain::SegmentRef>)>,
+        marks: Vec<super::playback::DoorMark>,
+        bookmarks: Vec<crate::domain::Bookmark>,
+    },
+    /// The recordings could not be read.
+    RecordingsFailed {
+        message: String,
+    },
     /// The current time (the client's clock). Expires deadlines.
     Tick {
         now: Timestamp,

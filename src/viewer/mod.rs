@@ -16,6 +16,7 @@ pub mod map;
 mod mirror;
 mod people;
 pub mod photos;
+pub mod playback;
 mod state;
 mod tile;
 pub mod views;
@@ -35,13 +36,15 @@ pub use people::{
     BadgesOutcome, BadgesRefused, CARD_EVENTS_LEN, CARDHOLDER_EVENTS_LEN, CardholderCard,
     CredentialChange, OpenCardholder, People, SEARCH_RESULTS_LEN, SaveState, SearchResults,
 };
+pub use playback::{DoorMark, MarkKind, Playback, Recordings};
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,
     RESOLVED_SHOWN_MS, Reach, ResolvedRequest, Runtime, SignInPhase, may_command_door,
     may_decide_requests,
 };
 pub use tile::{
-    StreamChoice, TileError, TileFrame, TileRequest, TileSource, TileStats, TileStatus, TileView,
+    StreamChoice, TileError, TileFrame, TilePlayback, TileRequest, TileSource, TileStats,
+    TileStatus, TileView,
 };
 pub use views::{DetachedView, NamedView};
 pub use workspace::{

@@ -174,6 +174,8 @@ pub struct AppState {
     pub people: super::People,
     /// The current site's shared camera views, as last read.
     shared_views: Vec<crate::domain::SharedView>,
+    /// What is recorded around the views in playback, as last read.
+    pub recordings: super::Recordings,
 }
 
 /// How long an answered request stays in sight with its outcome.
@@ -217,6 +219,7 @@ impl AppState {
             resolved: VecDeque::new(),
             people: super::People::default(),
             shared_views: Vec::new(),
+            recordings: super::Recordings::default(),
         }
     }
 
@@ -299,7 +302,18 @@ impl AppState {
                 self.runtime.link = Link::Up;
                 self.runtime.starting = None;
             }
+            AppEvent::Recordings {
+                from,
+                to,
+                coverage,
+                marks,
+                bookmarks,
+            } => self
+                .recordings
+                .replace(from, to, coverage, marks, bookmarks),
+            AppEvent::RecordingsFailed { message } => self.recordings.error = Some(message),
             AppEvent::Live(event) => {
+                self.recordings.add_live(&event);
                 self.people.live(&event);
                 let access = is_access(&event.kind).then(|| event.clone());
                 let resolved =

@@ -38,6 +38,35 @@ pub struct TileRequest<'a> {
     pub size_px: [u32; 2],
     /// A single-camera view always plays the main stream.
     pub single_view: bool,
+    /// Recorded video at a time instead of live.
+    pub playback: Option<&'a TilePlayback>,
+}
+
+/// A tile in playback: where the view's clock stands and what is recorded.
+#[derive(Clone)]
+pub struct TilePlayback {
+    /// The camera's finished segments, in time order.
+    pub segments: std::sync::Arc<[crate::domain::SegmentRef]>,
+    /// The playback clock's position now.
+    pub position: crate::domain::Timestamp,
+    /// Playback speed, 1.0 = real time.
+    pub rate: f64,
+    /// A new number asks for a seek to `position`.
+    pub seek: u64,
+    /// The seek lands on the exact frame; otherwise on the key frame
+    /// before (while dragging).
+    pub exact: bool,
+}
+
+impl std::fmt::Debug for TilePlayback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TilePlayback")
+            .field("segments", &self.segments.len())
+            .field("position", &self.position)
+            .field("rate", &self.rate)
+            .field("seek", &self.seek)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a tile shows now.
@@ -113,6 +142,8 @@ pub enum TileStatus {
         retry_at: Instant,
         reason: String,
     },
+    /// Playback at a time the camera has no recording of.
+    NoRecording,
     /// A failure that retrying does not cure.
     Error(TileError),
 }
@@ -142,4 +173,6 @@ pub struct TileStats {
     pub height: u32,
     /// Now minus the capture time of the newest frame, ms.
     pub latency_ms: Option<f32>,
+    /// Playback: from the newest seek's request to its first frame, ms.
+    pub seek_ms: Option<f32>,
 }

@@ -705,6 +705,10 @@ pub struct CamerasView {
     pub show_stats: bool,
     /// Repeat the cameras to fill every tile (a wall test with few cameras).
     pub fill: bool,
+    /// Recorded video on one clock instead of live (never saved: a view
+    /// opens live).
+    #[serde(skip)]
+    pub playback: Option<super::Playback>,
 }
 
 impl Default for CamerasView {
@@ -717,6 +721,7 @@ impl Default for CamerasView {
             single: None,
             show_stats: false,
             fill: false,
+            playback: None,
         }
     }
 }
@@ -899,6 +904,7 @@ mod tests {
                 fill: true,
                 mixed: Some(MixedLayout::TwoPlusEight),
                 assigned: BTreeMap::from([(9, CameraId::new("cam-1"))]),
+                playback: None,
             },
             ..Workspace::default()
         };

@@ -383,6 +383,7 @@ fn tile_until(
             camera: cam,
             size_px,
             single_view,
+            playback: None,
         });
         engine.end_frame();
         if done(&v) {

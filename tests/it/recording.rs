@@ -488,3 +488,131 @@ async fn a_kill_9_loses_at_most_a_key_frame_interval_and_a_second() {
         "plays {played:?}, indexed {indexed:?}"
     );
 }
+
+/// The frame a playback tile shows for time `t`, once it is there.
+async fn frame_for(
+    engine: &watchdesk::video::VideoEngine,
+    camera: &watchdesk::domain::Camera,
+    want: &watchdesk::video::PlaybackWant,
+    after: u64,
+) -> std::sync::Arc<watchdesk::video::Frame> {
+    let slack = chrono::TimeDelta::seconds(2);
+    eventually(
+        &format!("a frame for {}", want.position),
+        Duration::from_secs(15),
+        || async {
+            let view = engine.tile(&watchdesk::video::TileRequest {
+                key: "playback",
+                camera,
+                size_px: [320, 180],
+                single_view: true,
+                playback: Some(want),
+            });
+            view.frame.filter(|f| {
+                f.number > after
+                    && f.capture_time
+                        .is_some_and(|c| (c - want.position).abs() < slack)
+            })
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playback_over_http_shows_the_frame_captured_at_the_asked_time() {
+    use watchdesk::domain::{SegmentRef, timecode};
+    use watchdesk::video::{Credentials, EngineOptions, PlaybackWant, VideoEngine};
+    let site = recording_site().await;
+    let token = site.token(Role::Operator).await;
+    let path = format!("/api/v1/recordings/cam-clock?{}", range_of_the_last_hour());
+    let coverage: Coverage = eventually(
+        "four finished segments",
+        Duration::from_secs(40),
+        || async {
+            let c: Coverage = site.get(&token, &path).await.json().await.unwrap();
+            (c.segments.len() >= 4).then_some(c)
+        },
+    )
+    .await;
+    let segments: std::sync::Arc<[SegmentRef]> = coverage
+        .segments
+        .iter()
+        .map(|s| SegmentRef {
+            id: s.id,
+            start: s.start,
+            end: s.end,
+            url: site.url(&format!("/api/v1/recordings/segments/{}", s.id)),
+        })
+        .collect();
+    let snapshot: watchdesk::domain::Snapshot = site
+        .get(&token, "/api/v1/snapshot")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let camera = snapshot
+        .cameras
+        .into_iter()
+        .find(|c| c.id.as_str() == "cam-clock")
+        .unwrap();
+    let engine = VideoEngine::new(EngineOptions::new(std::sync::Arc::new(|| {})));
+    engine.set_session_credentials(Some(Credentials {
+        user: "operator".into(),
+        password: token.clone(),
+    }));
+    let period = chrono::TimeDelta::milliseconds(1000 / 25);
+    let ms = chrono::TimeDelta::milliseconds;
+    // Inside a segment, early in one, and just after a boundary; then back
+    // into an earlier one (a seek backwards into another file). The first
+    // segment is left out: its frames before the camera's first sender
+    // report have extrapolated times (up to 83 ms off measured here).
+    let times = [
+        segments[2].start + ms(700),
+        segments[3].start + ms(1300),
+        segments[3].start + ms(20),
+        segments[1].start + ms(500),
+    ];
+    let mut last = 0;
+    for (n, t) in times.into_iter().enumerate() {
+        let want = PlaybackWant {
+            segments: segments.clone(),
+            position: t,
+            rate: 1.0,
+            seek: n as u64 + 1,
+            exact: true,
+        };
+        let frame = frame_for(&engine, &camera, &want, last).await;
+        last = frame.number;
+        let shown = frame.capture_time.unwrap();
+        let burned = timecode::read_rgba(&frame.rgba, frame.width, frame.height)
+            .expect("the clock camera's time code reads back");
+        let burned = chrono::DateTime::from_timestamp_millis(burned as i64).unwrap();
+        // The picture is the one captured at T: the camera's own burned-in
+        // time is within one frame period before T (give or take the
+        // index's precision: RTCP times, ±2 ms measured, 10 ms allowed).
+        assert!(
+            burned <= t + ms(10) && burned > t - period - ms(10),
+            "seek {n}: asked {t}, the picture was captured at {burned} ({} ms off)",
+            (t - burned).num_milliseconds()
+        );
+        assert!(
+            (shown - burned).abs() <= ms(10),
+            "seek {n}: the index says {shown}, the picture says {burned}"
+        );
+    }
+    // A drag's seek lands on the key frame at or before the position.
+    let t = segments[1].start + ms(1500);
+    let want = PlaybackWant {
+        segments: segments.clone(),
+        position: t,
+        rate: 1.0,
+        seek: 100,
+        exact: false,
+    };
+    let frame = frame_for(&engine, &camera, &want, last).await;
+    let shown = frame.capture_time.unwrap();
+    assert!(
+        shown <= t && shown > t - chrono::TimeDelta::seconds(1) - ms(2),
+        "a key frame within a GOP before {t}: {shown}"
+    );
+}

@@ -69,6 +69,7 @@ impl TileSource for Playing {
                 width,
                 height,
                 latency_ms: Some(80.0),
+                seek_ms: None,
             },
             stream: if req.single_view {
                 StreamChoice::Main

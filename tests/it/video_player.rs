@@ -166,6 +166,7 @@ impl Ui {
             camera: cam,
             size_px,
             single_view,
+            playback: None,
         });
         self.engine.end_frame();
         self.slowest = self.slowest.max(t.elapsed());

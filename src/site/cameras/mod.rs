@@ -470,7 +470,7 @@ fn live_factory(
     let factory = rtsp::RTSPMediaFactory::new();
     let kbps = (u64::from(width) * u64::from(height) * 2000 / (1280 * 720)).clamp(64, 20_000);
     factory.set_launch(&format!(
-        "( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 \
+        "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={width},height={height},framerate={fps}/1 \
          ! textoverlay name=label valignment=top halignment=left font-desc=\"Sans Bold 14\" shaded-background=true \
          ! textoverlay name=clock valignment=center halignment=center font-desc=\"Monospace Bold 32\" shaded-background=true \
          ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 bitrate={kbps} \
@@ -498,7 +498,7 @@ fn live_factory(
         let weak = overlay.downgrade();
         let clock = clock.clone();
         let stalled = stalled.clone();
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
             if stalled.load(Ordering::Relaxed) {
                 // Handled, not Drop: GStreamer 1.22 logs a critical when a
                 // Rust probe drops a buffer (the binding already released it).
@@ -518,10 +518,56 @@ fn live_factory(
                     .unwrap_or(0),
             };
             overlay.set_property("text", format_capture_time(unix_ns, tz));
+            // The same time, machine-readable: tests and benches read it
+            // back from the pixels a client shows.
+            if let (Some(caps), Some(gst::PadProbeData::Buffer(buffer))) =
+                (pad.current_caps(), info.data.as_mut())
+            {
+                burn_time_code(buffer.make_mut(), &caps, unix_ns / 1_000_000);
+            }
             gst::PadProbeReturn::Ok
         });
     });
     factory
+}
+
+/// Burns `unix_ms` into an I420 picture as a [`crate::domain::timecode`]
+/// strip, its chroma grey.
+fn burn_time_code(buffer: &mut gst::BufferRef, caps: &gst::Caps, unix_ms: u64) {
+    use crate::domain::timecode;
+    let Ok(info) = gstreamer_video::VideoInfo::from_caps(caps) else {
+        return;
+    };
+    if info.format() != gstreamer_video::VideoFormat::I420 {
+        return;
+    }
+    let (width, height) = (info.width(), info.height());
+    let Ok(mut frame) = gstreamer_video::VideoFrameRef::from_buffer_ref_writable(buffer, &info)
+    else {
+        return;
+    };
+    let strides: Vec<usize> = info
+        .stride()
+        .iter()
+        .map(|s| usize::try_from(*s).unwrap_or(0))
+        .collect();
+    if let Ok(y) = frame.plane_data_mut(0) {
+        timecode::burn_luma(y, strides[0], width, height, unix_ms);
+    }
+    let block = (width / timecode::BLOCKS).max(1) as usize;
+    let strip_w = block * (timecode::BITS as usize + 4) / 2;
+    let rows = timecode::rows(width, height);
+    for plane in [1, 2] {
+        let Ok(data) = frame.plane_data_mut(plane) else {
+            continue;
+        };
+        for row in rows.start / 2..rows.end.div_ceil(2) {
+            let from = row as usize * strides[plane as usize];
+            if let Some(cells) = data.get_mut(from..from + strip_w) {
+                cells.fill(128);
+            }
+        }
+    }
 }
 
 /// Makes a demo camera behave like a real one: its RTCP sender reports map

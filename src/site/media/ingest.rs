@@ -247,6 +247,9 @@ impl Ingest {
             .property("location", self.source.url.as_str())
             .property("latency", 0u32)
             .property("add-reference-timestamp-meta", true)
+            // Timestamps from RTP alone, not smoothed against arrival: the
+            // recordings keep the camera's own frame spacing.
+            .property_from_str("buffer-mode", "none")
             .property_from_str("protocols", "tcp")
             // Past the watchdog's [`STALL`], which says it better.
             .property("tcp-timeout", 10_000_000u64)
