@@ -190,6 +190,14 @@ impl App {
                 }
                 continue;
             }
+            if let Command::PlayDoorFrom { door, at } = &command {
+                if self.state.show_door_cameras(door, &mut self.view.workspace) {
+                    self.view.workspace.cameras.playback =
+                        Some(crate::viewer::Playback::start(*at, Instant::now()));
+                    self.view.workspace.focus(crate::viewer::Pane::Cameras);
+                }
+                continue;
+            }
             if let Command::ShowCamera { camera } = &command {
                 self.view.workspace.cameras.single = Some(camera.clone());
                 self.view.workspace.focus(crate::viewer::Pane::Cameras);

@@ -272,7 +272,9 @@ impl Worker {
             Command::Grant { request, reason } => self.decide(request, true, reason),
             Command::Deny { request, reason } => self.decide(request, false, reason),
             // View changes, applied by the shell.
-            Command::ShowDoorCameras(_) | Command::ShowCamera { .. } => {}
+            Command::ShowDoorCameras(_)
+            | Command::ShowCamera { .. }
+            | Command::PlayDoorFrom { .. } => {}
             Command::SearchCardholders { q } => {
                 let n = self.searches.fetch_add(1, Ordering::SeqCst) + 1;
                 let task = search_cardholders(

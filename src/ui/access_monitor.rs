@@ -22,6 +22,8 @@ use crate::viewer::{AppState, Command, CommandSender};
 
 /// The height of one row, in points.
 const ROW_HEIGHT: f32 = 24.0;
+/// The width of a row's play button.
+const PLAY_W: f32 = 96.0;
 /// The side of the photo slot.
 const PHOTO: f32 = 20.0;
 /// The side of the photo in the slot's tooltip.
@@ -46,6 +48,10 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
     }
     let tz = state.time_zone();
     let site = state.site();
+    let may_play =
+        state.runtime.session.as_ref().is_some_and(|s| {
+            crate::domain::allowed(s.role, crate::domain::Permission::ViewRecordings)
+        });
     let textures_id = egui::Id::unique("access monitor photos");
     let mut textures: Textures = ui
         .data_mut(|d| d.remove_temp(textures_id))
@@ -92,6 +98,37 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
                 click.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
                 if click.clicked() {
                     commands.send(Command::ShowDoorCameras(door.clone()));
+                }
+                // Play the door's cameras from a few seconds before it;
+                // above the row's own click, so it takes it.
+                if may_play {
+                    let r = row.response.rect;
+                    let at = egui::Rect::from_min_size(
+                        egui::pos2(r.right() - PLAY_W, r.top()),
+                        egui::vec2(PLAY_W, r.height()),
+                    );
+                    let mut child = ui.new_child(
+                        egui::UiBuilder::new()
+                            .id_salt(("play_event", event.seq))
+                            .max_rect(at)
+                            .layout(egui::Layout::right_to_left(egui::Align::Center)),
+                    );
+                    let play = child.small_button("Play 5 s before").on_hover_text(format!(
+                        "Play the cameras of {door_name} from 5 s before this event"
+                    ));
+                    play.widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::Button,
+                            true,
+                            format!("play {title} at {door_name} from before"),
+                        )
+                    });
+                    if play.clicked() {
+                        commands.send(Command::PlayDoorFrom {
+                            door: door.clone(),
+                            at: event.time - crate::viewer::playback::BEFORE_EVENT,
+                        });
+                    }
                 }
                 // The words (with the name) open the cardholder; above the
                 // row's own click, so they take it.

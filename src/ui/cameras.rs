@@ -707,8 +707,8 @@ fn toolbar_ui(
         ui.separator();
         if view.playback.is_some() {
             if ui
-                .button(RichText::new("● Live").color(theme::LOCKED))
-                .on_hover_text("Back to live video")
+                .button(RichText::new("Live").color(theme::LOCKED))
+                .on_hover_text("Back to live video (L)")
                 .clicked()
             {
                 view.playback = None;

@@ -155,21 +155,13 @@ pub fn playback_strip_ui(
     ui.horizontal(|ui| {
         ui.set_min_height(TRANSPORT_H - 4.0);
         if ui
-            .button(RichText::new("● Live").color(theme::LOCKED))
-            .on_hover_text("Back to live video (L)")
-            .clicked()
-        {
-            go_live = true;
-        }
-        ui.separator();
-        if ui
-            .button("◀|")
+            .button("Frame -1")
             .on_hover_text("One frame back (,)")
             .clicked()
         {
             pb.step(-1, frame_period, instant);
         }
-        let play = if pb.paused() { "▶ Play" } else { "⏸ Pause" };
+        let play = if pb.paused() { "Play" } else { "Pause" };
         if ui
             .button(play)
             .on_hover_text("Play or pause (Space)")
@@ -179,7 +171,7 @@ pub fn playback_strip_ui(
             pb.set_paused(!paused, instant);
         }
         if ui
-            .button("|▶")
+            .button("Frame +1")
             .on_hover_text("One frame forward (.)")
             .clicked()
         {
@@ -261,13 +253,9 @@ pub fn playback_strip_ui(
     }
 }
 
-/// `¼×`, `1×`, `16×`.
+/// `0.25×`, `1×`, `16×`.
 pub fn rate_label(rate: f64) -> String {
-    match rate {
-        r if (r - 0.25).abs() < 1e-9 => "¼×".to_owned(),
-        r if (r - 0.5).abs() < 1e-9 => "½×".to_owned(),
-        r => format!("{r}×"),
-    }
+    format!("{rate}×")
 }
 
 /// `3 s`, `4 min`, `2 h 5 min`, `3 d`.
@@ -287,7 +275,7 @@ mod tests {
 
     #[test]
     fn labels_read_as_an_operator_reads_them() {
-        assert_eq!(rate_label(0.25), "¼×");
+        assert_eq!(rate_label(0.25), "0.25×");
         assert_eq!(rate_label(16.0), "16×");
         assert_eq!(human_span(TimeDelta::seconds(42)), "42 s");
         assert_eq!(human_span(TimeDelta::seconds(7_500)), "2 h 5 min");

@@ -249,11 +249,14 @@ pub fn timeline_ui(ui: &mut Ui, input: &TimelineInput<'_>) -> Vec<TimelineAction
 
     // Coverage, one row per camera.
     let mut y = ruler.bottom();
+    let mut spans_drawn = 0;
     let row_h = coverage_h(input.lanes.len()) / input.lanes.len().max(1) as f32;
     for lane in input.lanes {
         let row = Rect::from_x_y_ranges(axis.left..=axis.right, y + 1.0..=y + row_h - 1.0);
         painter.rect_filled(row, 0.0, theme::TILE_BG);
-        for (a, b) in coverage_spans(&axis, lane.segments) {
+        let spans = coverage_spans(&axis, lane.segments);
+        spans_drawn += spans.len();
+        for (a, b) in spans {
             painter.rect_filled(
                 Rect::from_x_y_ranges(a..=b.max(a + 1.0), row.y_range()),
                 0.0,
@@ -294,10 +297,12 @@ pub fn timeline_ui(ui: &mut Ui, input: &TimelineInput<'_>) -> Vec<TimelineAction
         );
     }
     let mut last_col = [i32::MIN; 4];
+    let mut marks_shown = 0;
     for m in in_sight {
         if input.doors.is_some_and(|d| !d.contains(&m.door)) {
             continue;
         }
+        marks_shown += 1;
         let i = MarkKind::ALL.iter().position(|k| *k == m.kind).unwrap_or(0);
         let x = axis.x_of(m.at);
         let col = x as i32;
@@ -371,8 +376,8 @@ pub fn timeline_ui(ui: &mut Ui, input: &TimelineInput<'_>) -> Vec<TimelineAction
     if let Some(p) = pointer.filter(|p| track.contains(*p)) {
         let at = axis.time_at(p.x);
         let text = match hovered_bookmark {
-            Some(b) if !b.note.is_empty() => format!("{} — {}\n{}", b.title, b.by, b.note),
-            Some(b) => format!("{} — {}", b.title, b.by),
+            Some(b) if !b.note.is_empty() => format!("{} · {}\n{}", b.title, b.by, b.note),
+            Some(b) => format!("{} · {}", b.title, b.by),
             None => at
                 .with_timezone(&input.tz)
                 .format("%a %d %b %H:%M:%S %Z")
@@ -384,6 +389,17 @@ pub fn timeline_ui(ui: &mut Ui, input: &TimelineInput<'_>) -> Vec<TimelineAction
         );
         response.clone().on_hover_text_at_pointer(text);
     }
+
+    // For assistive technology (and tests): what the timeline shows.
+    let summary = format!(
+        "timeline: {} cameras, {spans_drawn} recorded spans, {marks_shown} door events, at {}",
+        input.lanes.len(),
+        input
+            .position
+            .with_timezone(&input.tz)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+    );
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Slider, true, &summary));
 
     // Input.
     let mark_under = |p: Pos2| -> Option<Timestamp> {

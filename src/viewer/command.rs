@@ -37,6 +37,13 @@ pub enum Command {
     /// the shell applies it ([`AppState::show_door_cameras`](super::AppState::show_door_cameras))
     /// and never sends it to the worker.
     ShowDoorCameras(DoorId),
+    /// Play this door's cameras back from `at` (a few seconds before one
+    /// of its events): the shell shows them and starts playback; the worker
+    /// never sees it.
+    PlayDoorFrom {
+        door: DoorId,
+        at: crate::domain::Timestamp,
+    },
     /// Show this camera in the video view (the shell does it; the worker
     /// never sees it).
     ShowCamera {
@@ -186,6 +193,11 @@ impl std::fmt::Debug for Command {
                 .field("reason", reason)
                 .finish(),
             Command::ShowDoorCameras(door) => f.debug_tuple("ShowDoorCameras").field(door).finish(),
+            Command::PlayDoorFrom { door, at } => f
+                .debug_struct("PlayDoorFrom")
+                .field("door", door)
+                .field("at", at)
+                .finish(),
             Command::ShowCamera { camera } => f
                 .debug_struct("ShowCamera")
                 .field("camera", camera)

@@ -30,6 +30,7 @@ mod ui_demo;
 mod ui_map;
 mod ui_monitor;
 mod ui_people;
+mod ui_playback;
 mod ui_tile;
 mod ui_unreachable;
 mod ui_views;
