@@ -101,7 +101,9 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
                 }
                 // Play the door's cameras from a few seconds before it;
                 // above the row's own click, so it takes it.
-                if may_play {
+                // Shown under the pointer only: it would hide the row's words.
+                let hovered = ui.rect_contains_pointer(row.response.rect);
+                if may_play && hovered {
                     let r = row.response.rect;
                     let at = egui::Rect::from_min_size(
                         egui::pos2(r.right() - PLAY_W, r.top()),

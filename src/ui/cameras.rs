@@ -418,6 +418,7 @@ fn tile_ui(
         view: &tile_view,
         still: state.site().stills().get(&camera.id),
         show_stats: view.show_stats || with_stats.contains(key),
+        recorded: playback.is_some(),
     };
     let response = video_tile_ui(ui, rect, &input, video.textures, clock)
         .on_hover_text(format!("{}: double-click to open it alone", camera.name));
@@ -607,6 +608,7 @@ pub fn camera_tile_frame_ui(
         view: &tile_view,
         still: state.site().stills().get(&camera.id),
         show_stats: false,
+        recorded: false,
     };
     (
         video_tile_ui(ui, rect, &input, video.textures, &clock),

@@ -425,6 +425,9 @@ pub struct TileInput<'a> {
     pub view: &'a TileView,
     pub still: Option<&'a Arc<StillImage>>,
     pub show_stats: bool,
+    /// Recorded video: the time shown is the recording's, with its date,
+    /// never "late".
+    pub recorded: bool,
 }
 
 /// Draws one tile into `rect`: the newest frame (or the still while none
@@ -443,6 +446,7 @@ pub fn video_tile_ui(
         view,
         still,
         show_stats,
+        recorded,
     } = *tile;
     let response = ui.interact(rect, egui::Id::unique(("video tile", key)), Sense::click());
     let painter = ui.painter_at(rect);
@@ -486,7 +490,16 @@ pub fn video_tile_ui(
     // The capture time of the picture on screen, bottom left.
     let mut summary_wait: Option<Duration> = None;
     if let Some(capture) = view.frame.as_ref().and_then(|f| f.capture_time) {
-        let (text, late, turns_late) = capture_overlay(capture, clock.site_now, clock.tz);
+        let (text, late, turns_late) = if recorded {
+            let at = capture.with_timezone(&clock.tz);
+            (
+                at.format("PLAYBACK %d %b %H:%M:%S%.3f %Z").to_string(),
+                false,
+                None,
+            )
+        } else {
+            capture_overlay(capture, clock.site_now, clock.tz)
+        };
         summary_wait = turns_late;
         let galley = overlay_galley(ui, &text, FontId::monospace(12.0), max_text_w - 14.0, 1);
         let h = galley.size().y + 4.0;

@@ -241,6 +241,11 @@ fn a_view_plays_back_with_a_timeline_and_an_access_event_plays_from_before_it() 
         }))
         .unwrap();
     h.run_steps(5);
+    // The play button shows under the pointer.
+    assert!(h.query_by_label_contains("play Access granted").is_none());
+    h.get_by_label_contains("access event Access granted")
+        .hover();
+    h.run_steps(3);
     h.get_by_label_contains("play Access granted").click();
     h.run_steps(5);
     let from_event = last_asked(&asked, "cam-0").unwrap().expect("plays back");
