@@ -428,6 +428,33 @@ impl Worker {
                 );
                 self.spawn(task);
             }
+            Command::AddBookmark {
+                cameras,
+                from,
+                to,
+                title,
+                note,
+            } => {
+                let (client, sink) = (self.client.clone(), self.sink.clone());
+                self.spawn(async move {
+                    let placed = client.add_bookmark(&cameras, from, to, &title, &note).await;
+                    let (level, text) = match placed {
+                        Ok(b) => {
+                            let text = format!("Bookmark placed · {}", b.title);
+                            sink.send(AppEvent::BookmarkPlaced(b)).await;
+                            (crate::viewer::NoticeLevel::Info, text)
+                        }
+                        Err(e) => {
+                            session_end_check(&sink, &e).await;
+                            (
+                                crate::viewer::NoticeLevel::Error,
+                                format!("Bookmark not placed: {}", error_chain(&e)),
+                            )
+                        }
+                    };
+                    sink.send(AppEvent::Notice { level, text }).await;
+                });
+            }
             Command::WantPhotos(ids) => {
                 let may = self
                     .role

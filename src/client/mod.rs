@@ -412,6 +412,31 @@ impl Client {
         json_of(resp).await
     }
 
+    /// Bookmarks a moment of `cameras`' recordings; the site answers the
+    /// bookmark with its id and author.
+    pub async fn add_bookmark(
+        &self,
+        cameras: &[CameraId],
+        from: Timestamp,
+        to: Timestamp,
+        title: &str,
+        note: &str,
+    ) -> Result<crate::domain::Bookmark, ClientError> {
+        let resp = self
+            .call(Method::POST, "/api/v1/bookmarks")?
+            .json(&serde_json::json!({
+                "cameras": cameras,
+                "start": from.to_rfc3339(),
+                "end": to.to_rfc3339(),
+                "title": title,
+                "note": note,
+            }))
+            .send()
+            .await
+            .map_err(ClientError::Network)?;
+        json_of(resp).await
+    }
+
     /// Opens the live event stream, resuming after `last_seq`. The answer's
     /// body is the raw `text/event-stream`; [`live`] reads it.
     pub async fn open_event_stream(&self, last_seq: Seq) -> Result<reqwest::Response, ClientError> {

@@ -107,7 +107,7 @@ impl DockBehavior<'_, '_> {
                         doors::doors_ui(ui, self.state, self.doors, self.commands)
                     });
             }
-            Pane::Events => events::events_ui(ui, self.state),
+            Pane::Events => events::events_ui(ui, self.state, self.commands),
             Pane::Map => map::map_ui(ui, self.state, self.map, self.commands),
             Pane::AccessMonitor => {
                 access_monitor::access_monitor_ui(ui, self.state, self.commands);

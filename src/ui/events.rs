@@ -16,8 +16,14 @@ use crate::viewer::AppState;
 /// The height of one event row, in points.
 const ROW_HEIGHT: f32 = 18.0;
 
-/// The list of recent events.
-pub fn events_ui(ui: &mut Ui, state: &AppState) {
+/// The list of recent events. Under the pointer, a door's event offers to
+/// play that door's cameras from a few seconds before it (roles that may
+/// view recordings).
+pub fn events_ui(ui: &mut Ui, state: &AppState, commands: &crate::viewer::CommandSender) {
+    let may_play =
+        state.runtime.session.as_ref().is_some_and(|s| {
+            crate::domain::allowed(s.role, crate::domain::Permission::ViewRecordings)
+        });
     ui.heading("Events");
     if state.site().events().is_empty() {
         ui.label(RichText::new("No events yet").color(theme::MUTED));
@@ -29,7 +35,7 @@ pub fn events_ui(ui: &mut Ui, state: &AppState) {
         .auto_shrink([false, false])
         .show_rows(ui, ROW_HEIGHT, state.site().events().len(), |ui, rows| {
             for event in state.site().events().range(rows) {
-                ui.horizontal(|ui| {
+                let row = ui.horizontal(|ui| {
                     ui.set_height(ROW_HEIGHT);
                     ui.label(RichText::new(format::site_time(event.time, tz)).monospace());
                     let (icon, color, title) = event_title(event, state);
@@ -39,6 +45,33 @@ pub fn events_ui(ui: &mut Ui, state: &AppState) {
                         ui.label(RichText::new(state.site().door_name(door)).color(theme::MUTED));
                     }
                 });
+                let Some(door) = event.kind.door().filter(|_| may_play) else {
+                    continue;
+                };
+                let r = row.response.rect;
+                if !ui.rect_contains_pointer(r) {
+                    continue;
+                }
+                let at = egui::Rect::from_min_max(
+                    egui::pos2(r.right() - 110.0, r.top()),
+                    egui::pos2(r.right(), r.bottom()),
+                );
+                let mut child = ui.new_child(
+                    egui::UiBuilder::new()
+                        .id_salt(("play_event_row", event.seq))
+                        .max_rect(at)
+                        .layout(egui::Layout::right_to_left(egui::Align::Center)),
+                );
+                let play = child.small_button("Play 5 s before").on_hover_text(format!(
+                    "Play the cameras of {} from 5 s before this event",
+                    state.site().door_name(door)
+                ));
+                if play.clicked() {
+                    commands.send(crate::viewer::Command::PlayDoorFrom {
+                        door: door.clone(),
+                        at: event.time - crate::viewer::playback::BEFORE_EVENT,
+                    });
+                }
             }
         });
 }

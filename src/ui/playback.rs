@@ -196,6 +196,8 @@ pub fn playback_strip_ui(
             }
         }
         ui.separator();
+        bookmark_ui(ui, pb.position(instant), shown, commands);
+        ui.separator();
         let tz = state.time_zone();
         let shown_at = pb.position(instant).with_timezone(&tz);
         ui.label(
@@ -251,6 +253,70 @@ pub fn playback_strip_ui(
         // The clock moves: the next frame is due.
         ui.ctx().request_repaint_after(Duration::from_millis(40));
     }
+}
+
+/// How much a bookmark placed from the transport bar covers each side of
+/// the position.
+pub const BOOKMARK_AROUND: TimeDelta = TimeDelta::seconds(5);
+
+/// "Bookmark…": a title and a note for the moment shown (5 s each side),
+/// of the cameras on screen.
+fn bookmark_ui(
+    ui: &mut Ui,
+    at: crate::domain::Timestamp,
+    cameras: &[CameraId],
+    commands: &CommandSender,
+) {
+    let id = ui.scope_id().with("bookmark form");
+    let mut form: Option<(String, String, crate::domain::Timestamp)> =
+        ui.data_mut(|d| d.get_temp(id)).unwrap_or_default();
+    if ui
+        .button("Bookmark…")
+        .on_hover_text("Mark this moment of these cameras, with a title and a note")
+        .clicked()
+    {
+        form = Some((String::new(), String::new(), at));
+    }
+    let mut close = false;
+    if let Some((title, note, when)) = form.as_mut() {
+        egui::Window::new("Bookmark")
+            .collapsible(false)
+            .resizable(false)
+            .show(ui.ctx(), |ui| {
+                ui.label(format!(
+                    "{} cameras, 5 s each side of the moment shown",
+                    cameras.len()
+                ));
+                let label = ui.label("Bookmark title");
+                ui.text_edit_singleline(title).labelled_by(label.id);
+                let label = ui.label("Bookmark note (optional)");
+                ui.text_edit_multiline(note).labelled_by(label.id);
+                ui.horizontal(|ui| {
+                    let ok = !title.trim().is_empty();
+                    if ui
+                        .add_enabled(ok, egui::Button::new("Place bookmark"))
+                        .on_disabled_hover_text("give it a title")
+                        .clicked()
+                    {
+                        commands.send(Command::AddBookmark {
+                            cameras: cameras.to_vec(),
+                            from: *when - BOOKMARK_AROUND,
+                            to: *when + BOOKMARK_AROUND,
+                            title: title.trim().to_owned(),
+                            note: note.trim().to_owned(),
+                        });
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            });
+    }
+    if close {
+        form = None;
+    }
+    ui.data_mut(|d| d.insert_temp(id, form));
 }
 
 /// `0.25×`, `1×`, `16×`.

@@ -328,11 +328,13 @@ pub fn timeline_ui(ui: &mut Ui, input: &TimelineInput<'_>) -> Vec<TimelineAction
         theme::MUTED,
     );
     let mut hovered_bookmark = None;
+    let mut bookmarks_shown = 0;
     let pointer = response.hover_pos();
     for b in input.bookmarks {
         if b.end < input.from || b.start > input.to {
             continue;
         }
+        bookmarks_shown += 1;
         let a = axis.x_of(b.start).max(axis.left);
         let e = axis.x_of(b.end).min(axis.right);
         let mid = y + BOOKMARK_H / 2.0;
@@ -392,7 +394,7 @@ pub fn timeline_ui(ui: &mut Ui, input: &TimelineInput<'_>) -> Vec<TimelineAction
 
     // For assistive technology (and tests): what the timeline shows.
     let summary = format!(
-        "timeline: {} cameras, {spans_drawn} recorded spans, {marks_shown} door events, at {}",
+        "timeline: {} cameras, {spans_drawn} recorded spans, {marks_shown} door events, {bookmarks_shown} bookmarks, at {}",
         input.lanes.len(),
         input
             .position

@@ -124,6 +124,15 @@ pub enum Command {
         from: crate::domain::Timestamp,
         to: crate::domain::Timestamp,
     },
+    /// Bookmark `from`..`to` of these cameras' recordings; answered with
+    /// `AppEvent::BookmarkPlaced` and a notice.
+    AddBookmark {
+        cameras: Vec<CameraId>,
+        from: crate::domain::Timestamp,
+        to: crate::domain::Timestamp,
+        title: String,
+        note: String,
+    },
     /// Small photos of these people, for rows in sight that lack them
     /// (the shell forwards only those not asked for yet, and marks them
     /// loading; the worker answers each with `AppEvent::Thumb`).
@@ -206,6 +215,19 @@ impl std::fmt::Debug for Command {
                 f.debug_struct("SearchCardholders").field("q", q).finish()
             }
             Command::OpenCardholder(id) => f.debug_tuple("OpenCardholder").field(id).finish(),
+            Command::AddBookmark {
+                cameras,
+                from,
+                to,
+                title,
+                ..
+            } => f
+                .debug_struct("AddBookmark")
+                .field("cameras", cameras)
+                .field("from", from)
+                .field("to", to)
+                .field("title", title)
+                .finish_non_exhaustive(),
             Command::LoadRecordings {
                 cameras,
                 doors,

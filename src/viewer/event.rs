@@ -23,6 +23,8 @@ pub enum AppEvent {
         marks: Vec<super::playback::DoorMark>,
         bookmarks: Vec<crate::domain::Bookmark>,
     },
+    /// A bookmark the operator placed, as the site stored it.
+    BookmarkPlaced(crate::domain::Bookmark),
     /// The recordings could not be read.
     RecordingsFailed {
         message: String,

@@ -312,6 +312,16 @@ impl AppState {
                 .recordings
                 .replace(from, to, coverage, marks, bookmarks),
             AppEvent::RecordingsFailed { message } => self.recordings.error = Some(message),
+            AppEvent::BookmarkPlaced(bookmark) => {
+                if self
+                    .recordings
+                    .bookmarks
+                    .iter()
+                    .all(|b| b.id != bookmark.id)
+                {
+                    self.recordings.bookmarks.push(bookmark);
+                }
+            }
             AppEvent::Live(event) => {
                 self.recordings.add_live(&event);
                 self.people.live(&event);

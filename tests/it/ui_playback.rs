@@ -208,8 +208,52 @@ fn a_view_plays_back_with_a_timeline_and_an_access_event_plays_from_before_it() 
     h.run_steps(5);
     let timeline = format!("{:?}", h.get_by_label_contains("timeline:"));
     assert!(
-        timeline.contains("4 cameras, 3 recorded spans, 3 door events"),
+        timeline.contains("4 cameras, 3 recorded spans, 3 door events, 0 bookmarks"),
         "cam-0 in two spans (the gap), cam-1 in one; three door events: {timeline}"
+    );
+
+    // A bookmark of the moment shown, for the cameras on screen.
+    h.get_by_label("Bookmark…").click();
+    h.run_steps(3);
+    let title = (egui::accesskit::Role::TextInput, "Bookmark title");
+    h.get_by_role_and_label(title.0, title.1).focus();
+    h.run();
+    h.get_by_role_and_label(title.0, title.1)
+        .type_text("Tailgating at the lobby");
+    h.run_steps(3);
+    h.get_by_label("Place bookmark").click();
+    h.run_steps(3);
+    let placed = std::iter::from_fn(|| commands.try_recv().ok())
+        .find_map(|c| match c {
+            Command::AddBookmark {
+                cameras,
+                from,
+                to,
+                title,
+                ..
+            } => Some((cameras, from, to, title)),
+            _ => None,
+        })
+        .expect("the bookmark goes to the worker");
+    assert_eq!(placed.0.len(), 4);
+    assert_eq!(placed.3, "Tailgating at the lobby");
+    assert_eq!(placed.2 - placed.1, chrono::TimeDelta::seconds(10));
+    events
+        .try_send(AppEvent::BookmarkPlaced(watchdesk::domain::Bookmark {
+            id: "b-1".into(),
+            cameras: placed.0.clone(),
+            start: placed.1,
+            end: placed.2,
+            title: placed.3.clone(),
+            note: String::new(),
+            by: "operator".into(),
+            created: t(0),
+        }))
+        .unwrap();
+    h.run_steps(5);
+    assert!(
+        format!("{:?}", h.get_by_label_contains("timeline:")).contains("1 bookmarks"),
+        "the timeline shows it"
     );
 
     // Unlink a tile: it goes live while the others play on.
