@@ -307,6 +307,10 @@ photos_dir = "maps"
 [video]
 demo_cameras = false
 
+[recording]
+enabled = true
+segment_secs = 2
+
 [[camera]]
 id = "cam-gate"
 name = "Gate"
@@ -579,6 +583,46 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
                     assert_plays(&engine, camera(&snap, id), &AUTH, false, StreamChoice::Main);
                 }
             }
+        })
+        .await;
+        // Recorded too, from the site's one ingest: the Digest camera's
+        // main stream, its password nowhere in what the site answers.
+        let operator = site.token(Role::Operator).await;
+        let now = chrono::Utc::now();
+        let stamp =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let path = format!(
+            "/api/v1/recordings/cam-vault?from={}&to={}",
+            stamp(now - chrono::TimeDelta::hours(1)),
+            stamp(now + chrono::TimeDelta::minutes(1))
+        );
+        let recorded = common::eventually(
+            "a finished segment of the Digest camera",
+            Duration::from_secs(30),
+            || async {
+                let text = site.get(&operator, &path).await.text().await.unwrap();
+                let c: watchdesk::domain::Coverage = serde_json::from_str(&text).unwrap();
+                c.segments
+                    .first()
+                    .filter(|s| s.bytes > 0 && s.end > s.start)
+                    .map(|s| (text.clone(), s.id))
+            },
+        )
+        .await;
+        assert!(!recorded.0.contains(PASSWORD), "a password in the coverage");
+        let file = site
+            .get(
+                &operator,
+                &format!("/api/v1/recordings/segments/{}", recorded.1),
+            )
+            .await;
+        assert_eq!(file.status(), 200, "the Digest camera's segment is served");
+        // The H.265 camera is recorded as well.
+        let h265 = path.replace("cam-vault", "cam-gate");
+        common::eventually("a finished H.265 segment", Duration::from_secs(30), || async {
+            let c: watchdesk::domain::Coverage =
+                site.get(&operator, &h265).await.json().await.unwrap();
+            (!c.segments.is_empty()).then_some(())
         })
         .await;
         site.handle.shutdown().await;

@@ -27,12 +27,12 @@ fn failed(what: &str, path: &Path, e: impl std::fmt::Display) -> RecorderError {
     RecorderError::Media(format!("{what} {}: {e}", path.display()))
 }
 
-/// Reads `path` through `qtdemux ! h264parse` (no decoding) to its end and
+/// Reads `path` through `qtdemux ! parsebin` (H.264 or H.265, no decoding) to its end and
 /// returns its duration and key frames; an error when it does not play to
 /// its end within `timeout`.
 pub fn scan(path: &Path, timeout: Duration) -> Result<FileFacts, RecorderError> {
     let pipeline = gst::parse::launch(
-        "filesrc name=src ! qtdemux ! h264parse ! appsink name=sink sync=false max-buffers=64",
+        "filesrc name=src ! qtdemux ! parsebin ! appsink name=sink sync=false max-buffers=64",
     )
     .map_err(|e| failed("cannot build a reader for", path, e))?
     .downcast::<gst::Pipeline>()
@@ -121,7 +121,7 @@ fn scan_with(
 /// an ordinary MP4 at `to`, without re-encoding.
 pub fn remux(from: &Path, to: &Path, timeout: Duration) -> Result<(), RecorderError> {
     let pipeline = gst::parse::launch(
-        "filesrc name=src ! qtdemux ! h264parse ! mp4mux ! filesink name=sink sync=false",
+        "filesrc name=src ! qtdemux ! parsebin ! mp4mux ! filesink name=sink sync=false",
     )
     .map_err(|e| failed("cannot build a remux of", from, e))?
     .downcast::<gst::Pipeline>()

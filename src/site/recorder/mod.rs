@@ -3,7 +3,8 @@
 //! the store (`store::recordings`).
 //!
 //! Pipeline, one per (camera, stream):
-//! `appsrc ! h264parse ! splitmuxsink (mp4mux, filesink)`. The ingest hands
+//! `appsrc ! h264parse|h265parse ! splitmuxsink (mp4mux, filesink)` (the
+//! parser put in at the first access unit, whose caps name the codec). The ingest hands
 //! over access units with [`Recorder::push`]; the appsrc queue is bounded
 //! and a push never waits: when it is full the frame is dropped, counted,
 //! and the recorder skips to the next key frame.
@@ -13,7 +14,7 @@
 //! `fragment-mode=first-moov-then-finalise`, each filesink unbuffered. A
 //! file being written is `<root>/<camera>/<stream>/<YYYY-MM-DD>/<UTC start>.mp4.writing`
 //! with an index row in state `writing`; when splitmuxsink closes it, the
-//! recorder's thread reads it back (`qtdemux ! h264parse`, no decoding: the
+//! recorder's thread reads it back (`qtdemux ! parsebin`, no decoding: the
 //! duration and key frames), hashes it, renames it to `….mp4` and marks the
 //! row `done`. After a crash, [`recover`] turns whatever is left `writing`
 //! into an ordinary MP4 and indexes it.
@@ -241,6 +242,51 @@ struct Shared {
     abandon: AtomicBool,
     /// The pipeline posted an error.
     failed: AtomicBool,
+    /// Until the first access unit: the pipeline and the splitmuxsink the
+    /// parser goes between.
+    unlinked: Mutex<Option<(gst::Pipeline, gst::Element)>>,
+    /// Keeps timestamps increasing when the camera's go back.
+    rebase: Mutex<Rebase>,
+}
+
+/// A camera whose timestamps jump back (a restart, a looping test source)
+/// would stop the muxer ("timestamping error"): its frames are moved
+/// after the last one written, one frame period on.
+#[derive(Debug, Default, Clone, Copy)]
+struct Rebase {
+    offset: gst::ClockTime,
+    last: Option<gst::ClockTime>,
+    step: Option<gst::ClockTime>,
+}
+
+impl Rebase {
+    /// The timestamp to write for `pts`.
+    fn map(&mut self, pts: gst::ClockTime) -> gst::ClockTime {
+        let mut out = pts + self.offset;
+        if let Some(last) = self.last {
+            if out <= last {
+                let step = self.step.unwrap_or(gst::ClockTime::from_mseconds(40));
+                self.offset = (last + step).saturating_sub(pts);
+                out = pts + self.offset;
+                tracing::info!(
+                    jump_ms = (last.saturating_sub(out + step)).mseconds(),
+                    "camera timestamps went back; recording continues after the last frame"
+                );
+            } else {
+                self.step = Some(out - last);
+            }
+        }
+        self.last = Some(out);
+        out
+    }
+}
+
+/// The parser for a stream's caps: H.265 or H.264.
+fn parser_for(caps: Option<&gst::CapsRef>) -> &'static str {
+    let h265 = caps
+        .and_then(|c| c.structure(0))
+        .is_some_and(|s| s.name() == "video/x-h265");
+    if h265 { "h265parse" } else { "h264parse" }
 }
 
 /// Records one camera stream (see the module docs).
@@ -259,6 +305,29 @@ pub struct Pusher {
 }
 
 impl Pusher {
+    /// Puts the parser the first sample's codec needs between the source
+    /// and the muxer (once); the reason when it cannot.
+    fn link_parser(&self, sample: &gst::Sample) -> Option<String> {
+        let mut unlinked = self.shared.unlinked.lock().ok()?;
+        let (pipeline, split) = unlinked.take()?;
+        let name = parser_for(sample.caps());
+        let parse = match gst::ElementFactory::make(name).build() {
+            Ok(p) => p,
+            Err(e) => return Some(format!("{name}: {e}")),
+        };
+        if let Err(e) = pipeline.add(&parse) {
+            return Some(format!("cannot add {name}: {e}"));
+        }
+        if let Err(e) = gst::Element::link_many([self.appsrc.upcast_ref(), &parse, &split]) {
+            return Some(format!("cannot link {name}: {e}"));
+        }
+        if let Err(e) = parse.sync_state_with_parent() {
+            return Some(format!("cannot start {name}: {e}"));
+        }
+        tracing::debug!(camera = %self.shared.cfg.camera, parser = name, "recording");
+        None
+    }
+
     /// As [`Recorder::push`].
     pub fn push(&self, sample: &gst::Sample) {
         let sh = &self.shared;
@@ -269,6 +338,16 @@ impl Pusher {
             sh.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        let Ok(mut rebase) = sh.rebase.lock() else {
+            return;
+        };
+        let pts = rebase.map(pts);
+        drop(rebase);
+        if let Some(e) = self.link_parser(sample) {
+            tracing::warn!(camera = %sh.cfg.camera, "cannot record: {e}");
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let ntp = wallclock::ntp_of(buffer);
         if let Ok(mut w) = sh.wall.lock() {
             w.observe(pts, ntp, sh.clock.now());
@@ -284,7 +363,22 @@ impl Pusher {
             return;
         }
         sh.want_key.store(false, Ordering::Relaxed);
-        match self.appsrc.push_sample(sample) {
+        let pushed = if buffer.pts() == Some(pts) {
+            self.appsrc.push_sample(sample)
+        } else {
+            let mut moved = buffer.copy();
+            {
+                let b = moved.make_mut();
+                b.set_pts(pts);
+                b.set_dts(pts);
+            }
+            let sample = gst::Sample::builder()
+                .buffer(&moved)
+                .caps_if_some(sample.caps_owned().as_ref())
+                .build();
+            self.appsrc.push_sample(&sample)
+        };
+        match pushed {
             Ok(_) => {
                 sh.pushed.fetch_add(1, Ordering::Relaxed);
             }
@@ -338,9 +432,6 @@ impl Recorder {
             .is_live(true)
             .max_bytes(0)
             .build();
-        let parse = gst::ElementFactory::make("h264parse")
-            .build()
-            .map_err(|e| pipe_err("h264parse", &e))?;
         let split = gst::ElementFactory::make("splitmuxsink")
             .property("async-finalize", true)
             .property("muxer-factory", "mp4mux")
@@ -357,10 +448,10 @@ impl Recorder {
             .build()
             .map_err(|e| pipe_err("splitmuxsink", &e))?;
         pipeline
-            .add_many([appsrc.upcast_ref(), &parse, &split])
+            .add_many([appsrc.upcast_ref(), &split])
             .map_err(|e| pipe_err("cannot add elements", &e))?;
-        gst::Element::link_many([appsrc.upcast_ref(), &parse, &split])
-            .map_err(|e| pipe_err("cannot link", &e))?;
+        // The parser (H.264 or H.265) is put between them at the first
+        // access unit, whose caps say the codec.
 
         let shared = Arc::new(Shared {
             cfg,
@@ -374,6 +465,8 @@ impl Recorder {
             stopping: AtomicBool::new(false),
             abandon: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            unlinked: Mutex::new(Some((pipeline.clone(), split.clone()))),
+            rebase: Mutex::new(Rebase::default()),
         });
 
         split.connect("muxer-added", false, |args| {

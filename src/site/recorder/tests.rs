@@ -477,3 +477,17 @@ fn recording_cost_1080p() {
         bytes as f64 / secs * 3600.0 / 1e9
     );
 }
+
+#[test]
+fn timestamps_that_go_back_continue_after_the_last_frame() {
+    let ms = gst::ClockTime::from_mseconds;
+    let mut r = super::Rebase::default();
+    assert_eq!(r.map(ms(1000)), ms(1000));
+    assert_eq!(r.map(ms(1040)), ms(1040));
+    assert_eq!(r.map(ms(1080)), ms(1080));
+    // The camera restarts at zero: one frame period after the last.
+    assert_eq!(r.map(ms(0)), ms(1120));
+    assert_eq!(r.map(ms(40)), ms(1160));
+    // A repeated timestamp moves on too.
+    assert_eq!(r.map(ms(40)), ms(1200));
+}
