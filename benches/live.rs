@@ -96,6 +96,7 @@ fn serve_cameras(config: &Path, data_dir: &Path, relay: bool) -> BenchResult<()>
             &mounts,
             Arc::new(BenchGate),
             Arc::new(|_: &CameraId, _, _| {}),
+            None,
         )
         .map_err(|e| format!("{e}"))?;
         for (id, _) in &mounts {

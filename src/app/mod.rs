@@ -151,6 +151,7 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
         auto_sign_in,
     };
     let username = opts.username.clone();
+    let video_ca = opts.ca_cert.clone();
 
     // The egui context exists only once the window does; the worker waits
     // for it to wake the UI.
@@ -204,7 +205,7 @@ pub fn run(opts: ClientOptions) -> Result<(), AppError> {
             if let Some(user) = username {
                 app.prefill_username(&user);
             }
-            app.set_video(video::start_video(&cc.egui_ctx));
+            app.set_video(video::start_video(&cc.egui_ctx, video_ca.clone()));
             app.log_tile_stats(&renderer.to_string());
             Ok(Box::new(app))
         }),

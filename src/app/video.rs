@@ -130,7 +130,7 @@ pub struct VideoSetup {
 }
 
 /// Checks the GStreamer elements and starts the engine, waking `ctx`.
-pub fn start_video(ctx: &egui::Context) -> VideoSetup {
+pub fn start_video(ctx: &egui::Context, ca_file: Option<PathBuf>) -> VideoSetup {
     let missing = crate::video::check_elements();
     if !missing.is_empty() {
         let problems: Vec<String> = missing.iter().map(|e| e.overlay_text()).collect();
@@ -145,9 +145,11 @@ pub fn start_video(ctx: &egui::Context) -> VideoSetup {
     }
     let pacer = Arc::new(RepaintPacer::new(ctx.clone()));
     let waker = pacer.clone();
-    let engine = VideoEngine::new(EngineOptions::new(Arc::new(move || {
+    let mut opts = EngineOptions::new(Arc::new(move || {
         waker.frame_arrived();
-    })));
+    }));
+    opts.ca_file = ca_file;
+    let engine = VideoEngine::new(opts);
     VideoSetup {
         source: Some(Box::new(engine)),
         pacer: Some(pacer),

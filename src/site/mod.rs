@@ -265,6 +265,7 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         .into_make_service_with_connect_info::<SocketAddr>();
     let server = axum_server::Handle::new();
     let https = tls.is_some();
+    let relay_tls = tls.clone();
     let listen_err = |source| SiteError::Listen {
         addr: listen,
         source,
@@ -314,7 +315,7 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
         }
     };
 
-    let media = start_media(&core, addr.ip());
+    let media = start_media(&core, addr.ip(), relay_tls.as_ref());
     let mut tasks = core.start_background();
     if let Some(media) = media {
         let (c, dir) = (Arc::clone(&core), data_dir.clone());
@@ -397,7 +398,11 @@ impl media::RelayGate for SessionGate {
 /// Starts the relay on the address the API listens on, and the ingest of
 /// every camera; each stream's outage and return go to the event log. A
 /// relay that cannot start leaves the site running without video.
-fn start_media(core: &Arc<SiteCore>, ip: std::net::IpAddr) -> Option<Arc<media::Media>> {
+fn start_media(
+    core: &Arc<SiteCore>,
+    ip: std::net::IpAddr,
+    tls: Option<&TlsFiles>,
+) -> Option<Arc<media::Media>> {
     let weak = Arc::downgrade(core);
     let report: media::Report = Arc::new(move |camera, stream, change| {
         let Some(core) = weak.upgrade() else {
@@ -426,6 +431,7 @@ fn start_media(core: &Arc<SiteCore>, ip: std::net::IpAddr) -> Option<Arc<media::
         &camera_slot::CameraSlot::relay_mounts(cfg),
         gate,
         report,
+        tls.map(|t| (t.cert.as_path(), t.key.as_path())),
     ) {
         Ok(m) => {
             core.cameras().attach_media(Arc::clone(&m));

@@ -33,6 +33,9 @@ pub struct EngineOptions {
     pub decoder: Option<String>,
     /// A tile's new size is applied once it has been steady this long (200).
     pub resize_debounce_ms: u64,
+    /// The CA that signs the site's certificate, for an `rtsps://` relay
+    /// (`None`: the system's trust store).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl EngineOptions {
@@ -47,6 +50,7 @@ impl EngineOptions {
             rtsp_latency_ms: 0,
             decoder: None,
             resize_debounce_ms: 200,
+            ca_file: None,
         }
     }
 }
@@ -217,6 +221,7 @@ impl VideoEngine {
             stall_ms: self.opts.stall_ms.max(100),
             decoder: self.opts.decoder.clone(),
             repaint: self.opts.repaint.clone(),
+            ca_file: self.opts.ca_file.clone(),
         };
         tracing::debug!(camera = %camera.id, ?stream, ?size, "starting a player");
         Playing {

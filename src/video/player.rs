@@ -76,6 +76,8 @@ pub(crate) struct PlayerConfig {
     /// Forced decoder factory, `None` for automatic.
     pub decoder: Option<String>,
     pub repaint: Arc<dyn Fn() + Send + Sync>,
+    /// The CA that signs an `rtsps://` relay's certificate.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// The newest frame and whether anyone took it.
@@ -839,6 +841,17 @@ fn build_pipeline(
         element: "rtspsrc".into(),
         package: package_of("rtspsrc"),
     })?;
+    // RTSPS: the site's certificate is checked against the CA the client
+    // was given (else the system's).
+    if cfg.url.starts_with("rtsps://")
+        && let Some(ca) = &cfg.ca_file
+    {
+        use gstreamer_rtsp_server::gio;
+        let database = gio::TlsFileDatabase::new(ca).map_err(|e| {
+            VideoError::Other(format!("the site's CA certificate {}: {e}", ca.display()))
+        })?;
+        src.set_property("tls-database", database.upcast::<gio::TlsDatabase>());
+    }
     // Passes a decoder's I420 through untouched (no copy, no work); only a
     // decoder that gives another format, or non-square pixels, makes it work.
     let scale = make("videoconvertscale", "scale")?;

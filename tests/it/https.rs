@@ -7,6 +7,7 @@ use std::process::Command;
 use watchdesk::client::{Client, ClientConfig};
 use watchdesk::domain::ErrorKind;
 use watchdesk::site::{SiteOptions, TlsFiles};
+use watchdesk::video::{Credentials, EngineOptions, TileRequest, VideoEngine};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_trusts_a_given_ca_and_only_then() {
@@ -86,7 +87,16 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/site.toml"),
     )
     .unwrap();
-    config.video.demo_cameras = false;
+    // One live camera: its relayed stream is RTSPS with the site's
+    // certificate.
+    config.video.demo_cameras = true;
+    config.video.latency_camera = true;
+    config.video.main_width = 320;
+    config.video.main_height = 180;
+    config.video.sub_width = 160;
+    config.video.sub_height = 90;
+    config.cameras.retain(|c| c.id.as_str() == "cam-clock");
+    config.recording.enabled = false;
     config.traffic.enabled = false;
     config.connections.header_timeout_ms = 1000;
     let site = watchdesk::site::start(SiteOptions {
@@ -115,7 +125,7 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
 
     let mut trusting = Client::new(&ClientConfig {
         base_url: url.clone(),
-        ca_cert: Some(ca),
+        ca_cert: Some(ca.clone()),
         allow_plain_http: false,
     })
     .unwrap();
@@ -124,7 +134,53 @@ async fn the_client_trusts_a_given_ca_and_only_then() {
         .await
         .unwrap();
     assert_eq!(session.username, "investigator");
-    assert!(!trusting.snapshot().await.unwrap().doors.is_empty());
+    let snapshot = trusting.snapshot().await.unwrap();
+    assert!(!snapshot.doors.is_empty());
+    // The relay speaks RTSPS: the session token never crosses in clear. A
+    // client given the CA plays it; one without it does not.
+    let camera = snapshot.cameras[0].clone();
+    assert!(
+        camera.main.url.starts_with("rtsps://127.0.0.1:"),
+        "{}",
+        camera.main.url
+    );
+    let token = session.token.clone();
+    let plays = |ca: Option<std::path::PathBuf>| {
+        let (camera, token) = (camera.clone(), token.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut opts = EngineOptions::new(std::sync::Arc::new(|| {}));
+            opts.ca_file = ca;
+            let engine = VideoEngine::new(opts);
+            engine.set_session_credentials(Some(Credentials {
+                user: "investigator".into(),
+                password: token,
+            }));
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(12);
+            let mut last = String::new();
+            while std::time::Instant::now() < until {
+                let v = engine.tile(&TileRequest {
+                    key: "tls",
+                    camera: &camera,
+                    size_px: [320, 180],
+                    single_view: true,
+                    playback: None,
+                });
+                if v.frame.is_some() {
+                    return Ok(());
+                }
+                last = format!("{:?}", v.status);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(last)
+        })
+    };
+    let with_ca = plays(Some(ca.clone())).await.unwrap();
+    assert!(
+        with_ca.is_ok(),
+        "RTSPS with the site's CA plays: {with_ca:?}"
+    );
+    let without = plays(None).await.unwrap();
+    assert!(without.is_err(), "an unknown certificate is refused");
     let closed = closing.await.unwrap();
     let held = closed.iter().filter(|c| c.is_none()).count();
     assert_eq!(held, 0, "stalled TLS handshakes still held after 5 s");

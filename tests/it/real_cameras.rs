@@ -619,11 +619,15 @@ fn three_streams_probed_stilled_and_played_with_their_true_facts() {
         assert_eq!(file.status(), 200, "the Digest camera's segment is served");
         // The H.265 camera is recorded as well.
         let h265 = path.replace("cam-vault", "cam-gate");
-        common::eventually("a finished H.265 segment", Duration::from_secs(30), || async {
-            let c: watchdesk::domain::Coverage =
-                site.get(&operator, &h265).await.json().await.unwrap();
-            (!c.segments.is_empty()).then_some(())
-        })
+        common::eventually(
+            "a finished H.265 segment",
+            Duration::from_secs(30),
+            || async {
+                let c: watchdesk::domain::Coverage =
+                    site.get(&operator, &h265).await.json().await.unwrap();
+                (!c.segments.is_empty()).then_some(())
+            },
+        )
         .await;
         site.handle.shutdown().await;
         if let Err(e) = played {

@@ -140,6 +140,11 @@ mod imp {
         }
 
         fn check(&self, ctx: &rtsp::RTSPContext, check: &glib::GString) -> bool {
+            // A new connection: the base class puts the relay's TLS
+            // certificate on it (RTSPS), when it has one.
+            if check.as_str() == "auth.check.connect" {
+                return self.parent_check(ctx, check);
+            }
             // Every request that reaches a stream (DESCRIBE, SETUP, PLAY…)
             // names its media factory; the rest (OPTIONS) need nothing.
             if !check.starts_with("auth.check.media.factory") {

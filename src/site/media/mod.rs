@@ -59,6 +59,8 @@ struct Stream {
 pub struct Media {
     host: String,
     port: u16,
+    /// RTSPS (the site's certificate) rather than RTSP.
+    tls: bool,
     report: Report,
     context: glib::MainContext,
     main_loop: glib::MainLoop,
@@ -87,6 +89,7 @@ impl Media {
         cameras: &[(CameraId, bool)],
         gate: Arc<dyn RelayGate>,
         report: Report,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
     ) -> Result<Arc<Media>, MediaError> {
         gst::init().map_err(|e| MediaError(format!("GStreamer: {e}")))?;
         for element in [
@@ -159,6 +162,13 @@ impl Media {
             paths.get(&mount).is_some_and(|f| f.flowing(ingest::STALL))
         });
         let auth = RelayAuth::new(gate, available);
+        // With the site's certificate the relay speaks RTSPS only: the
+        // session token in each request never crosses the network in clear.
+        if let Some((cert, key)) = tls {
+            let certificate = rtsp::gio::TlsCertificate::from_files(cert, key)
+                .map_err(|e| MediaError(format!("the relay's TLS certificate: {e}")))?;
+            auth.set_tls_certificate(Some(&certificate));
+        }
         server.set_auth(Some(&auth));
         let context = glib::MainContext::new();
         let main_loop = glib::MainLoop::new(Some(&context), false);
@@ -208,6 +218,7 @@ impl Media {
         Ok(Arc::new(Media {
             host: host.to_owned(),
             port: bound,
+            tls: tls.is_some(),
             report,
             context,
             main_loop,
@@ -242,7 +253,12 @@ impl Media {
         } else {
             host.to_owned()
         };
-        format!("rtsp://{host}:{}/{camera}/{}", self.port, stream.as_str())
+        let scheme = if self.tls { "rtsps" } else { "rtsp" };
+        format!(
+            "{scheme}://{host}:{}/{camera}/{}",
+            self.port,
+            stream.as_str()
+        )
     }
 
     /// Starts ingesting a camera: its main stream from `main`, its sub
