@@ -167,8 +167,8 @@ fn ms(d: Duration) -> f64 {
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     (
-        common::percentile(&v, 50.0),
-        common::percentile(&v, 95.0),
+        common::percentile(&v, 0.50),
+        common::percentile(&v, 0.95),
         v.last().copied().unwrap_or(0.0),
     )
 }
@@ -560,8 +560,8 @@ fn timeline_frames() -> (f64, f64, f64) {
     }
     times.sort_by(f64::total_cmp);
     (
-        common::percentile(&times, 50.0),
-        common::percentile(&times, 99.0),
+        common::percentile(&times, 0.50),
+        common::percentile(&times, 0.99),
         times.last().copied().unwrap_or(0.0),
     )
 }
