@@ -163,6 +163,7 @@ impl PlaybackPlayer {
             newest: None,
             skip_before: None,
             scratch: super::convert::Scratch::default(),
+            seeked_with: None,
         };
         let spawned = std::thread::Builder::new()
             .name(format!("playback {}", cfg.camera))
@@ -298,6 +299,8 @@ struct Worker {
     /// dropped unconverted.
     skip_before: Option<Timestamp>,
     scratch: super::convert::Scratch,
+    /// The segment list of the last seek.
+    seeked_with: Option<Arc<[SegmentRef]>>,
 }
 
 impl Worker {
@@ -352,10 +355,19 @@ impl Worker {
             && self.newest.is_some_and(|n| want.position - n > BEHIND)
             && lock(&self.shared.queue).ahead.is_empty();
         let retry = self.retry_at.is_some_and(|at| Instant::now() >= at);
+        // Nothing open (no recording was known there, or it ended) and the
+        // list of segments changed since: try again with the new one.
+        let new_list = self.current.is_none()
+            && self.retry_at.is_none()
+            && self
+                .seeked_with
+                .as_ref()
+                .is_none_or(|s| !Arc::ptr_eq(s, &want.segments));
         if self.done_seek.map(|(s, _)| s) != Some(want.seek)
             || self.done_seek.is_some_and(|(_, k)| k != key_only)
             || behind
             || retry
+            || new_list
         {
             self.retry_at = None;
             self.seek(want, key_only);
@@ -370,6 +382,7 @@ impl Worker {
     /// Positions the player at `want.position`.
     fn seek(&mut self, want: &PlaybackWant, key_only: bool) {
         self.done_seek = Some((want.seek, key_only));
+        self.seeked_with = Some(want.segments.clone());
         self.seek_started = Some(Instant::now());
         self.newest = None;
         self.shared.key_only.store(key_only, Ordering::Relaxed);

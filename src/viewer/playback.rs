@@ -265,7 +265,7 @@ impl DoorMark {
 }
 
 /// What the site has recorded around the views in playback, as last read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Recordings {
     /// Finished segments per camera, in time order.
     pub coverage: HashMap<CameraId, Arc<[SegmentRef]>>,
@@ -278,6 +278,23 @@ pub struct Recordings {
     pub asked: Option<(Timestamp, Timestamp, Instant)>,
     /// Why the last read failed, if it did.
     pub error: Option<String>,
+    /// The one empty list handed out for a camera without recordings (the
+    /// same each frame, so players see no change).
+    empty: Arc<[SegmentRef]>,
+}
+
+impl Default for Recordings {
+    fn default() -> Self {
+        Recordings {
+            coverage: HashMap::new(),
+            marks: Vec::new(),
+            bookmarks: Vec::new(),
+            loaded: None,
+            asked: None,
+            error: None,
+            empty: Arc::from(Vec::new()),
+        }
+    }
 }
 
 impl Recordings {
@@ -286,7 +303,7 @@ impl Recordings {
         self.coverage
             .get(camera)
             .cloned()
-            .unwrap_or_else(|| Arc::from(Vec::new()))
+            .unwrap_or_else(|| self.empty.clone())
     }
 
     /// The newest recorded instant of these cameras.

@@ -600,6 +600,42 @@ async fn playback_over_http_shows_the_frame_captured_at_the_asked_time() {
             "seek {n}: the index says {shown}, the picture says {burned}"
         );
     }
+    // A tile asked before the recordings are known starts once they are.
+    let t = segments[2].start + ms(300);
+    let mut want = PlaybackWant {
+        segments: std::sync::Arc::from(Vec::new()),
+        position: t,
+        rate: 1.0,
+        seek: 50,
+        exact: true,
+    };
+    for _ in 0..20 {
+        let v = engine.tile(&watchdesk::video::TileRequest {
+            key: "early",
+            camera: &camera,
+            size_px: [320, 180],
+            single_view: true,
+            playback: Some(&want),
+        });
+        assert_eq!(v.status, watchdesk::video::TileStatus::NoRecording);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    want.segments = segments.clone();
+    let mut early = want.clone();
+    early.position = t;
+    let _ = eventually("the early tile plays", Duration::from_secs(15), || async {
+        let v = engine.tile(&watchdesk::video::TileRequest {
+            key: "early",
+            camera: &camera,
+            size_px: [320, 180],
+            single_view: true,
+            playback: Some(&early),
+        });
+        v.frame
+            .filter(|f| f.capture_time.is_some_and(|c| (c - t).abs() < ms(100)))
+    })
+    .await;
+
     // A drag's seek lands on the key frame at or before the position.
     let t = segments[1].start + ms(1500);
     let want = PlaybackWant {
