@@ -59,6 +59,9 @@ pub mod actions {
     /// A floor map's placements replaced (the map editor).
     pub const MAP_EDIT: &str = "map.edit";
     pub const RECORDING_VIEW: &str = "recording.view";
+    /// A relay request with credentials the site refused (at most once a
+    /// minute per claimed user name).
+    pub const RELAY_REFUSED: &str = "relay.refused";
     pub const EVIDENCE_LOCK: &str = "evidence.lock";
     pub const EVIDENCE_UNLOCK: &str = "evidence.unlock";
     pub const BOOKMARK_CREATE: &str = "bookmark.create";

@@ -368,15 +368,57 @@ pub async fn start(opts: SiteOptions) -> Result<SiteHandle, SiteError> {
 }
 
 /// The relay's gate: a live session whose role may see the site.
-struct SessionGate(std::sync::Weak<SiteCore>);
+struct SessionGate {
+    core: std::sync::Weak<SiteCore>,
+    /// When each claimed user name's last refusal was audited.
+    audited: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// A refusal of the same user name is audited at most this often.
+const RELAY_REFUSAL_AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl SessionGate {
+    /// Audits a refused relay sign-in, at most once a minute per claimed
+    /// user name (a client retries every few seconds).
+    fn refused(&self, core: &SiteCore, user: &str, why: &str) {
+        let now = std::time::Instant::now();
+        let mut audited = self.audited.lock().unwrap_or_else(|e| e.into_inner());
+        if audited
+            .get(user)
+            .is_some_and(|at| now.duration_since(*at) < RELAY_REFUSAL_AUDIT_EVERY)
+        {
+            return;
+        }
+        if audited.len() >= 1000 {
+            audited.retain(|_, at| now.duration_since(*at) < RELAY_REFUSAL_AUDIT_EVERY);
+        }
+        if audited.len() >= 1000 {
+            return;
+        }
+        audited.insert(user.to_owned(), now);
+        drop(audited);
+        let name: String = user.chars().take(64).collect();
+        core.audit_trail().record(
+            &audit::Actor {
+                username: name,
+                role: None,
+                source: "relay".into(),
+            },
+            audit::actions::RELAY_REFUSED,
+            "video relay",
+            &format!("refused: {why}"),
+        );
+    }
+}
 
 impl media::RelayGate for SessionGate {
     fn admit(&self, user: &str, token: &str) -> Option<String> {
-        let core = self.0.upgrade()?;
+        let core = self.core.upgrade()?;
         let p = match core.sessions().authenticate(token) {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(user, "relay refused a session: {e}");
+                self.refused(&core, user, "no live session with this token");
                 return None;
             }
         };
@@ -384,12 +426,13 @@ impl media::RelayGate for SessionGate {
             && crate::domain::allowed(p.role, crate::domain::Permission::ViewSite);
         if !ok {
             tracing::debug!(user, session_user = %p.username, "relay refused another user's session");
+            self.refused(&core, user, "the session is another user's");
         }
         ok.then(|| p.token_sha256.clone())
     }
 
     fn still_live(&self, key: &str) -> bool {
-        self.0
+        self.core
             .upgrade()
             .is_some_and(|core| core.sessions().is_live(key))
     }
@@ -423,7 +466,10 @@ fn start_media(
             tracing::error!(%camera, "cannot log a camera's state: {e}");
         }
     });
-    let gate = Arc::new(SessionGate(Arc::downgrade(core)));
+    let gate = Arc::new(SessionGate {
+        core: Arc::downgrade(core),
+        audited: std::sync::Mutex::new(std::collections::HashMap::new()),
+    });
     let cfg = core.config();
     match media::Media::start(
         &ip.to_string(),

@@ -651,4 +651,44 @@ async fn playback_over_http_shows_the_frame_captured_at_the_asked_time() {
         shown <= t && shown > t - chrono::TimeDelta::seconds(1) - ms(2),
         "a key frame within a GOP before {t}: {shown}"
     );
+
+    // At 8× only key frames are decoded: every frame shown while the
+    // clock runs through two segments starts a GOP (a key frame a second,
+    // each segment starting on one).
+    let from = segments[1].start + ms(100);
+    let t0 = std::time::Instant::now();
+    let mut shown = std::collections::BTreeSet::new();
+    while t0.elapsed() < Duration::from_millis(500) {
+        let position = from + chrono::TimeDelta::from_std(t0.elapsed() * 8).unwrap();
+        let fast = PlaybackWant {
+            segments: segments.clone(),
+            position,
+            rate: 8.0,
+            seek: 200,
+            exact: true,
+        };
+        let v = engine.tile(&watchdesk::video::TileRequest {
+            key: "fast",
+            camera: &camera,
+            size_px: [320, 180],
+            single_view: true,
+            playback: Some(&fast),
+        });
+        if let Some(c) = v.frame.and_then(|f| f.capture_time) {
+            shown.insert(c);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(shown.len() >= 2, "frames at 8×: {shown:?}");
+    for c in &shown {
+        let segment = segments
+            .iter()
+            .find(|s| s.start <= *c && *c < s.end)
+            .expect("a frame of a segment");
+        let into = (*c - segment.start).num_milliseconds() % 1000;
+        assert!(
+            !(20..980).contains(&into),
+            "a delta frame at 8×: {c}, {into} ms into its second"
+        );
+    }
 }

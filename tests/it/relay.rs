@@ -164,6 +164,20 @@ async fn the_relay_serves_a_live_session_and_refuses_or_closes_every_other() {
         assert!(why.contains("Unauthorized"), "{what}: {why}");
         assert_eq!(frames, 0, "{what}: no frame");
     }
+    // Refused credentials are audited, once a minute per claimed name
+    // however often the client retried; a request without any is not (every
+    // RTSP client asks without them first).
+    let supervisor = site.token(Role::Supervisor).await;
+    let refusals = site.audit(&supervisor, "action=relay.refused").await;
+    let by = |user: &str| {
+        refusals
+            .iter()
+            .filter(|e| e["actor"]["username"] == user || e["user"] == user)
+            .count()
+    };
+    assert_eq!(by("operator"), 1, "the wrong token: {refusals:?}");
+    assert_eq!(by("admin"), 1, "another user's session: {refusals:?}");
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
 
     // A live session plays, until it signs out.
     let played = {
