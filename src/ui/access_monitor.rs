@@ -96,28 +96,37 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
                     )
                     .on_hover_text(format!("Show the cameras of {door_name}"));
                 click.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
-                if click.clicked() {
-                    commands.send(Command::ShowDoorCameras(door.clone()));
-                }
-                // Play the door's cameras from a few seconds before it;
-                // above the row's own click, so it takes it.
-                // Shown under the pointer only: it would hide the row's words.
-                let hovered = ui.rect_contains_pointer(row.response.rect);
-                if may_play && hovered {
-                    let r = row.response.rect;
-                    let at = egui::Rect::from_min_size(
-                        egui::pos2(r.right() - PLAY_W, r.top()),
-                        egui::vec2(PLAY_W, r.height()),
-                    );
+                // Play the door's cameras from a few seconds before it: a
+                // button at the row's right end, shown under the pointer
+                // only (it would hide the row's words). The row's whole
+                // width counts: its words may end well before the edge.
+                let r = egui::Rect::from_min_max(
+                    row.response.rect.min,
+                    // The panel's visible edge: a long row is clipped there.
+                    egui::pos2(ui.clip_rect().right(), row.response.rect.bottom()),
+                );
+                let play_rect = egui::Rect::from_min_size(
+                    egui::pos2(r.right() - PLAY_W, r.top()),
+                    egui::vec2(PLAY_W, r.height()),
+                );
+                let play_from = Command::PlayDoorFrom {
+                    door: door.clone(),
+                    at: event.time - crate::viewer::playback::BEFORE_EVENT,
+                };
+                let mut played = false;
+                // Where the pointer is, by geometry alone: the button's own
+                // tooltip layer must not make the row "not hovered".
+                let pointer_in = ui
+                    .input(|i| i.pointer.hover_pos())
+                    .is_some_and(|p| r.contains(p) && ui.clip_rect().contains(p));
+                if may_play && pointer_in {
                     let mut child = ui.new_child(
                         egui::UiBuilder::new()
                             .id_salt(("play_event", event.seq))
-                            .max_rect(at)
+                            .max_rect(play_rect)
                             .layout(egui::Layout::right_to_left(egui::Align::Center)),
                     );
-                    let play = child.small_button("Play 5 s before").on_hover_text(format!(
-                        "Play the cameras of {door_name} from 5 s before this event"
-                    ));
+                    let play = child.small_button("Play 5 s before");
                     play.widget_info(|| {
                         egui::WidgetInfo::labeled(
                             egui::Role::Button,
@@ -126,10 +135,28 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
                         )
                     });
                     if play.clicked() {
-                        commands.send(Command::PlayDoorFrom {
-                            door: door.clone(),
-                            at: event.time - crate::viewer::playback::BEFORE_EVENT,
-                        });
+                        commands.send(play_from.clone());
+                        played = true;
+                    }
+                }
+                if may_play {
+                    click.context_menu(|ui| {
+                        if ui.button("Play 5 s before").clicked() {
+                            commands.send(play_from.clone());
+                            ui.close();
+                        }
+                    });
+                }
+                if click.clicked() && !played {
+                    // The row's click where the button is drawn is the
+                    // button's, whichever of the two egui gave it to.
+                    let at = ui.input(|i| i.pointer.interact_pos());
+                    let on_play = may_play && at.is_some_and(|p| play_rect.contains(p));
+                    tracing::debug!(?at, ?play_rect, on_play, "access monitor row clicked");
+                    if on_play {
+                        commands.send(play_from);
+                    } else {
+                        commands.send(Command::ShowDoorCameras(door.clone()));
                     }
                 }
                 // The words (with the name) open the cardholder; above the

@@ -48,8 +48,15 @@ pub fn events_ui(ui: &mut Ui, state: &AppState, commands: &crate::viewer::Comman
                 let Some(door) = event.kind.door().filter(|_| may_play) else {
                     continue;
                 };
-                let r = row.response.rect;
-                if !ui.rect_contains_pointer(r) {
+                let r = egui::Rect::from_min_max(
+                    row.response.rect.min,
+                    // The panel's visible edge: a long row is clipped there.
+                    egui::pos2(ui.clip_rect().right(), row.response.rect.bottom()),
+                );
+                let pointer_in = ui
+                    .input(|i| i.pointer.hover_pos())
+                    .is_some_and(|p| r.contains(p) && ui.clip_rect().contains(p));
+                if !pointer_in {
                     continue;
                 }
                 let at = egui::Rect::from_min_max(
@@ -62,10 +69,7 @@ pub fn events_ui(ui: &mut Ui, state: &AppState, commands: &crate::viewer::Comman
                         .max_rect(at)
                         .layout(egui::Layout::right_to_left(egui::Align::Center)),
                 );
-                let play = child.small_button("Play 5 s before").on_hover_text(format!(
-                    "Play the cameras of {} from 5 s before this event",
-                    state.site().door_name(door)
-                ));
+                let play = child.small_button("Play 5 s before");
                 if play.clicked() {
                     commands.send(crate::viewer::Command::PlayDoorFrom {
                         door: door.clone(),

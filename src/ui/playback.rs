@@ -23,6 +23,10 @@ const TRANSPORT_H: f32 = 28.0;
 /// Coverage is read again this often while a view plays back (new
 /// segments finish every minute).
 pub const RELOAD_EVERY: Duration = Duration::from_secs(20);
+/// While the clock waits for a segment still being written, the
+/// recordings are read again this often.
+pub const WAITING_RELOAD: Duration = Duration::from_secs(3);
+
 /// Where "Playback" starts: this long before now (the newest finished
 /// segment ends up to a segment's length ago).
 pub const START_BEFORE_NOW: TimeDelta = TimeDelta::minutes(2);
@@ -106,16 +110,48 @@ pub fn playback_strip_ui(
         .iter()
         .filter(|c| !pb.unlinked.contains(c.as_str()))
         .collect();
-    if recordings.loaded.is_some()
-        && pb.reaches_live(
-            position,
-            recordings.end_of(linked.iter().copied()),
-            site_now,
-        )
-    {
+    let covered = linked.iter().any(|c| {
+        recordings
+            .segments(c)
+            .iter()
+            .any(|s| s.start <= position && position < s.end)
+    });
+    let end = recordings.end_of(linked.iter().copied());
+    if covered {
+        pb.was_covered = true;
+        if pb.waiting {
+            // The segment is there: the held clock runs again.
+            pb.waiting = false;
+            pb.set_paused(false, instant);
+            pb.seek_to(position, true, instant);
+        }
+    }
+    if recordings.loaded.is_some() && pb.reaches_live(position, end, site_now) {
         tracing::debug!("playback reached the present: live");
         view.playback = None;
         return;
+    }
+    // A moment of the last minute (an event just now): its segment is
+    // still being written. Hold the clock there until it is served.
+    let recent = site_now - position <= crate::viewer::playback::LIVE_WITHIN;
+    if recordings.loaded.is_some()
+        && !covered
+        && !pb.was_covered
+        && recent
+        && end.is_none_or(|e| position >= e)
+        && !pb.paused()
+    {
+        pb.waiting = true;
+        pb.set_paused(true, instant);
+    }
+    // While it waits, the recordings are read again soon.
+    if pb.waiting
+        && pb
+            .asked
+            .as_ref()
+            .is_some_and(|(_, _, at, _)| instant.saturating_duration_since(*at) >= WAITING_RELOAD)
+    {
+        pb.asked = None;
     }
     let frame_period = shown
         .first()
@@ -207,6 +243,14 @@ pub fn playback_strip_ui(
         );
         let behind = site_now - pb.position(instant);
         ui.label(RichText::new(format!("{} behind live", human_span(behind))).color(theme::MUTED));
+        if pb.waiting {
+            ui.label(
+                RichText::new(
+                    "the recording of this moment is being finished; it plays in a moment",
+                )
+                .color(theme::PENDING),
+            );
+        }
         if let Some(error) = &recordings.error {
             ui.label(RichText::new(format!("recordings: {error}")).color(theme::FAILED));
         }

@@ -44,6 +44,12 @@ pub struct Playback {
     pub to: Timestamp,
     /// The recordings last asked for: range, when, which cameras.
     pub asked: Option<(Timestamp, Timestamp, Instant, Vec<CameraId>)>,
+    /// The clock has shown recorded video since it started: running past
+    /// the end of the recordings then means catching up with live.
+    pub was_covered: bool,
+    /// The clock is held at a moment whose segment is still being written
+    /// (an event a few seconds ago): it runs once the segment is there.
+    pub waiting: bool,
 }
 
 impl Eq for Playback {}
@@ -66,6 +72,8 @@ impl Playback {
             from: at - TimeDelta::minutes(5),
             to: at + TimeDelta::minutes(5),
             asked: None,
+            was_covered: false,
+            waiting: false,
         }
     }
 
@@ -199,7 +207,8 @@ impl Playback {
         recorded_end: Option<Timestamp>,
         now_wall: Timestamp,
     ) -> bool {
-        !self.paused
+        self.was_covered
+            && !self.paused
             && self.rate >= 1.0
             && recorded_end.is_none_or(|end| position >= end)
             && now_wall - position <= LIVE_WITHIN
@@ -435,7 +444,12 @@ mod tests {
 
     #[test]
     fn playback_hands_over_to_live_only_near_now_past_the_recordings() {
-        let p = Playback::start(t(0), Instant::now());
+        let mut p = Playback::start(t(0), Instant::now());
+        assert!(
+            !p.reaches_live(t(100), Some(t(90)), t(150)),
+            "not before it has shown recorded video"
+        );
+        p.was_covered = true;
         assert!(p.reaches_live(t(100), Some(t(90)), t(150)));
         assert!(
             !p.reaches_live(t(80), Some(t(90)), t(150)),

@@ -298,4 +298,63 @@ fn a_view_plays_back_with_a_timeline_and_an_access_event_plays_from_before_it() 
         (4_900..5_500).contains(&before),
         "from 5 s before the event: {before} ms"
     );
+
+    // An event seconds ago: its segment is still being written. The clock
+    // waits at 5 s before it (saying so) rather than going live.
+    h.get_by_label("Live").click();
+    h.run_steps(3);
+    let recent = t(-20);
+    events
+        .try_send(AppEvent::Live(Event {
+            seq: 3,
+            time: recent,
+            kind: EventKind::AccessDenied {
+                door: DoorId::new("door-lobby"),
+                access_point: None,
+                cardholder: None,
+                credential: None,
+                reason: watchdesk::domain::DenyReason::UnknownCard,
+            },
+        }))
+        .unwrap();
+    h.run_steps(5);
+    h.get_by_label_contains("access event Access denied")
+        .hover();
+    h.run_steps(3);
+    h.get_by_label_contains("play Access denied").click();
+    h.run_steps(10);
+    assert!(
+        h.query_by_label_contains("being finished").is_some(),
+        "the wait is said"
+    );
+    let held = last_asked(&asked, "cam-0")
+        .unwrap()
+        .expect("still in playback");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    h.run_steps(5);
+    assert_eq!(
+        last_asked(&asked, "cam-0").unwrap(),
+        Some(held),
+        "the clock holds"
+    );
+    assert!(
+        (held - (recent - chrono::TimeDelta::seconds(5))).num_milliseconds() < 100,
+        "held at 5 s before the event: {held}"
+    );
+    // The segment arrives: the clock runs from there.
+    events
+        .try_send(AppEvent::Recordings {
+            from: recent - chrono::TimeDelta::minutes(5),
+            to: recent + chrono::TimeDelta::minutes(5),
+            coverage: vec![segments("cam-0", -200, 0)],
+            marks: vec![],
+            bookmarks: vec![],
+        })
+        .unwrap();
+    h.run_steps(5);
+    assert!(h.query_by_label_contains("being finished").is_none());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    h.run_steps(3);
+    let running = last_asked(&asked, "cam-0").unwrap().expect("plays back");
+    assert!(running > held, "the clock runs: {running} after {held}");
 }
