@@ -22,8 +22,6 @@ use crate::viewer::{AppState, Command, CommandSender};
 
 /// The height of one row, in points.
 const ROW_HEIGHT: f32 = 24.0;
-/// The width of a row's play button.
-const PLAY_W: f32 = 96.0;
 /// The side of the photo slot.
 const PHOTO: f32 = 20.0;
 /// The side of the photo in the slot's tooltip.
@@ -48,10 +46,7 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
     }
     let tz = state.time_zone();
     let site = state.site();
-    let may_play =
-        state.runtime.session.as_ref().is_some_and(|s| {
-            crate::domain::allowed(s.role, crate::domain::Permission::ViewRecordings)
-        });
+    let may_play = crate::viewer::may_view_recordings(state.runtime.session.as_ref());
     let textures_id = egui::Id::unique("access monitor photos");
     let mut textures: Textures = ui
         .data_mut(|d| d.remove_temp(textures_id))
@@ -96,65 +91,39 @@ pub fn access_monitor_ui(ui: &mut Ui, state: &AppState, commands: &CommandSender
                     )
                     .on_hover_text(format!("Show the cameras of {door_name}"));
                 click.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
-                // Play the door's cameras from a few seconds before it: a
-                // button at the row's right end, shown under the pointer
-                // only (it would hide the row's words). The row's whole
-                // width counts: its words may end well before the edge.
-                let r = egui::Rect::from_min_max(
-                    row.response.rect.min,
-                    // The panel's visible edge: a long row is clipped there.
-                    egui::pos2(ui.clip_rect().right(), row.response.rect.bottom()),
-                );
-                let play_rect = egui::Rect::from_min_size(
-                    egui::pos2(r.right() - PLAY_W, r.top()),
-                    egui::vec2(PLAY_W, r.height()),
-                );
-                let play_from = Command::PlayDoorFrom {
-                    door: door.clone(),
-                    at: event.time - crate::viewer::playback::BEFORE_EVENT,
-                };
-                let mut played = false;
-                // Where the pointer is, by geometry alone: the button's own
-                // tooltip layer must not make the row "not hovered".
-                let pointer_in = ui
-                    .input(|i| i.pointer.hover_pos())
-                    .is_some_and(|p| r.contains(p) && ui.clip_rect().contains(p));
-                if may_play && pointer_in {
-                    let mut child = ui.new_child(
-                        egui::UiBuilder::new()
-                            .id_salt(("play_event", event.seq))
-                            .max_rect(play_rect)
-                            .layout(egui::Layout::right_to_left(egui::Align::Center)),
-                    );
-                    let play = child.small_button("Play 5 s before");
-                    play.widget_info(|| {
-                        egui::WidgetInfo::labeled(
-                            egui::Role::Button,
-                            true,
-                            format!("play {title} at {door_name} from before"),
-                        )
-                    });
-                    if play.clicked() {
-                        commands.send(play_from.clone());
-                        played = true;
+                // Play the door's cameras from a few seconds before it.
+                let play = if may_play {
+                    super::playback::row_play_ui(
+                        ui,
+                        row.response.rect,
+                        ("play_event", event.seq),
+                        Some(format!("play {title} at {door_name} from before")),
+                    )
+                } else {
+                    super::playback::RowPlay {
+                        rect: egui::Rect::NOTHING,
+                        clicked: false,
                     }
+                };
+                if play.clicked {
+                    commands.send(super::playback::play_before(door, event.time));
                 }
                 if may_play {
                     click.context_menu(|ui| {
                         if ui.button("Play 5 s before").clicked() {
-                            commands.send(play_from.clone());
+                            commands.send(super::playback::play_before(door, event.time));
                             ui.close();
                         }
                     });
                 }
-                if click.clicked() && !played {
+                if click.clicked() && !play.clicked {
                     // The row's click where the button is drawn is the
                     // button's, whichever of the two egui gave it to.
-                    let at = ui.input(|i| i.pointer.interact_pos());
-                    let on_play = may_play && at.is_some_and(|p| play_rect.contains(p));
-                    tracing::debug!(?at, ?play_rect, on_play, "access monitor row clicked");
+                    let on_play = ui
+                        .input(|i| i.pointer.interact_pos())
+                        .is_some_and(|p| play.rect.contains(p));
                     if on_play {
-                        commands.send(play_from);
+                        commands.send(super::playback::play_before(door, event.time));
                     } else {
                         commands.send(Command::ShowDoorCameras(door.clone()));
                     }

@@ -174,18 +174,20 @@ pub fn cameras_ui(
         ui.label(RichText::new("This site has no cameras").color(theme::MUTED));
         return;
     }
-    let shown = super::playback::shown_cameras(state, view);
-    let strip = if view.playback.is_some() {
-        super::playback::strip_height(shown.len())
-    } else {
-        0.0
-    };
+    // The cameras on screen matter only to a view in playback (its strip).
+    let shown = view
+        .playback
+        .is_some()
+        .then(|| super::playback::shown_cameras(state, view));
+    let strip = shown
+        .as_ref()
+        .map_or(0.0, |s| super::playback::strip_height(s.len()));
     let avail = ui.available_size();
     let (area, _) =
         ui.allocate_exact_size(vec2(avail.x, (avail.y - strip).max(60.0)), Sense::hover());
-    if view.playback.is_some() {
+    if let Some(shown) = &shown {
         // Before the tiles: a seek on the timeline shows this frame.
-        super::playback::playback_strip_ui(ui, state, view, &shown, video.instant, commands);
+        super::playback::playback_strip_ui(ui, state, view, shown, video.instant, commands);
     }
     let clock = TileClock {
         site_now: state.site_now(),

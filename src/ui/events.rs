@@ -20,10 +20,7 @@ const ROW_HEIGHT: f32 = 18.0;
 /// play that door's cameras from a few seconds before it (roles that may
 /// view recordings).
 pub fn events_ui(ui: &mut Ui, state: &AppState, commands: &crate::viewer::CommandSender) {
-    let may_play =
-        state.runtime.session.as_ref().is_some_and(|s| {
-            crate::domain::allowed(s.role, crate::domain::Permission::ViewRecordings)
-        });
+    let may_play = crate::viewer::may_view_recordings(state.runtime.session.as_ref());
     ui.heading("Events");
     if state.site().events().is_empty() {
         ui.label(RichText::new("No events yet").color(theme::MUTED));
@@ -48,33 +45,14 @@ pub fn events_ui(ui: &mut Ui, state: &AppState, commands: &crate::viewer::Comman
                 let Some(door) = event.kind.door().filter(|_| may_play) else {
                     continue;
                 };
-                let r = egui::Rect::from_min_max(
-                    row.response.rect.min,
-                    // The panel's visible edge: a long row is clipped there.
-                    egui::pos2(ui.clip_rect().right(), row.response.rect.bottom()),
+                let play = super::playback::row_play_ui(
+                    ui,
+                    row.response.rect,
+                    ("play_event_row", event.seq),
+                    None,
                 );
-                let pointer_in = ui
-                    .input(|i| i.pointer.hover_pos())
-                    .is_some_and(|p| r.contains(p) && ui.clip_rect().contains(p));
-                if !pointer_in {
-                    continue;
-                }
-                let at = egui::Rect::from_min_max(
-                    egui::pos2(r.right() - 110.0, r.top()),
-                    egui::pos2(r.right(), r.bottom()),
-                );
-                let mut child = ui.new_child(
-                    egui::UiBuilder::new()
-                        .id_salt(("play_event_row", event.seq))
-                        .max_rect(at)
-                        .layout(egui::Layout::right_to_left(egui::Align::Center)),
-                );
-                let play = child.small_button("Play 5 s before");
-                if play.clicked() {
-                    commands.send(crate::viewer::Command::PlayDoorFrom {
-                        door: door.clone(),
-                        at: event.time - crate::viewer::playback::BEFORE_EVENT,
-                    });
+                if play.clicked {
+                    commands.send(super::playback::play_before(door, event.time));
                 }
             }
         });

@@ -363,6 +363,66 @@ fn bookmark_ui(
     ui.data_mut(|d| d.insert_temp(id, form));
 }
 
+/// The width of a list row's "Play 5 s before" button.
+const ROW_PLAY_W: f32 = 96.0;
+
+/// A list row's "Play 5 s before": where its button is (or would be), and
+/// whether it was clicked.
+pub struct RowPlay {
+    pub rect: egui::Rect,
+    pub clicked: bool,
+}
+
+/// The "Play 5 s before" button of an event row `row` in a list: at the
+/// right end of the row's visible width (a long row is clipped at the
+/// panel's edge), drawn only while the pointer is over the row (it would
+/// hide the row's words). The pointer is found by geometry alone, so the
+/// button's own tooltip cannot make the row "not hovered". `label` names
+/// it for assistive technology.
+pub fn row_play_ui(
+    ui: &mut Ui,
+    row: egui::Rect,
+    salt: impl std::hash::Hash + std::fmt::Debug,
+    label: Option<String>,
+) -> RowPlay {
+    let r = egui::Rect::from_min_max(row.min, egui::pos2(ui.clip_rect().right(), row.bottom()));
+    let rect = egui::Rect::from_min_size(
+        egui::pos2(r.right() - ROW_PLAY_W, r.top()),
+        egui::vec2(ROW_PLAY_W, r.height()),
+    );
+    let over = ui
+        .input(|i| i.pointer.hover_pos())
+        .is_some_and(|p| r.contains(p) && ui.clip_rect().contains(p));
+    if !over {
+        return RowPlay {
+            rect,
+            clicked: false,
+        };
+    }
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .id_salt(salt)
+            .max_rect(rect)
+            .layout(egui::Layout::right_to_left(egui::Align::Center)),
+    );
+    let play = child.small_button("Play 5 s before");
+    if let Some(label) = label {
+        play.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+    }
+    RowPlay {
+        rect,
+        clicked: play.clicked(),
+    }
+}
+
+/// Playing `door`'s cameras from a few seconds before an event at `at`.
+pub fn play_before(door: &DoorId, at: crate::domain::Timestamp) -> Command {
+    Command::PlayDoorFrom {
+        door: door.clone(),
+        at: at - crate::viewer::playback::BEFORE_EVENT,
+    }
+}
+
 /// `0.25×`, `1×`, `16×`.
 pub fn rate_label(rate: f64) -> String {
     format!("{rate}×")

@@ -263,8 +263,6 @@ struct Open {
     sink: gst_app::AppSink,
     /// A drag's seek: one frame, then wait for the next wish.
     hold: bool,
-    /// Frames pulled since the last seek.
-    pulled: u64,
 }
 
 impl Drop for Open {
@@ -389,11 +387,7 @@ impl Worker {
         lock(&self.shared.queue).ahead.clear();
         let segments = &want.segments;
         // The segment holding the position, or the first after it (a gap).
-        let Some(index) = segments
-            .iter()
-            .position(|s| want.position < s.end)
-            .filter(|&i| i < segments.len())
-        else {
+        let Some(index) = segments.iter().position(|s| want.position < s.end) else {
             self.current = None;
             self.next = None;
             self.set_status(TileStatus::Idle);
@@ -432,16 +426,14 @@ impl Worker {
             u64::try_from(offset.num_nanoseconds().unwrap_or(0)).unwrap_or(0),
         );
         cur.hold = false;
-        cur.pulled = 0;
         self.skip_before = want.exact.then_some(want.position);
         if let Err(e) = cur.pipeline.seek_simple(flags, at) {
             tracing::debug!(camera = %self.cfg.camera, error = %e, "seek refused; reopening");
             // A pipeline that will not seek is opened afresh.
             self.current = None;
             match self.open(segment) {
-                Ok(mut o) => {
+                Ok(o) => {
                     let _ = o.pipeline.seek_simple(flags, at);
-                    o.hold = false;
                     self.current = Some(o);
                 }
                 Err(e) => {
@@ -452,10 +444,6 @@ impl Worker {
         }
         if let Some(cur) = &self.current {
             let _ = cur.pipeline.set_state(gst::State::Playing);
-        }
-        // A drag's seek shows one frame and waits.
-        if let Some(cur) = self.current.as_mut() {
-            cur.hold = false;
         }
         self.next = self.next.take().filter(|n| {
             segments
@@ -543,7 +531,6 @@ impl Worker {
             pipeline,
             sink,
             hold: false,
-            pulled: 0,
         };
         match result {
             Ok(_) => Ok(open),
@@ -620,8 +607,8 @@ impl Worker {
         frame.capture_time = time;
         frame.number = super::player::next_frame_number();
         frame.arrived = Instant::now();
-        cur.pulled += 1;
-        if !want.exact && cur.pulled >= 1 {
+        // A drag's seek shows one frame and waits for the next.
+        if !want.exact {
             cur.hold = true;
         }
         self.shared.decoded.fetch_add(1, Ordering::Relaxed);

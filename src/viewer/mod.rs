@@ -40,7 +40,7 @@ pub use playback::{DoorMark, MarkKind, Playback, Recordings};
 pub use state::{
     ACCESS_FEED_LEN, AppState, EventRate, Link, NOTICE_MS, Notice, NoticeLevel, RATE_WINDOW_SECS,
     RESOLVED_SHOWN_MS, Reach, ResolvedRequest, Runtime, SignInPhase, may_command_door,
-    may_decide_requests,
+    may_decide_requests, may_view_recordings,
 };
 pub use tile::{
     StreamChoice, TileError, TileFrame, TilePlayback, TileRequest, TileSource, TileStats,

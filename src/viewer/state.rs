@@ -700,6 +700,12 @@ pub fn may_command_door(role: Role, action: DoorAction) -> bool {
     domain::allowed(role, Permission::for_door_action(action))
 }
 
+/// Whether the signed-in role may play recordings back (none signed in:
+/// no).
+pub fn may_view_recordings(session: Option<&crate::domain::Session>) -> bool {
+    session.is_some_and(|s| domain::allowed(s.role, Permission::ViewRecordings))
+}
+
 /// Whether `role` may grant or deny access requests.
 pub fn may_decide_requests(role: Role) -> bool {
     domain::allowed(role, Permission::AnswerRequests)

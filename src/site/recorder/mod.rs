@@ -266,10 +266,11 @@ impl Rebase {
         if let Some(last) = self.last {
             if out <= last {
                 let step = self.step.unwrap_or(gst::ClockTime::from_mseconds(40));
+                let back = last.saturating_sub(out);
                 self.offset = (last + step).saturating_sub(pts);
                 out = pts + self.offset;
                 tracing::info!(
-                    jump_ms = (last.saturating_sub(out + step)).mseconds(),
+                    back_ms = back.mseconds(),
                     "camera timestamps went back; recording continues after the last frame"
                 );
             } else {
